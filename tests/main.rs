@@ -1,0 +1,4 @@
+//! End-to-end tests: the workspace's crates together, against the real local services
+//! that `scripts/test` starts.
+
+mod harness;
