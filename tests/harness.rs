@@ -21,7 +21,11 @@ async fn the_suite_writes_and_reads_an_item_in_motos_dynamodb() {
                 .unwrap(),
         )
         .key_schema(
-            KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap(),
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
         )
         .send()
         .await
@@ -46,7 +50,10 @@ async fn the_suite_writes_and_reads_an_item_in_motos_dynamodb() {
 
     // Assert: the stored attribute comes back, and a conditional put on the same key is refused.
     let item = got.item.expect("the item exists");
-    assert_eq!(item.get("userName"), Some(&AttributeValue::S("ada@example.com".into())));
+    assert_eq!(
+        item.get("userName"),
+        Some(&AttributeValue::S("ada@example.com".into()))
+    );
     let dup = ddb
         .put_item()
         .table_name(&table)
@@ -56,7 +63,8 @@ async fn the_suite_writes_and_reads_an_item_in_motos_dynamodb() {
         .await;
     let err = dup.expect_err("the conditional put must fail on an existing key");
     assert!(
-        err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()),
+        err.as_service_error()
+            .is_some_and(|e| e.is_conditional_check_failed_exception()),
         "expected ConditionalCheckFailedException, got {err:?}"
     );
 }

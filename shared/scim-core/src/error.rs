@@ -67,11 +67,19 @@ pub struct ScimError {
 impl ScimError {
     /// An error with any status and no `scimType`.
     pub fn new(status: u16, detail: impl Into<String>) -> Self {
-        Self { status, scim_type: None, detail: detail.into() }
+        Self {
+            status,
+            scim_type: None,
+            detail: detail.into(),
+        }
     }
 
     fn typed(status: u16, scim_type: ScimType, detail: impl Into<String>) -> Self {
-        Self { status, scim_type: Some(scim_type), detail: detail.into() }
+        Self {
+            status,
+            scim_type: Some(scim_type),
+            detail: detail.into(),
+        }
     }
 
     /// 400 `invalidFilter`.
@@ -206,6 +214,10 @@ impl<'de> Deserialize<'de> for ScimError {
                 .parse()
                 .map_err(|_| serde::de::Error::custom("error status is not an HTTP status code"))?,
         };
-        Ok(Self { status, scim_type: wire.scim_type, detail: wire.detail.unwrap_or_default() })
+        Ok(Self {
+            status,
+            scim_type: wire.scim_type,
+            detail: wire.detail.unwrap_or_default(),
+        })
     }
 }

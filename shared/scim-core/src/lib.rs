@@ -16,7 +16,7 @@ pub mod resource;
 pub use apply::apply_patch;
 pub use discovery::{ResourceType, Schema, ServiceProviderConfig};
 pub use error::{ScimError, ScimType};
-pub use filter::{AttrPath, CompareOp, CompValue, Filter, FilterError, matches, parse_filter};
+pub use filter::{AttrPath, CompValue, CompareOp, Filter, FilterError, matches, parse_filter};
 pub use list::{ListPage, ListQuery, ListResponse, project};
 pub use patch::{PatchOp, PatchOpKind, PatchOperation};
 pub use path::{PatchPath, PathError, parse_patch_path};

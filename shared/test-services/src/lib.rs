@@ -32,7 +32,8 @@ pub fn scim2_server() -> (String, String) {
 
 /// An AWS SDK configuration that talks to moto's server with throw-away credentials.
 pub async fn moto_sdk_config() -> SdkConfig {
-    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test-services");
+    let creds =
+        aws_credential_types::Credentials::new("testing", "testing", None, None, "test-services");
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(moto_url())
         .region(Region::new("us-east-1"))
