@@ -1,0 +1,405 @@
+//! `scimgw dev`: the gateway's SCIM API on one loopback port, with in-memory state, in
+//! front of the embedded Identity Center emulator (or of another SCIM endpoint given with
+//! `--target`). It prints the URLs and credentials to use and runs until Ctrl-C.
+//!
+//! It serves exactly the router the Lambda serves (`edge::scim_router`); only the
+//! adapters differ: an in-memory audit log, the identity rules, and secrets held in a
+//! [`StaticSecretSource`] instead of Secrets Manager.
+//!
+//! It also serves the audit API at `/audit` on the same port, over an in-memory audit
+//! store that the SCIM path audits into, with a local token issuer
+//! (see [`crate::dev_audit`]).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use clients::{Dialect, HttpTargetScimClient, TargetClientConfig};
+use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
+use gateway::audit::InMemoryAuditLog;
+use gateway::rules::IdentityRules;
+use gateway::{ScimService, SecretId, SecretString, SystemClock};
+use ic_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use rand::Rng;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The time allowed for the target calls of one request, as in the Lambda's default.
+const REQUEST_BUDGET: Duration = Duration::from_secs(20);
+
+const TARGET_TOKEN_SECRET: &str = "dev/target-token";
+const INBOUND_TOKENS_SECRET: &str = "dev/scim-tokens";
+
+/// The dialect of a `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetDialectArg {
+    /// AWS IAM Identity Center (or an emulator of it).
+    IdentityCenter,
+    /// Any RFC 7644 SCIM server, e.g. scim2-server.
+    Scim,
+}
+
+/// Options of `scimgw dev`.
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Loopback address to serve the SCIM API on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The bearer token SCIM clients must send (random when not given). Also read from
+    /// SCIMGW_DEV_SCIM_TOKEN, which keeps it out of the process list.
+    #[arg(long, env = "SCIMGW_DEV_SCIM_TOKEN", hide_env_values = true)]
+    scim_token: Option<String>,
+    /// SCIM base URL of another target instead of the embedded emulator.
+    #[arg(long, requires = "target_token", value_name = "URL")]
+    target: Option<String>,
+    /// Bearer token for --target. Also read from SCIMGW_DEV_TARGET_TOKEN.
+    #[arg(
+        long,
+        env = "SCIMGW_DEV_TARGET_TOKEN",
+        hide_env_values = true,
+        requires = "target"
+    )]
+    target_token: Option<String>,
+    /// The dialect --target speaks.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "identity-center",
+        requires = "target"
+    )]
+    target_dialect: TargetDialectArg,
+    /// Write the URLs and credentials as JSON to this file (mode 0600), for scripts.
+    #[arg(long, value_name = "PATH")]
+    info_json: Option<PathBuf>,
+}
+
+/// What `scimgw dev` prints, and writes with `--info-json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DevInfo {
+    /// The gateway's SCIM base URL: Okta's "Base URL".
+    pub scim_url: String,
+    /// The inbound bearer token: Okta's "API Token".
+    pub scim_token: String,
+    /// The embedded emulator's SCIM base URL, when it is the target.
+    pub emulator_url: Option<String>,
+    /// The embedded emulator's bearer token, when it is the target.
+    pub emulator_token: Option<String>,
+    /// The target's SCIM base URL, whichever it is.
+    pub target_url: String,
+    /// The audit API's base URL (`…/audit`).
+    pub audit_url: String,
+    /// A bearer token for the audit API, valid for 12 hours.
+    pub auditor_token: String,
+}
+
+/// A running `scimgw dev`: the gateway, and the emulator when it is the target.
+pub struct DevServer {
+    info: DevInfo,
+    audit: Arc<InMemoryAuditLog>,
+    emulator: Option<RunningEmulator>,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl DevServer {
+    /// Starts the emulator (unless `--target` is given) and the gateway.
+    pub async fn start(args: DevArgs) -> anyhow::Result<Self> {
+        let listen: SocketAddr = args.listen.parse().with_context(|| {
+            format!("--listen {}: expected an IP address and port", args.listen)
+        })?;
+        if !listen.ip().is_loopback() {
+            // In-memory secrets and a printed token are for one developer's machine only.
+            bail!("--listen {listen}: scimgw dev serves on a loopback address only");
+        }
+        let scim_token = args.scim_token.clone().unwrap_or_else(random_token);
+        if scim_token.is_empty() || !scim_token.chars().all(|c| c.is_ascii_graphic()) {
+            bail!("--scim-token: expected printable ASCII without spaces");
+        }
+
+        let (emulator, target_url, target_token, dialect) = match &args.target {
+            None => {
+                let token = random_token();
+                let running = Emulator::start(EmulatorConfig::new(token.clone()), "127.0.0.1:0")
+                    .await
+                    .context("starting the embedded Identity Center emulator")?;
+                let url = running.base_url();
+                (
+                    Some((running, token.clone())),
+                    url,
+                    token,
+                    Dialect::IdentityCenter,
+                )
+            }
+            Some(url) => {
+                let token = args
+                    .target_token
+                    .clone()
+                    .context("--target needs --target-token")?;
+                let dialect = match args.target_dialect {
+                    TargetDialectArg::IdentityCenter => Dialect::IdentityCenter,
+                    TargetDialectArg::Scim => Dialect::Rfc7644,
+                };
+                (None, url.trim_end_matches('/').to_owned(), token, dialect)
+            }
+        };
+
+        let secrets = Arc::new(
+            StaticSecretSource::new()
+                .with(
+                    SecretId::new(TARGET_TOKEN_SECRET),
+                    SecretString::new(target_token),
+                )
+                .with(
+                    SecretId::new(INBOUND_TOKENS_SECRET),
+                    SecretString::new(inbound_tokens_secret(&[&scim_token])),
+                ),
+        );
+        let target = HttpTargetScimClient::new(
+            TargetClientConfig::new(
+                target_url.clone(),
+                SecretId::new(TARGET_TOKEN_SECRET),
+                dialect,
+            ),
+            secrets.clone(),
+        )
+        .context("--target: the target client could not be built")?;
+        let audit = Arc::new(InMemoryAuditLog::new());
+        let audit_store = crate::dev_audit::store();
+        let service = ScimService::new(
+            Arc::new(target),
+            Arc::new(IdentityRules::new()),
+            crate::dev_audit::log(audit.clone(), audit_store.clone()),
+            Arc::new(SystemClock),
+            REQUEST_BUDGET,
+        );
+        let authenticator = BearerAuthenticator::new(secrets, SecretId::new(INBOUND_TOKENS_SECRET));
+        let app = Arc::new(ScimApp::new(service, authenticator));
+
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener
+            .local_addr()
+            .context("reading the listening address")?;
+        let dev_audit = crate::dev_audit::DevAudit::new(addr, audit_store)?;
+        let router = dev_audit.router(scim_router(app));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+
+        let info = DevInfo {
+            scim_url: format!("http://{addr}{}", edge::SCIM_BASE_PATH),
+            scim_token,
+            emulator_url: emulator.as_ref().map(|(e, _)| e.base_url()),
+            emulator_token: emulator.as_ref().map(|(_, t)| t.clone()),
+            target_url,
+            audit_url: dev_audit.audit_url.clone(),
+            auditor_token: dev_audit.auditor_token.clone(),
+        };
+        Ok(Self {
+            info,
+            audit,
+            emulator: emulator.map(|(e, _)| e),
+            stop,
+            server,
+        })
+    }
+
+    /// The URLs and credentials.
+    pub fn info(&self) -> &DevInfo {
+        &self.info
+    }
+
+    /// How many audit records the gateway has written.
+    pub fn audit_records(&self) -> usize {
+        self.audit.records().len()
+    }
+
+    /// Stops the gateway (letting requests in flight finish), then the emulator.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server
+            .await
+            .context("the gateway's server task failed")?
+            .context("the gateway's server failed")?;
+        if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// 256 random bits as 64 hex digits: a valid bearer token (RFC 6750 `b64token`).
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `info` as JSON, readable by the owner only: it holds bearer tokens.
+fn write_info_json(path: &Path, info: &DevInfo) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let json = serde_json::to_string_pretty(info).context("serializing the info JSON")?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(json.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Runs `scimgw dev` until Ctrl-C.
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let info_json = args.info_json.clone();
+    let server = DevServer::start(args).await?;
+    let info = server.info().clone();
+    println!("scimgw dev: the SCIM gateway is running (Ctrl-C stops it)");
+    println!();
+    println!("  SCIM base URL:   {}", info.scim_url);
+    println!("  SCIM API token:  {}", info.scim_token);
+    match (&info.emulator_url, &info.emulator_token) {
+        (Some(url), Some(token)) => {
+            println!("  Target:          embedded Identity Center emulator");
+            println!("  Emulator URL:    {url}");
+            println!("  Emulator token:  {token}");
+        }
+        _ => println!("  Target:          {}", info.target_url),
+    }
+    println!("  Audit API URL:   {}", info.audit_url);
+    println!("  Auditor token:   {}", info.auditor_token);
+    println!();
+    println!(
+        "  Try: curl -H 'Authorization: Bearer {}' {}/Users",
+        info.scim_token, info.scim_url
+    );
+    if let Some(path) = &info_json {
+        write_info_json(path, &info)?;
+        println!("  Wrote {}", path.display());
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    tracing::info!(
+        audit_records = server.audit_records(),
+        "scimgw dev stopping"
+    );
+    server.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: DevArgs,
+    }
+
+    fn args(extra: &[&str]) -> Result<DevArgs, clap::Error> {
+        let mut argv = vec!["x", "--listen", "127.0.0.1:0"];
+        argv.extend_from_slice(extra);
+        Wrapper::try_parse_from(argv).map(|w| w.args)
+    }
+
+    #[test]
+    fn a_target_needs_its_token_and_a_dialect_needs_a_target() {
+        assert!(args(&["--target", "http://127.0.0.1:1/v2"]).is_err());
+        assert!(args(&["--target-dialect", "scim"]).is_err());
+        let parsed = args(&[
+            "--target",
+            "http://x/v2",
+            "--target-token",
+            "t",
+            "--target-dialect",
+            "scim",
+        ])
+        .unwrap();
+        assert_eq!(parsed.target_dialect, TargetDialectArg::Scim);
+    }
+
+    #[tokio::test]
+    async fn a_non_loopback_listen_address_is_refused() {
+        let mut parsed = args(&[]).unwrap();
+        parsed.listen = "0.0.0.0:0".into();
+        let error = DevServer::start(parsed).await.err().unwrap();
+        assert!(error.to_string().contains("loopback"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn dev_serves_the_gateway_in_front_of_the_emulator_and_writes_its_info() {
+        // Arrange
+        let dir = std::env::temp_dir().join(format!("scimgw-dev-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let info_path = dir.join("info.json");
+        let server = DevServer::start(args(&["--scim-token", "dev-token-1"]).unwrap())
+            .await
+            .unwrap();
+        write_info_json(&info_path, server.info()).unwrap();
+        let http = reqwest::Client::new();
+
+        // Act
+        let created = http
+            .post(format!("{}/Users", server.info().scim_url))
+            .bearer_auth("dev-token-1")
+            .json(&serde_json::json!({
+                "schemas": [scim_core::USER_SCHEMA],
+                "userName": "ada@example.com",
+                "name": {"givenName": "Ada", "familyName": "Lovelace"},
+                "displayName": "Ada Lovelace",
+                "emails": [{"value": "ada@example.com", "primary": true, "type": "work"}],
+                "password": "placeholder-Pw1!",
+                "active": true
+            }))
+            .send()
+            .await
+            .unwrap();
+        let refused = http
+            .get(format!("{}/Users", server.info().scim_url))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(created.status(), 201);
+        assert_eq!(refused.status(), 401);
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
+        assert_eq!(info["scim_token"], "dev-token-1");
+        assert!(info["scim_url"].as_str().unwrap().ends_with("/scim/v2"));
+        assert!(
+            info["emulator_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
+        assert!(info["emulator_token"].as_str().unwrap().len() == 64);
+        assert_eq!(server.audit_records(), 1);
+        server.shutdown().await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn random_tokens_are_64_hex_digits_and_differ() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,290 @@
+//! The audit half of `scimgw dev`: an in-memory audit store that is both the SCIM
+//! path's audit log and the store behind `/audit`, a local OIDC issuer whose key set is
+//! served at [`JWKS_PATH`] on the dev port, and an auditor token it mints, so that the
+//! audit API runs locally exactly as in Lambda: the same router, the same JWKS verifier.
+//!
+//! The issuer signs with an ES256 key generated at start (aws-lc-rs, the crypto
+//! backend jsonwebtoken already uses here); nothing about it outlives the process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use axum::Router;
+use axum::routing::get;
+use clients::jwks::{JwksVerifier, JwksVerifierConfig};
+use edge::{AuditApp, audit_router};
+use gateway::SystemClock;
+use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog};
+use gateway::audit_store::InMemoryAuditStore;
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+/// Where the dev issuer's key set is served.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The audience of the dev issuer's tokens.
+pub const AUDIENCE: &str = "api://scimgw-dev-audit";
+
+/// The group the dev audit API requires, and the auditor token carries.
+pub const AUDITOR_GROUP: &str = "scimgw-auditors";
+
+/// How long the printed auditor token is valid.
+pub const TOKEN_LIFETIME: time::Duration = time::Duration::hours(12);
+
+/// How long dev keeps audit records (the process ends long before).
+const RETENTION: time::Duration = time::Duration::days(1);
+
+/// The store `scimgw dev` audits into and serves `/audit` from.
+pub fn store() -> Arc<InMemoryAuditStore> {
+    Arc::new(InMemoryAuditStore::ephemeral(
+        Arc::new(SystemClock),
+        RETENTION,
+    ))
+}
+
+/// The SCIM path's audit log: `dev`'s own in-memory log (it counts records) and the
+/// audit store, written in that order.
+pub fn log(own: Arc<InMemoryAuditLog>, store: Arc<InMemoryAuditStore>) -> Arc<dyn AuditLog> {
+    Arc::new(Both { own, store })
+}
+
+struct Both {
+    own: Arc<InMemoryAuditLog>,
+    store: Arc<InMemoryAuditStore>,
+}
+
+#[async_trait]
+impl AuditLog for Both {
+    async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
+        self.own.append(record.clone()).await?;
+        self.store.append(record).await
+    }
+}
+
+/// The local issuer: a signing key and its public JWK.
+pub struct DevIssuer {
+    issuer: String,
+    kid: String,
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+impl DevIssuer {
+    /// A fresh ES256 key for the issuer `issuer`.
+    pub fn generate(issuer: String) -> anyhow::Result<Self> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| anyhow::anyhow!("generating the dev issuer's key"))?;
+        let der = pair
+            .to_pkcs8v1()
+            .map_err(|_| anyhow::anyhow!("encoding the dev issuer's key"))?;
+        let encoding = EncodingKey::from_ec_der(der.as_ref());
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256)
+            .context("the dev issuer's public key")?;
+        let kid = format!("scimgw-dev-{}", &crate_random_hex()[..12]);
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        jwk.common.key_algorithm = Some(KeyAlgorithm::ES256);
+        Ok(Self {
+            issuer,
+            kid,
+            encoding,
+            jwk,
+        })
+    }
+
+    /// The issuer's key set.
+    pub fn key_set(&self) -> JwkSet {
+        JwkSet {
+            keys: vec![self.jwk.clone()],
+        }
+    }
+
+    /// A token for `subject` in `groups`, valid for `lifetime` from now.
+    pub fn mint(
+        &self,
+        subject: &str,
+        groups: &[&str],
+        lifetime: time::Duration,
+    ) -> anyhow::Result<String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = json!({
+            "iss": self.issuer, "aud": AUDIENCE, "sub": subject, "cid": "scimgw-dev",
+            "iat": now, "nbf": now, "exp": now + lifetime.whole_seconds(), "groups": groups,
+        });
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing the auditor token")
+    }
+}
+
+fn crate_random_hex() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The audit side of a running `scimgw dev`, for the address it serves on.
+pub struct DevAudit {
+    /// The audit API's base URL, `http://<addr>/audit`.
+    pub audit_url: String,
+    /// A token of the required group, valid for [`TOKEN_LIFETIME`].
+    pub auditor_token: String,
+    issuer: Arc<DevIssuer>,
+    app: Arc<AuditApp>,
+}
+
+impl DevAudit {
+    /// Sets up the issuer, the verifier (fetching the key set from the dev port itself,
+    /// as the Lambda fetches Okta's) and the audit API over `store`.
+    pub fn new(addr: SocketAddr, store: Arc<InMemoryAuditStore>) -> anyhow::Result<Self> {
+        let base = format!("http://{addr}");
+        let issuer = Arc::new(DevIssuer::generate(base.clone())?);
+        let verifier = JwksVerifier::new(
+            JwksVerifierConfig::new(base.clone(), AUDIENCE, AUDITOR_GROUP)
+                .with_jwks_url(Some(format!("{base}{JWKS_PATH}"))),
+        )
+        .context("the dev audit API's token verifier")?;
+        let auditor_token = issuer.mint("dev-auditor", &[AUDITOR_GROUP], TOKEN_LIFETIME)?;
+        Ok(Self {
+            audit_url: format!("{base}{}", edge::audit::AUDIT_BASE_PATH),
+            auditor_token,
+            issuer,
+            app: Arc::new(AuditApp::new(store, Arc::new(verifier))),
+        })
+    }
+
+    /// `scim` with the issuer's key set at [`JWKS_PATH`] and the audit API at `/audit`
+    /// in front of it.
+    pub fn router(&self, scim: Router) -> Router {
+        // As a plain service, not nested: the audit router routes on the whole path, as
+        // it does in Lambda (axum refuses a `Router` given to `route_service`).
+        let audit = audit_router(self.app.clone()).into_service::<axum::body::Body>();
+        let key_set = self.issuer.key_set();
+        Router::new()
+            .route(
+                JWKS_PATH,
+                get(move || async move { axum::Json(key_set.clone()) }),
+            )
+            .route_service(edge::audit::AUDIT_BASE_PATH, audit.clone())
+            .route_service("/audit/{*rest}", audit)
+            .fallback_service(scim)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::dev::{DevArgs, DevServer};
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: DevArgs,
+    }
+
+    #[tokio::test]
+    async fn dev_serves_the_audit_api_with_its_own_issuer_and_the_scim_calls_show_up_in_it() {
+        // Arrange
+        let args = Wrapper::try_parse_from([
+            "x",
+            "--listen",
+            "127.0.0.1:0",
+            "--scim-token",
+            "dev-token-2",
+        ])
+        .unwrap()
+        .args;
+        let server = DevServer::start(args).await.unwrap();
+        let info = server.info().clone();
+        let http = reqwest::Client::new();
+
+        // Act: one SCIM call, then the trail through the audit API.
+        let listed = http
+            .get(format!("{}/Users", info.scim_url))
+            .bearer_auth("dev-token-2")
+            .send()
+            .await
+            .unwrap();
+        let records = http
+            .get(format!("{}/records", info.audit_url))
+            .bearer_auth(&info.auditor_token)
+            .send()
+            .await
+            .unwrap();
+        let status = records.status();
+        let body: Value = records.json().await.unwrap();
+        let verified: Value = http
+            .get(format!("{}/verify", info.audit_url))
+            .bearer_auth(&info.auditor_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let jwks: Value = http
+            .get(format!(
+                "{}{JWKS_PATH}",
+                info.audit_url.trim_end_matches("/audit")
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let no_token = http
+            .get(format!("{}/records", info.audit_url))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let scim_token = http
+            .get(format!("{}/records", info.audit_url))
+            .bearer_auth("dev-token-2")
+            .send()
+            .await
+            .unwrap()
+            .status();
+
+        // Assert
+        assert_eq!(listed.status(), 200);
+        assert_eq!(status, 200, "{body}");
+        let ops: Vec<&str> = body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["record"]["operation"].as_str().unwrap())
+            .collect();
+        assert_eq!(ops, ["list"]);
+        assert_eq!(verified["intact"], true, "{verified}");
+        assert_eq!(jwks["keys"][0]["alg"], "ES256");
+        assert_eq!(no_token, 401);
+        assert_eq!(scim_token, 401, "the SCIM token is not an auditor token");
+        let written = serde_json::to_value(&info).unwrap();
+        assert!(written["audit_url"].as_str().unwrap().ends_with("/audit"));
+        assert_eq!(written["auditor_token"], info.auditor_token.as_str());
+        server.shutdown().await.unwrap();
+    }
+
+    #[test]
+    fn the_auditor_token_lasts_twelve_hours_and_carries_the_group() {
+        let issuer = DevIssuer::generate("http://127.0.0.1:1".into()).unwrap();
+        let token = issuer
+            .mint("dev-auditor", &[AUDITOR_GROUP], TOKEN_LIFETIME)
+            .unwrap();
+        let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(&token).unwrap();
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            12 * 3600
+        );
+        assert_eq!(claims["groups"], json!([AUDITOR_GROUP]));
+        assert_eq!(claims["aud"], AUDIENCE);
+    }
+}

@@ -1,0 +1,58 @@
+//! `scimgw`: the admins' and auditors' command-line tool. This file is wiring only: it
+//! parses the command line, sets up tracing, and hands each subcommand to its module.
+
+mod audit;
+mod audit_table;
+mod dev;
+mod dev_audit;
+mod emulator;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// The scimgw command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "scimgw",
+    version,
+    about = "SCIM gateway between Okta and AWS IAM Identity Center"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the SCIM gateway locally, in front of the embedded emulator, until Ctrl-C.
+    Dev(dev::DevArgs),
+    /// Run the IAM Identity Center SCIM emulator until Ctrl-C.
+    Emulator(emulator::EmulatorArgs),
+    /// Query, export and verify the audit trail (from the table or the audit API).
+    Audit(audit::AuditArgs),
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Dev(args) => dev::run(args)
+            .await
+            .map(|()| std::process::ExitCode::SUCCESS),
+        Command::Emulator(args) => emulator::run(args)
+            .await
+            .map(|()| std::process::ExitCode::SUCCESS),
+        Command::Audit(args) => Ok(audit::run(args).await),
+    }
+}

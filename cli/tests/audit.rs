@@ -1,0 +1,576 @@
+//! `scimgw audit` as auditors run it: the real binary, against the audit table in
+//! moto's DynamoDB through `DynamoDbAuditLog` (records written by the same adapter the
+//! functions use), and against the audit API served on loopback.
+
+// Test helpers outside #[test] functions unwrap and panic too: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use aws_adapters::DynamoDbAuditLog;
+use aws_adapters::dynamodb_audit::create_table;
+use aws_sdk_dynamodb::types::AttributeValue;
+use gateway::audit::{
+    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditTarget, Outcome,
+};
+use gateway::audit_store::chain::AuditKeys;
+use gateway::audit_store::ledger::AuditKeySource;
+use gateway::audit_store::{AuditQuery, AuditStore, InMemoryAuditStore};
+use gateway::auth::StaticAccessTokenVerifier;
+use gateway::{Auditor, ResourceKind, SecretString, SystemClock};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+const AUDIT_KEY: &str = "cli-test-audit-key-0123456789abcdef0123456789";
+
+fn record(n: usize) -> AuditRecord {
+    let outcome = match n % 5 {
+        0 => Outcome::Refused,
+        1 => Outcome::Failure,
+        _ => Outcome::Success,
+    };
+    AuditRecord {
+        time: OffsetDateTime::now_utc(),
+        source: AuditSource::Scim {
+            method: "PATCH".into(),
+            path: "/Users/{id}".into(),
+        },
+        actor: AuditActor {
+            credential: "scim-token:primary".into(),
+            user_agent: Some("Okta SCIM Client 1.0.0".into()),
+        },
+        target: AuditTarget {
+            resource_type: Some(ResourceKind::User),
+            external_id: Some(format!("00u{n}")),
+            target_id: Some(format!("u-{n}")),
+            // Commas, quotes and a formula start, for the CSV paths.
+            name: Some(if n == 3 {
+                "=cmd|' /C calc'!A0".into()
+            } else {
+                format!("user{n}, \"q\"@example.com")
+            }),
+        },
+        operation: if n.is_multiple_of(2) {
+            AuditOperation::Patch
+        } else {
+            AuditOperation::Create
+        },
+        membership: None,
+        changes: vec![],
+        query: None,
+        rule_set_version: "identity".into(),
+        outcome,
+        status: 200,
+        target_status: Some(200),
+        target_calls: 2,
+        latency_ms: 11,
+        correlation_id: format!("req-{n:03}"),
+        error: None,
+    }
+}
+
+struct Table {
+    name: String,
+    log: DynamoDbAuditLog,
+    ddb: aws_sdk_dynamodb::Client,
+}
+
+/// A fresh audit table in moto holding `count` records.
+async fn table(count: usize) -> Table {
+    let config = test_services::moto_sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let name = test_services::unique_name("cli-audit");
+    create_table(&ddb, &name).await.unwrap();
+    let keys = AuditKeys::parse(&SecretString::new(AUDIT_KEY)).unwrap();
+    let log = DynamoDbAuditLog::new(
+        ddb.clone(),
+        name.clone(),
+        AuditKeySource::Fixed(Arc::new(keys)),
+        Arc::new(SystemClock),
+        time::Duration::days(30),
+    );
+    for n in 1..=count {
+        log.append(record(n)).await.unwrap();
+    }
+    Table { name, log, ddb }
+}
+
+/// The audit key in moto's Secrets Manager; its id.
+async fn key_secret() -> String {
+    let config = test_services::moto_sdk_config().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    let name = test_services::unique_name("audit-key");
+    sm.create_secret()
+        .name(&name)
+        .secret_string(AUDIT_KEY)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+/// Runs `scimgw audit <args>` against the table (or with the arguments given).
+async fn scimgw(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_scimgw"))
+            .arg("audit")
+            .args(&args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("SCIMGW_AUDIT_TOKEN")
+            .env_remove("SCIMGW_AUDIT_TABLE")
+            .env_remove("SCIMGW_AUDIT_API")
+            .env("RUST_LOG", "warn")
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn on_table(table: &Table, args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    all.extend([
+        "--table".into(),
+        table.name.clone(),
+        "--aws-endpoint".into(),
+        test_services::moto_url(),
+        "--region".into(),
+        "us-east-1".into(),
+    ]);
+    all
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn correlation_ids(page: &Value) -> Vec<String> {
+    page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["record"]["correlation_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(test_services::unique_name(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn query_reads_the_table_page_by_page_with_filters_in_each_format() {
+    // Arrange
+    let t = table(12).await;
+
+    // Act
+    let first = scimgw(
+        on_table(&t, &["query", "--format", "json", "--limit", "5"]),
+        vec![],
+    )
+    .await;
+    let first_page: Value =
+        serde_json::from_str(&stdout(&first)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&first)));
+    let cursor = first_page["next_cursor"].as_str().unwrap().to_owned();
+    let rest = scimgw(
+        on_table(
+            &t,
+            &[
+                "query", "--format", "json", "--limit", "100", "--cursor", &cursor,
+            ],
+        ),
+        vec![],
+    )
+    .await;
+    let refused = scimgw(
+        on_table(&t, &["query", "--format", "json", "--outcome", "refused"]),
+        vec![],
+    )
+    .await;
+    let by_target = scimgw(
+        on_table(&t, &["query", "--format", "json", "--target", "00u7"]),
+        vec![],
+    )
+    .await;
+    let csv = scimgw(
+        on_table(&t, &["query", "--format", "csv", "--operation", "create"]),
+        vec![],
+    )
+    .await;
+    let table_view = scimgw(on_table(&t, &["query", "--limit", "3"]), vec![]).await;
+
+    // Assert
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(
+        correlation_ids(&first_page),
+        ["req-001", "req-002", "req-003", "req-004", "req-005"]
+    );
+    let rest_page: Value = serde_json::from_str(&stdout(&rest)).unwrap();
+    assert_eq!(correlation_ids(&rest_page).len(), 7);
+    assert_eq!(rest_page["next_cursor"], Value::Null);
+    let refused_page: Value = serde_json::from_str(&stdout(&refused)).unwrap();
+    assert_eq!(correlation_ids(&refused_page), ["req-005", "req-010"]);
+    let target_page: Value = serde_json::from_str(&stdout(&by_target)).unwrap();
+    assert_eq!(correlation_ids(&target_page), ["req-007"]);
+
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let name_at = header.iter().position(|h| h == "target_name").unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 6, "odd n are creates");
+    assert_eq!(&rows[0][name_at], "user1, \"q\"@example.com");
+    assert_eq!(&rows[1][name_at], "'=cmd|' /C calc'!A0");
+
+    let text = stdout(&table_view);
+    assert!(text.starts_with("TIME"), "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(
+        text.contains("req-003") && text.contains("failure"),
+        "{text}"
+    );
+    assert!(
+        stderr(&table_view).contains("--cursor"),
+        "the next cursor is offered"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_export_resumes_and_equals_a_full_export_in_both_formats() {
+    // Arrange
+    let t = table(40).await;
+    let dir = temp_dir("export");
+    let since = (OffsetDateTime::now_utc() - time::Duration::hours(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let until = (OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+
+    for extension in ["jsonl", "csv"] {
+        let full = dir.join(format!("full.{extension}"));
+        let part = dir.join(format!("part.{extension}"));
+        let export = |out: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "export",
+                "--since",
+                &since,
+                "--until",
+                &until,
+                "--page-size",
+                "7",
+                "--out",
+            ];
+            let out = out.to_str().unwrap().to_owned();
+            let mut args: Vec<String> = args.drain(..).map(str::to_owned).collect();
+            args.push(out);
+            args.extend(extra.iter().map(|s| (*s).to_owned()));
+            on_table(&t, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+
+        // Act: a full export; then one stopped after 3 pages, with a torn page appended
+        // as a crash mid-write would leave, then resumed.
+        let whole = scimgw(export(&full, &[]), vec![]).await;
+        let stopped = scimgw(export(&part, &["--stop-after-pages", "3"]), vec![]).await;
+        let state_file = dir.join(format!("part.{extension}.export-state.json"));
+        let state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+        {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&part)
+                .unwrap();
+            file.write_all(b"{\"torn\": \"half a rec").unwrap();
+        }
+        let other_filters = scimgw(export(&part, &["--outcome", "refused"]), vec![]).await;
+        let resumed = scimgw(export(&part, &[]), vec![]).await;
+
+        // Assert
+        assert!(whole.status.success(), "{}", stderr(&whole));
+        assert!(stopped.status.success(), "{}", stderr(&stopped));
+        assert_eq!(state["records"], 21, "{state}");
+        assert!(state["cursor"].is_string());
+        assert_eq!(
+            other_filters.status.code(),
+            Some(2),
+            "a resume with other filters is refused"
+        );
+        assert!(
+            stderr(&other_filters).contains("other filters"),
+            "{}",
+            stderr(&other_filters)
+        );
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+        assert!(
+            stderr(&resumed).contains("resuming"),
+            "{}",
+            stderr(&resumed)
+        );
+        assert!(!state_file.exists(), "the state is removed when done");
+        let (full_bytes, part_bytes) =
+            (std::fs::read(&full).unwrap(), std::fs::read(&part).unwrap());
+        assert_eq!(
+            String::from_utf8_lossy(&part_bytes),
+            String::from_utf8_lossy(&full_bytes)
+        );
+        match extension {
+            "jsonl" => {
+                let lines: Vec<Value> = full_bytes
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| serde_json::from_slice(l).unwrap())
+                    .collect();
+                assert_eq!(lines.len(), 40);
+                let ids: Vec<&str> = lines
+                    .iter()
+                    .map(|l| l["record"]["correlation_id"].as_str().unwrap())
+                    .collect();
+                let expected: Vec<String> = (1..=40).map(|n| format!("req-{n:03}")).collect();
+                assert_eq!(ids, expected);
+            }
+            _ => assert_eq!(
+                csv::Reader::from_reader(full_bytes.as_slice())
+                    .records()
+                    .count(),
+                40
+            ),
+        }
+        // A second export to an existing file is refused rather than clobbering it.
+        let again = scimgw(export(&full, &[]), vec![]).await;
+        assert_eq!(again.status.code(), Some(2));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn verify_exits_0_on_an_intact_table_and_1_naming_a_deleted_record() {
+    // Arrange
+    let t = table(6).await;
+    let secret = key_secret().await;
+    let page = t.log.query(&AuditQuery::default()).await.unwrap();
+    let victim = page.records[2].clone();
+
+    // Act
+    let clean = scimgw(
+        on_table(&t, &["verify", "--key-secret-id", &secret]),
+        vec![],
+    )
+    .await;
+    let no_key = scimgw(on_table(&t, &["verify"]), vec![]).await;
+    t.ddb
+        .delete_item()
+        .table_name(&t.name)
+        .key(
+            "pk",
+            AttributeValue::S(format!("CHAIN#{}", victim.integrity.chain)),
+        )
+        .key(
+            "sk",
+            AttributeValue::S(format!("REC#{:010}", victim.integrity.seq)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tampered = scimgw(
+        on_table(&t, &["verify", "--key-secret-id", &secret]),
+        vec![],
+    )
+    .await;
+    let tampered_json = scimgw(
+        on_table(
+            &t,
+            &["verify", "--key-secret-id", &secret, "--format", "json"],
+        ),
+        vec![],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+    assert!(
+        stdout(&clean).starts_with("INTACT: 6 records"),
+        "{}",
+        stdout(&clean)
+    );
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(
+        stderr(&no_key).contains("--key-secret-id"),
+        "{}",
+        stderr(&no_key)
+    );
+    assert_eq!(
+        tampered.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&tampered),
+        stderr(&tampered)
+    );
+    let text = stdout(&tampered);
+    assert!(text.starts_with("NOT INTACT"), "{text}");
+    assert!(
+        text.contains("DELETED") && text.contains(&victim.id),
+        "{text}"
+    );
+    assert_eq!(tampered_json.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&tampered_json.stdout).unwrap();
+    assert_eq!(report["intact"], false);
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["record_id"] == victim.id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_same_commands_work_through_the_audit_api_with_a_token() {
+    // Arrange: the audit router on loopback over an in-memory store.
+    let store = Arc::new(InMemoryAuditStore::ephemeral(
+        Arc::new(SystemClock),
+        time::Duration::days(30),
+    ));
+    for n in 1..=9 {
+        store.append(record(n)).await.unwrap();
+    }
+    let verifier = StaticAccessTokenVerifier::new().with(
+        "auditor-token",
+        Ok(Auditor {
+            subject: "auditor@example.com".into(),
+            client_id: None,
+        }),
+    );
+    let app = Arc::new(edge::AuditApp::new(store, Arc::new(verifier)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, edge::audit_router(app)).await;
+    });
+    let token = || vec![("SCIMGW_AUDIT_TOKEN", "auditor-token".to_owned())];
+    let dir = temp_dir("api-export");
+    let out = dir.join("trail.jsonl");
+
+    // Act
+    let query = scimgw(
+        vec![
+            "query".into(),
+            "--api".into(),
+            api.clone(),
+            "--format".into(),
+            "json".into(),
+            "--outcome".into(),
+            "failure".into(),
+        ],
+        token(),
+    )
+    .await;
+    let export = scimgw(
+        vec![
+            "export".into(),
+            "--api".into(),
+            api.clone(),
+            "--page-size".into(),
+            "4".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ],
+        token(),
+    )
+    .await;
+    let verify = scimgw(
+        vec!["verify".into(), "--api".into(), format!("{api}/audit")],
+        token(),
+    )
+    .await;
+    let wrong_token = scimgw(
+        vec!["query".into(), "--api".into(), api.clone()],
+        vec![("SCIMGW_AUDIT_TOKEN", "nope".into())],
+    )
+    .await;
+    let no_token = scimgw(vec!["query".into(), "--api".into(), api.clone()], vec![]).await;
+    let bad_filter = scimgw(
+        vec![
+            "query".into(),
+            "--api".into(),
+            api.clone(),
+            "--since".into(),
+            "2024-02-01".into(),
+            "--until".into(),
+            "2024-01-01".into(),
+        ],
+        token(),
+    )
+    .await;
+
+    // Assert
+    assert!(query.status.success(), "{}", stderr(&query));
+    let page: Value = serde_json::from_slice(&query.stdout).unwrap();
+    assert_eq!(correlation_ids(&page), ["req-001", "req-006"]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 9);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+    assert!(stdout(&verify).starts_with("INTACT: 9 records"));
+    assert_eq!(wrong_token.status.code(), Some(2));
+    assert!(
+        stderr(&wrong_token).contains("401"),
+        "{}",
+        stderr(&wrong_token)
+    );
+    assert!(
+        !stderr(&wrong_token).contains("nope"),
+        "the token is never echoed"
+    );
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(stderr(&no_token).contains("SCIMGW_AUDIT_TOKEN"));
+    assert_eq!(bad_filter.status.code(), Some(2));
+    assert!(
+        stderr(&bad_filter).contains("since"),
+        "{}",
+        stderr(&bad_filter)
+    );
+    server.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn no_source_or_two_sources_is_a_usage_error() {
+    let neither = scimgw(vec!["query".into()], vec![]).await;
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(stderr(&neither).contains("--table"));
+    let both = scimgw(
+        vec![
+            "query".into(),
+            "--table".into(),
+            "t".into(),
+            "--api".into(),
+            "https://x".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(both.status.code(), Some(2));
+}

@@ -1,0 +1,73 @@
+//! The `audit-api` Lambda: wiring only. Reads the configuration, builds the audit
+//! table's store and the JWKS token verifier once per cold start, and serves
+//! `edge::audit_router` through the Lambda runtime.
+//!
+//! The router answers at `/audit/...`, with or without an API Gateway stage in front
+//! (see the `scim-api` function for the stage handling; the audit router strips a stage
+//! in the same way).
+
+use std::sync::Arc;
+
+use aws_adapters::{DynamoDbAuditLog, SecretsManagerSource};
+use axum::extract::Request;
+use clients::jwks::{JwksVerifier, JwksVerifierConfig};
+use edge::audit::AuditConfig;
+use edge::metrics::{RequestMetrics, audit_operation, function_name};
+use edge::{AuditApp, InvocationId, audit_router};
+use gateway::audit_store::ledger::AuditKeySource;
+use gateway::{SecretId, SystemClock};
+use lambda_http::RequestExt;
+
+/// The audit API only reads; retention matters only to writers (the SCIM and event
+/// functions), so any value will do here.
+const UNUSED_RETENTION: time::Duration = time::Duration::days(1);
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    // JSON output comes from the function's LoggingConfig (AWS_LAMBDA_LOG_FORMAT=JSON).
+    lambda_http::tracing::init_default_subscriber();
+
+    let config = AuditConfig::from_env().map_err(|e| format!("audit-api cannot start: {e}"))?;
+    let mut jwt = JwksVerifierConfig::new(
+        config.jwt_issuer.clone(),
+        config.jwt_audience.clone(),
+        config.jwt_required_group.clone(),
+    )
+    .with_jwks_url(config.jwks_url.clone());
+    if let Some(claim) = &config.jwt_group_claim {
+        jwt = jwt.with_group_claim(claim.clone());
+    }
+    let verifier = JwksVerifier::new(jwt).map_err(|e| format!("audit-api cannot start: {e}"))?;
+
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secrets = Arc::new(SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(&aws),
+        config.secret_cache_ttl,
+    ));
+    let store = DynamoDbAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.table_name.clone(),
+        AuditKeySource::Secret {
+            source: secrets,
+            id: SecretId::new(config.key_secret_id.clone()),
+        },
+        Arc::new(SystemClock),
+        UNUSED_RETENTION,
+    );
+
+    let app = AuditApp::new(Arc::new(store), Arc::new(verifier));
+    // One EMF metrics line per request (edge::metrics): counts, outcomes and latency.
+    let metrics = RequestMetrics::new(function_name("audit-api"), audit_operation);
+    let router = metrics
+        .instrument(audit_router(Arc::new(app)))
+        .layer(axum::middleware::map_request(invocation_id));
+    lambda_http::run(router).await
+}
+
+/// Hands the Lambda request id to the router, which uses it as the correlation id.
+async fn invocation_id(mut request: Request) -> Request {
+    if let Some(id) = request.lambda_context_ref().map(|c| c.request_id.clone()) {
+        request.extensions_mut().insert(InvocationId(id));
+    }
+    request
+}

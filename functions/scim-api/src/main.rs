@@ -1,0 +1,94 @@
+//! The `scim-api` Lambda: wiring only. Reads the configuration, builds the adapters once
+//! per cold start, and serves `edge::scim_router` through the Lambda runtime.
+//!
+//! The router answers at `/scim/v2/...`. API Gateway stages are handled either way:
+//! `lambda_http` prepends a named stage to the path (`/prod/scim/v2/Users`) and the
+//! router strips one such leading segment; setting `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`
+//! (or using the `$default` stage) leaves the path as `/scim/v2/...` to begin with. Set
+//! `PUBLIC_BASE_URL` when clients reach the function through a custom domain, so that
+//! `Location` headers name the URL they use.
+
+use std::sync::Arc;
+
+use aws_adapters::{DynamoDbAuditLog, SecretsManagerSource};
+use axum::extract::Request;
+use clients::{Dialect, HttpTargetScimClient, TargetClientConfig};
+use edge::metrics::{RequestMetrics, TargetCounts, function_name, scim_operation};
+use edge::{BearerAuthenticator, Config, InvocationId, ScimApp, TargetDialect, scim_router};
+use gateway::audit_store::ledger::AuditKeySource;
+use gateway::rules::IdentityRules;
+use gateway::{ScimService, SecretId, SystemClock};
+use lambda_http::RequestExt;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    // JSON output comes from the function's LoggingConfig (AWS_LAMBDA_LOG_FORMAT=JSON).
+    lambda_http::tracing::init_default_subscriber();
+
+    let config = Config::from_env().map_err(|e| format!("scim-api cannot start: {e}"))?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secrets = Arc::new(SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(&aws),
+        config.secret_cache_ttl,
+    ));
+
+    let dialect = match config.target_dialect {
+        TargetDialect::IdentityCenter => Dialect::IdentityCenter,
+        TargetDialect::Scim => Dialect::Rfc7644,
+    };
+    let target_config = TargetClientConfig::new(
+        config.target_base_url.clone(),
+        SecretId::new(config.target_token_secret_id.clone()),
+        dialect,
+    );
+    let target = HttpTargetScimClient::new(target_config, secrets.clone())
+        .map_err(|e| format!("scim-api cannot start: {e}"))?;
+    let counters = target.counters();
+    // Every request leaves one hash-chained record in the audit table (docs/audit-table.md).
+    let audit = DynamoDbAuditLog::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.audit_table_name.clone(),
+        AuditKeySource::Secret {
+            source: secrets.clone(),
+            id: SecretId::new(config.audit_key_secret_id.clone()),
+        },
+        Arc::new(SystemClock),
+        time::Duration::try_from(config.audit_retention)
+            .map_err(|e| format!("scim-api cannot start: audit retention: {e}"))?,
+    );
+
+    let service = ScimService::new(
+        Arc::new(target),
+        Arc::new(IdentityRules::new()),
+        Arc::new(audit),
+        Arc::new(SystemClock),
+        config.request_budget,
+    );
+    let authenticator =
+        BearerAuthenticator::new(secrets, SecretId::new(config.scim_tokens_secret_id.clone()));
+    let app = ScimApp::new(service, authenticator).with_public_base_url(config.public_base_url);
+
+    // One EMF metrics line per request (edge::metrics), with the target client's counts.
+    let metrics = RequestMetrics::new(function_name("scim-api"), scim_operation)
+        .with_target_counts(Arc::new(move || {
+            let c = counters.take();
+            TargetCounts {
+                calls: c.calls,
+                throttles: c.throttles,
+                retries: c.retries,
+                errors: c.errors,
+            }
+        }));
+    let router = metrics
+        .instrument(scim_router(Arc::new(app)))
+        .layer(axum::middleware::map_request(invocation_id));
+    lambda_http::run(router).await
+}
+
+/// Hands the Lambda request id to the router, which uses it as the correlation id.
+async fn invocation_id(mut request: Request) -> Request {
+    if let Some(id) = request.lambda_context_ref().map(|c| c.request_id.clone()) {
+        request.extensions_mut().insert(InvocationId(id));
+    }
+    request
+}

@@ -1,0 +1,745 @@
+//! The audit API's router (architecture.md flow 3): auditors read the trail and verify
+//! it, authenticated by an OIDC access token through [`AccessTokenVerifier`].
+//!
+//! - `GET /audit/records?target=&actor=&since=&until=&outcome=&operation=&limit=&cursor=`
+//!   answers `{"records": [...], "next_cursor": ...}`, or CSV with `format=csv` or
+//!   `Accept: text/csv` (RFC 4180, a header row, the next cursor in `x-next-cursor`);
+//! - `GET /audit/verify?since=&until=` answers the store's [`VerifyReport`]:
+//!   `{"intact": …, "checked": …, "problems": [...], …}`.
+//!
+//! Every answer is JSON except a CSV page; errors are `{"error", "message",
+//! "correlation_id"}` with 400 for bad parameters, 401 for a missing or invalid token
+//! (with an RFC 6750 §3 challenge), 403 for a valid token without the required group,
+//! 503 when the store or the token issuer is out of reach. Bad input never yields a
+//! 500. Authentication runs before parameters are read: strangers learn nothing, not
+//! even which parameters exist.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::Response;
+use axum::routing::get;
+use gateway::audit::{AuditOperation, Outcome};
+use gateway::audit_store::{
+    AuditPage, AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT, StoredAuditRecord,
+};
+use gateway::{AccessTokenVerifier, Auditor, Clock, SystemClock, TokenError};
+use http::header::{
+    ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE,
+    WWW_AUTHENTICATE,
+};
+use http::uri::{PathAndQuery, Uri};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tower::ServiceBuilder;
+use tracing::Instrument;
+
+use crate::correlation::{CORRELATION_HEADER, CorrelationId};
+
+pub mod config;
+
+pub use config::AuditConfig;
+
+/// The path under which the audit API lives.
+pub const AUDIT_BASE_PATH: &str = "/audit";
+
+/// Query strings longer than this are refused unread.
+pub const MAX_AUDIT_QUERY_BYTES: usize = 4096;
+
+/// The response header that carries the next page's cursor of a CSV page.
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+
+/// The media type of CSV pages (RFC 4180 §3, with a header row).
+pub const CSV_MEDIA_TYPE: &str = "text/csv; charset=utf-8; header=present";
+
+/// What the audit router needs, built once per cold start.
+pub struct AuditApp {
+    store: Arc<dyn AuditStore>,
+    verifier: Arc<dyn AccessTokenVerifier>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for AuditApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditApp").finish_non_exhaustive()
+    }
+}
+
+impl AuditApp {
+    /// State over a store and a token verifier, with the system clock (used only for
+    /// the default end of a verified period).
+    pub fn new(store: Arc<dyn AuditStore>, verifier: Arc<dyn AccessTokenVerifier>) -> Self {
+        Self {
+            store,
+            verifier,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses `clock` instead of the system clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// The audit router over `app`, served by `lambda_http::run` in the `audit-api`
+/// function and by `axum::serve` in `scimgw dev` and the tests.
+///
+/// An API Gateway stage left in front of `/audit` (`/prod/audit/records`) is stripped
+/// before routing.
+pub fn audit_router(app: Arc<AuditApp>) -> Router {
+    let records_route = get(records).fallback(not_allowed);
+    let verify_route = get(verify).fallback(not_allowed);
+    let inner = Router::new()
+        .route("/audit/records", records_route.clone())
+        .route("/audit/records/", records_route)
+        .route("/audit/verify", verify_route.clone())
+        .route("/audit/verify/", verify_route)
+        .fallback(not_found)
+        .layer(from_fn_with_state(app.clone(), authenticate))
+        .layer(from_fn(guard_panics))
+        .layer(from_fn(correlate))
+        .with_state(app);
+    Router::new().fallback_service(
+        ServiceBuilder::new()
+            .map_request(strip_stage_prefix)
+            .service(inner),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Middleware
+
+/// The correlation id, a span with ids only, one access line, `x-correlation-id`.
+async fn correlate(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let correlation = CorrelationId::of(&request);
+    let span = tracing::info_span!(
+        "audit_api",
+        correlation_id = %correlation.0,
+        http.method = %request.method(),
+        http.path = %request.uri().path(),
+        auditor = tracing::field::Empty,
+    );
+    request.extensions_mut().insert(correlation.clone());
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            http.status = response.status().as_u16(),
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&correlation.0) {
+        response.headers_mut().insert(CORRELATION_HEADER, value);
+    }
+    response
+}
+
+/// A panic below becomes a generic 500 rather than a dropped connection.
+async fn guard_panics(request: Request, next: Next) -> Response {
+    use futures::FutureExt as _;
+    let correlation = correlation_of(&request);
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("a handler panicked");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the audit API could not answer",
+                &correlation,
+            )
+        }
+    }
+}
+
+/// Verifies the bearer token and puts the [`Auditor`] in the request's extensions.
+async fn authenticate(
+    State(app): State<Arc<AuditApp>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let correlation = correlation_of(&request);
+    let Some(token) = bearer_token(request.headers()) else {
+        tracing::info!(
+            reason = "no bearer token",
+            "audit API: authentication refused"
+        );
+        return unauthorized(None, "a bearer access token is required", &correlation);
+    };
+    match app.verifier.verify(token).await {
+        Ok(auditor) => {
+            tracing::Span::current().record("auditor", auditor.subject.as_str());
+            request.extensions_mut().insert(Arc::new(auditor));
+            next.run(request).await
+        }
+        Err(error @ TokenError::Invalid(_)) => {
+            tracing::info!(reason = %error, "audit API: authentication refused");
+            unauthorized(Some("invalid_token"), &error.to_string(), &correlation)
+        }
+        Err(error @ TokenError::Forbidden(_)) => {
+            tracing::info!(reason = %error, "audit API: authorization refused");
+            let mut response = error_response(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                &error.to_string(),
+                &correlation,
+            );
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"audit\", error=\"insufficient_scope\""),
+            );
+            response
+        }
+        Err(error @ TokenError::Unavailable) => {
+            tracing::error!(reason = %error, "audit API: tokens cannot be verified");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "tokens cannot be verified right now",
+                &correlation,
+            )
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1; the scheme is
+/// case-insensitive).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn unauthorized(error: Option<&str>, message: &str, correlation: &str) -> Response {
+    let mut response = error_response(
+        StatusCode::UNAUTHORIZED,
+        error.unwrap_or("unauthorized"),
+        message,
+        correlation,
+    );
+    let challenge = match error {
+        Some(code) => format!("Bearer realm=\"audit\", error=\"{code}\""),
+        None => "Bearer realm=\"audit\"".to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn correlation_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<CorrelationId>()
+        .map(|c| c.0.clone())
+        .unwrap_or_default()
+}
+
+/// Removes one leading path segment in front of `/audit` (an API Gateway stage left
+/// in the path by `lambda_http`).
+fn strip_stage_prefix(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path == AUDIT_BASE_PATH || path.starts_with("/audit/") {
+        return request;
+    }
+    let Some((stage, rest)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+        return request;
+    };
+    let is_stage = (1..=128).contains(&stage.len())
+        && stage
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let rest = format!("/{rest}");
+    if !is_stage || !(rest == AUDIT_BASE_PATH || rest.starts_with("/audit/")) {
+        return request;
+    }
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest,
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+
+type Ctx = axum::Extension<Arc<Auditor>>;
+
+/// Why a request's parameters were refused: the message is returned as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadParameter(pub String);
+
+/// The answer's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `{"records": [...], "next_cursor": ...}`.
+    Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+/// The parameters of `GET /audit/records`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordsRequest {
+    /// The store query.
+    pub query: AuditQuery,
+    /// `format=`, when given.
+    pub format: Option<Format>,
+}
+
+const RECORDS_PARAMS: &[&str] = &[
+    "target",
+    "actor",
+    "since",
+    "until",
+    "outcome",
+    "operation",
+    "limit",
+    "cursor",
+    "format",
+];
+const VERIFY_PARAMS: &[&str] = &["since", "until"];
+
+/// The query string's parameters, refusing oversized strings, unknown names (a typo
+/// such as `outcom=` would otherwise silently widen the result) and repeated names.
+/// Empty values count as absent.
+fn params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, BadParameter> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_AUDIT_QUERY_BYTES {
+        return Err(BadParameter(format!(
+            "the query string exceeds {MAX_AUDIT_QUERY_BYTES} bytes"
+        )));
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+        if !allowed.contains(&name.as_ref()) {
+            let shown: String = name.chars().take(40).collect();
+            return Err(BadParameter(format!(
+                "unknown parameter `{shown}`; expected one of {}",
+                allowed.join(", ")
+            )));
+        }
+        if pairs.iter().any(|(n, _)| *n == name) {
+            return Err(BadParameter(format!(
+                "parameter `{name}` is given more than once"
+            )));
+        }
+        pairs.push((name.into_owned(), value.into_owned()));
+    }
+    Ok(pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// An RFC 3339 time, e.g. `2024-04-05T06:32:12Z`.
+pub fn parse_time(name: &str, value: &str) -> Result<OffsetDateTime, BadParameter> {
+    OffsetDateTime::parse(value, &Rfc3339).map_err(|_| {
+        BadParameter(format!(
+            "`{name}` must be an RFC 3339 time such as 2024-04-05T06:32:12Z"
+        ))
+    })
+}
+
+/// `success`, `failure` or `refused`.
+pub fn parse_outcome(value: &str) -> Result<Outcome, BadParameter> {
+    match value {
+        "success" => Ok(Outcome::Success),
+        "failure" => Ok(Outcome::Failure),
+        "refused" => Ok(Outcome::Refused),
+        _ => Err(BadParameter(
+            "`outcome` must be one of success, failure, refused".into(),
+        )),
+    }
+}
+
+/// `create`, `replace`, `patch`, `delete`, `list` or `get`.
+pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
+    match value {
+        "create" => Ok(AuditOperation::Create),
+        "replace" => Ok(AuditOperation::Replace),
+        "patch" => Ok(AuditOperation::Patch),
+        "delete" => Ok(AuditOperation::Delete),
+        "list" => Ok(AuditOperation::List),
+        "get" => Ok(AuditOperation::Get),
+        _ => Err(BadParameter(
+            "`operation` must be one of create, replace, patch, delete, list, get".into(),
+        )),
+    }
+}
+
+/// A page size from 1 to [`MAX_LIMIT`].
+pub fn parse_limit(value: &str) -> Result<u32, BadParameter> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(BadParameter(format!(
+            "`limit` must be a whole number from 1 to {MAX_LIMIT}"
+        ))),
+    }
+}
+
+/// Parses the parameters of `GET /audit/records`.
+pub fn parse_records_request(raw: Option<&str>) -> Result<RecordsRequest, BadParameter> {
+    let pairs = params(raw, RECORDS_PARAMS)?;
+    let text = |name: &str| -> Result<Option<String>, BadParameter> {
+        match param(&pairs, name) {
+            Some(v) if v.len() > 512 || v.chars().any(char::is_control) => Err(BadParameter(
+                format!("`{name}` is too long or holds control characters"),
+            )),
+            other => Ok(other.map(str::to_owned)),
+        }
+    };
+    let since = param(&pairs, "since")
+        .map(|v| parse_time("since", v))
+        .transpose()?;
+    let until = param(&pairs, "until")
+        .map(|v| parse_time("until", v))
+        .transpose()?;
+    if let (Some(since), Some(until)) = (since, until)
+        && since >= until
+    {
+        return Err(BadParameter("`since` must be before `until`".into()));
+    }
+    let cursor = param(&pairs, "cursor").map(str::to_owned);
+    if cursor
+        .as_ref()
+        .is_some_and(|c| c.len() > 1024 || !c.chars().all(|ch| ch.is_ascii_graphic()))
+    {
+        return Err(BadParameter(
+            "`cursor` is not a cursor this API handed out".into(),
+        ));
+    }
+    let format = match param(&pairs, "format") {
+        None => None,
+        Some("json") => Some(Format::Json),
+        Some("csv") => Some(Format::Csv),
+        Some(_) => return Err(BadParameter("`format` must be json or csv".into())),
+    };
+    let query = AuditQuery {
+        target: text("target")?,
+        actor: text("actor")?,
+        since,
+        until,
+        outcome: param(&pairs, "outcome").map(parse_outcome).transpose()?,
+        operation: param(&pairs, "operation")
+            .map(parse_operation)
+            .transpose()?,
+        limit: param(&pairs, "limit")
+            .map(parse_limit)
+            .transpose()?
+            .unwrap_or(DEFAULT_LIMIT),
+        cursor,
+    };
+    Ok(RecordsRequest { query, format })
+}
+
+/// Whether the client asked for CSV through `Accept` (and not for JSON first).
+fn accepts_csv(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let position = |media: &str| accept.to_ascii_lowercase().find(media);
+    match (position("text/csv"), position("application/json")) {
+        (Some(csv), Some(json)) => csv < json,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+async fn records(
+    State(app): State<Arc<AuditApp>>,
+    axum::Extension(correlation): axum::Extension<CorrelationId>,
+    _auditor: Ctx,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let request = match parse_records_request(raw.as_deref()) {
+        Ok(request) => request,
+        Err(BadParameter(message)) => return bad_request(&message, &correlation.0),
+    };
+    let format = request.format.unwrap_or(if accepts_csv(&headers) {
+        Format::Csv
+    } else {
+        Format::Json
+    });
+    let page = match app.store.query(&request.query).await {
+        Ok(page) => page,
+        Err(error) => return store_error(&error, &correlation.0),
+    };
+    match format {
+        Format::Json => json_response(
+            StatusCode::OK,
+            &json!({"records": page.records, "next_cursor": page.next_cursor}),
+        ),
+        Format::Csv => csv_page(&page, &correlation.0),
+    }
+}
+
+async fn verify(
+    State(app): State<Arc<AuditApp>>,
+    axum::Extension(correlation): axum::Extension<CorrelationId>,
+    _auditor: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let period = params(raw.as_deref(), VERIFY_PARAMS).and_then(|pairs| {
+        let since = param(&pairs, "since")
+            .map(|v| parse_time("since", v))
+            .transpose()?;
+        let until = param(&pairs, "until")
+            .map(|v| parse_time("until", v))
+            .transpose()?;
+        let since = since.unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let until = until.unwrap_or_else(|| app.clock.now());
+        if since >= until {
+            return Err(BadParameter("`since` must be before `until`".into()));
+        }
+        Ok((since, until))
+    });
+    let (since, until) = match period {
+        Ok(period) => period,
+        Err(BadParameter(message)) => return bad_request(&message, &correlation.0),
+    };
+    match app.store.verify(since, until).await {
+        Ok(report) => json_response(StatusCode::OK, &report),
+        Err(error) => store_error(&error, &correlation.0),
+    }
+}
+
+async fn not_found(request: Request) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such audit resource",
+        &correlation_of(&request),
+    )
+}
+
+async fn not_allowed(request: Request) -> Response {
+    let mut response = error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "the audit API is read-only: GET",
+        &correlation_of(&request),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET"));
+    response
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "audit API: the answer could not be serialized");
+            let mut response = Response::new(Body::from(r#"{"error":"internal"}"#));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
+}
+
+fn error_response(status: StatusCode, error: &str, message: &str, correlation: &str) -> Response {
+    json_response(
+        status,
+        &json!({"error": error, "message": message, "correlation_id": correlation}),
+    )
+}
+
+fn bad_request(message: &str, correlation: &str) -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        message,
+        correlation,
+    )
+}
+
+/// The one mapping of store errors: the caller's (400) or the store's (503, with the
+/// cause logged here and not returned).
+fn store_error(error: &AuditStoreError, correlation: &str) -> Response {
+    match error {
+        AuditStoreError::InvalidCursor => bad_request(
+            "`cursor` is not a cursor this query handed out",
+            correlation,
+        ),
+        AuditStoreError::InvalidQuery(message) => bad_request(message, correlation),
+        AuditStoreError::Key(_) | AuditStoreError::Unavailable(_) => {
+            tracing::error!(error.cause_chain = %crate::error::cause_chain(error), "audit API: the store failed");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                &format!("the audit store could not answer (correlation id {correlation})"),
+                correlation,
+            )
+        }
+    }
+}
+
+fn csv_page(page: &AuditPage, correlation: &str) -> Response {
+    let mut writer = csv_writer(Vec::new());
+    let written = write_csv_header(&mut writer).and_then(|()| {
+        page.records
+            .iter()
+            .try_for_each(|r| write_csv_record(&mut writer, r))
+    });
+    let bytes = written
+        .map_err(|e| e.to_string())
+        .and_then(|()| writer.into_inner().map_err(|e| e.to_string()));
+    let bytes = match bytes {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::error!(error = %error, "audit API: the CSV page could not be written");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the audit API could not answer",
+                correlation,
+            );
+        }
+    };
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(CSV_MEDIA_TYPE));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"audit-records.csv\""),
+    );
+    if let Some(cursor) = &page.next_cursor
+        && let Ok(value) = HeaderValue::from_str(cursor)
+    {
+        headers.insert(NEXT_CURSOR_HEADER, value);
+    }
+    response
+}
+
+// ---------------------------------------------------------------------------------------
+// CSV, shared with `scimgw audit`
+
+/// The CSV columns, each with the JSON pointer into a serialized [`StoredAuditRecord`]
+/// it is read from. Objects and arrays (changes, membership) are written as JSON text.
+pub const CSV_COLUMNS: &[(&str, &str)] = &[
+    ("id", "/id"),
+    ("time", "/record/time"),
+    ("outcome", "/record/outcome"),
+    ("operation", "/record/operation"),
+    ("status", "/record/status"),
+    ("source_kind", "/record/source/kind"),
+    ("source_method", "/record/source/method"),
+    ("source_path", "/record/source/path"),
+    ("event_uuid", "/record/source/uuid"),
+    ("actor", "/record/actor/credential"),
+    ("user_agent", "/record/actor/user_agent"),
+    ("target_type", "/record/target/resource_type"),
+    ("target_external_id", "/record/target/external_id"),
+    ("target_id", "/record/target/target_id"),
+    ("target_name", "/record/target/name"),
+    ("changes", "/record/changes"),
+    ("membership", "/record/membership"),
+    ("query_filter", "/record/query/filter"),
+    ("query_total_results", "/record/query/total_results"),
+    ("rule_set_version", "/record/rule_set_version"),
+    ("target_status", "/record/target_status"),
+    ("target_calls", "/record/target_calls"),
+    ("latency_ms", "/record/latency_ms"),
+    ("correlation_id", "/record/correlation_id"),
+    ("error", "/record/error"),
+    ("chain", "/integrity/chain"),
+    ("seq", "/integrity/seq"),
+    ("prev_hash", "/integrity/prev_hash"),
+    ("hash", "/integrity/hash"),
+    ("mac", "/integrity/mac"),
+    ("key_id", "/integrity/key_id"),
+    ("written_at", "/integrity/written_at"),
+    ("expires_at", "/integrity/expires_at"),
+];
+
+/// Makes a cell safe to open in a spreadsheet: a cell starting with `=`, `+`, `-`, `@`
+/// (or a tab or carriage return, which some spreadsheets skip before such a sign) gets
+/// a leading `'`, so that it is shown as text and never evaluated as a formula (OWASP
+/// "CSV Injection"). Record fields come from Okta and from SCIM clients, so any of
+/// them could carry `=HYPERLINK(…)`.
+pub fn csv_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// The cells of one record, in [`CSV_COLUMNS`] order, made safe with [`csv_safe`].
+pub fn csv_cells(record: &StoredAuditRecord) -> Vec<String> {
+    let value = serde_json::to_value(record).unwrap_or(Value::Null);
+    CSV_COLUMNS
+        .iter()
+        .map(|(_, pointer)| {
+            let cell = match value.pointer(pointer) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(a)) if a.is_empty() => String::new(),
+                Some(other) => other.to_string(),
+            };
+            csv_safe(cell)
+        })
+        .collect()
+}
+
+/// A CSV writer as RFC 4180 §2 has it: CRLF line ends, fields quoted when they hold a
+/// comma, a quote or a line break, quotes doubled.
+pub fn csv_writer<W: std::io::Write>(inner: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(inner)
+}
+
+/// Writes the header row.
+pub fn write_csv_header<W: std::io::Write>(writer: &mut csv::Writer<W>) -> Result<(), csv::Error> {
+    writer.write_record(CSV_COLUMNS.iter().map(|(name, _)| *name))
+}
+
+/// Writes one record as a row.
+pub fn write_csv_record<W: std::io::Write>(
+    writer: &mut csv::Writer<W>,
+    record: &StoredAuditRecord,
+) -> Result<(), csv::Error> {
+    writer.write_record(csv_cells(record))
+}
+
+#[cfg(test)]
+mod tests;

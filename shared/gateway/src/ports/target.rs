@@ -1,0 +1,182 @@
+//! The target port: what the use cases ask of the SCIM service provider downstream
+//! (AWS IAM Identity Center in production, any SCIM 2.0 server in tests), and how its
+//! failures are classified.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scim_core::{Filter, Group, PatchOp, ScimType, User};
+
+use crate::Deadline;
+
+/// Why a call to the target failed, classified by the adapter from the HTTP status and
+/// the error body, so that use cases decide on kinds rather than on strings.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// 409: a resource with the same unique attribute (`userName`, `displayName`)
+    /// already exists. Adapters answer a *retried* create with the existing resource
+    /// instead; this is only returned when no retry could explain the conflict.
+    #[error("target: conflict: {detail}")]
+    Conflict {
+        /// The target's explanation.
+        detail: String,
+    },
+    /// 404: the resource does not exist.
+    #[error("target: not found")]
+    NotFound,
+    /// 429 on the last attempt, and the deadline left no time to try again.
+    #[error("target: throttled")]
+    Throttled {
+        /// How long the target asked callers to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// The target refused the request (4xx), or kept failing (5xx) until the deadline.
+    #[error("target: rejected with {status}: {detail}")]
+    Rejected {
+        /// The HTTP status code.
+        status: u16,
+        /// The RFC 7644 `scimType`, when the target gave one (Identity Center never does).
+        scim_type: Option<ScimType>,
+        /// The target's explanation.
+        detail: String,
+    },
+    /// 401 even with a freshly read token: the token is wrong, expired or revoked.
+    #[error("target: the bearer token was refused")]
+    Unauthorized,
+    /// The deadline passed before the target answered.
+    #[error("target: no answer before the deadline")]
+    Timeout,
+    /// The connection failed (refused, reset, TLS, unreadable answer) on the last attempt.
+    #[error("target: transport failure")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl TargetError {
+    /// Whether trying again later could succeed: throttling, timeouts, transport
+    /// failures and 5xx. A transient failure never means "gone" (lessons-from-peers §8).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TargetError::Throttled { .. } | TargetError::Timeout | TargetError::Transport(_) => {
+                true
+            }
+            TargetError::Rejected { status, .. } => *status >= 500,
+            TargetError::Conflict { .. } | TargetError::NotFound | TargetError::Unauthorized => {
+                false
+            }
+        }
+    }
+}
+
+/// The SCIM service provider the gateway provisions into (style.md §3).
+///
+/// Every call retries transient failures within its [`Deadline`]. Creates are safe to
+/// retry: a create whose first answer was lost and that then meets a 409 returns the
+/// resource that the lost attempt made ("create or adopt"). Lists follow every page.
+///
+/// There is no group PUT, because Identity Center has none: use cases express a group
+/// replacement as a rename patch plus membership additions and removals, which also
+/// keeps the group's id (and the permission-set assignments on it) stable.
+#[async_trait]
+pub trait TargetScimClient: Send + Sync {
+    /// Creates a user (RFC 7644 §3.3), or adopts the one a lost earlier attempt made.
+    async fn create_user(&self, user: &User, deadline: Deadline) -> Result<User, TargetError>;
+    /// Reads a user by the target's id.
+    async fn get_user(&self, id: &str, deadline: Deadline) -> Result<User, TargetError>;
+    /// Lists the users matching `filter` (all users without one), every page of them.
+    async fn list_users(
+        &self,
+        filter: Option<&Filter>,
+        deadline: Deadline,
+    ) -> Result<Vec<User>, TargetError>;
+    /// Replaces a user (PUT, RFC 7644 §3.5.1) and returns it as stored.
+    async fn replace_user(
+        &self,
+        id: &str,
+        user: &User,
+        deadline: Deadline,
+    ) -> Result<User, TargetError>;
+    /// Applies PATCH operations to a user (RFC 7644 §3.5.2) and returns it as stored.
+    async fn patch_user(
+        &self,
+        id: &str,
+        patch: &PatchOp,
+        deadline: Deadline,
+    ) -> Result<User, TargetError>;
+    /// Deletes a user. Deleting a user that a lost earlier attempt already deleted
+    /// succeeds; deleting one that never existed is [`TargetError::NotFound`].
+    async fn delete_user(&self, id: &str, deadline: Deadline) -> Result<(), TargetError>;
+
+    /// Creates a group, or adopts the one a lost earlier attempt made.
+    async fn create_group(&self, group: &Group, deadline: Deadline) -> Result<Group, TargetError>;
+    /// Reads a group by the target's id. Identity Center never returns its members;
+    /// use [`TargetScimClient::list_group_member_ids`].
+    async fn get_group(&self, id: &str, deadline: Deadline) -> Result<Group, TargetError>;
+    /// Lists the groups matching `filter` (all groups without one), every page of them.
+    async fn list_groups(
+        &self,
+        filter: Option<&Filter>,
+        deadline: Deadline,
+    ) -> Result<Vec<Group>, TargetError>;
+    /// Applies PATCH operations other than membership changes (e.g. a rename) to a
+    /// group and returns it as stored.
+    async fn patch_group(
+        &self,
+        id: &str,
+        patch: &PatchOp,
+        deadline: Deadline,
+    ) -> Result<Group, TargetError>;
+    /// Deletes a group, with the same retry semantics as [`TargetScimClient::delete_user`].
+    async fn delete_group(&self, id: &str, deadline: Deadline) -> Result<(), TargetError>;
+
+    /// Adds users to a group, however many: adapters split the change into requests
+    /// the target accepts (at most 100 members each for Identity Center).
+    async fn add_group_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+        deadline: Deadline,
+    ) -> Result<(), TargetError>;
+    /// Removes users from a group, split like [`TargetScimClient::add_group_members`].
+    async fn remove_group_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+        deadline: Deadline,
+    ) -> Result<(), TargetError>;
+    /// The ids of a group's members, every page of them.
+    async fn list_group_member_ids(
+        &self,
+        group_id: &str,
+        deadline: Deadline,
+    ) -> Result<Vec<String>, TargetError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_timeouts_and_server_errors_are_transient_but_a_missing_resource_is_not() {
+        let server_error = TargetError::Rejected {
+            status: 503,
+            scim_type: None,
+            detail: String::new(),
+        };
+        let bad_request = TargetError::Rejected {
+            status: 400,
+            scim_type: None,
+            detail: String::new(),
+        };
+        assert!(TargetError::Throttled { retry_after: None }.is_transient());
+        assert!(TargetError::Timeout.is_transient());
+        assert!(server_error.is_transient());
+        assert!(!bad_request.is_transient());
+        assert!(!TargetError::NotFound.is_transient());
+        assert!(
+            !TargetError::Conflict {
+                detail: String::new()
+            }
+            .is_transient()
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! [`GatewayError`]: how a use case fails (style.md §4, layer 3). `edge` maps it to the
+//! HTTP answer with [`GatewayError::to_scim_error`], its one mapping.
+
+use std::time::Duration;
+
+use scim_core::ScimError;
+
+use crate::TargetError;
+use crate::translate::error::target_error_to_scim;
+
+/// Why a use case did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The request is not acceptable; never forwarded. Carries the exact RFC 7644 error.
+    #[error("invalid request: {0}")]
+    Invalid(ScimError),
+    /// The resource does not exist (or the id cannot name one).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A unique attribute is taken: 409 `uniqueness` (RFC 7644 §3.3).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An `If-Match` precondition failed (RFC 7644 §3.14). The gateway has no ETags yet
+    /// (Identity Center has none), so nothing returns this today.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The target failed in a way the use case does not translate itself.
+    #[error(transparent)]
+    Upstream(TargetError),
+    /// A bug or a broken dependency of the gateway's own; the detail is logged, never
+    /// shown to the client.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl GatewayError {
+    /// The RFC 7644 §3.12 error the client gets. 4xx carry a precise detail; 5xx a
+    /// generic one, since their cause is internal (the edge logs the full error once).
+    pub fn to_scim_error(&self) -> ScimError {
+        match self {
+            GatewayError::Invalid(error) => error.clone(),
+            GatewayError::NotFound(detail) => ScimError::not_found(detail.clone()),
+            GatewayError::Conflict(detail) => ScimError::uniqueness(detail.clone()),
+            GatewayError::PreconditionFailed => {
+                ScimError::precondition_failed("the resource has changed since it was read")
+            }
+            GatewayError::Upstream(error) => target_error_to_scim(error),
+            GatewayError::Unexpected(_) => ScimError::internal("internal error"),
+        }
+    }
+
+    /// The HTTP status the client gets.
+    pub fn status(&self) -> u16 {
+        self.to_scim_error().status
+    }
+
+    /// How long the client should wait before retrying, for a `Retry-After` header:
+    /// set when the target throttled the gateway and said for how long.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GatewayError::Upstream(TargetError::Throttled { retry_after }) => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use scim_core::ScimType;
+
+    use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_its_rfc_error() {
+        let cases = [
+            (
+                GatewayError::Invalid(ScimError::invalid_filter("x")),
+                400,
+                Some(ScimType::InvalidFilter),
+            ),
+            (
+                GatewayError::NotFound("User u-1 not found".into()),
+                404,
+                None,
+            ),
+            (
+                GatewayError::Conflict("taken".into()),
+                409,
+                Some(ScimType::Uniqueness),
+            ),
+            (GatewayError::PreconditionFailed, 412, None),
+            (GatewayError::Upstream(TargetError::Timeout), 504, None),
+            (
+                GatewayError::Unexpected("rule store at 10.0.0.1 down".into()),
+                500,
+                None,
+            ),
+        ];
+        for (error, status, scim_type) in cases {
+            let scim = error.to_scim_error();
+            assert_eq!(
+                (scim.status, scim.scim_type),
+                (status, scim_type),
+                "{error:?}"
+            );
+            assert!(!scim.detail.contains("10.0.0.1"));
+        }
+    }
+
+    #[test]
+    fn throttling_tells_the_client_when_to_retry() {
+        let error = GatewayError::Upstream(TargetError::Throttled {
+            retry_after: Some(Duration::from_secs(2)),
+        });
+        assert_eq!(
+            (error.status(), error.retry_after()),
+            (429, Some(Duration::from_secs(2)))
+        );
+        assert_eq!(GatewayError::PreconditionFailed.retry_after(), None);
+    }
+}

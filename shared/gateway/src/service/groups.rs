@@ -1,0 +1,216 @@
+//! The group use cases. Every membership change goes through a
+//! [`GroupPlan`]: Identity Center has no group PUT and no `replace` of members.
+
+use scim_core::{Group, Member, PatchOp, Resource, project};
+use serde_json::Value;
+
+use super::request::{Request, from_target};
+use super::users::{attribute_lists, names, same_id, valid_id};
+use super::{GatewayError, ResourceKind, ScimReply, ScimService};
+use crate::audit::attribute_changes;
+use crate::translate::group::{GroupPlan, group_patch_intent, outbound_group, plan_group_replace};
+use crate::translate::response::{group_to_client, location};
+
+const GROUP: ResourceKind = ResourceKind::Group;
+
+/// Identity Center's cap on members in one CreateGroup (protocols.md §1.5).
+const MAX_MEMBERS_IN_CREATE: usize = 100;
+
+impl ScimService {
+    async fn member_ids(
+        &self,
+        request: &mut Request<'_>,
+        id: &str,
+    ) -> Result<Vec<String>, GatewayError> {
+        let deadline = request.deadline;
+        self.call(
+            request,
+            200,
+            self.target.list_group_member_ids(id, deadline),
+        )
+        .await
+        .map_err(|e| from_target(e, GROUP, Some(id)))
+    }
+
+    async fn read_group(&self, request: &mut Request<'_>, id: &str) -> Result<Group, GatewayError> {
+        let deadline = request.deadline;
+        let group = self
+            .call(request, 200, self.target.get_group(id, deadline))
+            .await
+            .map_err(|e| from_target(e, GROUP, Some(id)))?;
+        request.note_group(&group);
+        Ok(group)
+    }
+
+    pub(super) async fn get_group(
+        &self,
+        request: &mut Request<'_>,
+        id: &str,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<ScimReply, GatewayError> {
+        let id = valid_id(request, id)?;
+        let (attributes, excluded) = attribute_lists(attributes, excluded)?;
+        let group = self.read_group(request, id).await?;
+        let wanted = (attributes.is_empty() || names(&attributes, "members"))
+            && !names(&excluded, "members");
+        let members = if wanted {
+            Some(self.member_ids(request, id).await?)
+        } else {
+            None
+        };
+        let body = group_to_client(&group, members.as_deref(), &request.ctx.base_url);
+        Ok(ScimReply::ok(project(&body, &attributes, &excluded)))
+    }
+
+    pub(super) async fn create_group(
+        &self,
+        request: &mut Request<'_>,
+        body: Value,
+    ) -> Result<ScimReply, GatewayError> {
+        let rules = request.rules()?;
+        let group = Group::from_value(body).map_err(GatewayError::Invalid)?;
+        request.note_group(&group);
+        let outbound = rules
+            .apply_group(group)
+            .and_then(outbound_group)
+            .map_err(GatewayError::Invalid)?;
+        let members = outbound.members.unwrap_or_default();
+        let mut group = outbound.group;
+        // Up to 100 members go in the create itself, which is atomic; more are added
+        // after it, in chunks.
+        let inline = members.len() <= MAX_MEMBERS_IN_CREATE;
+        if inline && !members.is_empty() {
+            group.members = Some(members.iter().map(Member::new).collect());
+        }
+        let deadline = request.deadline;
+        let created = self
+            .call(request, 201, self.target.create_group(&group, deadline))
+            .await
+            .map_err(|e| from_target(e, GROUP, None))?;
+        request.note_group(&created);
+        request.changes = attribute_changes(None, Some(&group_to_client(&created, None, "")));
+        let id = created.id().unwrap_or_default().to_owned();
+        if !inline {
+            self.call(
+                request,
+                204,
+                self.target.add_group_members(&id, &members, deadline),
+            )
+            .await
+            .map_err(|e| from_target(e, GROUP, Some(&id)))?;
+        }
+        request.note_membership(&members, &[]);
+        let body = group_to_client(&created, Some(&members), &request.ctx.base_url);
+        let location = created
+            .id()
+            .map(|id| location(&request.ctx.base_url, GROUP, id));
+        Ok(ScimReply {
+            status: 201,
+            body: Some(body),
+            location,
+        })
+    }
+
+    pub(super) async fn replace_group(
+        &self,
+        request: &mut Request<'_>,
+        id: &str,
+        body: Value,
+    ) -> Result<ScimReply, GatewayError> {
+        let id = valid_id(request, id)?;
+        let rules = request.rules()?;
+        let group = Group::from_value(body).map_err(GatewayError::Invalid)?;
+        same_id(group.id(), id)?;
+        let desired = rules
+            .apply_group(group)
+            .and_then(outbound_group)
+            .map_err(GatewayError::Invalid)?;
+        let before = self.read_group(request, id).await?;
+        let current = match desired.members {
+            Some(_) => Some(self.member_ids(request, id).await?),
+            None => None,
+        };
+        let plan = plan_group_replace(&desired, &before, current.as_deref())
+            .map_err(GatewayError::Invalid)?;
+        self.finish_group_change(request, id, before, current, plan)
+            .await
+    }
+
+    pub(super) async fn patch_group(
+        &self,
+        request: &mut Request<'_>,
+        id: &str,
+        body: Value,
+    ) -> Result<ScimReply, GatewayError> {
+        let id = valid_id(request, id)?;
+        let rules = request.rules()?;
+        let patch = PatchOp::parse(&body)
+            .and_then(|p| rules.apply_group_patch(p))
+            .map_err(GatewayError::Invalid)?;
+        let intent = group_patch_intent(&patch, id).map_err(GatewayError::Invalid)?;
+        let before = self.read_group(request, id).await?;
+        let current = if intent.needs_current_members() {
+            Some(self.member_ids(request, id).await?)
+        } else {
+            None
+        };
+        let plan = intent
+            .plan(current.as_deref())
+            .map_err(GatewayError::Invalid)?;
+        self.finish_group_change(request, id, before, current, plan)
+            .await
+    }
+
+    /// Carries out a plan, then answers with the whole group (RFC 7644 §3.5.2: 200 and
+    /// the resource, where Identity Center answers 204). Order: the attribute patch,
+    /// removals, additions, so that a partial failure leaves less access, not more.
+    async fn finish_group_change(
+        &self,
+        request: &mut Request<'_>,
+        id: &str,
+        before: Group,
+        current: Option<Vec<String>>,
+        plan: GroupPlan,
+    ) -> Result<ScimReply, GatewayError> {
+        let deadline = request.deadline;
+        let after = match &plan.attributes {
+            Some(patch) => self
+                .call(request, 204, self.target.patch_group(id, patch, deadline))
+                .await
+                .map_err(|e| from_target(e, GROUP, Some(id)))?,
+            None => before.clone(),
+        };
+        request.note_group(&after);
+        request.changes = attribute_changes(
+            Some(&group_to_client(&before, None, "")),
+            Some(&group_to_client(&after, None, "")),
+        );
+        if !plan.remove.is_empty() {
+            self.call(
+                request,
+                204,
+                self.target.remove_group_members(id, &plan.remove, deadline),
+            )
+            .await
+            .map_err(|e| from_target(e, GROUP, Some(id)))?;
+            request.note_membership(&[], &plan.remove);
+        }
+        if !plan.add.is_empty() {
+            self.call(
+                request,
+                204,
+                self.target.add_group_members(id, &plan.add, deadline),
+            )
+            .await
+            .map_err(|e| from_target(e, GROUP, Some(id)))?;
+            request.note_membership(&plan.add, &[]);
+        }
+        let members = match current {
+            Some(current) => plan.members_after(&current),
+            None => self.member_ids(request, id).await?,
+        };
+        let body = group_to_client(&after, Some(&members), &request.ctx.base_url);
+        Ok(ScimReply::ok(body))
+    }
+}

@@ -1,0 +1,160 @@
+//! The list use case: filter (part at the target, the rest here), order, page, fill in
+//! memberships on request, project.
+
+use scim_core::{ListQuery, ScimError, filter::matches, project};
+use serde_json::Value;
+
+use super::request::{Request, from_target};
+use super::users::names;
+use super::{GatewayError, ResourceKind, ScimReply, ScimService};
+use crate::TargetError;
+use crate::audit::AuditQuery;
+use crate::translate::filter::{Lookup, plan_filter};
+use crate::translate::id::is_valid_id;
+use crate::translate::list::{order, page};
+use crate::translate::response::{group_to_client, members_json, user_to_client};
+
+impl ScimService {
+    pub(super) async fn list_inner(
+        &self,
+        request: &mut Request<'_>,
+        query: ListQuery,
+    ) -> Result<ScimReply, GatewayError> {
+        let kind = request.kind;
+        request.query = Some(AuditQuery {
+            filter: query.filter.as_ref().map(ToString::to_string),
+            total_results: None,
+        });
+        if query.cursor.is_some() {
+            // Without a `nextCursor` in the answer a cursor client would stop after one
+            // page and see a truncated listing; say so instead.
+            return Err(GatewayError::Invalid(ScimError::invalid_value(
+                "`cursor` paging is not supported; page with `startIndex` and `count`",
+            )));
+        }
+        let plan = plan_filter(kind, query.filter.as_ref()).map_err(GatewayError::Invalid)?;
+        let mut resources = self.fetch(request, &plan.lookup).await?;
+        if let Some(local) = &plan.local {
+            resources.retain(|resource| matches(local, resource));
+        }
+        order(
+            &mut resources,
+            kind,
+            query.sort_by.as_ref(),
+            query.sort_order,
+        );
+        let mut page = page(resources, query.start_index, query.count);
+        match kind {
+            ResourceKind::Group
+                if names(&query.attributes, "members")
+                    && !names(&query.excluded_attributes, "members") =>
+            {
+                for resource in &mut page.resources {
+                    let Some(id) = resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                    else {
+                        continue;
+                    };
+                    let deadline = request.deadline;
+                    let ids = self
+                        .call(
+                            request,
+                            200,
+                            self.target.list_group_member_ids(&id, deadline),
+                        )
+                        .await
+                        .map_err(|e| from_target(e, kind, Some(&id)))?;
+                    if let Some(object) = resource.as_object_mut() {
+                        object.insert(
+                            "members".to_owned(),
+                            members_json(&ids, &request.ctx.base_url),
+                        );
+                    }
+                }
+            }
+            ResourceKind::User
+                if names(&query.attributes, "groups")
+                    && !names(&query.excluded_attributes, "groups") =>
+            {
+                for resource in &mut page.resources {
+                    let Some(id) = resource
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                    else {
+                        continue;
+                    };
+                    self.fill_groups(request, resource, &id).await?;
+                }
+            }
+            _ => {}
+        }
+        for resource in &mut page.resources {
+            *resource = project(resource, &query.attributes, &query.excluded_attributes);
+        }
+        if let Some(audit) = &mut request.query {
+            audit.total_results = Some(page.total_results);
+        }
+        let body = serde_json::to_value(&page)
+            .map_err(|e| GatewayError::Unexpected(format!("list response: {e}")))?;
+        Ok(ScimReply::ok(body))
+    }
+
+    /// The candidates, as the client would see them.
+    async fn fetch(
+        &self,
+        request: &mut Request<'_>,
+        lookup: &Lookup,
+    ) -> Result<Vec<Value>, GatewayError> {
+        let kind = request.kind;
+        let deadline = request.deadline;
+        let base = request.ctx.base_url.clone();
+        let filter = match lookup {
+            Lookup::All => None,
+            Lookup::Filter(filter) => Some(filter),
+            Lookup::ById(id) => {
+                if !is_valid_id(id) {
+                    return Ok(Vec::new());
+                }
+                let found = match kind {
+                    ResourceKind::User => self
+                        .call(request, 200, self.target.get_user(id, deadline))
+                        .await
+                        .map(|u| user_to_client(&u, &base)),
+                    ResourceKind::Group => self
+                        .call(request, 200, self.target.get_group(id, deadline))
+                        .await
+                        .map(|g| group_to_client(&g, None, &base)),
+                };
+                return match found {
+                    Ok(resource) => Ok(vec![resource]),
+                    Err(TargetError::NotFound | TargetError::Rejected { status: 404, .. }) => {
+                        Ok(Vec::new())
+                    }
+                    Err(error) => Err(from_target(error, kind, None)),
+                };
+            }
+        };
+        match kind {
+            ResourceKind::User => {
+                let users = self
+                    .call(request, 200, self.target.list_users(filter, deadline))
+                    .await
+                    .map_err(|e| from_target(e, kind, None))?;
+                Ok(users.iter().map(|u| user_to_client(u, &base)).collect())
+            }
+            ResourceKind::Group => {
+                let groups = self
+                    .call(request, 200, self.target.list_groups(filter, deadline))
+                    .await
+                    .map_err(|e| from_target(e, kind, None))?;
+                Ok(groups
+                    .iter()
+                    .map(|g| group_to_client(g, None, &base))
+                    .collect())
+            }
+        }
+    }
+}

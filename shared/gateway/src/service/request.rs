@@ -1,0 +1,266 @@
+//! One request's state inside the service: its deadline, its rule set and the audit
+//! record it is building, plus the helpers that begin and finish every use case.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use scim_core::{Group, Resource, User};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::{GatewayError, RequestContext, ResourceKind, ScimReply, ScimService};
+use crate::audit::{
+    AttributeChange, AuditActor, AuditOperation, AuditQuery, AuditRecord, AuditSource, AuditTarget,
+    MembershipChange, Outcome, secrets_in,
+};
+use crate::rules::RuleSet;
+use crate::{Deadline, TargetError};
+
+/// The longest free text (user agent, ids) an audit record keeps from a request.
+const MAX_AUDIT_TEXT: usize = 256;
+
+/// What the rule set is called in a record when it could not be read.
+const RULES_UNAVAILABLE: &str = "unavailable";
+
+pub(super) struct Request<'a> {
+    pub(super) ctx: &'a RequestContext,
+    pub(super) kind: ResourceKind,
+    pub(super) deadline: Deadline,
+    pub(super) target: AuditTarget,
+    pub(super) membership: Option<MembershipChange>,
+    pub(super) changes: Vec<AttributeChange>,
+    pub(super) query: Option<AuditQuery>,
+    rules: Option<Arc<RuleSet>>,
+    started: Instant,
+    time: OffsetDateTime,
+    operation: AuditOperation,
+    method: &'static str,
+    path: String,
+    target_status: Option<u16>,
+    target_calls: u32,
+    secrets: Vec<String>,
+}
+
+fn capped(text: &str) -> String {
+    text.chars().take(MAX_AUDIT_TEXT).collect()
+}
+
+impl Request<'_> {
+    /// The rule set in force; a write cannot go on without it.
+    pub(super) fn rules(&self) -> Result<Arc<RuleSet>, GatewayError> {
+        self.rules
+            .clone()
+            .ok_or_else(|| GatewayError::Unexpected("the active rule set could not be read".into()))
+    }
+
+    /// Records the id the request names (capped: it may be anything).
+    pub(super) fn note_id(&mut self, id: &str) {
+        self.target.target_id = Some(capped(id));
+    }
+
+    pub(super) fn note_user(&mut self, user: &User) {
+        if let Some(id) = user.id() {
+            self.note_id(id);
+        }
+        if let Some(external_id) = user.external_id() {
+            self.target.external_id = Some(capped(external_id));
+        }
+        self.target.name = Some(capped(&user.user_name));
+    }
+
+    pub(super) fn note_group(&mut self, group: &Group) {
+        if let Some(id) = group.id() {
+            self.note_id(id);
+        }
+        if let Some(external_id) = group.external_id() {
+            self.target.external_id = Some(capped(external_id));
+        }
+        self.target.name = Some(capped(&group.display_name));
+    }
+
+    /// Adds membership changes to the record.
+    pub(super) fn note_membership(&mut self, added: &[String], removed: &[String]) {
+        if added.is_empty() && removed.is_empty() {
+            return;
+        }
+        let change = self
+            .membership
+            .get_or_insert_with(MembershipChange::default);
+        let more = MembershipChange::new(added, removed);
+        change.added += more.added;
+        change.removed += more.removed;
+        for (ids, extra) in [
+            (&mut change.added_ids, more.added_ids),
+            (&mut change.removed_ids, more.removed_ids),
+        ] {
+            let room = crate::audit::MAX_LISTED_MEMBER_IDS.saturating_sub(ids.len());
+            ids.extend(extra.into_iter().take(room));
+        }
+    }
+}
+
+/// The status the target answers with for a failure, where it answered at all.
+fn status_of(error: &TargetError) -> Option<u16> {
+    match error {
+        TargetError::Conflict { .. } => Some(409),
+        TargetError::NotFound => Some(404),
+        TargetError::Throttled { .. } => Some(429),
+        TargetError::Rejected { status, .. } => Some(*status),
+        TargetError::Unauthorized => Some(401),
+        TargetError::Timeout | TargetError::Transport(_) => None,
+    }
+}
+
+/// A target failure as the use case reports it: missing and conflicting resources in
+/// the client's terms, everything else as it is.
+pub(super) fn from_target(
+    error: TargetError,
+    kind: ResourceKind,
+    id: Option<&str>,
+) -> GatewayError {
+    match error {
+        TargetError::NotFound | TargetError::Rejected { status: 404, .. } => {
+            GatewayError::NotFound(match id {
+                Some(id) => format!("{} {id} not found", kind.resource_type()),
+                None => format!("{} not found", kind.resource_type()),
+            })
+        }
+        TargetError::Conflict { .. } | TargetError::Rejected { status: 409, .. } => {
+            GatewayError::Conflict(match kind {
+                ResourceKind::User => "a user with this userName already exists".to_owned(),
+                ResourceKind::Group => "a group with this displayName already exists".to_owned(),
+            })
+        }
+        other => GatewayError::Upstream(other),
+    }
+}
+
+impl ScimService {
+    /// Starts a request: its deadline, clock reading, rule set and the audit record's
+    /// frame. `body` is scanned for secrets, so that no record can carry them.
+    pub(super) async fn begin<'a>(
+        &self,
+        kind: ResourceKind,
+        operation: AuditOperation,
+        method: &'static str,
+        with_id: bool,
+        ctx: &'a RequestContext,
+        body: &Value,
+    ) -> Request<'a> {
+        let path = if with_id {
+            format!("{}/{{id}}", kind.endpoint())
+        } else {
+            kind.endpoint().to_owned()
+        };
+        let mut request = Request {
+            ctx,
+            kind,
+            deadline: Deadline::after(self.budget),
+            target: AuditTarget {
+                resource_type: Some(kind),
+                ..AuditTarget::default()
+            },
+            membership: None,
+            changes: Vec::new(),
+            query: None,
+            rules: None,
+            started: Instant::now(),
+            time: self.clock.now(),
+            operation,
+            method,
+            path,
+            target_status: None,
+            target_calls: 0,
+            secrets: secrets_in(body),
+        };
+        // Reads go on without rules (the record then names the rule set `unavailable`);
+        // writes fail on `Request::rules`.
+        match self.rules.active().await {
+            Ok(rules) => request.rules = Some(rules),
+            Err(error) => tracing::error!(error = %error, "the active rule set could not be read"),
+        }
+        request
+    }
+
+    /// Makes one target call on behalf of `request`, counting it and noting its status:
+    /// `nominal` on success (the status the target documents for it), the failure's own
+    /// otherwise.
+    pub(super) async fn call<T>(
+        &self,
+        request: &mut Request<'_>,
+        nominal: u16,
+        call: impl Future<Output = Result<T, TargetError>>,
+    ) -> Result<T, TargetError> {
+        request.target_calls += 1;
+        let result = call.await;
+        request.target_status = match &result {
+            Ok(_) => Some(nominal),
+            Err(error) => status_of(error),
+        };
+        result
+    }
+
+    /// Ends a request: builds its audit record and appends it. A failed append is
+    /// logged at error level with the whole record and does not change the answer.
+    pub(super) async fn finish(
+        &self,
+        request: Request<'_>,
+        result: &Result<ScimReply, GatewayError>,
+    ) {
+        let (outcome, status, error) = match result {
+            Ok(reply) => (Outcome::Success, reply.status, None),
+            Err(error) => {
+                let reached = request.target_calls > 0;
+                let outcome = match error {
+                    GatewayError::Invalid(_) => Outcome::Refused,
+                    GatewayError::NotFound(_)
+                    | GatewayError::Conflict(_)
+                    | GatewayError::PreconditionFailed
+                        if !reached =>
+                    {
+                        Outcome::Refused
+                    }
+                    _ => Outcome::Failure,
+                };
+                let detail = match error {
+                    // Internal causes go into the record (it is not shown to the client).
+                    GatewayError::Upstream(_) | GatewayError::Unexpected(_) => error.to_string(),
+                    _ => error.to_scim_error().detail,
+                };
+                (outcome, error.status(), Some(detail))
+            }
+        };
+        let mut record = AuditRecord {
+            time: request.time,
+            source: AuditSource::Scim {
+                method: request.method.to_owned(),
+                path: request.path,
+            },
+            actor: AuditActor {
+                credential: capped(&request.ctx.actor.credential),
+                user_agent: request.ctx.user_agent.as_deref().map(capped),
+            },
+            target: request.target,
+            operation: request.operation,
+            membership: request.membership.filter(|m| !m.is_empty()),
+            changes: request.changes,
+            query: request.query,
+            rule_set_version: request
+                .rules
+                .map_or_else(|| RULES_UNAVAILABLE.to_owned(), |r| r.version.clone()),
+            outcome,
+            status,
+            target_status: request.target_status,
+            target_calls: request.target_calls,
+            latency_ms: u64::try_from(request.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            correlation_id: capped(&request.ctx.correlation_id),
+            error,
+        };
+        record.redact(&request.secrets);
+        if let Err(error) = self.audit.append(record.clone()).await {
+            let json = serde_json::to_string(&record).unwrap_or_default();
+            tracing::error!(error = %error, record = %json, "the audit record could not be written");
+        }
+    }
+}

@@ -1,0 +1,1169 @@
+//! Use-case tests against the hand-written fakes: the translated calls the target gets,
+//! what the client gets back, and the audit record of every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_core::{ListQuery, ScimType};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use super::*;
+use crate::audit::{AuditOperation, InMemoryAuditLog, Outcome};
+use crate::rules::IdentityRules;
+use crate::testing::{FailingAuditLog, ScriptedTargetClient, UnavailableRules};
+use crate::{FixedClock, TargetError};
+
+const BASE: &str = "https://gw.example.com/scim/v2";
+
+struct Harness {
+    service: ScimService,
+    target: Arc<ScriptedTargetClient>,
+    audit: Arc<InMemoryAuditLog>,
+    ctx: RequestContext,
+}
+
+fn harness() -> Harness {
+    let target = Arc::new(ScriptedTargetClient::new());
+    let audit = Arc::new(InMemoryAuditLog::new());
+    let service = ScimService::new(
+        target.clone(),
+        Arc::new(IdentityRules::new()),
+        audit.clone(),
+        Arc::new(FixedClock::new(datetime!(2024-04-05 06:32:12 UTC))),
+        Duration::from_secs(5),
+    );
+    let ctx = RequestContext {
+        actor: Actor {
+            credential: "scim-token:primary".into(),
+        },
+        correlation_id: "req-1".into(),
+        base_url: BASE.into(),
+        user_agent: Some("Okta SCIM Client 1.0.0".into()),
+    };
+    Harness {
+        service,
+        target,
+        audit,
+        ctx,
+    }
+}
+
+/// Okta's create body (protocols.md §3.2).
+fn okta_user(user_name: &str) -> Value {
+    json!({
+        "schemas": [scim_core::USER_SCHEMA],
+        "userName": user_name,
+        "name": {"givenName": "Test", "familyName": "User"},
+        "emails": [
+            {"primary": true, "value": user_name, "type": "work"},
+            {"primary": false, "value": "other@example.com", "type": "home"}
+        ],
+        "displayName": "Test User",
+        "locale": "en-US",
+        "externalId": "00ujl29u0le5T6Aj10h7",
+        "groups": [],
+        "password": "Pl4ceholder-pw!",
+        "active": true
+    })
+}
+
+/// A user as the target stores it.
+fn stored_user(i: usize) -> Value {
+    json!({
+        "userName": format!("user{i:03}@example.com"),
+        "name": {"givenName": "Given", "familyName": format!("Family{i:03}")},
+        "displayName": format!("User {i}"),
+        "emails": [{"value": format!("user{i:03}@example.com"), "primary": true}],
+        "externalId": format!("okta-{i}"),
+        "active": true
+    })
+}
+
+fn seed_users(target: &ScriptedTargetClient, n: usize) -> Vec<String> {
+    (0..n).map(|i| target.seed_user(stored_user(i))).collect()
+}
+
+fn patch_body(operations: Value) -> Value {
+    json!({"schemas": [scim_core::PATCH_OP_SCHEMA], "Operations": operations})
+}
+
+fn query(pairs: &[(&str, &str)]) -> ListQuery {
+    ListQuery::from_pairs(pairs.iter().copied()).unwrap()
+}
+
+fn members_of(body: &Value) -> Vec<String> {
+    body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn resource_ids(body: &Value) -> Vec<String> {
+    body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn oktas_create_reaches_the_target_without_password_or_groups_and_with_one_primary_email() {
+    // Arrange
+    let h = harness();
+
+    // Act
+    let reply = h
+        .service
+        .create(
+            ResourceKind::User,
+            okta_user("test.user@okta.local"),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let sent = h.target.calls()[0].body.clone().unwrap();
+    assert!(sent.get("password").is_none() && sent.get("groups").is_none());
+    assert_eq!(
+        sent["emails"],
+        json!([{"value": "test.user@okta.local", "type": "work", "primary": true}])
+    );
+    assert_eq!(reply.status, 201);
+    let body = reply.body.unwrap();
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(
+        reply.location.as_deref(),
+        Some(format!("{BASE}/Users/{id}").as_str())
+    );
+    assert_eq!(body["meta"]["location"], format!("{BASE}/Users/{id}"));
+    assert_eq!(body["active"], true);
+    assert!(body.get("password").is_none());
+}
+
+#[tokio::test]
+async fn creating_an_existing_user_name_is_a_409_uniqueness_error() {
+    // Arrange
+    let h = harness();
+    h.service
+        .create(ResourceKind::User, okta_user("dup@okta.local"), &h.ctx)
+        .await
+        .unwrap();
+
+    // Act
+    let error = h
+        .service
+        .create(ResourceKind::User, okta_user("DUP@okta.local"), &h.ctx)
+        .await
+        .unwrap_err();
+
+    // Assert
+    let scim = error.to_scim_error();
+    assert_eq!(
+        (scim.status, scim.scim_type),
+        (409, Some(ScimType::Uniqueness))
+    );
+    let last = h.audit.records().pop().unwrap();
+    assert_eq!(
+        (last.outcome, last.status, last.target_status),
+        (Outcome::Failure, 409, Some(409))
+    );
+}
+
+#[tokio::test]
+async fn oktas_path_less_deactivate_is_sent_as_a_replace_of_active_and_answers_the_whole_user() {
+    // Arrange
+    let h = harness();
+    let id = h.target.seed_user(stored_user(1));
+
+    // Act
+    let reply = h
+        .service
+        .patch(
+            ResourceKind::User,
+            &id,
+            patch_body(json!([{"op": "replace", "value": {"active": false}}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let patch = h
+        .target
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "patch_user")
+        .unwrap();
+    assert_eq!(
+        patch.body.unwrap()["Operations"],
+        json!([{"op": "replace", "path": "active", "value": false}])
+    );
+    assert_eq!(reply.status, 200);
+    let body = reply.body.unwrap();
+    assert_eq!(
+        (body["active"].clone(), body["userName"].clone()),
+        (json!(false), json!("user001@example.com"))
+    );
+    let record = h.audit.records().pop().unwrap();
+    assert_eq!(record.changes.len(), 1);
+    assert_eq!(
+        (
+            record.changes[0].before.clone(),
+            record.changes[0].after.clone()
+        ),
+        (Some(json!(true)), Some(json!(false)))
+    );
+}
+
+#[tokio::test]
+async fn a_password_only_patch_changes_nothing_and_answers_the_user() {
+    // Arrange
+    let h = harness();
+    let id = h.target.seed_user(stored_user(1));
+
+    // Act
+    let reply = h
+        .service
+        .patch(
+            ResourceKind::User,
+            &id,
+            patch_body(json!([{"op": "replace", "value": {"password": "n3w-Secret!"}}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(reply.status, 200);
+    assert!(h.target.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_user_put_replaces_at_the_target_and_records_before_and_after() {
+    // Arrange
+    let h = harness();
+    let id = h.target.seed_user(stored_user(1));
+    let mut body = okta_user("user001@example.com");
+    body["title"] = json!("Engineer");
+    body["id"] = json!(id);
+
+    // Act
+    let reply = h
+        .service
+        .replace(ResourceKind::User, &id, body, &h.ctx)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(reply.body.unwrap()["title"], "Engineer");
+    let replace = h.target.writes().pop().unwrap();
+    assert_eq!(replace.method, "replace_user");
+    assert!(replace.body.unwrap().get("password").is_none());
+    let record = h.audit.records().pop().unwrap();
+    assert!(
+        record
+            .changes
+            .iter()
+            .any(|c| c.attribute == "title" && c.after == Some(json!("Engineer")))
+    );
+}
+
+#[tokio::test]
+async fn a_put_whose_body_names_another_id_is_a_mutability_error_and_sends_nothing() {
+    // Arrange
+    let h = harness();
+    let id = h.target.seed_user(stored_user(1));
+    let mut body = okta_user("user001@example.com");
+    body["id"] = json!("someone-else");
+
+    // Act
+    let error = h
+        .service
+        .replace(ResourceKind::User, &id, body, &h.ctx)
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(error.to_scim_error().scim_type, Some(ScimType::Mutability));
+    assert!(h.target.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_replace_of_150_members_is_sent_as_the_add_and_remove_difference() {
+    // Arrange: 200 users, the group holds the first 100; Okta asks for users 50..200.
+    let h = harness();
+    let users = seed_users(&h.target, 200);
+    let gid = h
+        .target
+        .seed_group(json!({"displayName": "Engineering"}), &users[..100]);
+    let wanted: Vec<Value> = users[50..]
+        .iter()
+        .map(|id| json!({"value": id, "display": "x"}))
+        .collect();
+
+    // Act
+    let reply = h
+        .service
+        .patch(
+            ResourceKind::Group,
+            &gid,
+            patch_body(json!([{"op": "replace", "path": "members", "value": wanted}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let writes = h.target.writes();
+    assert_eq!(
+        writes.iter().map(|c| c.method).collect::<Vec<_>>(),
+        ["remove_group_members", "add_group_members"]
+    );
+    assert_eq!(writes[0].member_ids, users[..50]);
+    assert_eq!(writes[1].member_ids, users[100..]);
+    assert_eq!(h.target.members(&gid), users[50..]);
+    assert_eq!(reply.status, 200);
+    assert_eq!(members_of(reply.body.as_ref().unwrap()), users[50..]);
+    let membership = h.audit.records().pop().unwrap().membership.unwrap();
+    assert_eq!((membership.added, membership.removed), (100, 50));
+}
+
+#[tokio::test]
+async fn oktas_group_push_rename_member_add_and_member_remove_by_filter() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 3);
+    let gid = h
+        .target
+        .seed_group(json!({"displayName": "Old"}), &users[..1]);
+
+    // Act: Okta's rename carries the group's id in the value (protocols.md §3.5).
+    let renamed = h
+        .service
+        .patch(
+            ResourceKind::Group,
+            &gid,
+            patch_body(json!([{"op": "replace", "value": {"id": gid, "displayName": "New"}}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    let added = h
+        .service
+        .patch(
+            ResourceKind::Group,
+            &gid,
+            patch_body(json!([{"op": "add", "path": "members", "value": [{"value": users[1], "display": "U1"}, {"value": users[2]}]}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    let removed = h
+        .service
+        .patch(
+            ResourceKind::Group,
+            &gid,
+            patch_body(
+                json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", users[0])}]),
+            ),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let rename = h
+        .target
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "patch_group")
+        .unwrap();
+    assert_eq!(
+        rename.body.unwrap()["Operations"],
+        json!([{"op": "replace", "path": "displayName", "value": "New"}])
+    );
+    assert_eq!(renamed.body.unwrap()["displayName"], "New");
+    assert_eq!(members_of(added.body.as_ref().unwrap()), users);
+    assert_eq!(members_of(removed.body.as_ref().unwrap()), users[1..]);
+    assert_eq!(h.target.members(&gid), users[1..]);
+}
+
+#[tokio::test]
+async fn removing_all_members_removes_each_current_member_explicitly() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 3);
+    let gid = h.target.seed_group(json!({"displayName": "G"}), &users);
+
+    // Act
+    let reply = h
+        .service
+        .patch(
+            ResourceKind::Group,
+            &gid,
+            patch_body(json!([{"op": "remove", "path": "members"}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let writes = h.target.writes();
+    assert_eq!(writes.len(), 1);
+    assert_eq!(writes[0].member_ids, users);
+    assert!(members_of(reply.body.as_ref().unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn a_group_put_becomes_a_rename_patch_and_membership_changes_keeping_the_id() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 3);
+    let gid = h.target.seed_group(
+        json!({"displayName": "Old", "externalId": "okta-g"}),
+        &users[..2],
+    );
+    let body = json!({
+        "schemas": [scim_core::GROUP_SCHEMA], "id": gid, "displayName": "New", "externalId": "okta-g",
+        "members": [{"value": users[1], "display": "U1"}, {"value": users[2]}]
+    });
+
+    // Act
+    let reply = h
+        .service
+        .replace(ResourceKind::Group, &gid, body, &h.ctx)
+        .await
+        .unwrap();
+
+    // Assert
+    let writes = h.target.writes();
+    assert_eq!(
+        writes.iter().map(|c| c.method).collect::<Vec<_>>(),
+        ["patch_group", "remove_group_members", "add_group_members"]
+    );
+    assert_eq!(
+        writes[0].body.clone().unwrap()["Operations"],
+        json!([{"op": "replace", "path": "displayName", "value": "New"}])
+    );
+    assert_eq!(
+        (writes[1].member_ids.clone(), writes[2].member_ids.clone()),
+        (vec![users[0].clone()], vec![users[2].clone()])
+    );
+    let body = reply.body.unwrap();
+    assert_eq!(
+        (body["id"].as_str(), body["displayName"].as_str()),
+        (Some(gid.as_str()), Some("New"))
+    );
+    assert_eq!(members_of(&body), users[1..]);
+}
+
+#[tokio::test]
+async fn a_group_created_with_150_members_is_created_then_filled() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 150);
+    let members: Vec<Value> = users
+        .iter()
+        .map(|id| json!({"value": id, "display": "d"}))
+        .collect();
+
+    // Act
+    let reply = h
+        .service
+        .create(
+            ResourceKind::Group,
+            json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Big", "members": members}),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let writes = h.target.writes();
+    assert_eq!(
+        writes.iter().map(|c| c.method).collect::<Vec<_>>(),
+        ["create_group", "add_group_members"]
+    );
+    assert_eq!(writes[1].member_ids.len(), 150);
+    assert_eq!(reply.status, 201);
+    let gid = reply.body.as_ref().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(h.target.members(&gid).len(), 150);
+    assert_eq!(reply.location, Some(format!("{BASE}/Groups/{gid}")));
+}
+
+#[tokio::test]
+async fn oktas_group_push_create_with_no_members_is_one_call() {
+    let h = harness();
+    let reply = h
+        .service
+        .create(
+            ResourceKind::Group,
+            json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Push", "members": []}),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    assert_eq!(h.target.writes().len(), 1);
+    assert_eq!(reply.body.unwrap()["members"], json!([]));
+}
+
+#[tokio::test]
+async fn getting_a_group_fills_its_members_unless_they_are_excluded() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 2);
+    let gid = h.target.seed_group(json!({"displayName": "G"}), &users);
+
+    // Act
+    let full = h
+        .service
+        .get(ResourceKind::Group, &gid, None, None, &h.ctx)
+        .await
+        .unwrap();
+    h.target.clear_calls();
+    let lean = h
+        .service
+        .get(ResourceKind::Group, &gid, None, Some("members"), &h.ctx)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(members_of(full.body.as_ref().unwrap()), users);
+    assert!(lean.body.unwrap().get("members").is_none());
+    assert!(
+        h.target
+            .calls()
+            .iter()
+            .all(|c| c.method != "list_group_member_ids")
+    );
+}
+
+#[tokio::test]
+async fn paging_250_users_with_start_index_and_count_returns_each_user_once_with_integer_totals() {
+    // Arrange
+    let h = harness();
+    let mut users = seed_users(&h.target, 250);
+    users.sort();
+
+    // Act
+    let mut seen = Vec::new();
+    for start in ["1", "101", "201"] {
+        let reply = h
+            .service
+            .list(
+                ResourceKind::User,
+                query(&[("startIndex", start), ("count", "100")]),
+                &h.ctx,
+            )
+            .await
+            .unwrap();
+        let body = reply.body.unwrap();
+        assert_eq!(body["totalResults"], json!(250));
+        assert_eq!(body["startIndex"], json!(start.parse::<u64>().unwrap()));
+        assert!(body["itemsPerPage"].is_u64());
+        assert_eq!(body["schemas"], json!([scim_core::LIST_RESPONSE_SCHEMA]));
+        seen.extend(resource_ids(&body));
+    }
+
+    // Assert
+    assert_eq!(seen, users);
+}
+
+#[tokio::test]
+async fn count_zero_answers_only_the_total() {
+    let h = harness();
+    seed_users(&h.target, 7);
+    let body = h
+        .service
+        .list(ResourceKind::User, query(&[("count", "0")]), &h.ctx)
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(
+        (body["totalResults"].clone(), body["Resources"].clone()),
+        (json!(7), json!([]))
+    );
+}
+
+#[tokio::test]
+async fn oktas_user_name_lookup_is_asked_of_the_target_and_matches_without_regard_to_case() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 3);
+
+    // Act
+    let found = h
+        .service
+        .list(
+            ResourceKind::User,
+            query(&[
+                ("filter", "userName eq \"USER001@example.com\""),
+                ("startIndex", "1"),
+                ("count", "100"),
+            ]),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    let missing = h
+        .service
+        .list(
+            ResourceKind::User,
+            query(&[("filter", "userName eq \"nobody@x\"")]),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let list = h
+        .target
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "list_users")
+        .unwrap();
+    assert_eq!(
+        list.filter.as_deref(),
+        Some("userName eq \"USER001@example.com\"")
+    );
+    assert_eq!(
+        resource_ids(found.body.as_ref().unwrap()),
+        [users[1].clone()]
+    );
+    let missing = missing.body.unwrap();
+    assert_eq!(
+        (
+            missing["totalResults"].clone(),
+            missing["Resources"].clone()
+        ),
+        (json!(0), json!([]))
+    );
+}
+
+#[tokio::test]
+async fn filters_the_target_cannot_answer_are_evaluated_by_the_gateway_over_the_whole_listing() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 30);
+
+    // Act / Assert
+    for (filter, expected) in [
+        ("userName sw \"user00\"", users[..10].to_vec()),
+        (
+            "userName eq \"user001@example.com\" or externalId eq \"okta-2\"",
+            users[1..3].to_vec(),
+        ),
+        (
+            "emails[value co \"user02\"] and not (name.familyName eq \"Family021\")",
+            [&users[20..21], &users[22..30]].concat(),
+        ),
+        ("displayName pr and active eq false", vec![]),
+    ] {
+        h.target.clear_calls();
+        let body = h
+            .service
+            .list(ResourceKind::User, query(&[("filter", filter)]), &h.ctx)
+            .await
+            .unwrap()
+            .body
+            .unwrap();
+        let mut ids = resource_ids(&body);
+        ids.sort();
+        assert_eq!(ids, expected, "{filter}");
+        assert_eq!(
+            h.target.calls()[0].filter,
+            None,
+            "{filter}: the whole listing is read"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_membership_filter_is_answered_by_the_target_and_others_on_members_are_refused() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 3);
+    let gid = h
+        .target
+        .seed_group(json!({"displayName": "G"}), &users[1..]);
+
+    // Act
+    let in_group = h
+        .service
+        .list(
+            ResourceKind::User,
+            query(&[("filter", &format!("groups.value eq \"{gid}\""))]),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    h.target.clear_calls();
+    let refused = h
+        .service
+        .list(
+            ResourceKind::Group,
+            query(&[("filter", "members.value co \"u\"")]),
+            &h.ctx,
+        )
+        .await
+        .unwrap_err();
+
+    // Assert
+    let mut ids = resource_ids(in_group.body.as_ref().unwrap());
+    ids.sort();
+    assert_eq!(ids, users[1..]);
+    assert_eq!(
+        refused.to_scim_error().scim_type,
+        Some(ScimType::InvalidFilter)
+    );
+    assert!(h.target.calls().is_empty());
+}
+
+#[tokio::test]
+async fn listing_groups_fills_members_only_when_attributes_ask_for_them() {
+    // Arrange
+    let h = harness();
+    let users = seed_users(&h.target, 2);
+    let gid = h.target.seed_group(json!({"displayName": "G"}), &users);
+
+    // Act
+    let plain = h
+        .service
+        .list(ResourceKind::Group, ListQuery::default(), &h.ctx)
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+    let calls_for_plain = h.target.calls().len();
+    let with = h
+        .service
+        .list(
+            ResourceKind::Group,
+            query(&[("attributes", "displayName,members")]),
+            &h.ctx,
+        )
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+
+    // Assert
+    assert_eq!(calls_for_plain, 1);
+    assert!(plain["Resources"][0].get("members").is_none());
+    assert_eq!(with["Resources"][0]["id"], json!(gid));
+    assert_eq!(members_of(&with["Resources"][0]), users);
+    assert!(
+        with["Resources"][0].get("meta").is_none(),
+        "attributes select, meta is not always returned"
+    );
+}
+
+#[tokio::test]
+async fn cursor_paging_is_refused_rather_than_truncated() {
+    let h = harness();
+    let error = h
+        .service
+        .list(ResourceKind::User, query(&[("cursor", "")]), &h.ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), 400);
+    assert!(h.target.calls().is_empty());
+}
+
+#[tokio::test]
+async fn refused_input_never_reaches_the_target() {
+    // Arrange
+    let h = harness();
+    let id = h.target.seed_user(stored_user(1));
+    let gid = h.target.seed_group(json!({"displayName": "G"}), &[]);
+    let mut no_given_name = okta_user("a@x");
+    no_given_name["name"] = json!({"familyName": "F"});
+    let s = &h.service;
+    let c = &h.ctx;
+
+    // Act
+    let errors = vec![
+        s.create(ResourceKind::User, no_given_name, c)
+            .await
+            .unwrap_err(),
+        s.create(ResourceKind::User, json!("not an object"), c)
+            .await
+            .unwrap_err(),
+        s.create(ResourceKind::User, json!({"userName": 5}), c)
+            .await
+            .unwrap_err(),
+        s.create(
+            ResourceKind::Group,
+            json!({"displayName": "G2", "members": [{"value": gid, "type": "Group"}]}),
+            c,
+        )
+        .await
+        .unwrap_err(),
+        s.patch(
+            ResourceKind::User,
+            &id,
+            patch_body(json!([{"op": "replace", "path": "favoriteColor", "value": "x"}])),
+            c,
+        )
+        .await
+        .unwrap_err(),
+        s.patch(ResourceKind::User, &id, json!({"Operations": []}), c)
+            .await
+            .unwrap_err(),
+        s.patch(
+            ResourceKind::Group,
+            &gid,
+            patch_body(json!([{"op": "remove", "path": "members[value sw \"u\"]"}])),
+            c,
+        )
+        .await
+        .unwrap_err(),
+        s.get(ResourceKind::User, "../../admin", None, None, c)
+            .await
+            .unwrap_err(),
+        s.get(ResourceKind::User, "a%2Fb", None, None, c)
+            .await
+            .unwrap_err(),
+        s.delete(ResourceKind::Group, "..", c).await.unwrap_err(),
+        s.get(ResourceKind::User, &id, Some("1bad"), None, c)
+            .await
+            .unwrap_err(),
+    ];
+
+    // Assert
+    assert!(h.target.calls().is_empty(), "{:?}", h.target.calls());
+    for error in &errors {
+        assert!((400..500).contains(&error.status()), "{error:?}");
+    }
+    let records = h.audit.records();
+    assert_eq!(records.len(), errors.len());
+    assert!(
+        records
+            .iter()
+            .all(|r| r.outcome == Outcome::Refused && r.target_calls == 0 && r.error.is_some())
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_404_after_asking_the_target() {
+    let h = harness();
+    let error = h
+        .service
+        .get(ResourceKind::User, "u-999999", None, None, &h.ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), 404);
+    assert_eq!(h.audit.records()[0].outcome, Outcome::Failure);
+}
+
+#[tokio::test]
+async fn delete_answers_204_and_a_second_delete_404() {
+    // Arrange
+    let h = harness();
+    let id = h.target.seed_user(stored_user(1));
+
+    // Act
+    let first = h
+        .service
+        .delete(ResourceKind::User, &id, &h.ctx)
+        .await
+        .unwrap();
+    let second = h
+        .service
+        .delete(ResourceKind::User, &id, &h.ctx)
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!((first.status, first.body), (204, None));
+    assert_eq!(second.status(), 404);
+    let record = &h.audit.records()[0];
+    assert_eq!(
+        (record.operation, record.target.name.as_deref()),
+        (AuditOperation::Delete, Some("user001@example.com"))
+    );
+}
+
+#[tokio::test]
+async fn target_failures_are_rfc_errors_and_audited_as_failures() {
+    // Arrange
+    let h = harness();
+    h.target.fail_next(
+        "create_user",
+        TargetError::Rejected {
+            status: 503,
+            scim_type: None,
+            detail: "internal at 10.1.2.3".into(),
+        },
+    );
+    h.target.fail_next("list_users", TargetError::Timeout);
+    h.target.fail_next(
+        "list_users",
+        TargetError::Throttled {
+            retry_after: Some(Duration::from_secs(4)),
+        },
+    );
+
+    // Act
+    let failed = h
+        .service
+        .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
+        .await
+        .unwrap_err();
+    let timed_out = h
+        .service
+        .list(ResourceKind::User, ListQuery::default(), &h.ctx)
+        .await
+        .unwrap_err();
+    let throttled = h
+        .service
+        .list(ResourceKind::User, ListQuery::default(), &h.ctx)
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(failed.status(), 502);
+    assert!(!failed.to_scim_error().detail.contains("10.1.2.3"));
+    assert_eq!(timed_out.status(), 504);
+    assert_eq!(
+        (throttled.status(), throttled.retry_after()),
+        (429, Some(Duration::from_secs(4)))
+    );
+    let records = h.audit.records();
+    assert_eq!(
+        records.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+        [Outcome::Failure; 3]
+    );
+    assert_eq!(records[0].target_status, Some(503));
+    assert_eq!(records[2].target_status, Some(429));
+}
+
+#[tokio::test]
+async fn every_request_gets_one_audit_record_with_actor_source_and_rule_set() {
+    // Arrange
+    let h = harness();
+
+    // Act
+    let created = h
+        .service
+        .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
+        .await
+        .unwrap();
+    let id = created.body.unwrap()["id"].as_str().unwrap().to_owned();
+    h.service
+        .get(ResourceKind::User, &id, None, None, &h.ctx)
+        .await
+        .unwrap();
+    h.service
+        .list(
+            ResourceKind::User,
+            query(&[("filter", "userName eq \"a@x\"")]),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    h.service
+        .patch(
+            ResourceKind::User,
+            &id,
+            patch_body(json!([{"op": "replace", "value": {"active": false}}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    h.service
+        .delete(ResourceKind::User, &id, &h.ctx)
+        .await
+        .unwrap();
+
+    // Assert
+    let records = h.audit.records();
+    let ops: Vec<AuditOperation> = records.iter().map(|r| r.operation).collect();
+    use AuditOperation::*;
+    assert_eq!(ops, [Create, Get, List, Patch, Delete]);
+    let create = &records[0];
+    assert_eq!(create.actor.credential, "scim-token:primary");
+    assert_eq!(
+        create.actor.user_agent.as_deref(),
+        Some("Okta SCIM Client 1.0.0")
+    );
+    assert_eq!(
+        create.source,
+        crate::audit::AuditSource::Scim {
+            method: "POST".into(),
+            path: "/Users".into()
+        }
+    );
+    assert_eq!(
+        records[1].source,
+        crate::audit::AuditSource::Scim {
+            method: "GET".into(),
+            path: "/Users/{id}".into()
+        }
+    );
+    assert_eq!(
+        create.target.external_id.as_deref(),
+        Some("00ujl29u0le5T6Aj10h7")
+    );
+    assert_eq!(create.target.target_id.as_deref(), Some(id.as_str()));
+    assert_eq!(create.rule_set_version, "identity");
+    assert_eq!(
+        (create.status, create.target_status, create.outcome),
+        (201, Some(201), Outcome::Success)
+    );
+    assert_eq!(create.correlation_id, "req-1");
+    assert_eq!(create.time, datetime!(2024-04-05 06:32:12 UTC));
+    assert_eq!(records[2].query.as_ref().unwrap().total_results, Some(1));
+}
+
+#[tokio::test]
+async fn no_audit_record_ever_holds_a_password() {
+    // Arrange
+    let h = harness();
+    let secrets = [
+        "Pl4ceholder-pw!",
+        "Patch-Secret-1",
+        "Path-Secret-2",
+        "Bad-Type-Secret-3",
+    ];
+    let id = h.target.seed_user(stored_user(1));
+
+    // Act: creates, password PATCHes in both forms, and refusals that could echo input.
+    h.service
+        .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
+        .await
+        .unwrap();
+    h.service
+        .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
+        .await
+        .unwrap_err();
+    let mut bad = okta_user("b@x");
+    bad["active"] = json!("Bad-Type-Secret-3");
+    bad["password"] = json!("Bad-Type-Secret-3");
+    h.service
+        .create(ResourceKind::User, bad, &h.ctx)
+        .await
+        .unwrap_err();
+    h.service
+        .patch(
+            ResourceKind::User,
+            &id,
+            patch_body(
+                json!([{"op": "replace", "value": {"password": "Patch-Secret-1", "title": "x"}}]),
+            ),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    h.service
+        .patch(
+            ResourceKind::User,
+            &id,
+            patch_body(json!([{"op": "replace", "path": "password", "value": "Path-Secret-2"}])),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    h.service
+        .patch(ResourceKind::User, &id, patch_body(json!([{"op": "replace", "path": "active", "value": "Patch-Secret-1"}, {"op": "replace", "path": "password", "value": "Patch-Secret-1"}])), &h.ctx)
+        .await
+        .unwrap_err();
+
+    // Assert
+    let records = h.audit.records();
+    assert_eq!(records.len(), 6);
+    let text = serde_json::to_string(&records).unwrap();
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret} leaked into {text}");
+    }
+    assert!(
+        !text.to_ascii_lowercase().contains("\"password\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_audit_write_does_not_change_the_answer() {
+    // Arrange
+    let target = Arc::new(ScriptedTargetClient::new());
+    let audit = Arc::new(FailingAuditLog::default());
+    let service = ScimService::new(
+        target.clone(),
+        Arc::new(IdentityRules::new()),
+        audit.clone(),
+        Arc::new(crate::SystemClock),
+        Duration::from_secs(5),
+    );
+    let ctx = harness().ctx;
+
+    // Act
+    let reply = service
+        .create(ResourceKind::User, okta_user("a@x"), &ctx)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(reply.status, 201);
+    assert_eq!(audit.attempts(), 1);
+    assert_eq!(target.writes().len(), 1);
+}
+
+#[tokio::test]
+async fn without_rules_writes_fail_and_reads_still_answer() {
+    // Arrange
+    let target = Arc::new(ScriptedTargetClient::new());
+    let audit = Arc::new(InMemoryAuditLog::new());
+    let service = ScimService::new(
+        target.clone(),
+        Arc::new(UnavailableRules),
+        audit.clone(),
+        Arc::new(crate::SystemClock),
+        Duration::from_secs(5),
+    );
+    let ctx = harness().ctx;
+
+    // Act
+    let write = service
+        .create(ResourceKind::User, okta_user("a@x"), &ctx)
+        .await
+        .unwrap_err();
+    let read = service
+        .list(ResourceKind::User, ListQuery::default(), &ctx)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(write.status(), 500);
+    assert_eq!(read.status, 200);
+    assert!(target.writes().is_empty());
+    assert!(
+        audit
+            .records()
+            .iter()
+            .all(|r| r.rule_set_version == "unavailable")
+    );
+}
+
+#[test]
+fn the_use_case_futures_are_send_so_axum_handlers_can_await_them() {
+    fn assert_send<T: Send>(_: &T) {}
+    let h = harness();
+    let (s, c) = (&h.service, &h.ctx);
+    assert_send(&s.list(ResourceKind::User, ListQuery::default(), c));
+    assert_send(&s.get(ResourceKind::Group, "g", None, None, c));
+    assert_send(&s.create(ResourceKind::User, Value::Null, c));
+    assert_send(&s.replace(ResourceKind::Group, "g", Value::Null, c));
+    assert_send(&s.patch(ResourceKind::Group, "g", Value::Null, c));
+    assert_send(&s.delete(ResourceKind::User, "u", c));
+    fn assert_shareable<T: Send + Sync>() {}
+    assert_shareable::<ScimService>();
+}

@@ -1,0 +1,222 @@
+//! The emulator handle: shared state behind the router, and the Rust API tests use to
+//! change knobs, rotate tokens, read counters and inspect the directory.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::config::{ConfigError, EmulatorConfig, Knobs, validate_tokens};
+use crate::faults::{Counters, Fault, FaultDice, TokenBucket};
+use crate::store::{GroupSnapshot, Store, UserSnapshot};
+
+/// Locks a mutex, carrying on after a panic elsewhere: the emulator's state stays usable
+/// for the test that is reading it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// State shared by every request.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) base_path: String,
+    tokens: RwLock<Vec<String>>,
+    knobs: Mutex<Knobs>,
+    bucket: Mutex<Option<TokenBucket>>,
+    dice: Mutex<FaultDice>,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) counters: Counters,
+    id_prefix: String,
+}
+
+impl Shared {
+    /// Whether the request carries `Authorization: Bearer <one of the tokens>`, compared
+    /// in constant time.
+    pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let Some(presented) = presented else {
+            return false;
+        };
+        let tokens = self.tokens.read().unwrap_or_else(PoisonError::into_inner);
+        let mut ok = subtle::Choice::from(0);
+        for token in tokens.iter() {
+            ok |= token.as_bytes().ct_eq(presented.as_bytes());
+        }
+        ok.into()
+    }
+
+    pub(crate) fn knobs(&self) -> Knobs {
+        lock(&self.knobs).clone()
+    }
+
+    /// Takes a rate-limit token; `true` when the request may proceed.
+    pub(crate) fn admit(&self) -> bool {
+        lock(&self.bucket)
+            .as_mut()
+            .is_none_or(|bucket| bucket.try_take(Instant::now()))
+    }
+
+    pub(crate) fn roll(&self, knobs: &Knobs) -> Fault {
+        lock(&self.dice).roll(knobs)
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    /// A new resource id in Identity Center's shape: a 10-hex-digit directory prefix, a
+    /// dash and a UUID (AWS-DG getuser: `9067729b3d-ee533c18-538a-4cd3-a572-63fb863ed734`).
+    pub(crate) fn new_id(&self) -> String {
+        format!("{}-{}", self.id_prefix, Uuid::new_v4())
+    }
+}
+
+/// Counters of SCIM requests (admin requests are not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// SCIM requests received, including those throttled, failed, dropped or refused.
+    pub requests: u64,
+    /// Requests answered 429 ThrottlingException by the rate limit.
+    pub throttled: u64,
+    /// Requests answered with an injected 500 InternalServerException.
+    pub failed: u64,
+    /// Requests whose connection was closed without an answer.
+    pub dropped: u64,
+}
+
+/// An Identity Center SCIM emulator: its state and its router. Cheap to clone; clones
+/// share the state. [`Emulator::start`] serves it over HTTP; [`Emulator::router`] gives the
+/// axum router for in-process tests (where a dropped connection can only show as a 500).
+#[derive(Debug, Clone)]
+pub struct Emulator {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Emulator {
+    /// Builds an emulator with an empty directory.
+    pub fn new(config: EmulatorConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut dice = FaultDice::new(config.seed);
+        let id_prefix = format!("{:010x}", dice.prefix());
+        let bucket = config
+            .knobs
+            .rate_limit
+            .map(|rate| TokenBucket::new(rate, Instant::now()));
+        Ok(Self {
+            shared: Arc::new(Shared {
+                base_path: config.base_path,
+                tokens: RwLock::new(config.tokens),
+                knobs: Mutex::new(config.knobs),
+                bucket: Mutex::new(bucket),
+                dice: Mutex::new(dice),
+                store: Mutex::new(Store::default()),
+                counters: Counters::default(),
+                id_prefix,
+            }),
+        })
+    }
+
+    /// The axum router serving the SCIM routes under the base path and the admin routes
+    /// under `/_emulator`.
+    pub fn router(&self) -> Router {
+        crate::routes::router(self.shared.clone())
+    }
+
+    /// The SCIM base path, e.g. `/scim/v2`.
+    pub fn base_path(&self) -> &str {
+        &self.shared.base_path
+    }
+
+    /// The knobs in force.
+    pub fn knobs(&self) -> Knobs {
+        self.shared.knobs()
+    }
+
+    /// Replaces the knobs. A new or changed rate limit starts with a full bucket.
+    pub fn set_knobs(&self, knobs: Knobs) -> Result<(), ConfigError> {
+        knobs.validate()?;
+        let mut current = lock(&self.shared.knobs);
+        let mut bucket = lock(&self.shared.bucket);
+        if current.rate_limit != knobs.rate_limit || bucket.is_none() != knobs.rate_limit.is_none()
+        {
+            *bucket = knobs
+                .rate_limit
+                .map(|rate| TokenBucket::new(rate, Instant::now()));
+        }
+        *current = knobs;
+        Ok(())
+    }
+
+    /// Re-seeds the random source of fault decisions.
+    pub fn reseed(&self, seed: u64) {
+        *lock(&self.shared.dice) = FaultDice::new(seed);
+    }
+
+    /// Replaces the accepted bearer tokens (one or two), as a token rotation does.
+    pub fn set_tokens(&self, tokens: Vec<String>) -> Result<(), ConfigError> {
+        validate_tokens(&tokens)?;
+        *self
+            .shared
+            .tokens
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = tokens;
+        Ok(())
+    }
+
+    /// All counters at once.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        Stats {
+            requests: Counters::read(&c.requests),
+            throttled: Counters::read(&c.throttled),
+            failed: Counters::read(&c.failed),
+            dropped: Counters::read(&c.dropped),
+        }
+    }
+
+    /// SCIM requests received.
+    pub fn requests(&self) -> u64 {
+        self.stats().requests
+    }
+
+    /// Requests answered 429.
+    pub fn throttled(&self) -> u64 {
+        self.stats().throttled
+    }
+
+    /// Requests answered with an injected 500.
+    pub fn failed(&self) -> u64 {
+        self.stats().failed
+    }
+
+    /// Requests whose connection was dropped.
+    pub fn dropped(&self) -> u64 {
+        self.stats().dropped
+    }
+
+    /// Every user, in creation order, with the groups each belongs to.
+    pub fn users(&self) -> Vec<UserSnapshot> {
+        self.shared.store().user_snapshots()
+    }
+
+    /// Every group, in creation order, with its members.
+    pub fn groups(&self) -> Vec<GroupSnapshot> {
+        self.shared.store().group_snapshots()
+    }
+
+    /// Empties the directory and zeroes the counters; knobs and tokens stay.
+    pub fn reset(&self) {
+        *self.shared.store() = Store::default();
+        self.shared.counters.clear();
+    }
+}

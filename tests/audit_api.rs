@@ -1,0 +1,248 @@
+//! The audit API as the `audit-api` function assembles it: `edge::audit_router` over
+//! `DynamoDbAuditLog` on moto, authenticated by the real `JwksVerifier` against an
+//! issuer's key set served on loopback. Every bad token gets 401, a token without the
+//! group 403, a good one the records.
+
+use std::sync::Arc;
+
+use aws_adapters::DynamoDbAuditLog;
+use aws_adapters::dynamodb_audit::create_table;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clients::jwks::{JwksVerifier, JwksVerifierConfig};
+use edge::{AuditApp, audit_router};
+use gateway::audit::{
+    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditTarget, Outcome,
+};
+use gateway::audit_store::chain::AuditKeys;
+use gateway::audit_store::ledger::AuditKeySource;
+use gateway::{ResourceKind, SecretString, SystemClock};
+use http::StatusCode;
+use http_body_util::BodyExt;
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ISSUER: &str = "https://example.okta.com/oauth2/aus-audit";
+const AUDIENCE: &str = "api://scimgw-audit";
+const GROUP: &str = "scimgw-auditors";
+
+struct Key {
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+fn key(kid: &str) -> Key {
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("generate");
+    let encoding = EncodingKey::from_ec_der(pair.to_pkcs8v1().expect("pkcs8").as_ref());
+    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).expect("jwk");
+    jwk.common.key_id = Some(kid.into());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk.common.key_algorithm = Some(KeyAlgorithm::ES256);
+    Key { encoding, jwk }
+}
+
+fn sign(key: &Key, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign")
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn claims() -> Value {
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "auditor@example.com", "exp": now() + 600, "nbf": now() - 5, "groups": [GROUP]})
+}
+
+fn with(mut claims: Value, k: &str, v: Value) -> Value {
+    claims[k] = v;
+    claims
+}
+
+#[tokio::test]
+async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
+    // Arrange: the issuer's key set on loopback…
+    let signing = key("okta-2024");
+    let set = JwkSet {
+        keys: vec![signing.jwk.clone()],
+    };
+    let jwks = Router::new().route(
+        "/v1/keys",
+        get(move || async move { axum::Json(set.clone()) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let jwks_url = format!("http://{}/v1/keys", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, jwks).await;
+    });
+    // …the audit table with two records…
+    let ddb = aws_sdk_dynamodb::Client::new(&test_services::moto_sdk_config().await);
+    let table = test_services::unique_name("e2e-audit-api");
+    create_table(&ddb, &table).await.expect("create table");
+    let keys = AuditKeys::parse(&SecretString::new("audit-api-e2e-key-0123456789abcdef0123"))
+        .expect("key");
+    let store = Arc::new(DynamoDbAuditLog::new(
+        ddb,
+        table,
+        AuditKeySource::Fixed(Arc::new(keys)),
+        Arc::new(SystemClock),
+        time::Duration::days(30),
+    ));
+    for n in 1..=2 {
+        store
+            .append(AuditRecord {
+                time: time::OffsetDateTime::now_utc(),
+                source: AuditSource::Scim {
+                    method: "DELETE".into(),
+                    path: "/Groups/{id}".into(),
+                },
+                actor: AuditActor {
+                    credential: "scim-token:primary".into(),
+                    user_agent: None,
+                },
+                target: AuditTarget {
+                    resource_type: Some(ResourceKind::Group),
+                    external_id: Some(format!("00g{n}")),
+                    target_id: Some(format!("g-{n}")),
+                    name: Some(format!("Engineering {n}")),
+                },
+                operation: AuditOperation::Delete,
+                membership: None,
+                changes: vec![],
+                query: None,
+                rule_set_version: "identity".into(),
+                outcome: Outcome::Success,
+                status: 204,
+                target_status: Some(204),
+                target_calls: 2,
+                latency_ms: 9,
+                correlation_id: format!("req-{n}"),
+                error: None,
+            })
+            .await
+            .expect("append");
+    }
+    // …and the router as the function builds it.
+    let verifier = JwksVerifier::new(
+        JwksVerifierConfig::new(ISSUER, AUDIENCE, GROUP).with_jwks_url(Some(jwks_url)),
+    )
+    .expect("verifier");
+    let router = audit_router(Arc::new(AuditApp::new(store, Arc::new(verifier))));
+    let call = |token: Option<String>, uri: &str| {
+        let router = router.clone();
+        let mut request = Request::get(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Body::empty()).expect("request");
+        async move {
+            let response = router.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    // Act / Assert: a valid auditor reads and verifies.
+    let good = sign(&signing, "okta-2024", &claims());
+    let (status, body) = call(Some(good.clone()), "/audit/records?operation=delete").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["records"].as_array().map(Vec::len), Some(2));
+    let (status, body) = call(Some(good.clone()), "/audit/verify").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["intact"], true);
+    assert_eq!(body["checked"], 2);
+
+    // Every bad token: 401.
+    let header = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let unsigned = format!(
+        "{}.{}.",
+        header(json!({"alg": "none", "kid": "okta-2024"})),
+        header(claims())
+    );
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some("okta-2024".into());
+    let public_as_secret = serde_json::to_vec(&signing.jwk).expect("jwk json");
+    let confused =
+        jsonwebtoken::encode(&hs, &claims(), &EncodingKey::from_secret(&public_as_secret))
+            .expect("hs256");
+    let bad = [
+        (
+            "expired",
+            sign(
+                &signing,
+                "okta-2024",
+                &with(claims(), "exp", json!(now() - 3600)),
+            ),
+        ),
+        (
+            "not yet valid",
+            sign(
+                &signing,
+                "okta-2024",
+                &with(claims(), "nbf", json!(now() + 3600)),
+            ),
+        ),
+        (
+            "wrong issuer",
+            sign(
+                &signing,
+                "okta-2024",
+                &with(claims(), "iss", json!("https://evil.example.com")),
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(
+                &signing,
+                "okta-2024",
+                &with(claims(), "aud", json!("api://other")),
+            ),
+        ),
+        ("alg none", unsigned),
+        ("HS256 with the public key", confused),
+        ("unknown kid", sign(&key("attacker"), "attacker", &claims())),
+        (
+            "forged with the real kid",
+            sign(&key("okta-2024"), "okta-2024", &claims()),
+        ),
+        ("garbage", "not-a-jwt".into()),
+    ];
+    for (what, token) in bad {
+        let (status, body) = call(Some(token), "/audit/records").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_token", "{what}");
+        assert!(body.get("records").is_none());
+    }
+    let (status, _) = call(None, "/audit/records").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // A valid token without the group: 403.
+    let outsider = sign(
+        &signing,
+        "okta-2024",
+        &with(claims(), "groups", json!(["Everyone"])),
+    );
+    let (status, body) = call(Some(outsider), "/audit/verify").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "insufficient_scope");
+    server.abort();
+}
