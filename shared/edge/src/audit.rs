@@ -15,7 +15,6 @@
 //! even which parameters exist.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -38,9 +37,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tower::ServiceBuilder;
-use tracing::Instrument;
 
-use crate::correlation::{CORRELATION_HEADER, CorrelationId};
+use crate::correlation::{CorrelationId, run_correlated};
 
 pub mod config;
 
@@ -119,8 +117,7 @@ pub fn audit_router(app: Arc<AuditApp>) -> Router {
 // Middleware
 
 /// The correlation id, a span with ids only, one access line, `x-correlation-id`.
-async fn correlate(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
+async fn correlate(request: Request, next: Next) -> Response {
     let correlation = CorrelationId::of(&request);
     let span = tracing::info_span!(
         "audit_api",
@@ -129,19 +126,7 @@ async fn correlate(mut request: Request, next: Next) -> Response {
         http.path = %request.uri().path(),
         auditor = tracing::field::Empty,
     );
-    request.extensions_mut().insert(correlation.clone());
-    let mut response = next.run(request).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            http.status = response.status().as_u16(),
-            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "request"
-        );
-    });
-    if let Ok(value) = HeaderValue::from_str(&correlation.0) {
-        response.headers_mut().insert(CORRELATION_HEADER, value);
-    }
-    response
+    run_correlated(request, next, correlation, span).await
 }
 
 /// A panic below becomes a generic 500 rather than a dropped connection.

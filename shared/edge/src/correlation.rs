@@ -93,6 +93,32 @@ pub fn strip_stage_prefix(mut request: Request) -> Request {
     request
 }
 
+/// Runs `request` inside `span` with its correlation id in the extensions, logs one
+/// access line with the status and latency, and sets `x-correlation-id` on the response.
+/// Each router builds its own span (with the fields it records) and calls this.
+pub(crate) async fn run_correlated(
+    mut request: Request,
+    next: axum::middleware::Next,
+    correlation: CorrelationId,
+    span: tracing::Span,
+) -> axum::response::Response {
+    use tracing::Instrument as _;
+    let started = std::time::Instant::now();
+    request.extensions_mut().insert(correlation.clone());
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            http.status = response.status().as_u16(),
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request"
+        );
+    });
+    if let Ok(value) = http::HeaderValue::from_str(&correlation.0) {
+        response.headers_mut().insert(CORRELATION_HEADER, value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;

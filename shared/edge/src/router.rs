@@ -8,7 +8,6 @@
 //! → panic guard → authentication → route → handler.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -23,11 +22,10 @@ use http::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, LOCA
 use scim_core::{ListQuery, SCIM_MEDIA_TYPE, ScimError};
 use serde_json::Value;
 use tower::ServiceBuilder;
-use tracing::Instrument;
 
 use crate::app::ScimApp;
 use crate::auth::AuthError;
-use crate::correlation::{CORRELATION_HEADER, CorrelationId, StagePrefix, strip_stage_prefix};
+use crate::correlation::{CorrelationId, StagePrefix, run_correlated, strip_stage_prefix};
 use crate::discovery::{self, MAX_RESULTS};
 use crate::error::{edge_error_response, to_response};
 use crate::extract::{check_id, check_schemas, json_object, query_pairs, single_param};
@@ -101,8 +99,7 @@ fn both_slashes(
 
 /// Gives the request its correlation id, runs it in a span that carries only ids, logs
 /// one access line, and sets `x-correlation-id` on the response.
-async fn correlate(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
+async fn correlate(request: Request, next: Next) -> Response {
     let correlation = CorrelationId::of(&request);
     let route = request
         .extensions()
@@ -118,19 +115,7 @@ async fn correlate(mut request: Request, next: Next) -> Response {
         resource_id = tracing::field::Empty,
         actor = tracing::field::Empty,
     );
-    request.extensions_mut().insert(correlation.clone());
-    let mut response = next.run(request).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            http.status = response.status().as_u16(),
-            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "request"
-        );
-    });
-    if let Ok(value) = HeaderValue::from_str(&correlation.0) {
-        response.headers_mut().insert(CORRELATION_HEADER, value);
-    }
-    response
+    run_correlated(request, next, correlation, span).await
 }
 
 /// Turns a panic below it into a SCIM 500. Handlers are written not to panic; this is
@@ -519,6 +504,8 @@ fn json_response(status: StatusCode, body: Option<&Value>, location: Option<&str
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use crate::CORRELATION_HEADER;
 
     use gateway::audit::InMemoryAuditLog;
     use gateway::rules::IdentityRules;

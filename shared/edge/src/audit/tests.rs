@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::CORRELATION_HEADER;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
