@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clients::jwks::{JwksVerifier, JwksVerifierConfig};
 use edge::{AuditApp, audit_router};
 use gateway::audit::{
-    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditTarget, Outcome,
+    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
 use gateway::audit_store::chain::AuditKeys;
 use gateway::audit_store::ledger::AuditKeySource;
@@ -110,7 +110,7 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
                     credential: "scim-token:primary".into(),
                     user_agent: None,
                 },
-                target: AuditTarget {
+                subject: AuditSubject {
                     resource_type: Some(ResourceKind::Group),
                     external_id: Some(format!("00g{n}")),
                     target_id: Some(format!("g-{n}")),

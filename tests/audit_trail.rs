@@ -15,7 +15,7 @@ use aws_adapters::dynamodb_audit::create_table;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use clients::{Dialect, HttpTargetScimClient, TargetClientConfig};
+use clients::{HttpTargetScimClient, TargetClientConfig, TargetDialect};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
 use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog, Outcome};
 use gateway::audit_store::chain::AuditKeys;
@@ -66,7 +66,7 @@ fn gateway(
             ),
     );
     let target = HttpTargetScimClient::new(
-        TargetClientConfig::new(url, SecretId::new("target"), Dialect::IdentityCenter),
+        TargetClientConfig::new(url, SecretId::new("target"), TargetDialect::IdentityCenter),
         secrets.clone(),
     )
     .expect("target client");
@@ -319,9 +319,9 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
     });
     for s in creates {
         assert!(
-            s.record.target.target_id.is_some() && s.record.target.name.is_some(),
+            s.record.subject.target_id.is_some() && s.record.subject.name.is_some(),
             "{:?}",
-            s.record.target
+            s.record.subject
         );
     }
 

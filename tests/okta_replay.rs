@@ -1,5 +1,5 @@
-//! The Okta replay suite: Okta's SCIM request sequences (protocols.md §3), kept as JSON
-//! fixtures in `fixtures/okta-scim/` (format in its README), run through the gateway's
+//! The Okta replay suite: Okta's SCIM request sequences (`docs/okta-client.md`), kept as
+//! JSON fixtures in `fixtures/okta-scim/` (format in its README), run through the gateway's
 //! real router and target client against two real targets:
 //!
 //! - the Identity Center emulator, where the gateway must translate, and where every
@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
-use clients::Dialect;
+use clients::TargetDialect;
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -186,7 +186,7 @@ impl Target {
     pub fn gateway(&self) -> TestGateway {
         match self {
             Target::Emulator(emulator) => TestGateway::over(emulator),
-            Target::Scim2 { url, token } => TestGateway::new(url, token, Dialect::Rfc7644),
+            Target::Scim2 { url, token } => TestGateway::new(url, token, TargetDialect::Rfc7644),
         }
     }
 
@@ -541,7 +541,7 @@ pub async fn replay(name: &str, text: &str, target: &Target, gateway: &TestGatew
     Replay { passwords }
 }
 
-/// Okta's import (protocols.md §3.3): pages of `count` from `startIndex=1` until
+/// Okta's import (`docs/okta-client.md` §3): pages of `count` from `startIndex=1` until
 /// `totalResults`, each with integer paging values; `passes` times, in the same order.
 async fn import_loop(import: &Import, gateway: &TestGateway, label: &str) -> Vec<String> {
     let mut passes: Vec<Vec<String>> = Vec::new();
@@ -628,7 +628,7 @@ async fn check_final_state(
     for wanted in &expected.users {
         let mut wanted = vars.fill(wanted);
         if !keeps_user_groups && let Some(object) = wanted.as_object_mut() {
-            // scim2-server does not maintain a user's `groups` (local-tooling.md); the
+            // scim2-server does not maintain a user's `groups` attribute; the
             // memberships are checked from the groups' side instead.
             object.remove("groups");
         }

@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use clients::{Dialect, HttpTargetScimClient, TargetClientConfig};
+use clients::{HttpTargetScimClient, TargetClientConfig, TargetDialect};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
 use gateway::audit::InMemoryAuditLog;
 use gateway::rules::IdentityRules;
@@ -27,7 +27,7 @@ pub const INBOUND_TOKEN_2: &str = "okta-inbound-token-rotated-11aa22bb33cc";
 /// The emulator's bearer token.
 pub const TARGET_TOKEN: &str = "ic-target-token-d41d8cd98f00b204e980";
 
-/// Turns logs on for a run with `TEST_LOG` set (style.md §6).
+/// Turns logs on for a run with `TEST_LOG` set.
 pub fn init_test_log() {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -159,7 +159,7 @@ pub struct Answer {
 impl TestGateway {
     /// A gateway in front of the SCIM endpoint at `url`, accepting [`INBOUND_TOKEN`] and
     /// [`INBOUND_TOKEN_2`].
-    pub fn new(url: &str, token: &str, dialect: Dialect) -> Self {
+    pub fn new(url: &str, token: &str, dialect: TargetDialect) -> Self {
         let secrets = Arc::new(
             StaticSecretSource::new()
                 .with(SecretId::new("target"), SecretString::new(token))
@@ -191,7 +191,7 @@ impl TestGateway {
 
     /// A gateway in front of `emulator`.
     pub fn over(emulator: &RecordingEmulator) -> Self {
-        Self::new(&emulator.url, TARGET_TOKEN, Dialect::IdentityCenter)
+        Self::new(&emulator.url, TARGET_TOKEN, TargetDialect::IdentityCenter)
     }
 
     /// Sends a request as Okta does (bearer token, `application/scim+json` when there is

@@ -1,4 +1,4 @@
-//! No secret reaches a log line or an audit record (architecture.md): the whole Okta
+//! No secret reaches a log line or an audit record (`docs/design.md`, "Data"): the whole Okta
 //! replay, plus refused requests that carry passwords and tokens, run with every
 //! `tracing` event of every crate captured as JSON (spans and fields included); then
 //! the capture and the audit records are searched for the inbound tokens, the target's

@@ -16,12 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
-use clients::{Dialect, HttpTargetScimClient, TargetClientConfig};
+use clap::Args;
+use clap::builder::TypedValueParser as _;
+use clients::{HttpTargetScimClient, TargetClientConfig};
+use edge::metrics::{LogSink, RequestMetrics};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
 use gateway::audit::InMemoryAuditLog;
 use gateway::rules::IdentityRules;
-use gateway::{ScimService, SecretId, SecretString, SystemClock};
+use gateway::{ScimService, SecretId, SecretString, SystemClock, TargetDialect};
 use ic_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use rand::Rng;
 use serde::Serialize;
@@ -34,15 +36,6 @@ const REQUEST_BUDGET: Duration = Duration::from_secs(20);
 
 const TARGET_TOKEN_SECRET: &str = "dev/target-token";
 const INBOUND_TOKENS_SECRET: &str = "dev/scim-tokens";
-
-/// The dialect of a `--target`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TargetDialectArg {
-    /// AWS IAM Identity Center (or an emulator of it).
-    IdentityCenter,
-    /// Any RFC 7644 SCIM server, e.g. scim2-server.
-    Scim,
-}
 
 /// Options of `scimgw dev`.
 #[derive(Debug, Clone, Args)]
@@ -68,11 +61,12 @@ pub struct DevArgs {
     /// The dialect --target speaks.
     #[arg(
         long,
-        value_enum,
         default_value = "identity-center",
+        value_parser = clap::builder::PossibleValuesParser::new(["identity-center", "scim"])
+            .try_map(|name| name.parse::<TargetDialect>()),
         requires = "target"
     )]
-    target_dialect: TargetDialectArg,
+    target_dialect: TargetDialect,
     /// Write the URLs and credentials as JSON to this file (mode 0600), for scripts.
     #[arg(long, value_name = "PATH")]
     info_json: Option<PathBuf>,
@@ -132,7 +126,7 @@ impl DevServer {
                     Some((running, token.clone())),
                     url,
                     token,
-                    Dialect::IdentityCenter,
+                    TargetDialect::IdentityCenter,
                 )
             }
             Some(url) => {
@@ -140,10 +134,7 @@ impl DevServer {
                     .target_token
                     .clone()
                     .context("--target needs --target-token")?;
-                let dialect = match args.target_dialect {
-                    TargetDialectArg::IdentityCenter => Dialect::IdentityCenter,
-                    TargetDialectArg::Scim => Dialect::Rfc7644,
-                };
+                let dialect = args.target_dialect;
                 (None, url.trim_end_matches('/').to_owned(), token, dialect)
             }
         };
@@ -168,6 +159,7 @@ impl DevServer {
             secrets.clone(),
         )
         .context("--target: the target client could not be built")?;
+        let counters = target.counters();
         let audit = Arc::new(InMemoryAuditLog::new());
         let audit_store = crate::dev_audit::store();
         let service = ScimService::new(
@@ -178,7 +170,11 @@ impl DevServer {
             REQUEST_BUDGET,
         );
         let authenticator = BearerAuthenticator::new(secrets, SecretId::new(INBOUND_TOKENS_SECRET));
-        let app = Arc::new(ScimApp::new(service, authenticator));
+        // Metrics as in Lambda, but as debug log lines: stdout is the developer's terminal.
+        let metrics = RequestMetrics::new("scim-api")
+            .with_target_counts(Arc::new(move || counters.take()))
+            .with_sink(Arc::new(LogSink));
+        let app = Arc::new(ScimApp::new(service, authenticator).with_metrics(metrics));
 
         let listener = TcpListener::bind(listen)
             .await
@@ -330,7 +326,7 @@ mod tests {
             "scim",
         ])
         .unwrap();
-        assert_eq!(parsed.target_dialect, TargetDialectArg::Scim);
+        assert_eq!(parsed.target_dialect, TargetDialect::Rfc7644);
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use axum::Router;
 use axum::routing::get;
 use clients::jwks::{JwksVerifier, JwksVerifierConfig};
+use edge::metrics::{LogSink, RequestMetrics};
 use edge::{AuditApp, audit_router};
 use gateway::SystemClock;
 use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog};
@@ -152,7 +153,10 @@ impl DevAudit {
             audit_url: format!("{base}{}", edge::audit::AUDIT_BASE_PATH),
             auditor_token,
             issuer,
-            app: Arc::new(AuditApp::new(store, Arc::new(verifier))),
+            app: Arc::new(
+                AuditApp::new(store, Arc::new(verifier))
+                    .with_metrics(RequestMetrics::new("audit-api").with_sink(Arc::new(LogSink))),
+            ),
         })
     }
 

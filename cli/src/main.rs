@@ -2,7 +2,6 @@
 //! parses the command line, sets up tracing, and hands each subcommand to its module.
 
 mod audit;
-mod audit_table;
 mod dev;
 mod dev_audit;
 mod emulator;

@@ -13,7 +13,7 @@ use aws_adapters::DynamoDbAuditLog;
 use aws_adapters::dynamodb_audit::create_table;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gateway::audit::{
-    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditTarget, Outcome,
+    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
 use gateway::audit_store::chain::AuditKeys;
 use gateway::audit_store::ledger::AuditKeySource;
@@ -41,7 +41,7 @@ fn record(n: usize) -> AuditRecord {
             credential: "scim-token:primary".into(),
             user_agent: Some("Okta SCIM Client 1.0.0".into()),
         },
-        target: AuditTarget {
+        subject: AuditSubject {
             resource_type: Some(ResourceKind::User),
             external_id: Some(format!("00u{n}")),
             target_id: Some(format!("u-{n}")),

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use scim_core::filter::{FilterErrorKind, MAX_FILTER_LEN};
-use scim_core::path::parse_patch_path;
+use scim_core::parse_patch_path;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -9,14 +9,11 @@
 use std::sync::Arc;
 
 use aws_adapters::{DynamoDbAuditLog, SecretsManagerSource};
-use axum::extract::Request;
 use clients::jwks::{JwksVerifier, JwksVerifierConfig};
 use edge::audit::AuditConfig;
-use edge::metrics::{RequestMetrics, audit_operation, function_name};
-use edge::{AuditApp, InvocationId, audit_router};
+use edge::{AuditApp, audit_router};
 use gateway::audit_store::ledger::AuditKeySource;
 use gateway::{SecretId, SystemClock};
-use lambda_http::RequestExt;
 
 /// The audit API only reads; retention matters only to writers (the SCIM and event
 /// functions), so any value will do here.
@@ -55,19 +52,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         UNUSED_RETENTION,
     );
 
-    let app = AuditApp::new(Arc::new(store), Arc::new(verifier));
     // One EMF metrics line per request (edge::metrics): counts, outcomes and latency.
-    let metrics = RequestMetrics::new(function_name("audit-api"), audit_operation);
-    let router = metrics
-        .instrument(audit_router(Arc::new(app)))
-        .layer(axum::middleware::map_request(invocation_id));
-    lambda_http::run(router).await
-}
-
-/// Hands the Lambda request id to the router, which uses it as the correlation id.
-async fn invocation_id(mut request: Request) -> Request {
-    if let Some(id) = request.lambda_context_ref().map(|c| c.request_id.clone()) {
-        request.extensions_mut().insert(InvocationId(id));
-    }
-    request
+    let app = AuditApp::new(Arc::new(store), Arc::new(verifier));
+    edge::lambda::run(audit_router(Arc::new(app))).await
 }

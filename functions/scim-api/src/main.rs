@@ -11,14 +11,12 @@
 use std::sync::Arc;
 
 use aws_adapters::{DynamoDbAuditLog, SecretsManagerSource};
-use axum::extract::Request;
-use clients::{Dialect, HttpTargetScimClient, TargetClientConfig};
-use edge::metrics::{RequestMetrics, TargetCounts, function_name, scim_operation};
-use edge::{BearerAuthenticator, Config, InvocationId, ScimApp, TargetDialect, scim_router};
+use clients::{HttpTargetScimClient, TargetClientConfig};
+use edge::metrics::{RequestMetrics, function_name};
+use edge::{BearerAuthenticator, Config, ScimApp, scim_router};
 use gateway::audit_store::ledger::AuditKeySource;
 use gateway::rules::IdentityRules;
 use gateway::{ScimService, SecretId, SystemClock};
-use lambda_http::RequestExt;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -32,14 +30,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         config.secret_cache_ttl,
     ));
 
-    let dialect = match config.target_dialect {
-        TargetDialect::IdentityCenter => Dialect::IdentityCenter,
-        TargetDialect::Scim => Dialect::Rfc7644,
-    };
     let target_config = TargetClientConfig::new(
         config.target_base_url.clone(),
         SecretId::new(config.target_token_secret_id.clone()),
-        dialect,
+        config.target_dialect,
     );
     let target = HttpTargetScimClient::new(target_config, secrets.clone())
         .map_err(|e| format!("scim-api cannot start: {e}"))?;
@@ -66,29 +60,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     );
     let authenticator =
         BearerAuthenticator::new(secrets, SecretId::new(config.scim_tokens_secret_id.clone()));
-    let app = ScimApp::new(service, authenticator).with_public_base_url(config.public_base_url);
-
     // One EMF metrics line per request (edge::metrics), with the target client's counts.
-    let metrics = RequestMetrics::new(function_name("scim-api"), scim_operation)
-        .with_target_counts(Arc::new(move || {
-            let c = counters.take();
-            TargetCounts {
-                calls: c.calls,
-                throttles: c.throttles,
-                retries: c.retries,
-                errors: c.errors,
-            }
-        }));
-    let router = metrics
-        .instrument(scim_router(Arc::new(app)))
-        .layer(axum::middleware::map_request(invocation_id));
-    lambda_http::run(router).await
-}
-
-/// Hands the Lambda request id to the router, which uses it as the correlation id.
-async fn invocation_id(mut request: Request) -> Request {
-    if let Some(id) = request.lambda_context_ref().map(|c| c.request_id.clone()) {
-        request.extensions_mut().insert(InvocationId(id));
-    }
-    request
+    let metrics = RequestMetrics::new(function_name("scim-api"))
+        .with_target_counts(Arc::new(move || counters.take()));
+    let app = ScimApp::new(service, authenticator)
+        .with_public_base_url(config.public_base_url)
+        .with_metrics(metrics);
+    edge::lambda::run(scim_router(Arc::new(app))).await
 }

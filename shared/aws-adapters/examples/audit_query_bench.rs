@@ -20,7 +20,7 @@ use aws_adapters::dynamodb_audit;
 use aws_adapters::{DynamoDbAuditLog, DynamoDbLedger};
 use aws_sdk_dynamodb::Client;
 use gateway::audit::{
-    AttributeChange, AuditActor, AuditOperation, AuditRecord, AuditSource, AuditTarget, Outcome,
+    AttributeChange, AuditActor, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
 use gateway::audit_store::chain::{AuditKey, AuditKeys};
 use gateway::audit_store::ledger::{
@@ -57,9 +57,9 @@ impl Rng {
     }
 }
 
-fn target(u: u64) -> AuditTarget {
+fn target(u: u64) -> AuditSubject {
     let group = u >= TARGETS * 4 / 5;
-    AuditTarget {
+    AuditSubject {
         resource_type: Some(if group {
             ResourceKind::Group
         } else {
@@ -131,7 +131,7 @@ fn record(rng: &mut Rng, n: u64, time: OffsetDateTime) -> AuditRecord {
             credential: actor,
             user_agent: Some("Okta SCIM Client 1.0.0".into()),
         },
-        target: target(rng.below(TARGETS)),
+        subject: target(rng.below(TARGETS)),
         operation,
         membership: None,
         changes,

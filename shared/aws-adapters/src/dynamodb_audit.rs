@@ -172,9 +172,9 @@ impl IndexAttributes {
         Self {
             time_pk: format!("REC#{s}"),
             time_sk: chain::sort_key(record.time, id),
-            tid: non_empty(record.target.target_id.as_ref()),
-            xid: non_empty(record.target.external_id.as_ref()),
-            tname: non_empty(record.target.name.as_ref()).map(|n| n.to_lowercase()),
+            tid: non_empty(record.subject.target_id.as_ref()),
+            xid: non_empty(record.subject.external_id.as_ref()),
+            tname: non_empty(record.subject.name.as_ref()).map(|n| n.to_lowercase()),
             actor_pk: format!("{}#{s}", record.actor.credential),
             outcome_pk: format!("{outcome}#{s}"),
             op_pk: format!("{operation}#{s}"),
@@ -183,8 +183,8 @@ impl IndexAttributes {
             outcome,
             operation,
             status: record.status,
-            resource_type: record.target.resource_type.as_ref().map(word),
-            target_name: non_empty(record.target.name.as_ref()),
+            resource_type: record.subject.resource_type.as_ref().map(word),
+            target_name: non_empty(record.subject.name.as_ref()),
             correlation_id: record.correlation_id.clone(),
         }
     }
@@ -1282,7 +1282,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), AuditStore
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gateway::audit::{AuditActor, AuditOperation, AuditSource, AuditTarget};
+    use gateway::audit::{AuditActor, AuditOperation, AuditSource, AuditSubject};
     use time::macros::datetime;
 
     fn record() -> AuditRecord {
@@ -1293,7 +1293,7 @@ mod tests {
                 credential: "okta-admin:alice".into(),
                 user_agent: None,
             },
-            target: AuditTarget {
+            subject: AuditSubject {
                 resource_type: None,
                 external_id: Some("00u1".into()),
                 target_id: Some(String::new()),

@@ -1,6 +1,7 @@
-//! AWS implementations of the gateway's ports: Secrets Manager (and, as they are
-//! written, DynamoDB and SQS). Each adapter classifies its SDK's errors into the port's
-//! error type, so no SDK type crosses into the use cases.
+//! AWS implementations of the gateway's ports: Secrets Manager (secrets, and the age of
+//! a secret's value) and DynamoDB (the audit trail); SQS is planned for the event-hook
+//! path. Each adapter classifies its SDK's errors into the port's error type, so no SDK
+//! type crosses into the use cases.
 
 pub mod dynamodb_audit;
 pub mod secret_age;

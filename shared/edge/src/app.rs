@@ -4,13 +4,16 @@
 use gateway::ScimService;
 
 use crate::auth::BearerAuthenticator;
+use crate::metrics::{RequestMetrics, function_name};
 
-/// The SCIM function's application state: the use cases, the inbound authenticator, and
-/// the public base URL when it is configured rather than derived from requests.
+/// The SCIM function's application state: the use cases, the inbound authenticator, the
+/// public base URL when it is configured rather than derived from requests, and the
+/// per-request metrics.
 pub struct ScimApp {
     service: ScimService,
     authenticator: BearerAuthenticator,
     public_base_url: Option<String>,
+    metrics: RequestMetrics,
 }
 
 impl std::fmt::Debug for ScimApp {
@@ -23,13 +26,27 @@ impl std::fmt::Debug for ScimApp {
 }
 
 impl ScimApp {
-    /// State over a service and an authenticator; the base URL is derived per request.
+    /// State over a service and an authenticator; the base URL is derived per request,
+    /// and metrics go to stdout under the function's name, as in Lambda.
     pub fn new(service: ScimService, authenticator: BearerAuthenticator) -> Self {
         Self {
             service,
             authenticator,
             public_base_url: None,
+            metrics: RequestMetrics::new(function_name("scim-api")),
         }
+    }
+
+    /// Uses `metrics` for the per-request EMF documents (a counts source, another sink).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: RequestMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The per-request metrics.
+    pub fn metrics(&self) -> &RequestMetrics {
+        &self.metrics
     }
 
     /// Sets the SCIM base URL clients use (ending in `/scim/v2`), for `Location` headers

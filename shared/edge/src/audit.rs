@@ -1,10 +1,10 @@
-//! The audit API's router (architecture.md flow 3): auditors read the trail and verify
+//! The audit API's router (`docs/design.md`, "Flows"): auditors read the trail and verify
 //! it, authenticated by an OIDC access token through [`AccessTokenVerifier`].
 //!
 //! - `GET /audit/records?target=&actor=&since=&until=&outcome=&operation=&limit=&cursor=`
 //!   answers `{"records": [...], "next_cursor": ...}`, or CSV with `format=csv` or
 //!   `Accept: text/csv` (RFC 4180, a header row, the next cursor in `x-next-cursor`);
-//! - `GET /audit/verify?since=&until=` answers the store's [`VerifyReport`]:
+//! - `GET /audit/verify?since=&until=` answers the store's [`VerifyReport`](gateway::audit_store::VerifyReport):
 //!   `{"intact": …, "checked": …, "problems": [...], …}`.
 //!
 //! Every answer is JSON except a CSV page; errors are `{"error", "message",
@@ -20,7 +20,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::get;
 use gateway::audit::{AuditOperation, Outcome};
@@ -28,17 +28,16 @@ use gateway::audit_store::{
     AuditPage, AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT, StoredAuditRecord,
 };
 use gateway::{AccessTokenVerifier, Auditor, Clock, SystemClock, TokenError};
-use http::header::{
-    ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE,
-    WWW_AUTHENTICATE,
-};
-use http::uri::{PathAndQuery, Uri};
+use http::Method;
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tower::ServiceBuilder;
 
-use crate::correlation::{CorrelationId, run_correlated};
+use crate::http::{
+    CorrelationId, ErrorFormat, Plumbing, bearer_token, body_response, correlation_of,
+};
+use crate::metrics::{RequestMetrics, function_name};
 
 pub mod config;
 
@@ -56,11 +55,37 @@ pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
 /// The media type of CSV pages (RFC 4180 §3, with a header row).
 pub const CSV_MEDIA_TYPE: &str = "text/csv; charset=utf-8; header=present";
 
+/// How the audit router uses the shared plumbing.
+const PLUMBING: Plumbing = Plumbing {
+    base_path: AUDIT_BASE_PATH,
+    span: "audit_api",
+    operation: operation_name,
+    errors: ErrorFormat {
+        internal: |correlation| {
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the audit API could not answer",
+                correlation,
+            )
+        },
+        not_allowed: |_method, _allow, correlation| {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the audit API is read-only: GET",
+                correlation,
+            )
+        },
+    },
+};
+
 /// What the audit router needs, built once per cold start.
 pub struct AuditApp {
     store: Arc<dyn AuditStore>,
     verifier: Arc<dyn AccessTokenVerifier>,
     clock: Arc<dyn Clock>,
+    metrics: RequestMetrics,
 }
 
 impl std::fmt::Debug for AuditApp {
@@ -71,12 +96,13 @@ impl std::fmt::Debug for AuditApp {
 
 impl AuditApp {
     /// State over a store and a token verifier, with the system clock (used only for
-    /// the default end of a verified period).
+    /// the default end of a verified period) and metrics on stdout, as in Lambda.
     pub fn new(store: Arc<dyn AuditStore>, verifier: Arc<dyn AccessTokenVerifier>) -> Self {
         Self {
             store,
             verifier,
             clock: Arc::new(SystemClock),
+            metrics: RequestMetrics::new(function_name("audit-api")),
         }
     }
 
@@ -86,69 +112,46 @@ impl AuditApp {
         self.clock = clock;
         self
     }
+
+    /// Uses `metrics` for the per-request EMF documents.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: RequestMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
 }
 
-/// The audit router over `app`, served by `lambda_http::run` in the `audit-api`
-/// function and by `axum::serve` in `scimgw dev` and the tests.
+/// The audit router over `app`, with its metrics layer: the one constructor of the
+/// audit API, served by `lambda_http::run` in the `audit-api` function and by
+/// `axum::serve` in `scimgw dev` and the tests.
 ///
 /// An API Gateway stage left in front of `/audit` (`/prod/audit/records`) is stripped
 /// before routing.
 pub fn audit_router(app: Arc<AuditApp>) -> Router {
-    let records_route = get(records).fallback(not_allowed);
-    let verify_route = get(verify).fallback(not_allowed);
-    let inner = Router::new()
+    let records_route = get(records).fallback(PLUMBING.not_allowed("GET"));
+    let verify_route = get(verify).fallback(PLUMBING.not_allowed("GET"));
+    let routes = Router::new()
         .route("/audit/records", records_route.clone())
         .route("/audit/records/", records_route)
         .route("/audit/verify", verify_route.clone())
         .route("/audit/verify/", verify_route)
         .fallback(not_found)
-        .layer(from_fn_with_state(app.clone(), authenticate))
-        .layer(from_fn(guard_panics))
-        .layer(from_fn(correlate))
-        .with_state(app);
-    Router::new().fallback_service(
-        ServiceBuilder::new()
-            .map_request(strip_stage_prefix)
-            .service(inner),
-    )
+        .layer(from_fn_with_state(app.clone(), authenticate));
+    let metrics = app.metrics.clone();
+    metrics.instrument(PLUMBING.wrap(routes, app))
+}
+
+/// The audit API's operation of a matched route: `QueryRecords`, `Verify`, or `Other`.
+fn operation_name(method: &Method, matched: &str) -> &'static str {
+    match (method.as_str(), matched.trim_end_matches('/')) {
+        ("GET", "/audit/records") => "QueryRecords",
+        ("GET", "/audit/verify") => "Verify",
+        _ => "Other",
+    }
 }
 
 // ---------------------------------------------------------------------------------------
-// Middleware
-
-/// The correlation id, a span with ids only, one access line, `x-correlation-id`.
-async fn correlate(request: Request, next: Next) -> Response {
-    let correlation = CorrelationId::of(&request);
-    let span = tracing::info_span!(
-        "audit_api",
-        correlation_id = %correlation.0,
-        http.method = %request.method(),
-        http.path = %request.uri().path(),
-        auditor = tracing::field::Empty,
-    );
-    run_correlated(request, next, correlation, span).await
-}
-
-/// A panic below becomes a generic 500 rather than a dropped connection.
-async fn guard_panics(request: Request, next: Next) -> Response {
-    use futures::FutureExt as _;
-    let correlation = correlation_of(&request);
-    match std::panic::AssertUnwindSafe(next.run(request))
-        .catch_unwind()
-        .await
-    {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::error!("a handler panicked");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the audit API could not answer",
-                &correlation,
-            )
-        }
-    }
-}
+// Authentication
 
 /// Verifies the bearer token and puts the [`Auditor`] in the request's extensions.
 async fn authenticate(
@@ -157,7 +160,7 @@ async fn authenticate(
     next: Next,
 ) -> Response {
     let correlation = correlation_of(&request);
-    let Some(token) = bearer_token(request.headers()) else {
+    let Ok(token) = bearer_token(request.headers()) else {
         tracing::info!(
             reason = "no bearer token",
             "audit API: authentication refused"
@@ -166,7 +169,7 @@ async fn authenticate(
     };
     match app.verifier.verify(token).await {
         Ok(auditor) => {
-            tracing::Span::current().record("auditor", auditor.subject.as_str());
+            tracing::Span::current().record("actor", auditor.subject.as_str());
             request.extensions_mut().insert(Arc::new(auditor));
             next.run(request).await
         }
@@ -200,15 +203,6 @@ async fn authenticate(
     }
 }
 
-/// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1; the scheme is
-/// case-insensitive).
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 fn unauthorized(error: Option<&str>, message: &str, correlation: &str) -> Response {
     let mut response = error_response(
         StatusCode::UNAUTHORIZED,
@@ -224,46 +218,6 @@ fn unauthorized(error: Option<&str>, message: &str, correlation: &str) -> Respon
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     response
-}
-
-fn correlation_of(request: &Request) -> String {
-    request
-        .extensions()
-        .get::<CorrelationId>()
-        .map(|c| c.0.clone())
-        .unwrap_or_default()
-}
-
-/// Removes one leading path segment in front of `/audit` (an API Gateway stage left
-/// in the path by `lambda_http`).
-fn strip_stage_prefix(mut request: Request) -> Request {
-    let path = request.uri().path();
-    if path == AUDIT_BASE_PATH || path.starts_with("/audit/") {
-        return request;
-    }
-    let Some((stage, rest)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
-        return request;
-    };
-    let is_stage = (1..=128).contains(&stage.len())
-        && stage
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let rest = format!("/{rest}");
-    if !is_stage || !(rest == AUDIT_BASE_PATH || rest.starts_with("/audit/")) {
-        return request;
-    }
-    let path_and_query = match request.uri().query() {
-        Some(query) => format!("{rest}?{query}"),
-        None => rest,
-    };
-    let mut parts = request.uri().clone().into_parts();
-    if let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) {
-        parts.path_and_query = Some(path_and_query);
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
-        }
-    }
-    request
 }
 
 // ---------------------------------------------------------------------------------------
@@ -524,37 +478,20 @@ async fn not_found(request: Request) -> Response {
     )
 }
 
-async fn not_allowed(request: Request) -> Response {
-    let mut response = error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "the audit API is read-only: GET",
-        &correlation_of(&request),
-    );
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static("GET"));
-    response
-}
-
 // ---------------------------------------------------------------------------------------
 // Answers
 
 fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut response = Response::new(Body::from(bytes));
-            *response.status_mut() = status;
-            let headers = response.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(bytes) => body_response(status, "application/json", Some(bytes), &[]),
         Err(error) => {
             tracing::error!(error = %error, "audit API: the answer could not be serialized");
-            let mut response = Response::new(Body::from(r#"{"error":"internal"}"#));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
+            body_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/json",
+                Some(br#"{"error":"internal"}"#.to_vec()),
+                &[],
+            )
         }
     }
 }

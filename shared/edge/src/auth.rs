@@ -12,7 +12,7 @@
 //! ```
 //!
 //! where each entry is the lowercase or uppercase hex SHA-256 of a token's UTF-8 bytes,
-//! e.g. `printf %s "$TOKEN" | sha256sum`. The [`crate::Actor`] of a request names the slot
+//! e.g. `printf %s "$TOKEN" | sha256sum`. The [`gateway::Actor`] of a request names the slot
 //! that matched (`scim-token-1` or `scim-token-2`), so the audit trail shows which token
 //! a client used, and when the old one stopped being used.
 
@@ -24,6 +24,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
+
+use crate::http::{BearerError, parse_bearer};
 
 /// At most this many inbound tokens are valid at once, as Identity Center does for its own.
 pub const MAX_INBOUND_TOKENS: usize = 2;
@@ -235,23 +237,16 @@ fn slot_actor(slot: usize) -> Authenticated {
     }
 }
 
-/// The token of `Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive). The
-/// token must be `b64token` characters, which also keeps control characters and spaces
-/// out of everything downstream.
+/// The token of `Bearer <token>`, no longer than an inbound token can be.
 fn bearer_token(header: &[u8]) -> Result<&str, AuthError> {
-    let text = std::str::from_utf8(header).map_err(|_| AuthError::Malformed)?;
-    let (scheme, token) = text.trim().split_once(' ').ok_or(AuthError::Malformed)?;
-    let token = token.trim_start_matches(' ');
-    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
-    let well_formed = scheme.eq_ignore_ascii_case("bearer")
-        && !token.is_empty()
-        && token.len() <= MAX_TOKEN_LEN
-        && token.trim_end_matches('=').chars().all(b64token);
-    if well_formed {
-        Ok(token)
-    } else {
-        Err(AuthError::Malformed)
+    let token = parse_bearer(header).map_err(|error| match error {
+        BearerError::Missing => AuthError::Missing,
+        BearerError::Malformed => AuthError::Malformed,
+    })?;
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed);
     }
+    Ok(token)
 }
 
 #[cfg(test)]

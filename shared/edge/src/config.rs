@@ -13,14 +13,7 @@
 
 use std::time::Duration;
 
-/// Which SCIM dialect the target speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetDialect {
-    /// AWS IAM Identity Center.
-    IdentityCenter,
-    /// Any RFC 7644 server.
-    Scim,
-}
+pub use gateway::TargetDialect;
 
 /// The configuration of the `scim-api` function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,15 +91,11 @@ impl Config {
                 "expected an http(s) URL",
             ));
         }
-        let target_dialect = match get("TARGET_DIALECT").as_deref() {
-            None | Some("identity-center") => TargetDialect::IdentityCenter,
-            Some("scim") => TargetDialect::Scim,
-            Some(_) => {
-                return Err(ConfigError::Invalid(
-                    "TARGET_DIALECT",
-                    "expected `identity-center` or `scim`",
-                ));
-            }
+        let target_dialect = match get("TARGET_DIALECT") {
+            None => TargetDialect::IdentityCenter,
+            Some(name) => name.parse().map_err(|_| {
+                ConfigError::Invalid("TARGET_DIALECT", "expected `identity-center` or `scim`")
+            })?,
         };
         Ok(Self {
             target_base_url,
@@ -209,7 +198,7 @@ mod tests {
             ("PUBLIC_BASE_URL", "https://gw.example.com/scim/v2/"),
         ]);
         let config = config(&pairs).unwrap();
-        assert_eq!(config.target_dialect, TargetDialect::Scim);
+        assert_eq!(config.target_dialect, TargetDialect::Rfc7644);
         assert_eq!(config.request_budget, Duration::from_millis(1500));
         assert_eq!(config.secret_cache_ttl, Duration::from_secs(60));
         assert_eq!(

@@ -1,16 +1,14 @@
-//! The one place where errors become HTTP responses (style.md §4).
+//! The one place where errors become HTTP responses.
 //!
 //! A 4xx answers with the RFC 7644 §3.12 error and its detail. A 5xx answers with a
 //! generic detail and the request's correlation id, and the full cause chain is logged
 //! once, here, so that nothing internal (an upstream message, a secret id, a hostname)
 //! reaches the client and every failure can still be found in the logs.
 
-use std::error::Error as StdError;
-use std::fmt::Write as _;
-
 use axum::body::Body;
 use axum::response::Response;
 use gateway::GatewayError;
+pub use gateway::service::cause_chain;
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use scim_core::{SCIM_MEDIA_TYPE, ScimError};
@@ -89,17 +87,6 @@ fn set_retry_after(response: &mut Response, seconds: u64) {
     }
 }
 
-/// An error and its sources, outermost first, joined with `: `.
-pub fn cause_chain(error: &dyn StdError) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(out, ": {cause}");
-        source = cause.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt;
@@ -133,7 +120,7 @@ mod tests {
     async fn a_server_fault_answers_generically_with_the_correlation_id() {
         // Act
         let response = to_response(
-            &GatewayError::Unexpected("db host 10.0.0.7 refused".into()),
+            &GatewayError::Unexpected(anyhow::anyhow!("db host 10.0.0.7 refused")),
             "corr-42",
         );
 

@@ -1,13 +1,12 @@
-//! Reading the parts of a request the handlers need, refusing what the gateway will not
-//! accept before anything is sent downstream: bodies (size, media type, JSON), resource
-//! ids in paths, and query strings.
+//! Reading the raw parts of a request the handlers need, refusing what the gateway will
+//! not accept before anything is sent downstream: bodies (size, media type, JSON) and
+//! query strings. Ids, resources and PATCH bodies are then parsed by scim-core's types.
 
 use axum::body::Body;
-use gateway::ResourceKind;
 use http::HeaderMap;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use scim_core::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, PATCH_OP_SCHEMA, ScimError, USER_SCHEMA};
+use scim_core::ScimError;
 use serde_json::Value;
 
 use crate::discovery::MAX_BODY_BYTES;
@@ -58,42 +57,6 @@ pub async fn json_object(headers: &HeaderMap, body: Body) -> Result<Value, ScimE
     Ok(value)
 }
 
-/// Refuses a body whose `schemas` names a URN this endpoint does not serve (RFC 7643
-/// §3: every URN in `schemas` must be one the representation supports): a resource must
-/// carry its core schema and may add only its known extensions, and a PATCH carries the
-/// PatchOp URN alone (RFC 7644 §3.5.2). Checked here, before the use case runs, so a
-/// resource of the wrong kind or an unknown extension never reaches the target.
-/// A wrongly typed `schemas` is left to the use case's parser, which owns that error.
-pub fn check_schemas(kind: ResourceKind, patch: bool, body: &Value) -> Result<(), ScimError> {
-    let Some(Value::Array(urns)) = body
-        .as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")))
-        .map(|(_, v)| v)
-    else {
-        return Ok(());
-    };
-    let urns: Vec<&str> = urns.iter().filter_map(Value::as_str).collect();
-    let (required, allowed): (&str, &[&str]) = match (patch, kind) {
-        (true, _) => (PATCH_OP_SCHEMA, &[PATCH_OP_SCHEMA]),
-        (false, ResourceKind::User) => (USER_SCHEMA, &[USER_SCHEMA, ENTERPRISE_USER_SCHEMA]),
-        (false, ResourceKind::Group) => (GROUP_SCHEMA, &[GROUP_SCHEMA]),
-    };
-    let known = |urn: &str| allowed.iter().any(|a| a.eq_ignore_ascii_case(urn));
-    if let Some(unknown) = urns.iter().find(|urn| !known(urn)) {
-        // The URN is the client's own input, but cap it: it is echoed in the detail.
-        let shown: String = unknown.chars().take(100).collect();
-        return Err(ScimError::invalid_value(format!(
-            "`schemas` names `{shown}`, which this endpoint does not serve"
-        )));
-    }
-    if !urns.iter().any(|urn| urn.eq_ignore_ascii_case(required)) {
-        return Err(ScimError::invalid_value(format!(
-            "`schemas` must include `{required}`"
-        )));
-    }
-    Ok(())
-}
-
 fn too_large() -> ScimError {
     ScimError::payload_too_large(format!("the request body exceeds {MAX_BODY_BYTES} bytes"))
 }
@@ -113,13 +76,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ScimError> {
             "the request body must be application/scim+json or application/json",
         )),
     }
-}
-
-/// Whether `id` can name a resource at all: the gateway's one rule for ids
-/// (`gateway::translate::id`), applied here already so that a hostile id is refused
-/// before its request body is even read. A refused id is a resource that does not exist.
-pub fn check_id(id: &str) -> Result<(), ScimError> {
-    gateway::translate::id::check_id(id).map(|_| ())
 }
 
 /// The query string's parameters, percent-decoded (`+` as a space, as in forms).
@@ -235,78 +191,15 @@ mod tests {
     }
 
     #[test]
-    fn schemas_must_be_the_endpoints_own() {
-        use serde_json::json;
-        let ok = [
-            (ResourceKind::User, false, json!({"schemas": [USER_SCHEMA]})),
-            (
-                ResourceKind::User,
-                false,
-                json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA]}),
-            ),
-            (
-                ResourceKind::User,
-                false,
-                json!({"Schemas": ["URN:ietf:params:scim:schemas:core:2.0:User"]}),
-            ),
-            (
-                ResourceKind::Group,
-                false,
-                json!({"displayName": "no schemas: left to the parser"}),
-            ),
-            (
-                ResourceKind::Group,
-                true,
-                json!({"schemas": [PATCH_OP_SCHEMA]}),
-            ),
-        ];
-        for (kind, patch, body) in ok {
-            assert!(check_schemas(kind, patch, &body).is_ok(), "{body}");
-        }
-        let refused = [
-            (
-                ResourceKind::User,
-                false,
-                json!({"schemas": ["urn:example:evil"]}),
-            ),
-            (
-                ResourceKind::User,
-                false,
-                json!({"schemas": [USER_SCHEMA, "urn:example:evil"]}),
-            ),
-            (
-                ResourceKind::User,
-                false,
-                json!({"schemas": [ENTERPRISE_USER_SCHEMA]}),
-            ),
-            (
-                ResourceKind::Group,
-                false,
-                json!({"schemas": [USER_SCHEMA]}),
-            ),
-            (ResourceKind::User, true, json!({"schemas": [USER_SCHEMA]})),
-            (ResourceKind::Group, true, json!({"schemas": []})),
-        ];
-        for (kind, patch, body) in refused {
-            let error = check_schemas(kind, patch, &body).unwrap_err();
-            assert_eq!(
-                error.scim_type,
-                Some(scim_core::ScimType::InvalidValue),
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
     fn ids_that_could_escape_their_path_are_refused() {
         for good in [
             "9067729b3d-94f1e0b3-c394-48d5-8ab1-2c122a167074",
             "a1",
             "x_y.z",
         ] {
-            assert!(check_id(good).is_ok(), "{good}");
+            assert!(scim_core::ResourceId::parse(good).is_ok(), "{good}");
         }
-        let long = "a".repeat(gateway::translate::id::MAX_ID_LEN + 1);
+        let long = "a".repeat(scim_core::ResourceId::MAX_LEN + 1);
         for bad in [
             "",
             ".",
@@ -320,7 +213,11 @@ mod tests {
             "é",
             &long,
         ] {
-            assert_eq!(check_id(bad).unwrap_err().status, 404, "{bad}");
+            assert_eq!(
+                scim_core::ResourceId::parse(bad).unwrap_err().status,
+                404,
+                "{bad}"
+            );
         }
     }
 

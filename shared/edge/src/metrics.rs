@@ -17,10 +17,10 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
-use http::Method;
+use gateway::CallCounts;
 use serde_json::{Map, Value, json};
 
-use crate::correlation::CORRELATION_HEADER;
+use crate::http::{CORRELATION_HEADER, OperationName};
 
 /// The CloudWatch namespace of every metric the gateway publishes.
 pub const NAMESPACE: &str = "scimgw";
@@ -94,6 +94,17 @@ impl EmfSink for StdoutSink {
         let _ = out
             .write_all(format!("{line}\n").as_bytes())
             .and_then(|()| out.flush());
+    }
+}
+
+/// Writes each document as a debug-level log line, for local runs (`scimgw dev`) where
+/// stdout is the operator's terminal.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogSink;
+
+impl EmfSink for LogSink {
+    fn write_line(&self, line: &str) {
+        tracing::debug!(target: "scimgw::metrics", emf = line, "metrics");
     }
 }
 
@@ -207,31 +218,13 @@ impl Default for EmfDocument {
     }
 }
 
-/// What the target client did during one request, as counts.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct TargetCounts {
-    /// HTTP attempts, retries included.
-    pub calls: u64,
-    /// Attempts answered 429.
-    pub throttles: u64,
-    /// Attempts that were retries.
-    pub retries: u64,
-    /// Attempts that failed with a 5xx, a timeout or a transport error.
-    pub errors: u64,
-}
-
-/// Names the operation of a request from its method and path; the result must come
-/// from a fixed set, as it becomes a metric dimension.
-pub type Classifier = fn(&Method, &str) -> &'static str;
-
 /// Reads and resets the target client's counters after each request.
-pub type TargetCountsSource = Arc<dyn Fn() -> TargetCounts + Send + Sync>;
+pub type TargetCountsSource = Arc<dyn Fn() -> CallCounts + Send + Sync>;
 
 /// The per-request metrics of one function. Apply it with [`RequestMetrics::instrument`].
 #[derive(Clone)]
 pub struct RequestMetrics {
     function: String,
-    classify: Classifier,
     target: Option<TargetCountsSource>,
     sink: Arc<dyn EmfSink>,
 }
@@ -245,11 +238,11 @@ impl std::fmt::Debug for RequestMetrics {
 }
 
 impl RequestMetrics {
-    /// Metrics for `function`, operations named by `classify`, written to stdout.
-    pub fn new(function: impl Into<String>, classify: Classifier) -> Self {
+    /// Metrics for `function`, written to stdout. Each request's operation is the
+    /// [`OperationName`] its router put on the response (`Other` when none did).
+    pub fn new(function: impl Into<String>) -> Self {
         Self {
             function: function.into(),
-            classify,
             target: None,
             sink: Arc::new(StdoutSink),
         }
@@ -340,8 +333,11 @@ async fn record(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let operation = (metrics.classify)(request.method(), request.uri().path());
     let response = next.run(request).await;
+    let operation = response
+        .extensions()
+        .get::<OperationName>()
+        .map_or("Other", |name| name.0);
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let correlation = response
         .headers()
@@ -357,98 +353,39 @@ async fn record(
     response
 }
 
-/// The SCIM operation of a request (RFC 7644 §3.2): `ListUsers`, `GetUser`,
-/// `CreateUser`, `ReplaceUser`, `PatchUser`, `DeleteUser`, the same for groups,
-/// `Discovery`, or `Other`. A stage prefix before `/scim/v2`, a trailing slash and the
-/// case of the resource segment do not change the answer.
-pub fn scim_operation(method: &Method, path: &str) -> &'static str {
-    let Some((_, rest)) = path.split_once(crate::router::SCIM_BASE_PATH) else {
-        return "Other";
-    };
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let is = |segment: &str, name: &str| segment.eq_ignore_ascii_case(name);
-    match segments.as_slice() {
-        [resource, ..]
-            if *method == Method::GET
-                && ["ServiceProviderConfig", "Schemas", "ResourceTypes"]
-                    .iter()
-                    .any(|d| is(resource, d)) =>
-        {
-            "Discovery"
-        }
-        [resource] if is(resource, "Users") => pick(
-            method,
-            &[(Method::GET, "ListUsers"), (Method::POST, "CreateUser")],
-        ),
-        [resource] if is(resource, "Groups") => pick(
-            method,
-            &[(Method::GET, "ListGroups"), (Method::POST, "CreateGroup")],
-        ),
-        [resource, _] if is(resource, "Users") => pick(
-            method,
-            &[
-                (Method::GET, "GetUser"),
-                (Method::PUT, "ReplaceUser"),
-                (Method::PATCH, "PatchUser"),
-                (Method::DELETE, "DeleteUser"),
-            ],
-        ),
-        [resource, _] if is(resource, "Groups") => pick(
-            method,
-            &[
-                (Method::GET, "GetGroup"),
-                (Method::PUT, "ReplaceGroup"),
-                (Method::PATCH, "PatchGroup"),
-                (Method::DELETE, "DeleteGroup"),
-            ],
-        ),
-        _ => "Other",
-    }
-}
-
-/// The audit API's operation: `QueryRecords`, `Verify`, or `Other`.
-pub fn audit_operation(method: &Method, path: &str) -> &'static str {
-    let path = path.trim_end_matches('/');
-    match () {
-        () if *method == Method::GET && path.ends_with("/audit/records") => "QueryRecords",
-        () if path.ends_with("/audit/verify") => "Verify",
-        () => "Other",
-    }
-}
-
-fn pick(method: &Method, table: &[(Method, &'static str)]) -> &'static str {
-    table
-        .iter()
-        .find(|(m, _)| m == method)
-        .map_or("Other", |(_, name)| name)
-}
-
 #[cfg(test)]
 mod tests {
+    use axum::Extension;
     use axum::body::Body;
     use axum::http::StatusCode;
     use axum::routing::get;
+    use http::Method;
     use tower::ServiceExt as _;
 
     use super::*;
 
+    /// Handlers that name their operation on the response, as the routers' plumbing does.
     fn router() -> Router {
+        let named = |name: &'static str, status: StatusCode| {
+            move || async move { (Extension(OperationName(name)), status) }
+        };
         Router::new()
             .route(
                 "/scim/v2/Users",
-                get(|| async { "[]" }).post(|| async { StatusCode::CREATED }),
+                get(named("ListUsers", StatusCode::OK))
+                    .post(named("CreateUser", StatusCode::CREATED)),
             )
             .route(
                 "/scim/v2/Users/{id}",
-                get(|| async { StatusCode::NOT_FOUND }),
+                get(named("GetUser", StatusCode::NOT_FOUND)),
             )
             .route(
                 "/scim/v2/Groups/{id}",
-                axum::routing::patch(|| async { StatusCode::BAD_GATEWAY }),
+                axum::routing::patch(named("PatchGroup", StatusCode::BAD_GATEWAY)),
             )
             .route(
                 "/scim/v2/Groups",
-                get(|| async { StatusCode::TOO_MANY_REQUESTS }),
+                get(named("ListGroups", StatusCode::TOO_MANY_REQUESTS)),
             )
     }
 
@@ -474,7 +411,7 @@ mod tests {
     async fn each_request_writes_one_emf_document_with_its_operation_and_outcome() {
         // Arrange
         let sink = RecordingSink::default();
-        let router = RequestMetrics::new("scim-api", scim_operation)
+        let router = RequestMetrics::new("scim-api")
             .with_sink(Arc::new(sink.clone()))
             .instrument(router());
 
@@ -535,7 +472,7 @@ mod tests {
     async fn target_counts_are_read_after_each_request_and_published_per_function() {
         // Arrange: a source that hands out its counts once, as a draining counter does.
         let sink = RecordingSink::default();
-        let pending = Arc::new(Mutex::new(TargetCounts {
+        let pending = Arc::new(Mutex::new(CallCounts {
             calls: 3,
             throttles: 2,
             retries: 2,
@@ -545,7 +482,7 @@ mod tests {
             let pending = pending.clone();
             Arc::new(move || std::mem::take(&mut *pending.lock().unwrap()))
         };
-        let router = RequestMetrics::new("scim-api", scim_operation)
+        let router = RequestMetrics::new("scim-api")
             .with_target_counts(source)
             .with_sink(Arc::new(sink.clone()))
             .instrument(router());
@@ -583,37 +520,6 @@ mod tests {
             ),
             (Some(0.0), Some(0.0))
         );
-    }
-
-    #[test]
-    fn operations_come_from_a_fixed_table_whatever_the_path() {
-        let cases = [
-            (Method::GET, "/scim/v2/Users", "ListUsers"),
-            (Method::GET, "/prod/scim/v2/users/", "ListUsers"),
-            (Method::POST, "/scim/v2/Groups", "CreateGroup"),
-            (Method::PUT, "/scim/v2/Users/42", "ReplaceUser"),
-            (Method::DELETE, "/scim/v2/Groups/7/", "DeleteGroup"),
-            (
-                Method::GET,
-                "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
-                "Discovery",
-            ),
-            (Method::GET, "/scim/v2/ServiceProviderConfig", "Discovery"),
-            (Method::POST, "/scim/v2/ResourceTypes", "Other"),
-            (Method::HEAD, "/scim/v2/Users", "Other"),
-            (Method::GET, "/scim/v2/Users/1/extra", "Other"),
-            (Method::GET, "/scim/v2/%2e%2e/etc", "Other"),
-            (Method::GET, "/elsewhere", "Other"),
-        ];
-        for (method, path, expected) in cases {
-            assert_eq!(scim_operation(&method, path), expected, "{method} {path}");
-        }
-        assert_eq!(
-            audit_operation(&Method::GET, "/audit/records"),
-            "QueryRecords"
-        );
-        assert_eq!(audit_operation(&Method::POST, "/audit/verify/"), "Verify");
-        assert_eq!(audit_operation(&Method::GET, "/audit/other"), "Other");
     }
 
     #[test]

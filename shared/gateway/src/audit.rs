@@ -1,7 +1,11 @@
 //! The audit port: one record per operation the gateway performed, refused or failed
-//! (architecture.md "Data → Audit table"), and two adapters that need no AWS:
-//! [`InMemoryAuditLog`] for `scimgw dev` and tests, [`TracingAuditLog`] for the Lambda
-//! until the DynamoDB table lands.
+//! (`docs/design.md`, "Data"; the table's layout is in `docs/audit-table.md`).
+//!
+//! The Lambdas write through `aws_adapters::DynamoDbAuditLog`
+//! (`shared/aws-adapters/src/dynamodb_audit.rs`), which binds each record into the hash
+//! chains of the DynamoDB audit table using the ledger in `gateway::audit_store`. This
+//! module holds two adapters that need no AWS: [`InMemoryAuditLog`] for `scimgw dev` and
+//! tests, and [`TracingAuditLog`], which writes records as log lines.
 //!
 //! Secrets never enter a record: attribute changes skip [`SENSITIVE_ATTRIBUTES`], and
 //! [`AuditRecord::redact`] scrubs every string of a record of the secrets a request
@@ -15,6 +19,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::translate::ResourceKind;
+
+pub use crate::ports::audit_log::{AuditError, AuditLog};
 
 /// Attributes whose values never enter an audit record, matched case-insensitively at
 /// any depth. `password` is the only secret SCIM defines (RFC 7643 §4.1.1).
@@ -37,8 +43,9 @@ pub struct AuditRecord {
     pub source: AuditSource,
     /// Who asked.
     pub actor: AuditActor,
-    /// The resource the operation concerned.
-    pub target: AuditTarget,
+    /// The user or group the operation concerned (`target` on the wire).
+    #[serde(rename = "target")]
+    pub subject: AuditSubject,
     /// The operation.
     pub operation: AuditOperation,
     /// Membership changes sent to the target, for group operations that made any.
@@ -49,7 +56,7 @@ pub struct AuditRecord {
     pub changes: Vec<AttributeChange>,
     /// For lists: the filter as the gateway read it, and how many resources matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query: Option<AuditQuery>,
+    pub query: Option<ListSummary>,
     /// The version of the rule set in force.
     pub rule_set_version: String,
     /// How it ended.
@@ -80,7 +87,7 @@ pub enum AuditSource {
     Scim {
         /// The HTTP method.
         method: String,
-        /// The path template, e.g. `/Users/{id}`: ids live in [`AuditTarget`].
+        /// The path template, e.g. `/Users/{id}`: ids live in [`AuditSubject`].
         path: String,
     },
     /// An Okta event, by its `uuid`.
@@ -93,7 +100,7 @@ pub enum AuditSource {
 /// Who asked: the inbound credential and, for SCIM calls, the client's User-Agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditActor {
-    /// Which credential authenticated the call, e.g. `scim-token:primary`; never the
+    /// Which credential authenticated the call, e.g. `scim-token-1`; never the
     /// credential itself.
     pub credential: String,
     /// The `User-Agent` the client sent, e.g. `Okta SCIM Client 1.0.0`.
@@ -103,7 +110,7 @@ pub struct AuditActor {
 
 /// The resource an operation concerned, as far as it is known.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditTarget {
+pub struct AuditSubject {
     /// User or Group.
     pub resource_type: Option<ResourceKind>,
     /// The identity provider's id (Okta's), the resource's `externalId`.
@@ -195,7 +202,7 @@ pub struct AttributeChange {
 
 /// For list operations: what was asked and how much matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditQuery {
+pub struct ListSummary {
     /// The filter in canonical form, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
@@ -326,9 +333,9 @@ impl AuditRecord {
             scrub(filter);
         }
         for text in [
-            &mut self.target.external_id,
-            &mut self.target.target_id,
-            &mut self.target.name,
+            &mut self.subject.external_id,
+            &mut self.subject.target_id,
+            &mut self.subject.name,
             &mut self.actor.user_agent,
         ]
         .into_iter()
@@ -357,23 +364,6 @@ fn scrub_value(value: &mut Value, scrub: &impl Fn(&mut String)) {
             _ => {}
         }
     }
-}
-
-/// Why a record could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    /// The store refused or could not be reached.
-    #[error("audit: the record could not be stored")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// Where audit records go (style.md §3). A failed write never undoes the operation: the
-/// caller logs the whole record at error level and answers as if it had succeeded
-/// (style.md §5), because the target has already changed.
-#[async_trait]
-pub trait AuditLog: Send + Sync {
-    /// Stores one record.
-    async fn append(&self, record: AuditRecord) -> Result<(), AuditError>;
 }
 
 /// Records kept in memory, in arrival order: `scimgw dev` and tests.
@@ -410,8 +400,8 @@ impl AuditLog for InMemoryAuditLog {
 
 /// Writes each record as one structured `tracing` event at info level, target
 /// [`TracingAuditLog::TARGET`], with the key fields as event fields and the whole
-/// record as JSON in `record`. In the Lambda the JSON log lands in CloudWatch Logs,
-/// where it can be queried until the audit table exists.
+/// record as JSON in `record`. No function uses it now that the audit table exists;
+/// in a Lambda its JSON log would land in CloudWatch Logs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingAuditLog;
 
@@ -455,7 +445,7 @@ mod tests {
                 credential: "scim-token:primary".into(),
                 user_agent: Some("Okta SCIM Client 1.0.0".into()),
             },
-            target: AuditTarget {
+            subject: AuditSubject {
                 resource_type: Some(ResourceKind::User),
                 external_id: Some("00u1".into()),
                 target_id: Some("u-1".into()),

@@ -13,17 +13,17 @@ pub mod memory;
 mod verify;
 
 #[cfg(test)]
-mod ledger_tests;
+mod tests;
 
 use std::fmt;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::SecretError;
 use crate::audit::{AuditOperation, AuditRecord, Outcome};
+
+pub use crate::ports::audit_store::{AuditStore, AuditStoreError};
 
 pub use memory::InMemoryAuditStore;
 
@@ -94,7 +94,7 @@ impl AuditQuery {
     /// for the filters their index did not already apply, so all stores agree.
     pub fn matches(&self, record: &AuditRecord) -> bool {
         let target = self.target.as_deref().is_none_or(|wanted| {
-            let t = &record.target;
+            let t = &record.subject;
             t.target_id.as_deref() == Some(wanted)
                 || t.external_id.as_deref() == Some(wanted)
                 || t.name
@@ -263,38 +263,6 @@ pub struct VerifyNote {
     pub detail: String,
 }
 
-/// Why a query or a verification could not be answered.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditStoreError {
-    /// The cursor was not one this query handed out (garbled, or from another query).
-    #[error("audit store: invalid cursor")]
-    InvalidCursor,
-    /// The query or period cannot be answered as asked.
-    #[error("audit store: invalid query: {0}")]
-    InvalidQuery(String),
-    /// The audit key could not be read or is unusable.
-    #[error("audit store: the audit key is unavailable")]
-    Key(#[source] SecretError),
-    /// The store refused or could not be reached.
-    #[error("audit store: the store is unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// Reads the audit trail back (style.md §3).
-#[async_trait]
-pub trait AuditStore: Send + Sync {
-    /// One page of the records matching `query`.
-    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError>;
-
-    /// Checks every record whose time is in `[since, until)`, and every writer chain
-    /// that could hold one, for deletion, alteration, insertion and re-ordering.
-    async fn verify(
-        &self,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<VerifyReport, AuditStoreError>;
-}
-
 /// A position in a query's result order, handed out as an opaque cursor: the query
 /// plan it belongs to (so a cursor from another kind of query is refused) and the sort
 /// key of the last record read. Stores' sort keys are prefix-free, so "after this key"
@@ -337,129 +305,5 @@ impl QueryCursor {
             return Err(AuditStoreError::InvalidCursor);
         }
         Ok(cursor)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audit::{AuditActor, AuditSource, AuditTarget};
-    use crate::translate::ResourceKind;
-    use time::macros::datetime;
-
-    fn record() -> AuditRecord {
-        AuditRecord {
-            time: datetime!(2024-04-05 06:32:12 UTC),
-            source: AuditSource::Scim {
-                method: "POST".into(),
-                path: "/Users".into(),
-            },
-            actor: AuditActor {
-                credential: "scim-token:primary".into(),
-                user_agent: None,
-            },
-            target: AuditTarget {
-                resource_type: Some(ResourceKind::User),
-                external_id: Some("00u1".into()),
-                target_id: Some("u-1".into()),
-                name: Some("BJensen@example.com".into()),
-            },
-            operation: AuditOperation::Create,
-            membership: None,
-            changes: vec![],
-            query: None,
-            rule_set_version: "v1".into(),
-            outcome: Outcome::Success,
-            status: 201,
-            target_status: Some(201),
-            target_calls: 1,
-            latency_ms: 3,
-            correlation_id: "req-1".into(),
-            error: None,
-        }
-    }
-
-    #[test]
-    fn a_target_filter_matches_the_identity_center_id_the_okta_id_or_the_name_in_any_case() {
-        for wanted in ["u-1", "00u1", "bjensen@EXAMPLE.com"] {
-            let query = AuditQuery {
-                target: Some(wanted.into()),
-                ..AuditQuery::default()
-            };
-            assert!(query.matches(&record()), "{wanted}");
-        }
-        let other = AuditQuery {
-            target: Some("u-2".into()),
-            ..AuditQuery::default()
-        };
-        assert!(!other.matches(&record()));
-    }
-
-    #[test]
-    fn the_period_includes_since_and_excludes_until() {
-        // Arrange
-        let at = record().time;
-        let from_at = AuditQuery {
-            since: Some(at),
-            ..AuditQuery::default()
-        };
-        let until_at = AuditQuery {
-            until: Some(at),
-            ..AuditQuery::default()
-        };
-
-        // Assert
-        assert!(from_at.matches(&record()));
-        assert!(!until_at.matches(&record()));
-    }
-
-    #[test]
-    fn limits_out_of_range_and_empty_periods_are_refused() {
-        let zero = AuditQuery {
-            limit: 0,
-            ..AuditQuery::default()
-        };
-        let huge = AuditQuery {
-            limit: MAX_LIMIT + 1,
-            ..AuditQuery::default()
-        };
-        let at = record().time;
-        let empty = AuditQuery {
-            since: Some(at),
-            until: Some(at),
-            ..AuditQuery::default()
-        };
-        for q in [zero, huge, empty] {
-            assert!(matches!(
-                q.validate(),
-                Err(AuditStoreError::InvalidQuery(_))
-            ));
-        }
-        assert!(AuditQuery::default().validate().is_ok());
-    }
-
-    #[test]
-    fn a_cursor_round_trips_and_a_garbled_or_foreign_one_is_refused() {
-        // Arrange
-        let cursor = QueryCursor {
-            plan: "time".into(),
-            after: "2024-04-05T06:32:12.000000000Z#20240405T06-0123456789abcdef:0000000001".into(),
-        };
-
-        // Act
-        let text = cursor.encode();
-
-        // Assert
-        assert_eq!(QueryCursor::decode(&text, "time").unwrap(), cursor);
-        for bad in ["", "!!!", "eyJ4IjoxfQ", &"A".repeat(5000)] {
-            assert!(matches!(
-                QueryCursor::decode(bad, "time"),
-                Err(AuditStoreError::InvalidCursor)
-            ));
-        }
-        assert!(matches!(
-            QueryCursor::decode(&text, "actor"),
-            Err(AuditStoreError::InvalidCursor)
-        ));
     }
 }

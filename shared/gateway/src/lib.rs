@@ -1,8 +1,9 @@
 //! The gateway's core: use cases, the ports they call, and the translation between
 //! Okta's and Identity Center's SCIM dialects.
 //!
-//! Deliberately free of `aws-sdk-*`, `reqwest` and `lambda_http` (style.md §2): adapters
-//! live in `aws-adapters` and `clients`, and depend on this crate, never the reverse.
+//! Deliberately free of `aws-sdk-*`, `reqwest` and `lambda_http` (checked by `.ci/run`;
+//! see `docs/design.md`, "Dependency direction"): adapters live in `aws-adapters` and
+//! `clients`, and depend on this crate, never the reverse.
 
 pub mod audit;
 pub mod audit_store;
@@ -18,7 +19,7 @@ pub mod translate;
 pub use deadline::Deadline;
 pub use ports::clock::{Clock, SystemClock};
 pub use ports::secrets::{SecretError, SecretId, SecretSource, SecretString};
-pub use ports::target::{TargetError, TargetScimClient};
+pub use ports::target::{CallCounts, TargetDialect, TargetError, TargetScimClient};
 
 #[cfg(any(test, feature = "test-util"))]
 pub use ports::clock::FixedClock;
@@ -31,4 +32,7 @@ pub use audit_store::{
 };
 pub use auth::{AccessTokenVerifier, Auditor, TokenError};
 pub use rules::{IdentityRules, RuleError, RuleSet, RuleSource};
-pub use service::{Actor, GatewayError, RequestContext, ResourceKind, ScimReply, ScimService};
+pub use service::{
+    Actor, GatewayError, NewResource, RefusedInput, RequestContext, ResourceKind, ScimReply,
+    ScimService,
+};

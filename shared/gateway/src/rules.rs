@@ -1,14 +1,17 @@
 //! The mapping-rules port: where the use cases get the active rule set, and what a rule
 //! set does to a resource on its way to the target.
 //!
-//! Until the rules issue lands, the only rule set is the identity ([`IdentityRules`]):
-//! it changes nothing, but its version is still stamped on every audit record, so that
-//! the audit trail reads the same before and after real rules arrive.
+//! Only identity rules exist today ([`IdentityRules`]); rule sets held in DynamoDB are
+//! planned. The identity changes nothing, but its version is still stamped on every
+//! audit record, so that the audit trail reads the same before and after real rules
+//! arrive.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use scim_core::{Group, PatchOp, ScimError, User};
+
+pub use crate::ports::rules::{RuleError, RuleSource};
 
 /// The version string of the identity rule set.
 pub const IDENTITY_VERSION: &str = "identity";
@@ -48,25 +51,6 @@ impl RuleSet {
     pub fn apply_group_patch(&self, patch: PatchOp) -> Result<PatchOp, ScimError> {
         Ok(patch)
     }
-}
-
-/// Why the active rule set could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum RuleError {
-    /// The store holding the rule sets could not be read.
-    #[error("rules: the rule store is unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The active pointer names a rule set that does not exist or does not load.
-    #[error("rules: the active rule set `{0}` cannot be loaded")]
-    Invalid(String),
-}
-
-/// Where the use cases get the rule set in force (architecture.md "Rules"). Adapters
-/// cache the active set for a short TTL, so calling this once per request is cheap.
-#[async_trait]
-pub trait RuleSource: Send + Sync {
-    /// The active rule set.
-    async fn active(&self) -> Result<Arc<RuleSet>, RuleError>;
 }
 
 /// The identity rules: version [`IDENTITY_VERSION`], no changes. Used until rule sets are

@@ -1,4 +1,4 @@
-//! Hand-written fakes for use-case tests (style.md §6), behind the `test-util` feature:
+//! Hand-written fakes for use-case tests, behind the `test-util` feature:
 //! - [`ScriptedTargetClient`]: an in-memory target that is as strict as Identity Center
 //!   where the gateway's translation matters (it refuses `password`, several emails,
 //!   path-less PATCH, filters beyond `eq`, membership PATCH without the membership
@@ -80,7 +80,7 @@ fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
     value.get(key).and_then(Value::as_str)
 }
 
-/// What Identity Center refuses in a user body (protocols.md §1.6).
+/// What Identity Center refuses in a user body (`docs/identity-center-dialect.md` §6).
 fn check_user(user: &Value) -> Result<(), TargetError> {
     for refused in [
         "password",
@@ -620,7 +620,8 @@ impl TargetScimClient for ScriptedTargetClient {
         call.member_ids = user_ids.to_vec();
         let mut state = self.enter(call)?;
         if user_ids.is_empty() {
-            // Identity Center reads an empty removal list as "remove all" (protocols.md §1.5).
+            // Identity Center reads an empty removal list as "remove all"
+            // (`docs/identity-center-dialect.md` §5).
             return Err(rejected("an empty removal would remove every member"));
         }
         let members = state

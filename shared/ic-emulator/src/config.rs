@@ -4,12 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 /// The base path of the real endpoint without its tenant segment. The real shape is
-/// `/<tenant_id>/scim/v2` (protocols.md §1.1); set [`EmulatorConfig::base_path`] to that
-/// form to exercise clients that keep the tenant in the URL.
+/// `/<tenant_id>/scim/v2` (`docs/identity-center-dialect.md` §1); set
+/// [`EmulatorConfig::base_path`] to that form to exercise clients that keep the tenant in
+/// the URL.
 pub const DEFAULT_BASE_PATH: &str = "/scim/v2";
 
 /// An IAM Identity Center directory holds at most two SCIM access tokens at a time
-/// (AWS user guide `rotate-token.html`, protocols.md §1.1).
+/// (AWS user guide `rotate-token.html`; `docs/identity-center-dialect.md` §1).
 pub const MAX_TOKENS: usize = 2;
 
 /// How the emulator starts.

@@ -1,5 +1,5 @@
 //! Identity Center's error answers: the exception kinds, their HTTP statuses and the
-//! AWS-shaped body the real endpoint returns (protocols.md §1.7).
+//! AWS-shaped body the real endpoint returns (`docs/identity-center-dialect.md` §8).
 //!
 //! Handlers return [`ApiError`]; its `IntoResponse` only leaves a marker in the response
 //! extensions, and the request gate in `routes` renders the body once, because only the
@@ -156,9 +156,10 @@ mod tests {
     #[test]
     fn error_body_has_exactly_the_keys_of_the_real_fixture() {
         // Arrange: fixture `identity-center/error-400-current.json` (lichti report, 2024).
-        let fixture: Value = serde_json::from_str(include_str!(
-            "../tests/fixtures/identity-center/error-400-current.json"
-        ))
+        let fixture: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/identity-center/error-400-current.json"
+        )))
         .unwrap();
         let now = OffsetDateTime::from_unix_timestamp(1_712_298_732).unwrap();
 
@@ -192,7 +193,7 @@ mod tests {
 
     #[test]
     fn every_exception_maps_to_the_documented_status() {
-        // AWS-DG per-operation error tables (protocols.md §1.7).
+        // AWS-DG per-operation error tables (`docs/identity-center-dialect.md` §8).
         let table = [
             (Exception::Validation, 400),
             (Exception::Unauthorized, 401),

@@ -1,10 +1,10 @@
 //! The Group resource as Identity Center accepts it (AWS-DG creategroup, patchgroup,
-//! limitations; protocols.md §1.5): CreateGroup bodies and PatchGroup plans.
+//! limitations; `docs/identity-center-dialect.md` §5): CreateGroup bodies and PatchGroup plans.
 //!
-//! Members are user ids only: no source documents nested groups (protocols.md §1.6), so a
-//! member must be an existing user. A member object may carry `value`, `type` and `$ref`
-//! but not `display` (AWS-DG limitations: members "Yes, but cannot be read in a response",
-//! `display` no).
+//! Members are user ids only: no source documents nested groups
+//! (`docs/identity-center-dialect.md` §6), so a member must be an existing user. A member
+//! object may carry `value`, `type` and `$ref` but not `display` (AWS-DG limitations:
+//! members "Yes, but cannot be read in a response", `display` no).
 
 use serde_json::{Map, Value};
 
@@ -129,7 +129,8 @@ pub(crate) struct GroupPlan {
 /// at most 100 membership changes per request; no `replace` of members and no removal of
 /// all members (a `remove` of `members` without a value or with an empty list), both 400.
 /// A `remove` with the path `members[value eq "<id>"]` is accepted and removes that one
-/// member: AWS documents only the value-list form (protocols.md §3.5 **[verify]**); the
+/// member: AWS documents only the value-list form, and whether it takes the RFC form is
+/// not yet confirmed against a live tenant (`docs/identity-center-dialect.md` §5); the
 /// emulator takes the RFC form as well so that the gateway may pass Okta's through.
 pub(crate) fn plan_group_patch(ops: &[PatchOp]) -> Result<GroupPlan, ApiError> {
     let mut plan = GroupPlan::default();

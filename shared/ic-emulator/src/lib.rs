@@ -1,11 +1,11 @@
 //! An emulator of the AWS IAM Identity Center SCIM endpoint, for local runs and tests.
 //!
-//! It follows Identity Center's documented dialect of SCIM 2.0 (protocols.md §1): the
-//! documented routes and methods only, `eq`-only filters, cursor paging, group members
-//! stored but never returned, the PatchUser and PatchGroup limits, AWS-shaped error
-//! bodies, bearer tokens (at most two). Knobs add a rate limit (429), latency, injected
-//! 500s and dropped connections, before or after a write takes effect, decided by a
-//! seeded random source.
+//! It follows Identity Center's documented dialect of SCIM 2.0
+//! (`docs/identity-center-dialect.md`): the documented routes and methods only, `eq`-only
+//! filters, cursor paging, group members stored but never returned, the PatchUser and
+//! PatchGroup limits, AWS-shaped error bodies, bearer tokens (at most two). Knobs add a
+//! rate limit (429), latency, injected 500s and dropped connections, before or after a
+//! write takes effect, decided by a seeded random source.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ic_emulator::EmulatorError> {

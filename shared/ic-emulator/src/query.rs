@@ -1,5 +1,6 @@
-//! ListUsers and ListGroups query parameters (AWS-DG listusers, listgroups; protocols.md
-//! §1.3–1.4): the few `eq` filters Identity Center supports, `count`, and cursors.
+//! ListUsers and ListGroups query parameters (AWS-DG listusers, listgroups;
+//! `docs/identity-center-dialect.md` §3–4): the few `eq` filters Identity Center
+//! supports, `count`, and cursors.
 //!
 //! `startIndex`, `attributes` and `excludedAttributes` are "not supported" (AWS-DG
 //! listusers). The emulator *ignores* them rather than refusing them: Okta always sends

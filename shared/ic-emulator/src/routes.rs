@@ -388,7 +388,7 @@ fn check_members_exist<'a>(
 ) -> Result<(), ApiError> {
     for id in ids {
         if !store.users.contains_key(id) {
-            // Our choice (protocols.md says nothing): a member must be an existing user.
+            // Our choice (no source says): a member must be an existing user.
             return Err(ApiError::validation(format!(
                 "Member {id} is not an existing user."
             )));
@@ -430,7 +430,8 @@ async fn get_group(
     Ok(ok_json(StatusCode::OK, group_json(group)))
 }
 
-/// PatchGroup answers 204 with an empty body (lichti report; protocols.md §1.2).
+/// PatchGroup answers 204 with an empty body (lichti report;
+/// `docs/identity-center-dialect.md` §2).
 async fn patch_group_handler(
     State(shared): AppState,
     id: Result<Path<String>, PathRejection>,
@@ -503,10 +504,11 @@ async fn list_groups(
 
 // ---- Paging --------------------------------------------------------------------------
 
-/// One page of a listing (AWS-DG listusers, listgroups; protocols.md §1.4). Without
-/// `cursor`: the classic ListResponse (`totalResults`, `itemsPerPage`, `startIndex`), first
-/// page only. With `cursor` (empty to start): `itemsPerPage` and `nextCursor`, the latter
-/// absent on the last page; a cursor issued for another filter is a 400.
+/// One page of a listing (AWS-DG listusers, listgroups; `docs/identity-center-dialect.md`
+/// §4). Without `cursor`: the classic ListResponse (`totalResults`, `itemsPerPage`,
+/// `startIndex`), first page only. With `cursor` (empty to start): `itemsPerPage` and
+/// `nextCursor`, the latter absent on the last page; a cursor issued for another filter is
+/// a 400.
 fn page(
     shared: &Shared,
     resource: &str,

@@ -1,6 +1,6 @@
 //! The User resource as Identity Center accepts it (AWS-DG createuser, putuser, patchuser,
-//! limitations; protocols.md §1.5–1.6): validation into a canonical attribute map, and
-//! PatchUser applied to that map.
+//! limitations; `docs/identity-center-dialect.md` §5–7): validation into a canonical
+//! attribute map, and PatchUser applied to that map.
 //!
 //! A stored user is the canonical map [`canonical_user`] returns: attribute names in
 //! their schema spelling, nulls dropped, only supported attributes. PatchUser applies its
@@ -15,10 +15,12 @@ use crate::patch::{OpKind, OpPath, PatchOp, element_matches, parse_path};
 /// The enterprise extension's key in a user body.
 pub(crate) const ENTERPRISE: &str = scim_core::ENTERPRISE_USER_SCHEMA;
 
-/// Longest `userName` (Identity Store API `CreateUser.UserName`, protocols.md §1.6).
+/// Longest `userName` (Identity Store API `CreateUser.UserName`;
+/// `docs/identity-center-dialect.md` §7).
 pub(crate) const MAX_USER_NAME_CHARS: usize = 128;
 
-/// User names the Identity Store reserves (protocols.md §1.6, **[verify]** for SCIM).
+/// User names the Identity Store reserves; that SCIM refuses them too is not yet confirmed
+/// against a live tenant (`docs/identity-center-dialect.md` §7).
 const RESERVED_USER_NAMES: &[&str] = &["Administrator", "AWSAdministrators"];
 
 const STRINGS: &[&str] = &[
@@ -654,7 +656,8 @@ mod tests {
 
     #[test]
     fn username_of_129_characters_is_rejected() {
-        // Identity Store CreateUser.UserName: at most 128 characters (protocols.md §1.6).
+        // Identity Store CreateUser.UserName: at most 128 characters
+        // (`docs/identity-center-dialect.md` §7).
         let mut v = body();
         v["userName"] = json!("a".repeat(128));
         assert!(create(v.clone()).is_ok());

@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use scim_core::filter::parse_filter;
 use scim_core::{Resource, User};
 
-/// Okta's `POST /Users` body (protocols.md §3.2), shared with the unit tests.
+/// Okta's `POST /Users` body (`docs/okta-client.md` §2), shared with the unit tests.
 const OKTA_CREATE_USER: &str = include_str!("../tests/fixtures/okta/create-user.json");
 
 const LOOKUP_FILTER: &str = r#"userName eq "test.user@okta.local""#;

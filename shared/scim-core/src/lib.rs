@@ -4,23 +4,24 @@
 //! Pure and without I/O, so that the gateway, the Identity Center emulator and the
 //! clients all share one exact reading of the protocol.
 
-pub mod apply;
 pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
-pub mod path;
 pub mod resource;
+mod schemas;
 
-pub use apply::apply_patch;
 pub use discovery::{ResourceType, Schema, ServiceProviderConfig};
 pub use error::{ScimError, ScimType};
 pub use filter::{AttrPath, CompValue, CompareOp, Filter, FilterError, matches, parse_filter};
 pub use list::{ListPage, ListQuery, ListResponse, project};
+pub use patch::apply::apply_patch;
+pub use patch::path::{PatchPath, PathError, parse_patch_path};
 pub use patch::{PatchOp, PatchOpKind, PatchOperation};
-pub use path::{PatchPath, PathError, parse_patch_path};
-pub use resource::{EnterpriseUser, Group, Member, Meta, MultiValued, Resource, User};
+pub use resource::{
+    EnterpriseUser, Group, Member, Meta, MultiValued, Resource, ResourceId, ResourceKind, User,
+};
 
 /// Schema URN of an RFC 7644 §3.12 error body.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::discovery::Returned;
-use crate::discovery::standard::{ResourceKind, SchemaDef};
+use crate::discovery::standard::SchemaDef;
 use crate::filter::{AttrPath, Filter, parse_filter};
-use crate::{LIST_RESPONSE_SCHEMA, ScimError};
+use crate::{LIST_RESPONSE_SCHEMA, ResourceKind, ScimError};
 
 /// A ListResponse as this crate writes it (RFC 7644 §3.4.2). `totalResults` is required;
 /// every integer is written as a JSON integer, which Okta checks.
@@ -26,7 +26,7 @@ pub struct ListResponse<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_index: Option<u64>,
     /// The resources of this page. Always written, `[]` when empty: Okta reads an empty
-    /// search result that way (protocols.md §3.2).
+    /// search result that way (`docs/okta-client.md` §2).
     #[serde(rename = "Resources", alias = "resources", default = "Vec::new")]
     pub resources: Vec<T>,
 }
@@ -134,8 +134,8 @@ pub struct ListQuery {
     pub sort_by: Option<AttrPath>,
     /// `sortOrder`.
     pub sort_order: Option<SortOrder>,
-    /// `cursor`, Identity Center's paging (protocols.md §1.4): `Some("")` asks for the
-    /// first page of cursor paging, `Some(c)` for the page after `c`.
+    /// `cursor`, Identity Center's paging (`docs/identity-center-dialect.md` §4): `Some("")`
+    /// asks for the first page of cursor paging, `Some(c)` for the page after `c`.
     pub cursor: Option<String>,
 }
 

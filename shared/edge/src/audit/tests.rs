@@ -10,23 +10,26 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use gateway::audit::{
-    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditTarget, Outcome,
+    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
 use gateway::audit_store::InMemoryAuditStore;
 use gateway::auth::StaticAccessTokenVerifier;
 use gateway::{Auditor, ResourceKind, SystemClock, TokenError};
+use http::header::ALLOW;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
 use super::*;
+use crate::metrics::RecordingSink;
 
 const GOOD: &str = "good-auditor-token";
 
 struct Fixture {
     router: Router,
     store: Arc<InMemoryAuditStore>,
+    metrics: RecordingSink,
 }
 
 fn record(n: u32, outcome: Outcome, operation: AuditOperation, name: &str) -> AuditRecord {
@@ -44,7 +47,7 @@ fn record(n: u32, outcome: Outcome, operation: AuditOperation, name: &str) -> Au
             },
             user_agent: Some("Okta SCIM Client 1.0.0".into()),
         },
-        target: AuditTarget {
+        subject: AuditSubject {
             resource_type: Some(ResourceKind::User),
             external_id: Some(format!("00u{n}")),
             target_id: Some(format!("u-{n}")),
@@ -87,10 +90,13 @@ async fn fixture(records: Vec<AuditRecord>) -> Fixture {
         )
         .with("expired", Err(TokenError::Invalid("expired")))
         .with("issuer-down", Err(TokenError::Unavailable));
-    let app = AuditApp::new(store.clone(), Arc::new(verifier));
+    let sink = RecordingSink::default();
+    let app = AuditApp::new(store.clone(), Arc::new(verifier))
+        .with_metrics(RequestMetrics::new("audit-api").with_sink(Arc::new(sink.clone())));
     Fixture {
         router: audit_router(Arc::new(app)),
         store,
+        metrics: sink,
     }
 }
 
@@ -642,4 +648,32 @@ fn csv_safety_prefixes_only_formula_starts() {
     assert_eq!(csv_safe("=1".into()), "'=1");
     assert_eq!(csv_safe("a=1".into()), "a=1");
     assert_eq!(csv_safe(String::new()), "");
+}
+
+#[tokio::test]
+async fn each_route_names_its_operation_in_the_metrics() {
+    // Arrange
+    let f = fixture(three()).await;
+    let cases = [
+        (Method::GET, "/audit/records", "QueryRecords"),
+        (Method::GET, "/prod/audit/records/", "QueryRecords"),
+        (Method::GET, "/audit/verify", "Verify"),
+        (Method::POST, "/audit/verify/", "Other"),
+        (Method::GET, "/audit/other", "Other"),
+    ];
+
+    // Act
+    for (method, uri, _) in &cases {
+        call(&f.router, method.clone(), uri, Some(GOOD), None).await;
+    }
+
+    // Assert
+    let named: Vec<String> = f
+        .metrics
+        .documents()
+        .iter()
+        .map(|d| d["Operation"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let expected: Vec<&str> = cases.iter().map(|(_, _, name)| *name).collect();
+    assert_eq!(named, expected);
 }

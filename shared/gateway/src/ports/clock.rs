@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-/// Tells the time (style.md §3). Monotonic durations (timeouts, TTLs, deadlines) use
+/// Tells the time. Monotonic durations (timeouts, TTLs, deadlines) use
 /// `Instant` instead; this is for timestamps that are recorded or compared with
 /// timestamps from elsewhere.
 pub trait Clock: Send + Sync {

@@ -1,6 +1,11 @@
-//! The ports: traits the use cases call and the adapters implement (style.md §3). They
-//! speak domain types only, so that no SDK or HTTP type leaks into the use cases.
+//! The ports: traits the use cases call and the adapters implement. They speak domain
+//! types only, so that no SDK or HTTP type leaks into the use cases.
 
+pub mod audit_log;
+pub mod audit_store;
 pub mod clock;
+pub mod ledger;
+pub mod rules;
 pub mod secrets;
 pub mod target;
+pub mod token;

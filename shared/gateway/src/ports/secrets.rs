@@ -83,7 +83,7 @@ pub enum SecretError {
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Reads secrets by id (style.md §3). Implementations cache values with a TTL, so that
+/// Reads secrets by id. Implementations cache values with a TTL, so that
 /// a rotated secret is picked up without a redeploy.
 #[async_trait]
 pub trait SecretSource: Send + Sync {

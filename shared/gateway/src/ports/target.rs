@@ -9,6 +9,54 @@ use scim_core::{Filter, Group, PatchOp, ScimType, User};
 
 use crate::Deadline;
 
+/// Which SCIM dialect the target speaks, where the two differ in ways a client must
+/// follow rather than translate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TargetDialect {
+    /// AWS IAM Identity Center (`docs/identity-center-dialect.md`): cursor paging; a
+    /// group's members are never returned, so they are read with
+    /// `ListUsers?filter=groups.value eq`; member removal is one `remove` of `members`
+    /// with a value list.
+    #[default]
+    IdentityCenter,
+    /// Plain RFC 7644, e.g. scim2-server: `startIndex` paging; members read from the
+    /// group itself; each removal addressed as `members[value eq "…"]`.
+    Rfc7644,
+}
+
+/// Reads a dialect as configuration and the CLI name it: `identity-center`, or
+/// `scim` (also `rfc7644`) for a plain RFC 7644 server.
+impl std::str::FromStr for TargetDialect {
+    type Err = UnknownDialect;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "identity-center" => Ok(TargetDialect::IdentityCenter),
+            "scim" | "rfc7644" => Ok(TargetDialect::Rfc7644),
+            _ => Err(UnknownDialect),
+        }
+    }
+}
+
+/// A dialect name other than `identity-center`, `scim` or `rfc7644`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the dialect must be identity-center or scim")]
+pub struct UnknownDialect;
+
+/// What a target client did over some period, in HTTP requests: what the functions
+/// publish as metrics after each request.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CallCounts {
+    /// HTTP requests sent to the target, pages and retries included.
+    pub calls: u64,
+    /// Requests answered 429.
+    pub throttles: u64,
+    /// Requests that repeated an earlier one after a wait.
+    pub retries: u64,
+    /// Requests that failed with a 5xx, a timeout or a transport error.
+    pub errors: u64,
+}
+
 /// Why a call to the target failed, classified by the adapter from the HTTP status and
 /// the error body, so that use cases decide on kinds rather than on strings.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +101,8 @@ pub enum TargetError {
 
 impl TargetError {
     /// Whether trying again later could succeed: throttling, timeouts, transport
-    /// failures and 5xx. A transient failure never means "gone" (lessons-from-peers §8).
+    /// failures and 5xx. A transient failure never means "gone": a peer tool deleted
+    /// users on a passing 503 (`docs/okta-client.md` §8).
     pub fn is_transient(&self) -> bool {
         match self {
             TargetError::Throttled { .. } | TargetError::Timeout | TargetError::Transport(_) => {
@@ -67,7 +116,7 @@ impl TargetError {
     }
 }
 
-/// The SCIM service provider the gateway provisions into (style.md §3).
+/// The SCIM service provider the gateway provisions into.
 ///
 /// Every call retries transient failures within its [`Deadline`]. Creates are safe to
 /// retry: a create whose first answer was lost and that then meets a 409 returns the

@@ -1,5 +1,6 @@
-//! [`GatewayError`]: how a use case fails (style.md §4, layer 3). `edge` maps it to the
-//! HTTP answer with [`GatewayError::to_scim_error`], its one mapping.
+//! [`GatewayError`]: how a use case fails, one layer above `scim_core::ScimError` and
+//! the ports' errors. `edge` maps it to the HTTP answer with
+//! [`GatewayError::to_scim_error`], its one mapping.
 
 use std::time::Duration;
 
@@ -27,10 +28,10 @@ pub enum GatewayError {
     /// The target failed in a way the use case does not translate itself.
     #[error(transparent)]
     Upstream(TargetError),
-    /// A bug or a broken dependency of the gateway's own; the detail is logged, never
-    /// shown to the client.
-    #[error("unexpected: {0}")]
-    Unexpected(String),
+    /// A bug or a broken dependency of the gateway's own, with its cause chain; logged,
+    /// never shown to the client.
+    #[error("unexpected")]
+    Unexpected(#[from] anyhow::Error),
 }
 
 impl GatewayError {
@@ -64,6 +65,19 @@ impl GatewayError {
     }
 }
 
+/// An error and its sources, outermost first, joined with `: `: how causes are logged
+/// and recorded.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    use std::fmt::Write as _;
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(out, ": {cause}");
+        source = cause.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use scim_core::ScimType;
@@ -91,7 +105,7 @@ mod tests {
             (GatewayError::PreconditionFailed, 412, None),
             (GatewayError::Upstream(TargetError::Timeout), 504, None),
             (
-                GatewayError::Unexpected("rule store at 10.0.0.1 down".into()),
+                GatewayError::Unexpected(anyhow::anyhow!("rule store at 10.0.0.1 down")),
                 500,
                 None,
             ),
@@ -105,6 +119,19 @@ mod tests {
             );
             assert!(!scim.detail.contains("10.0.0.1"));
         }
+    }
+
+    #[test]
+    fn an_unexpected_failure_keeps_its_cause_as_a_source() {
+        // Arrange
+        let cause = std::io::Error::other("socket closed");
+        let error = GatewayError::from(anyhow::Error::new(cause).context("reading the rules"));
+
+        // Act
+        let chain = cause_chain(&error);
+
+        // Assert
+        assert_eq!(chain, "unexpected: reading the rules: socket closed");
     }
 
     #[test]

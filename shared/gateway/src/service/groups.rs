@@ -1,11 +1,10 @@
 //! The group use cases. Every membership change goes through a
 //! [`GroupPlan`]: Identity Center has no group PUT and no `replace` of members.
 
-use scim_core::{Group, Member, PatchOp, Resource, project};
-use serde_json::Value;
+use scim_core::{AttrPath, Group, Member, PatchOp, Resource, ResourceId, project};
 
 use super::request::{Request, from_target};
-use super::users::{attribute_lists, names, same_id, valid_id};
+use super::users::{names, same_id};
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
 use crate::audit::attribute_changes;
 use crate::translate::group::{GroupPlan, group_patch_intent, outbound_group, plan_group_replace};
@@ -13,7 +12,7 @@ use crate::translate::response::{group_to_client, location};
 
 const GROUP: ResourceKind = ResourceKind::Group;
 
-/// Identity Center's cap on members in one CreateGroup (protocols.md §1.5).
+/// Identity Center's cap on members in one CreateGroup (`docs/identity-center-dialect.md` §5).
 const MAX_MEMBERS_IN_CREATE: usize = 100;
 
 impl ScimService {
@@ -45,31 +44,29 @@ impl ScimService {
     pub(super) async fn get_group(
         &self,
         request: &mut Request<'_>,
-        id: &str,
-        attributes: Option<&str>,
-        excluded: Option<&str>,
+        id: &ResourceId,
+        attributes: &[AttrPath],
+        excluded: &[AttrPath],
     ) -> Result<ScimReply, GatewayError> {
-        let id = valid_id(request, id)?;
-        let (attributes, excluded) = attribute_lists(attributes, excluded)?;
+        let id = id.as_str();
         let group = self.read_group(request, id).await?;
-        let wanted = (attributes.is_empty() || names(&attributes, "members"))
-            && !names(&excluded, "members");
+        let wanted =
+            (attributes.is_empty() || names(attributes, "members")) && !names(excluded, "members");
         let members = if wanted {
             Some(self.member_ids(request, id).await?)
         } else {
             None
         };
         let body = group_to_client(&group, members.as_deref(), &request.ctx.base_url);
-        Ok(ScimReply::ok(project(&body, &attributes, &excluded)))
+        Ok(ScimReply::Ok(project(&body, attributes, excluded)))
     }
 
     pub(super) async fn create_group(
         &self,
         request: &mut Request<'_>,
-        body: Value,
+        group: Group,
     ) -> Result<ScimReply, GatewayError> {
         let rules = request.rules()?;
-        let group = Group::from_value(body).map_err(GatewayError::Invalid)?;
         request.note_group(&group);
         let outbound = rules
             .apply_group(group)
@@ -105,9 +102,8 @@ impl ScimService {
         let location = created
             .id()
             .map(|id| location(&request.ctx.base_url, GROUP, id));
-        Ok(ScimReply {
-            status: 201,
-            body: Some(body),
+        Ok(ScimReply::Created {
+            resource: body,
             location,
         })
     }
@@ -115,12 +111,11 @@ impl ScimService {
     pub(super) async fn replace_group(
         &self,
         request: &mut Request<'_>,
-        id: &str,
-        body: Value,
+        id: &ResourceId,
+        group: Group,
     ) -> Result<ScimReply, GatewayError> {
-        let id = valid_id(request, id)?;
+        let id = id.as_str();
         let rules = request.rules()?;
-        let group = Group::from_value(body).map_err(GatewayError::Invalid)?;
         same_id(group.id(), id)?;
         let desired = rules
             .apply_group(group)
@@ -140,13 +135,13 @@ impl ScimService {
     pub(super) async fn patch_group(
         &self,
         request: &mut Request<'_>,
-        id: &str,
-        body: Value,
+        id: &ResourceId,
+        patch: PatchOp,
     ) -> Result<ScimReply, GatewayError> {
-        let id = valid_id(request, id)?;
+        let id = id.as_str();
         let rules = request.rules()?;
-        let patch = PatchOp::parse(&body)
-            .and_then(|p| rules.apply_group_patch(p))
+        let patch = rules
+            .apply_group_patch(patch)
             .map_err(GatewayError::Invalid)?;
         let intent = group_patch_intent(&patch, id).map_err(GatewayError::Invalid)?;
         let before = self.read_group(request, id).await?;
@@ -211,6 +206,6 @@ impl ScimService {
             None => self.member_ids(request, id).await?,
         };
         let body = group_to_client(&after, Some(&members), &request.ctx.base_url);
-        Ok(ScimReply::ok(body))
+        Ok(ScimReply::Ok(body))
     }
 }

@@ -1,16 +1,15 @@
 //! The list use case: filter (part at the target, the rest here), order, page, fill in
 //! memberships on request, project.
 
-use scim_core::{ListQuery, ScimError, filter::matches, project};
+use scim_core::{ListQuery, ResourceId, ScimError, filter::matches, project};
 use serde_json::Value;
 
 use super::request::{Request, from_target};
 use super::users::names;
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
 use crate::TargetError;
-use crate::audit::AuditQuery;
+use crate::audit::ListSummary;
 use crate::translate::filter::{Lookup, plan_filter};
-use crate::translate::id::is_valid_id;
 use crate::translate::list::{order, page};
 use crate::translate::response::{group_to_client, members_json, user_to_client};
 
@@ -21,7 +20,7 @@ impl ScimService {
         query: ListQuery,
     ) -> Result<ScimReply, GatewayError> {
         let kind = request.kind;
-        request.query = Some(AuditQuery {
+        request.query = Some(ListSummary {
             filter: query.filter.as_ref().map(ToString::to_string),
             total_results: None,
         });
@@ -98,8 +97,8 @@ impl ScimService {
             audit.total_results = Some(page.total_results);
         }
         let body = serde_json::to_value(&page)
-            .map_err(|e| GatewayError::Unexpected(format!("list response: {e}")))?;
-        Ok(ScimReply::ok(body))
+            .map_err(|e| anyhow::Error::new(e).context("list response"))?;
+        Ok(ScimReply::Ok(body))
     }
 
     /// The candidates, as the client would see them.
@@ -115,7 +114,7 @@ impl ScimService {
             Lookup::All => None,
             Lookup::Filter(filter) => Some(filter),
             Lookup::ById(id) => {
-                if !is_valid_id(id) {
+                if !ResourceId::is_valid(id) {
                     return Ok(Vec::new());
                 }
                 let found = match kind {

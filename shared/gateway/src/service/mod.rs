@@ -2,11 +2,11 @@
 //! replace, patch and delete of users and groups, each translated into Identity
 //! Center's dialect ([`crate::translate`]), run under one request budget, and audited.
 //!
-//! Every request gets exactly one audit record, reads included (issue 4: "one record
-//! per request"): success, refusal (input the gateway would not forward; nothing reached
-//! the target) and failure alike. A failed audit write is logged at error level with
-//! the whole record and does not change the answer, because the target has already
-//! changed (style.md §5).
+//! Every request gets exactly one audit record, reads included, so that an auditor can
+//! also see who read what: success, refusal (input the gateway would not forward;
+//! nothing reached the target) and failure alike. A failed audit write is logged at
+//! error level with the whole record and does not change the answer, because the target
+//! has already changed.
 //!
 //! Costs worth knowing, in target calls:
 //! - create: 1 (a group with more than 100 members: 1 + one per 100);
@@ -29,15 +29,15 @@ mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_core::ListQuery;
+use scim_core::{AttrPath, Group, ListQuery, PatchOp, Resource, ResourceId, ScimError, User};
 use serde_json::Value;
 
-use crate::audit::{AuditLog, AuditOperation};
+use crate::audit::{AuditLog, AuditOperation, AuditSource};
 use crate::rules::RuleSource;
 use crate::{Clock, TargetScimClient};
 
 pub use crate::translate::ResourceKind;
-pub use error::GatewayError;
+pub use error::{GatewayError, cause_chain};
 
 /// Who is calling and where: what the edge knows about a request that the use cases
 /// need for responses and audit records.
@@ -52,33 +52,94 @@ pub struct RequestContext {
     pub base_url: String,
     /// The client's `User-Agent`.
     pub user_agent: Option<String>,
+    /// What asked for the operation, as the audit record names it (for a SCIM call the
+    /// method and the route template that matched, set by the edge).
+    pub source: AuditSource,
 }
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// Which inbound credential authenticated the call, e.g. `scim-token:primary` or
-    /// `scim-token:secondary`; never the credential itself.
+    /// Which inbound credential authenticated the call, e.g. `scim-token-1` or
+    /// `scim-token-2`; never the credential itself.
     pub credential: String,
+}
+
+/// A resource as a client sent it for a create or a replace, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewResource {
+    /// A user (boxed, as is a group: both are large, and commands move).
+    User(Box<User>),
+    /// A group.
+    Group(Box<Group>),
+}
+
+impl NewResource {
+    /// Parses `body` as a resource of `kind` (scim-core's parser, `schemas` included).
+    pub fn parse(kind: ResourceKind, body: Value) -> Result<Self, ScimError> {
+        match kind {
+            ResourceKind::User => User::from_value(body).map(|u| NewResource::User(Box::new(u))),
+            ResourceKind::Group => Group::from_value(body).map(|g| NewResource::Group(Box::new(g))),
+        }
+    }
+
+    /// Which kind of resource it is.
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            NewResource::User(_) => ResourceKind::User,
+            NewResource::Group(_) => ResourceKind::Group,
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            NewResource::User(user) => user.to_value(),
+            NewResource::Group(group) => group.to_value(),
+        }
+    }
+}
+
+/// What a refused request carried, as far as the edge read it: the audit record notes
+/// the id and never keeps a secret that the body held.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefusedInput<'a> {
+    /// The id from the path, as sent (it may be anything).
+    pub id: Option<&'a str>,
+    /// The body, when it was JSON.
+    pub body: Option<&'a Value>,
 }
 
 /// A successful answer, for the edge to write as `application/scim+json`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScimReply {
-    /// The HTTP status: 200, 201 or 204.
-    pub status: u16,
-    /// The body; `None` for 204.
-    pub body: Option<Value>,
-    /// The `Location` header, set on 201 (RFC 7644 §3.3).
-    pub location: Option<String>,
+pub enum ScimReply {
+    /// The resource or the list response (RFC 7644 §3.4, §3.5).
+    Ok(Value),
+    /// A created resource and its URL for the `Location` header (RFC 7644 §3.3).
+    Created {
+        /// The resource.
+        resource: Value,
+        /// Its URL, when the target gave it an id.
+        location: Option<String>,
+    },
+    /// Done, nothing to show (RFC 7644 §3.6: a delete).
+    NoContent,
 }
 
 impl ScimReply {
-    fn ok(body: Value) -> Self {
-        Self {
-            status: 200,
-            body: Some(body),
-            location: None,
+    /// The body, if the reply has one.
+    pub fn body(&self) -> Option<&Value> {
+        match self {
+            ScimReply::Ok(body) | ScimReply::Created { resource: body, .. } => Some(body),
+            ScimReply::NoContent => None,
+        }
+    }
+
+    /// The status RFC 7644 gives this reply, which the audit record names.
+    pub fn status(&self) -> u16 {
+        match self {
+            ScimReply::Ok(_) => 200,
+            ScimReply::Created { .. } => 201,
+            ScimReply::NoContent => 204,
         }
     }
 }
@@ -127,37 +188,28 @@ impl ScimService {
         query: ListQuery,
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
-        let mut request = self
-            .begin(kind, AuditOperation::List, "GET", false, ctx, &Value::Null)
-            .await;
+        let mut request = self.begin(kind, AuditOperation::List, ctx, None).await;
         let result = self.list_inner(&mut request, query).await;
         self.finish(request, &result).await;
         result
     }
 
-    /// `GET /Users/{id}` or `GET /Groups/{id}`, with optional `attributes` and
-    /// `excludedAttributes` (comma-separated, RFC 7644 §3.4.2.5). 200 with the resource;
-    /// a group comes with its members unless they are excluded.
+    /// `GET /Users/{id}` or `GET /Groups/{id}`, projected by `attributes` and
+    /// `excluded` (RFC 7644 §3.4.2.5). 200 with the resource; a group comes with its
+    /// members unless they are excluded.
     pub async fn get(
         &self,
         kind: ResourceKind,
-        id: &str,
-        attributes: Option<&str>,
-        excluded_attributes: Option<&str>,
+        id: &ResourceId,
+        attributes: &[AttrPath],
+        excluded: &[AttrPath],
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
-        let mut request = self
-            .begin(kind, AuditOperation::Get, "GET", true, ctx, &Value::Null)
-            .await;
+        let mut request = self.begin(kind, AuditOperation::Get, ctx, None).await;
+        request.note_id(id.as_str());
         let result = match kind {
-            ResourceKind::User => {
-                self.get_user(&mut request, id, attributes, excluded_attributes)
-                    .await
-            }
-            ResourceKind::Group => {
-                self.get_group(&mut request, id, attributes, excluded_attributes)
-                    .await
-            }
+            ResourceKind::User => self.get_user(&mut request, id, attributes, excluded).await,
+            ResourceKind::Group => self.get_group(&mut request, id, attributes, excluded).await,
         };
         self.finish(request, &result).await;
         result
@@ -167,16 +219,20 @@ impl ScimService {
     /// `userName`/`displayName` is 409 `uniqueness`.
     pub async fn create(
         &self,
-        kind: ResourceKind,
-        body: Value,
+        resource: NewResource,
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
         let mut request = self
-            .begin(kind, AuditOperation::Create, "POST", false, ctx, &body)
+            .begin(
+                resource.kind(),
+                AuditOperation::Create,
+                ctx,
+                Some(&resource.to_value()),
+            )
             .await;
-        let result = match kind {
-            ResourceKind::User => self.create_user(&mut request, body).await,
-            ResourceKind::Group => self.create_group(&mut request, body).await,
+        let result = match resource {
+            NewResource::User(user) => self.create_user(&mut request, *user).await,
+            NewResource::Group(group) => self.create_group(&mut request, *group).await,
         };
         self.finish(request, &result).await;
         result
@@ -186,17 +242,22 @@ impl ScimService {
     /// A group PUT is carried out as a rename plus member additions and removals.
     pub async fn replace(
         &self,
-        kind: ResourceKind,
-        id: &str,
-        body: Value,
+        id: &ResourceId,
+        resource: NewResource,
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
         let mut request = self
-            .begin(kind, AuditOperation::Replace, "PUT", true, ctx, &body)
+            .begin(
+                resource.kind(),
+                AuditOperation::Replace,
+                ctx,
+                Some(&resource.to_value()),
+            )
             .await;
-        let result = match kind {
-            ResourceKind::User => self.replace_user(&mut request, id, body).await,
-            ResourceKind::Group => self.replace_group(&mut request, id, body).await,
+        request.note_id(id.as_str());
+        let result = match resource {
+            NewResource::User(user) => self.replace_user(&mut request, id, *user).await,
+            NewResource::Group(group) => self.replace_group(&mut request, id, *group).await,
         };
         self.finish(request, &result).await;
         result
@@ -207,16 +268,22 @@ impl ScimService {
     pub async fn patch(
         &self,
         kind: ResourceKind,
-        id: &str,
-        body: Value,
+        id: &ResourceId,
+        patch: PatchOp,
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
         let mut request = self
-            .begin(kind, AuditOperation::Patch, "PATCH", true, ctx, &body)
+            .begin(
+                kind,
+                AuditOperation::Patch,
+                ctx,
+                Some(&serde_json::to_value(&patch).unwrap_or_default()),
+            )
             .await;
+        request.note_id(id.as_str());
         let result = match kind {
-            ResourceKind::User => self.patch_user(&mut request, id, body).await,
-            ResourceKind::Group => self.patch_group(&mut request, id, body).await,
+            ResourceKind::User => self.patch_user(&mut request, id, patch).await,
+            ResourceKind::Group => self.patch_group(&mut request, id, patch).await,
         };
         self.finish(request, &result).await;
         result
@@ -229,20 +296,14 @@ impl ScimService {
         &self,
         kind: ResourceKind,
         operation: AuditOperation,
-        error: scim_core::ScimError,
+        error: ScimError,
+        input: RefusedInput<'_>,
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
-        let (method, with_id) = match operation {
-            AuditOperation::Create => ("POST", false),
-            AuditOperation::List => ("GET", false),
-            AuditOperation::Get => ("GET", true),
-            AuditOperation::Replace => ("PUT", true),
-            AuditOperation::Patch => ("PATCH", true),
-            AuditOperation::Delete => ("DELETE", true),
-        };
-        let request = self
-            .begin(kind, operation, method, with_id, ctx, &Value::Null)
-            .await;
+        let mut request = self.begin(kind, operation, ctx, input.body).await;
+        if let Some(id) = input.id {
+            request.note_id(id);
+        }
         let result = Err(GatewayError::Invalid(error));
         self.finish(request, &result).await;
         result
@@ -252,19 +313,11 @@ impl ScimService {
     pub async fn delete(
         &self,
         kind: ResourceKind,
-        id: &str,
+        id: &ResourceId,
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
-        let mut request = self
-            .begin(
-                kind,
-                AuditOperation::Delete,
-                "DELETE",
-                true,
-                ctx,
-                &Value::Null,
-            )
-            .await;
+        let mut request = self.begin(kind, AuditOperation::Delete, ctx, None).await;
+        request.note_id(id.as_str());
         let result = self.delete_inner(&mut request, kind, id).await;
         self.finish(request, &result).await;
         result

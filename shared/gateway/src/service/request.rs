@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{GatewayError, RequestContext, ResourceKind, ScimReply, ScimService};
 use crate::audit::{
-    AttributeChange, AuditActor, AuditOperation, AuditQuery, AuditRecord, AuditSource, AuditTarget,
+    AttributeChange, AuditActor, AuditOperation, AuditRecord, AuditSubject, ListSummary,
     MembershipChange, Outcome, secrets_in,
 };
 use crate::rules::RuleSet;
@@ -27,16 +27,14 @@ pub(super) struct Request<'a> {
     pub(super) ctx: &'a RequestContext,
     pub(super) kind: ResourceKind,
     pub(super) deadline: Deadline,
-    pub(super) target: AuditTarget,
+    pub(super) subject: AuditSubject,
     pub(super) membership: Option<MembershipChange>,
     pub(super) changes: Vec<AttributeChange>,
-    pub(super) query: Option<AuditQuery>,
+    pub(super) query: Option<ListSummary>,
     rules: Option<Arc<RuleSet>>,
     started: Instant,
     time: OffsetDateTime,
     operation: AuditOperation,
-    method: &'static str,
-    path: String,
     target_status: Option<u16>,
     target_calls: u32,
     secrets: Vec<String>,
@@ -51,12 +49,12 @@ impl Request<'_> {
     pub(super) fn rules(&self) -> Result<Arc<RuleSet>, GatewayError> {
         self.rules
             .clone()
-            .ok_or_else(|| GatewayError::Unexpected("the active rule set could not be read".into()))
+            .ok_or_else(|| anyhow::anyhow!("the active rule set could not be read").into())
     }
 
     /// Records the id the request names (capped: it may be anything).
     pub(super) fn note_id(&mut self, id: &str) {
-        self.target.target_id = Some(capped(id));
+        self.subject.target_id = Some(capped(id));
     }
 
     pub(super) fn note_user(&mut self, user: &User) {
@@ -64,9 +62,9 @@ impl Request<'_> {
             self.note_id(id);
         }
         if let Some(external_id) = user.external_id() {
-            self.target.external_id = Some(capped(external_id));
+            self.subject.external_id = Some(capped(external_id));
         }
-        self.target.name = Some(capped(&user.user_name));
+        self.subject.name = Some(capped(&user.user_name));
     }
 
     pub(super) fn note_group(&mut self, group: &Group) {
@@ -74,9 +72,9 @@ impl Request<'_> {
             self.note_id(id);
         }
         if let Some(external_id) = group.external_id() {
-            self.target.external_id = Some(capped(external_id));
+            self.subject.external_id = Some(capped(external_id));
         }
-        self.target.name = Some(capped(&group.display_name));
+        self.subject.name = Some(capped(&group.display_name));
     }
 
     /// Adds membership changes to the record.
@@ -143,23 +141,16 @@ impl ScimService {
         &self,
         kind: ResourceKind,
         operation: AuditOperation,
-        method: &'static str,
-        with_id: bool,
         ctx: &'a RequestContext,
-        body: &Value,
+        body: Option<&Value>,
     ) -> Request<'a> {
-        let path = if with_id {
-            format!("{}/{{id}}", kind.endpoint())
-        } else {
-            kind.endpoint().to_owned()
-        };
         let mut request = Request {
             ctx,
             kind,
             deadline: Deadline::after(self.budget),
-            target: AuditTarget {
+            subject: AuditSubject {
                 resource_type: Some(kind),
-                ..AuditTarget::default()
+                ..AuditSubject::default()
             },
             membership: None,
             changes: Vec::new(),
@@ -168,11 +159,9 @@ impl ScimService {
             started: Instant::now(),
             time: self.clock.now(),
             operation,
-            method,
-            path,
             target_status: None,
             target_calls: 0,
-            secrets: secrets_in(body),
+            secrets: body.map(secrets_in).unwrap_or_default(),
         };
         // Reads go on without rules (the record then names the rule set `unavailable`);
         // writes fail on `Request::rules`.
@@ -209,7 +198,7 @@ impl ScimService {
         result: &Result<ScimReply, GatewayError>,
     ) {
         let (outcome, status, error) = match result {
-            Ok(reply) => (Outcome::Success, reply.status, None),
+            Ok(reply) => (Outcome::Success, reply.status(), None),
             Err(error) => {
                 let reached = request.target_calls > 0;
                 let outcome = match error {
@@ -225,7 +214,9 @@ impl ScimService {
                 };
                 let detail = match error {
                     // Internal causes go into the record (it is not shown to the client).
-                    GatewayError::Upstream(_) | GatewayError::Unexpected(_) => error.to_string(),
+                    GatewayError::Upstream(_) | GatewayError::Unexpected(_) => {
+                        super::error::cause_chain(error)
+                    }
                     _ => error.to_scim_error().detail,
                 };
                 (outcome, error.status(), Some(detail))
@@ -233,15 +224,12 @@ impl ScimService {
         };
         let mut record = AuditRecord {
             time: request.time,
-            source: AuditSource::Scim {
-                method: request.method.to_owned(),
-                path: request.path,
-            },
+            source: request.ctx.source.clone(),
             actor: AuditActor {
                 credential: capped(&request.ctx.actor.credential),
                 user_agent: request.ctx.user_agent.as_deref().map(capped),
             },
-            target: request.target,
+            subject: request.subject,
             operation: request.operation,
             membership: request.membership.filter(|m| !m.is_empty()),
             changes: request.changes,

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_core::{ListQuery, ScimType};
+use scim_core::{ListQuery, PatchOp, ResourceId, ScimType};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
 use super::*;
-use crate::audit::{AuditOperation, InMemoryAuditLog, Outcome};
+use crate::audit::{AuditOperation, AuditSource, InMemoryAuditLog, Outcome};
 use crate::rules::IdentityRules;
 use crate::testing::{FailingAuditLog, ScriptedTargetClient, UnavailableRules};
 use crate::{FixedClock, TargetError};
@@ -21,6 +21,200 @@ struct Harness {
     target: Arc<ScriptedTargetClient>,
     audit: Arc<InMemoryAuditLog>,
     ctx: RequestContext,
+}
+
+impl Harness {
+    /// The use cases behind what the edge does before them, so that these tests keep
+    /// calling with raw ids and bodies.
+    fn edge(&self) -> Edge<'_> {
+        Edge(&self.service)
+    }
+}
+
+/// A reply as the edge writes it: the parts these tests read.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: Option<Value>,
+    location: Option<String>,
+}
+
+impl From<ScimReply> for Reply {
+    fn from(reply: ScimReply) -> Self {
+        let status = reply.status();
+        match reply {
+            ScimReply::Ok(body) => Self {
+                status,
+                body: Some(body),
+                location: None,
+            },
+            ScimReply::Created { resource, location } => Self {
+                status,
+                body: Some(resource),
+                location,
+            },
+            ScimReply::NoContent => Self {
+                status,
+                body: None,
+                location: None,
+            },
+        }
+    }
+}
+
+/// What the edge does with a request before the use case (parse once; refuse what does
+/// not parse, audited), over the service: raw ids and bodies in, as from HTTP.
+struct Edge<'s>(&'s ScimService);
+
+type Answer = Result<Reply, GatewayError>;
+
+/// The context as the edge sets it for `method` on the collection or item route.
+fn routed(ctx: &RequestContext, method: &str, kind: ResourceKind, item: bool) -> RequestContext {
+    let path = if item {
+        format!("{}/{{id}}", kind.endpoint())
+    } else {
+        kind.endpoint().to_owned()
+    };
+    RequestContext {
+        source: AuditSource::Scim {
+            method: method.to_owned(),
+            path,
+        },
+        ..ctx.clone()
+    }
+}
+
+impl Edge<'_> {
+    async fn refuse(
+        &self,
+        kind: ResourceKind,
+        operation: AuditOperation,
+        error: scim_core::ScimError,
+        input: RefusedInput<'_>,
+        ctx: &RequestContext,
+    ) -> Answer {
+        self.0
+            .refuse(kind, operation, error, input, ctx)
+            .await
+            .map(Reply::from)
+    }
+
+    async fn list(&self, kind: ResourceKind, query: ListQuery, ctx: &RequestContext) -> Answer {
+        let ctx = routed(ctx, "GET", kind, false);
+        self.0.list(kind, query, &ctx).await.map(Reply::from)
+    }
+
+    async fn get(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Answer {
+        let ctx = routed(ctx, "GET", kind, true);
+        let pairs = attributes
+            .map(|a| ("attributes", a))
+            .into_iter()
+            .chain(excluded.map(|e| ("excludedAttributes", e)));
+        let parsed = ResourceId::parse(id).and_then(|id| Ok((id, ListQuery::from_pairs(pairs)?)));
+        match parsed {
+            Ok((id, query)) => self
+                .0
+                .get(
+                    kind,
+                    &id,
+                    &query.attributes,
+                    &query.excluded_attributes,
+                    &ctx,
+                )
+                .await
+                .map(Reply::from),
+            Err(error) => {
+                let input = RefusedInput {
+                    id: Some(id),
+                    body: None,
+                };
+                self.refuse(kind, AuditOperation::Get, error, input, &ctx)
+                    .await
+            }
+        }
+    }
+
+    async fn create(&self, kind: ResourceKind, body: Value, ctx: &RequestContext) -> Answer {
+        let ctx = routed(ctx, "POST", kind, false);
+        match NewResource::parse(kind, body.clone()) {
+            Ok(resource) => self.0.create(resource, &ctx).await.map(Reply::from),
+            Err(error) => {
+                let input = RefusedInput {
+                    id: None,
+                    body: Some(&body),
+                };
+                self.refuse(kind, AuditOperation::Create, error, input, &ctx)
+                    .await
+            }
+        }
+    }
+
+    async fn replace(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: Value,
+        ctx: &RequestContext,
+    ) -> Answer {
+        let ctx = routed(ctx, "PUT", kind, true);
+        let parsed = ResourceId::parse(id)
+            .and_then(|rid| Ok((rid, NewResource::parse(kind, body.clone())?)));
+        match parsed {
+            Ok((rid, resource)) => self.0.replace(&rid, resource, &ctx).await.map(Reply::from),
+            Err(error) => {
+                let input = RefusedInput {
+                    id: Some(id),
+                    body: Some(&body),
+                };
+                self.refuse(kind, AuditOperation::Replace, error, input, &ctx)
+                    .await
+            }
+        }
+    }
+
+    async fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: Value,
+        ctx: &RequestContext,
+    ) -> Answer {
+        let ctx = routed(ctx, "PATCH", kind, true);
+        let parsed = ResourceId::parse(id).and_then(|rid| Ok((rid, PatchOp::parse(&body)?)));
+        match parsed {
+            Ok((rid, patch)) => self.0.patch(kind, &rid, patch, &ctx).await.map(Reply::from),
+            Err(error) => {
+                let input = RefusedInput {
+                    id: Some(id),
+                    body: Some(&body),
+                };
+                self.refuse(kind, AuditOperation::Patch, error, input, &ctx)
+                    .await
+            }
+        }
+    }
+
+    async fn delete(&self, kind: ResourceKind, id: &str, ctx: &RequestContext) -> Answer {
+        let ctx = routed(ctx, "DELETE", kind, true);
+        match ResourceId::parse(id) {
+            Ok(rid) => self.0.delete(kind, &rid, &ctx).await.map(Reply::from),
+            Err(error) => {
+                let input = RefusedInput {
+                    id: Some(id),
+                    body: None,
+                };
+                self.refuse(kind, AuditOperation::Delete, error, input, &ctx)
+                    .await
+            }
+        }
+    }
 }
 
 fn harness() -> Harness {
@@ -40,6 +234,10 @@ fn harness() -> Harness {
         correlation_id: "req-1".into(),
         base_url: BASE.into(),
         user_agent: Some("Okta SCIM Client 1.0.0".into()),
+        source: AuditSource::Scim {
+            method: "GET".into(),
+            path: "/Users".into(),
+        },
     };
     Harness {
         service,
@@ -49,7 +247,7 @@ fn harness() -> Harness {
     }
 }
 
-/// Okta's create body (protocols.md §3.2).
+/// Okta's create body (`docs/okta-client.md` §2).
 fn okta_user(user_name: &str) -> Value {
     json!({
         "schemas": [scim_core::USER_SCHEMA],
@@ -117,7 +315,7 @@ async fn oktas_create_reaches_the_target_without_password_or_groups_and_with_one
 
     // Act
     let reply = h
-        .service
+        .edge()
         .create(
             ResourceKind::User,
             okta_user("test.user@okta.local"),
@@ -149,14 +347,14 @@ async fn oktas_create_reaches_the_target_without_password_or_groups_and_with_one
 async fn creating_an_existing_user_name_is_a_409_uniqueness_error() {
     // Arrange
     let h = harness();
-    h.service
+    h.edge()
         .create(ResourceKind::User, okta_user("dup@okta.local"), &h.ctx)
         .await
         .unwrap();
 
     // Act
     let error = h
-        .service
+        .edge()
         .create(ResourceKind::User, okta_user("DUP@okta.local"), &h.ctx)
         .await
         .unwrap_err();
@@ -182,7 +380,7 @@ async fn oktas_path_less_deactivate_is_sent_as_a_replace_of_active_and_answers_t
 
     // Act
     let reply = h
-        .service
+        .edge()
         .patch(
             ResourceKind::User,
             &id,
@@ -228,7 +426,7 @@ async fn a_password_only_patch_changes_nothing_and_answers_the_user() {
 
     // Act
     let reply = h
-        .service
+        .edge()
         .patch(
             ResourceKind::User,
             &id,
@@ -254,7 +452,7 @@ async fn a_user_put_replaces_at_the_target_and_records_before_and_after() {
 
     // Act
     let reply = h
-        .service
+        .edge()
         .replace(ResourceKind::User, &id, body, &h.ctx)
         .await
         .unwrap();
@@ -283,7 +481,7 @@ async fn a_put_whose_body_names_another_id_is_a_mutability_error_and_sends_nothi
 
     // Act
     let error = h
-        .service
+        .edge()
         .replace(ResourceKind::User, &id, body, &h.ctx)
         .await
         .unwrap_err();
@@ -308,7 +506,7 @@ async fn a_replace_of_150_members_is_sent_as_the_add_and_remove_difference() {
 
     // Act
     let reply = h
-        .service
+        .edge()
         .patch(
             ResourceKind::Group,
             &gid,
@@ -342,9 +540,9 @@ async fn oktas_group_push_rename_member_add_and_member_remove_by_filter() {
         .target
         .seed_group(json!({"displayName": "Old"}), &users[..1]);
 
-    // Act: Okta's rename carries the group's id in the value (protocols.md §3.5).
+    // Act: Okta's rename carries the group's id in the value (`docs/okta-client.md` §5).
     let renamed = h
-        .service
+        .edge()
         .patch(
             ResourceKind::Group,
             &gid,
@@ -354,7 +552,7 @@ async fn oktas_group_push_rename_member_add_and_member_remove_by_filter() {
         .await
         .unwrap();
     let added = h
-        .service
+        .edge()
         .patch(
             ResourceKind::Group,
             &gid,
@@ -364,7 +562,7 @@ async fn oktas_group_push_rename_member_add_and_member_remove_by_filter() {
         .await
         .unwrap();
     let removed = h
-        .service
+        .edge()
         .patch(
             ResourceKind::Group,
             &gid,
@@ -402,7 +600,7 @@ async fn removing_all_members_removes_each_current_member_explicitly() {
 
     // Act
     let reply = h
-        .service
+        .edge()
         .patch(
             ResourceKind::Group,
             &gid,
@@ -435,7 +633,7 @@ async fn a_group_put_becomes_a_rename_patch_and_membership_changes_keeping_the_i
 
     // Act
     let reply = h
-        .service
+        .edge()
         .replace(ResourceKind::Group, &gid, body, &h.ctx)
         .await
         .unwrap();
@@ -474,7 +672,7 @@ async fn a_group_created_with_150_members_is_created_then_filled() {
 
     // Act
     let reply = h
-        .service
+        .edge()
         .create(
             ResourceKind::Group,
             json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Big", "members": members}),
@@ -503,7 +701,7 @@ async fn a_group_created_with_150_members_is_created_then_filled() {
 async fn oktas_group_push_create_with_no_members_is_one_call() {
     let h = harness();
     let reply = h
-        .service
+        .edge()
         .create(
             ResourceKind::Group,
             json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Push", "members": []}),
@@ -524,13 +722,13 @@ async fn getting_a_group_fills_its_members_unless_they_are_excluded() {
 
     // Act
     let full = h
-        .service
+        .edge()
         .get(ResourceKind::Group, &gid, None, None, &h.ctx)
         .await
         .unwrap();
     h.target.clear_calls();
     let lean = h
-        .service
+        .edge()
         .get(ResourceKind::Group, &gid, None, Some("members"), &h.ctx)
         .await
         .unwrap();
@@ -557,7 +755,7 @@ async fn paging_250_users_with_start_index_and_count_returns_each_user_once_with
     let mut seen = Vec::new();
     for start in ["1", "101", "201"] {
         let reply = h
-            .service
+            .edge()
             .list(
                 ResourceKind::User,
                 query(&[("startIndex", start), ("count", "100")]),
@@ -582,7 +780,7 @@ async fn count_zero_answers_only_the_total() {
     let h = harness();
     seed_users(&h.target, 7);
     let body = h
-        .service
+        .edge()
         .list(ResourceKind::User, query(&[("count", "0")]), &h.ctx)
         .await
         .unwrap()
@@ -602,7 +800,7 @@ async fn oktas_user_name_lookup_is_asked_of_the_target_and_matches_without_regar
 
     // Act
     let found = h
-        .service
+        .edge()
         .list(
             ResourceKind::User,
             query(&[
@@ -615,7 +813,7 @@ async fn oktas_user_name_lookup_is_asked_of_the_target_and_matches_without_regar
         .await
         .unwrap();
     let missing = h
-        .service
+        .edge()
         .list(
             ResourceKind::User,
             query(&[("filter", "userName eq \"nobody@x\"")]),
@@ -670,7 +868,7 @@ async fn filters_the_target_cannot_answer_are_evaluated_by_the_gateway_over_the_
     ] {
         h.target.clear_calls();
         let body = h
-            .service
+            .edge()
             .list(ResourceKind::User, query(&[("filter", filter)]), &h.ctx)
             .await
             .unwrap()
@@ -698,7 +896,7 @@ async fn a_membership_filter_is_answered_by_the_target_and_others_on_members_are
 
     // Act
     let in_group = h
-        .service
+        .edge()
         .list(
             ResourceKind::User,
             query(&[("filter", &format!("groups.value eq \"{gid}\""))]),
@@ -708,7 +906,7 @@ async fn a_membership_filter_is_answered_by_the_target_and_others_on_members_are
         .unwrap();
     h.target.clear_calls();
     let refused = h
-        .service
+        .edge()
         .list(
             ResourceKind::Group,
             query(&[("filter", "members.value co \"u\"")]),
@@ -737,7 +935,7 @@ async fn listing_groups_fills_members_only_when_attributes_ask_for_them() {
 
     // Act
     let plain = h
-        .service
+        .edge()
         .list(ResourceKind::Group, ListQuery::default(), &h.ctx)
         .await
         .unwrap()
@@ -745,7 +943,7 @@ async fn listing_groups_fills_members_only_when_attributes_ask_for_them() {
         .unwrap();
     let calls_for_plain = h.target.calls().len();
     let with = h
-        .service
+        .edge()
         .list(
             ResourceKind::Group,
             query(&[("attributes", "displayName,members")]),
@@ -771,7 +969,7 @@ async fn listing_groups_fills_members_only_when_attributes_ask_for_them() {
 async fn cursor_paging_is_refused_rather_than_truncated() {
     let h = harness();
     let error = h
-        .service
+        .edge()
         .list(ResourceKind::User, query(&[("cursor", "")]), &h.ctx)
         .await
         .unwrap_err();
@@ -787,7 +985,7 @@ async fn refused_input_never_reaches_the_target() {
     let gid = h.target.seed_group(json!({"displayName": "G"}), &[]);
     let mut no_given_name = okta_user("a@x");
     no_given_name["name"] = json!({"familyName": "F"});
-    let s = &h.service;
+    let s = h.edge();
     let c = &h.ctx;
 
     // Act
@@ -857,7 +1055,7 @@ async fn refused_input_never_reaches_the_target() {
 async fn an_unknown_id_is_404_after_asking_the_target() {
     let h = harness();
     let error = h
-        .service
+        .edge()
         .get(ResourceKind::User, "u-999999", None, None, &h.ctx)
         .await
         .unwrap_err();
@@ -873,12 +1071,12 @@ async fn delete_answers_204_and_a_second_delete_404() {
 
     // Act
     let first = h
-        .service
+        .edge()
         .delete(ResourceKind::User, &id, &h.ctx)
         .await
         .unwrap();
     let second = h
-        .service
+        .edge()
         .delete(ResourceKind::User, &id, &h.ctx)
         .await
         .unwrap_err();
@@ -888,7 +1086,7 @@ async fn delete_answers_204_and_a_second_delete_404() {
     assert_eq!(second.status(), 404);
     let record = &h.audit.records()[0];
     assert_eq!(
-        (record.operation, record.target.name.as_deref()),
+        (record.operation, record.subject.name.as_deref()),
         (AuditOperation::Delete, Some("user001@example.com"))
     );
 }
@@ -915,17 +1113,17 @@ async fn target_failures_are_rfc_errors_and_audited_as_failures() {
 
     // Act
     let failed = h
-        .service
+        .edge()
         .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
         .await
         .unwrap_err();
     let timed_out = h
-        .service
+        .edge()
         .list(ResourceKind::User, ListQuery::default(), &h.ctx)
         .await
         .unwrap_err();
     let throttled = h
-        .service
+        .edge()
         .list(ResourceKind::User, ListQuery::default(), &h.ctx)
         .await
         .unwrap_err();
@@ -954,16 +1152,16 @@ async fn every_request_gets_one_audit_record_with_actor_source_and_rule_set() {
 
     // Act
     let created = h
-        .service
+        .edge()
         .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
         .await
         .unwrap();
     let id = created.body.unwrap()["id"].as_str().unwrap().to_owned();
-    h.service
+    h.edge()
         .get(ResourceKind::User, &id, None, None, &h.ctx)
         .await
         .unwrap();
-    h.service
+    h.edge()
         .list(
             ResourceKind::User,
             query(&[("filter", "userName eq \"a@x\"")]),
@@ -971,7 +1169,7 @@ async fn every_request_gets_one_audit_record_with_actor_source_and_rule_set() {
         )
         .await
         .unwrap();
-    h.service
+    h.edge()
         .patch(
             ResourceKind::User,
             &id,
@@ -980,7 +1178,7 @@ async fn every_request_gets_one_audit_record_with_actor_source_and_rule_set() {
         )
         .await
         .unwrap();
-    h.service
+    h.edge()
         .delete(ResourceKind::User, &id, &h.ctx)
         .await
         .unwrap();
@@ -1011,10 +1209,10 @@ async fn every_request_gets_one_audit_record_with_actor_source_and_rule_set() {
         }
     );
     assert_eq!(
-        create.target.external_id.as_deref(),
+        create.subject.external_id.as_deref(),
         Some("00ujl29u0le5T6Aj10h7")
     );
-    assert_eq!(create.target.target_id.as_deref(), Some(id.as_str()));
+    assert_eq!(create.subject.target_id.as_deref(), Some(id.as_str()));
     assert_eq!(create.rule_set_version, "identity");
     assert_eq!(
         (create.status, create.target_status, create.outcome),
@@ -1038,22 +1236,22 @@ async fn no_audit_record_ever_holds_a_password() {
     let id = h.target.seed_user(stored_user(1));
 
     // Act: creates, password PATCHes in both forms, and refusals that could echo input.
-    h.service
+    h.edge()
         .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
         .await
         .unwrap();
-    h.service
+    h.edge()
         .create(ResourceKind::User, okta_user("a@x"), &h.ctx)
         .await
         .unwrap_err();
     let mut bad = okta_user("b@x");
     bad["active"] = json!("Bad-Type-Secret-3");
     bad["password"] = json!("Bad-Type-Secret-3");
-    h.service
+    h.edge()
         .create(ResourceKind::User, bad, &h.ctx)
         .await
         .unwrap_err();
-    h.service
+    h.edge()
         .patch(
             ResourceKind::User,
             &id,
@@ -1064,7 +1262,7 @@ async fn no_audit_record_ever_holds_a_password() {
         )
         .await
         .unwrap();
-    h.service
+    h.edge()
         .patch(
             ResourceKind::User,
             &id,
@@ -1073,7 +1271,7 @@ async fn no_audit_record_ever_holds_a_password() {
         )
         .await
         .unwrap();
-    h.service
+    h.edge()
         .patch(ResourceKind::User, &id, patch_body(json!([{"op": "replace", "path": "active", "value": "Patch-Secret-1"}, {"op": "replace", "path": "password", "value": "Patch-Secret-1"}])), &h.ctx)
         .await
         .unwrap_err();
@@ -1106,7 +1304,7 @@ async fn a_failed_audit_write_does_not_change_the_answer() {
     let ctx = harness().ctx;
 
     // Act
-    let reply = service
+    let reply = Edge(&service)
         .create(ResourceKind::User, okta_user("a@x"), &ctx)
         .await
         .unwrap();
@@ -1132,11 +1330,11 @@ async fn without_rules_writes_fail_and_reads_still_answer() {
     let ctx = harness().ctx;
 
     // Act
-    let write = service
+    let write = Edge(&service)
         .create(ResourceKind::User, okta_user("a@x"), &ctx)
         .await
         .unwrap_err();
-    let read = service
+    let read = Edge(&service)
         .list(ResourceKind::User, ListQuery::default(), &ctx)
         .await
         .unwrap();
@@ -1157,7 +1355,7 @@ async fn without_rules_writes_fail_and_reads_still_answer() {
 fn the_use_case_futures_are_send_so_axum_handlers_can_await_them() {
     fn assert_send<T: Send>(_: &T) {}
     let h = harness();
-    let (s, c) = (&h.service, &h.ctx);
+    let (s, c) = (h.edge(), &h.ctx);
     assert_send(&s.list(ResourceKind::User, ListQuery::default(), c));
     assert_send(&s.get(ResourceKind::Group, "g", None, None, c));
     assert_send(&s.create(ResourceKind::User, Value::Null, c));

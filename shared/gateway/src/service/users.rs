@@ -1,33 +1,19 @@
 //! The user use cases.
 
-use scim_core::{PatchOp, Resource, User, project};
+use scim_core::{AttrPath, PatchOp, Resource, ResourceId, User, project};
 use serde_json::Value;
 
 use super::request::{Request, from_target};
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
 use crate::audit::attribute_changes;
-use crate::translate::id::check_id;
 use crate::translate::response::{groups_json, location, user_to_client};
 use crate::translate::user::outbound_user;
 use crate::translate::user_patch::translate_user_patch;
 
 const USER: ResourceKind = ResourceKind::User;
 
-/// Parses `attributes` / `excludedAttributes` of a single-resource request.
-pub(super) fn attribute_lists(
-    attributes: Option<&str>,
-    excluded: Option<&str>,
-) -> Result<(Vec<scim_core::AttrPath>, Vec<scim_core::AttrPath>), GatewayError> {
-    let pairs = attributes
-        .map(|a| ("attributes", a))
-        .into_iter()
-        .chain(excluded.map(|e| ("excludedAttributes", e)));
-    let query = scim_core::ListQuery::from_pairs(pairs).map_err(GatewayError::Invalid)?;
-    Ok((query.attributes, query.excluded_attributes))
-}
-
 /// Whether a list of attribute paths names the core attribute `name`.
-pub(super) fn names(paths: &[scim_core::AttrPath], name: &str) -> bool {
+pub(super) fn names(paths: &[AttrPath], name: &str) -> bool {
     paths.iter().any(|p| {
         p.name.eq_ignore_ascii_case(name)
             && p.urn.as_deref().is_none_or(|u| {
@@ -35,15 +21,6 @@ pub(super) fn names(paths: &[scim_core::AttrPath], name: &str) -> bool {
                     || u.eq_ignore_ascii_case(scim_core::GROUP_SCHEMA)
             })
     })
-}
-
-/// A valid id, or the refusal (404, nothing sent).
-pub(super) fn valid_id<'i>(
-    request: &mut Request<'_>,
-    id: &'i str,
-) -> Result<&'i str, GatewayError> {
-    request.note_id(id);
-    check_id(id).map_err(|e| GatewayError::NotFound(e.detail))
 }
 
 /// The body's `id`, when given, must be the resource's (RFC 7643 §3.1: `id` is readOnly).
@@ -62,12 +39,11 @@ impl ScimService {
     pub(super) async fn get_user(
         &self,
         request: &mut Request<'_>,
-        id: &str,
-        attributes: Option<&str>,
-        excluded: Option<&str>,
+        id: &ResourceId,
+        attributes: &[AttrPath],
+        excluded: &[AttrPath],
     ) -> Result<ScimReply, GatewayError> {
-        let id = valid_id(request, id)?;
-        let (attributes, excluded) = attribute_lists(attributes, excluded)?;
+        let id = id.as_str();
         let deadline = request.deadline;
         let user = self
             .call(request, 200, self.target.get_user(id, deadline))
@@ -75,10 +51,10 @@ impl ScimService {
             .map_err(|e| from_target(e, USER, Some(id)))?;
         request.note_user(&user);
         let mut body = user_to_client(&user, &request.ctx.base_url);
-        if names(&attributes, "groups") && !names(&excluded, "groups") {
+        if names(attributes, "groups") && !names(excluded, "groups") {
             self.fill_groups(request, &mut body, id).await?;
         }
-        Ok(ScimReply::ok(project(&body, &attributes, &excluded)))
+        Ok(ScimReply::Ok(project(&body, attributes, excluded)))
     }
 
     /// Sets a user's `groups` from the target's membership query (the target never
@@ -93,7 +69,7 @@ impl ScimService {
             "members.value eq {}",
             Value::String(id.to_owned())
         ))
-        .map_err(|e| GatewayError::Unexpected(format!("membership filter: {e}")))?;
+        .map_err(|e| anyhow::Error::new(e).context("membership filter"))?;
         let deadline = request.deadline;
         let groups = self
             .call(
@@ -115,10 +91,9 @@ impl ScimService {
     pub(super) async fn create_user(
         &self,
         request: &mut Request<'_>,
-        body: Value,
+        user: User,
     ) -> Result<ScimReply, GatewayError> {
         let rules = request.rules()?;
-        let user = User::from_value(body).map_err(GatewayError::Invalid)?;
         request.note_user(&user);
         let user = rules
             .apply_user(user)
@@ -135,9 +110,8 @@ impl ScimService {
         let location = created
             .id()
             .map(|id| location(&request.ctx.base_url, USER, id));
-        Ok(ScimReply {
-            status: 201,
-            body: Some(project(&body, &[], &[])),
+        Ok(ScimReply::Created {
+            resource: project(&body, &[], &[]),
             location,
         })
     }
@@ -145,12 +119,11 @@ impl ScimService {
     pub(super) async fn replace_user(
         &self,
         request: &mut Request<'_>,
-        id: &str,
-        body: Value,
+        id: &ResourceId,
+        user: User,
     ) -> Result<ScimReply, GatewayError> {
-        let id = valid_id(request, id)?;
+        let id = id.as_str();
         let rules = request.rules()?;
-        let user = User::from_value(body).map_err(GatewayError::Invalid)?;
         same_id(user.id(), id)?;
         request.note_user(&user);
         request.note_id(id);
@@ -169,7 +142,7 @@ impl ScimService {
             .map_err(|e| from_target(e, USER, Some(id)))?;
         request.note_user(&after);
         request.changes = attribute_changes(Some(&before.to_value()), Some(&after.to_value()));
-        Ok(ScimReply::ok(project(
+        Ok(ScimReply::Ok(project(
             &user_to_client(&after, &request.ctx.base_url),
             &[],
             &[],
@@ -179,13 +152,13 @@ impl ScimService {
     pub(super) async fn patch_user(
         &self,
         request: &mut Request<'_>,
-        id: &str,
-        body: Value,
+        id: &ResourceId,
+        patch: PatchOp,
     ) -> Result<ScimReply, GatewayError> {
-        let id = valid_id(request, id)?;
+        let id = id.as_str();
         let rules = request.rules()?;
-        let patch = PatchOp::parse(&body)
-            .and_then(|p| rules.apply_user_patch(p))
+        let patch = rules
+            .apply_user_patch(patch)
             .map_err(GatewayError::Invalid)?;
         let translated = translate_user_patch(&patch, id).map_err(GatewayError::Invalid)?;
         let deadline = request.deadline;
@@ -205,7 +178,7 @@ impl ScimService {
         };
         request.note_user(&after);
         request.changes = attribute_changes(Some(&before.to_value()), Some(&after.to_value()));
-        Ok(ScimReply::ok(project(
+        Ok(ScimReply::Ok(project(
             &user_to_client(&after, &request.ctx.base_url),
             &[],
             &[],
@@ -216,9 +189,9 @@ impl ScimService {
         &self,
         request: &mut Request<'_>,
         kind: ResourceKind,
-        id: &str,
+        id: &ResourceId,
     ) -> Result<ScimReply, GatewayError> {
-        let id = valid_id(request, id)?;
+        let id = id.as_str();
         let deadline = request.deadline;
         // Read first: the record names what was deleted, and a missing id is a clean 404.
         match kind {
@@ -244,10 +217,6 @@ impl ScimService {
                     .map_err(|e| from_target(e, kind, Some(id)))?;
             }
         }
-        Ok(ScimReply {
-            status: 204,
-            body: None,
-            location: None,
-        })
+        Ok(ScimReply::NoContent)
     }
 }

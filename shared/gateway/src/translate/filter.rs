@@ -1,5 +1,5 @@
 //! Which part of a list filter Identity Center answers, and which the gateway evaluates
-//! itself (RFC 7644 §3.4.2.2 against protocols.md §1.3).
+//! itself (RFC 7644 §3.4.2.2 against `docs/identity-center-dialect.md` §3).
 //!
 //! Identity Center answers only `attr eq "string"` on a few attributes. The gateway
 //! splits a filter's top-level `and` chain into conjuncts and picks one to narrow the

@@ -1,7 +1,8 @@
-//! Groups as Identity Center accepts them (protocols.md §1.5, §3.5): bodies without
-//! `members[].display`, and every membership change (PATCH or PUT) expressed as a
-//! [`GroupPlan`] of a rename plus member additions and removals, because Identity Center
-//! has no group PUT, no `replace` of members and no "remove all".
+//! Groups as Identity Center accepts them (`docs/identity-center-dialect.md` §5; Okta's
+//! side in `docs/okta-client.md` §5): bodies without `members[].display`, and every
+//! membership change (PATCH or PUT) expressed as a [`GroupPlan`] of a rename plus member
+//! additions and removals, because Identity Center has no group PUT, no `replace` of
+//! members and no "remove all".
 //!
 //! - Okta's rename `{"op":"replace","value":{"id":"<id>","displayName":"…"}}`: the
 //!   group's own `id` is dropped, a different one is 400 `mutability`.
@@ -13,7 +14,8 @@
 //!   `remove` with a value list (Azure's and Identity Center's form) likewise.
 //! - Operations apply in order (RFC 7644 §3.5.2): the last word on a member wins.
 //! - A member must be a user: `type` other than `User`, or a `$ref` to `/Groups/`, is
-//!   400 `invalidValue` (Identity Center has no nested groups, protocols.md §1.6).
+//!   400 `invalidValue` (Identity Center has no nested groups,
+//!   `docs/identity-center-dialect.md` §6).
 //! - A group PUT (RFC 7644 §3.5.1) becomes the same plan. An omitted `members` or
 //!   `externalId` is "not asserted" (§3.5.1 lets the server choose) and stays as it
 //!   is: clearing every member of a group because a client left the attribute out
@@ -26,11 +28,11 @@ use std::collections::{HashMap, HashSet};
 
 use scim_core::filter::{CompValue, CompareOp, Filter};
 use scim_core::{
-    GROUP_SCHEMA, Group, Member, PatchOp, PatchOpKind, PatchOperation, PatchPath, ScimError,
+    GROUP_SCHEMA, Group, Member, PatchOp, PatchOpKind, PatchOperation, PatchPath, ResourceId,
+    ScimError,
 };
 use serde_json::Value;
 
-use super::id::is_valid_id;
 use super::user::required;
 use super::{canonical, same};
 
@@ -127,7 +129,7 @@ pub fn member_ids(members: &[Member]) -> Result<Vec<String>, ScimError> {
         if let Some(key) = member.extra.keys().next() {
             return Err(super::user::unsupported(&format!("members.{key}")));
         }
-        if !is_valid_id(&member.value) {
+        if !ResourceId::is_valid(&member.value) {
             return Err(ScimError::invalid_value(format!(
                 "members[{index}].value is not a valid user id"
             )));
@@ -424,7 +426,7 @@ impl GroupPatchIntent {
                 )
             })?;
             for id in ids {
-                if !is_valid_id(&id) {
+                if !ResourceId::is_valid(&id) {
                     return Err(ScimError::invalid_value(
                         "a member filter names a value that is not a valid user id",
                     ));

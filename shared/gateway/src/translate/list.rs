@@ -3,7 +3,7 @@
 //!
 //! Order: by the target's `id`, compared as strings, so that the same listing gives the
 //! same pages on every request (Okta advances `startIndex` by 100 and needs that, per
-//! protocols.md §3.3). The id is the only attribute every target returns on every
+//! `docs/okta-client.md` §3). The id is the only attribute every target returns on every
 //! resource; creation time is not always there. With `sortBy`, resources are ordered by
 //! that attribute, ties by id; resources without a value go last when ascending and
 //! first when descending (§3.4.2.3).
@@ -34,7 +34,7 @@ pub fn order(
         resources.sort_by(|a, b| id_of(a).cmp(id_of(b)));
         return;
     };
-    let case_exact = case_exact(Some(kind.standard()), path).unwrap_or(false);
+    let case_exact = case_exact(Some(kind), path).unwrap_or(false);
     let descending = sort_order == Some(SortOrder::Descending);
     let mut keyed: Vec<(SortKey, Value)> = resources
         .drain(..)

@@ -1,4 +1,4 @@
-//! The translation between Okta's SCIM dialect and Identity Center's (architecture.md
+//! The translation between Okta's SCIM dialect and Identity Center's (`docs/design.md`,
 //! "Translation between the dialects"), as pure functions: no I/O, no clock, each
 //! tested on its own. The use cases in [`crate::service`] call them in order.
 //!
@@ -11,47 +11,16 @@
 //! | [`list`] | ordering, sorting and `startIndex`/`count` paging over the complete listing |
 //! | [`response`] | resources back to the client: `meta.location`, `schemas`, members |
 //! | [`error`] | target failures as RFC 7644 errors |
-//! | [`id`] | which resource ids may reach the target at all |
 
 pub mod error;
 pub mod filter;
 pub mod group;
-pub mod id;
 pub mod list;
 pub mod response;
 pub mod user;
 pub mod user_patch;
 
-use serde::{Deserialize, Serialize};
-
-/// The two resource types the gateway serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ResourceKind {
-    /// `/Users` (RFC 7643 §4.1).
-    User,
-    /// `/Groups` (RFC 7643 §4.2).
-    Group,
-}
-
-impl ResourceKind {
-    /// The endpoint below the base URL: `/Users` or `/Groups`.
-    pub fn endpoint(self) -> &'static str {
-        self.standard().endpoint()
-    }
-
-    /// The `meta.resourceType` name: `User` or `Group`.
-    pub fn resource_type(self) -> &'static str {
-        self.standard().resource_type()
-    }
-
-    /// scim-core's name for the same kind, which its schema tables use.
-    pub fn standard(self) -> scim_core::discovery::standard::ResourceKind {
-        match self {
-            ResourceKind::User => scim_core::discovery::standard::ResourceKind::User,
-            ResourceKind::Group => scim_core::discovery::standard::ResourceKind::Group,
-        }
-    }
-}
+pub use scim_core::ResourceKind;
 
 /// Whether two attribute names are the same (RFC 7643 §2.1: case-insensitive).
 pub(crate) fn same(a: &str, b: &str) -> bool {

@@ -1,4 +1,5 @@
-//! A user body (create or PUT) as Identity Center accepts it (protocols.md §1.6).
+//! A user body (create or PUT) as Identity Center accepts it
+//! (`docs/identity-center-dialect.md` §6).
 //!
 //! - Dropped, because Identity Center refuses them and Okta sends some of them on every
 //!   create ([`DROPPED_ATTRIBUTES`]): `password`, `groups`, `photos`, `ims`,
@@ -225,8 +226,8 @@ mod tests {
     /// A change made to a body for one test case.
     type Edit = fn(&mut Value);
 
-    /// Okta's create body (protocols.md §3.2), with a second email and the extras Okta
-    /// may send.
+    /// Okta's create body (`docs/okta-client.md` §2), with a second email and the extras
+    /// Okta may send.
     fn okta_create() -> Value {
         json!({
             "schemas": [scim_core::USER_SCHEMA],

@@ -1,5 +1,5 @@
 //! A user PATCH (RFC 7644 §3.5.2) as Identity Center's PatchUser accepts it
-//! (protocols.md §1.5).
+//! (`docs/identity-center-dialect.md` §5).
 //!
 //! - Okta's path-less `{"op":"replace","value":{"active":false}}` becomes one operation
 //!   per attribute with a path (`active`), a complex value one per sub-attribute

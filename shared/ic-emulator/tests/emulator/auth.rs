@@ -1,5 +1,5 @@
 //! Bearer authentication (AWS-DG serviceproviderconfig, error tables; AWS user guide
-//! rotate-token; protocols.md §1.1).
+//! rotate-token; `docs/identity-center-dialect.md` §1).
 
 use ic_emulator::EmulatorConfig;
 use reqwest::Method;

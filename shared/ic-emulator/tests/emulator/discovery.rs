@@ -1,5 +1,5 @@
 //! The discovery endpoints (AWS-DG serviceproviderconfig, getschema, listschemas,
-//! listresourcetypes; protocols.md §1.2).
+//! listresourcetypes; `docs/identity-center-dialect.md` §2).
 
 use serde_json::json;
 

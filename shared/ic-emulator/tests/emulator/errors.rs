@@ -1,5 +1,5 @@
 //! Error bodies and response headers (AWS-DG examples and error tables; lichti report;
-//! protocols.md §1.2, §1.7).
+//! `docs/identity-center-dialect.md` §2, §8).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -13,9 +13,10 @@ async fn error_bodies_have_the_identity_center_shape() {
     let ctx = Ctx::new().await;
     let r = ctx.post("/Users", &json!({"userName": "only"})).await;
     assert_aws_error(&r, 400);
-    let fixture: Value = serde_json::from_str(include_str!(
-        "../fixtures/identity-center/error-400-current.json"
-    ))
+    let fixture: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/identity-center/error-400-current.json"
+    )))
     .unwrap();
     let mut keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
     let mut expected: Vec<&String> = fixture.as_object().unwrap().keys().collect();
@@ -29,7 +30,7 @@ async fn error_bodies_have_the_identity_center_shape() {
 
 #[tokio::test]
 async fn conflict_has_no_scim_type() {
-    // protocols.md §1.9: no `scimType`, "even on 409".
+    // `docs/identity-center-dialect.md` §8: no `scimType`, not even on 409.
     let ctx = Ctx::new().await;
     ctx.create_user("dup").await;
     let r = ctx.post("/Users", &user_body("dup")).await;

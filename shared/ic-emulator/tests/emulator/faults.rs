@@ -1,6 +1,6 @@
 //! Throttling and injected faults (AWS-DG error tables: 429 ThrottlingException, 500
-//! InternalServerException; ssosync #13; protocols.md §1.8), set at start, through the
-//! Rust API and through the admin endpoint.
+//! InternalServerException; ssosync #13; `docs/identity-center-dialect.md` §9), set at start,
+//! through the Rust API and through the admin endpoint.
 
 use std::time::{Duration, Instant};
 

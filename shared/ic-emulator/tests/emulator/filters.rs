@@ -1,5 +1,5 @@
 //! ListUsers and ListGroups filters (AWS-DG listusers, listgroups, limitations;
-//! protocols.md §1.3).
+//! `docs/identity-center-dialect.md` §3).
 
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! Groups: CreateGroup, GetGroup, PatchGroup, DeleteGroup, and membership (AWS-DG
 //! creategroup, getgroup, patchgroup, deletegroup, limitations; lichti report;
-//! protocols.md §1.3, §1.5).
+//! `docs/identity-center-dialect.md` §2, §3, §5).
 
 use serde_json::{Value, json};
 
@@ -73,7 +73,7 @@ async fn duplicate_group_display_name_is_a_conflict() {
 
 #[tokio::test]
 async fn group_members_must_be_existing_users() {
-    // Emulator decision (protocols.md is silent): unknown member ids are 400.
+    // Emulator decision (no source says): unknown member ids are 400.
     let ctx = Ctx::new().await;
     let create = json!({"displayName": "g", "members": [{"value": "no-such-user"}]});
     assert_aws_error(&ctx.post("/Groups", &create).await, 400);
@@ -165,7 +165,7 @@ async fn group_membership_is_queryable_from_both_sides() {
 
 #[tokio::test]
 async fn patch_group_answers_204_with_an_empty_body() {
-    // lichti report; Teleport accepts 200 or 204 (protocols.md §1.2).
+    // lichti report; Teleport accepts 200 or 204 (`docs/identity-center-dialect.md` §2).
     let ctx = Ctx::new().await;
     let gid = ctx.create_group("g").await;
     let r = ctx
@@ -188,7 +188,7 @@ async fn patch_group_answers_204_with_an_empty_body() {
 
 #[tokio::test]
 async fn patch_group_rejects_more_than_100_membership_changes() {
-    // AWS-DG patchgroup: at most 100 membership changes per request (ISS #62/#75).
+    // AWS-DG patchgroup: at most 100 membership changes per request (idp-scim-sync #62/#75).
     let ctx = Ctx::new().await;
     let ids = users(&ctx, 101).await;
     let gid = ctx.create_group("g").await;
@@ -260,8 +260,9 @@ async fn patch_group_removes_members_by_value_list() {
 
 #[tokio::test]
 async fn patch_group_removes_a_member_by_value_filter_path() {
-    // protocols.md §3.5 [verify]: whether AWS accepts members[value eq "…"]. The emulator
-    // accepts it (see docs/identity-center-rules.md).
+    // Not yet confirmed against a live tenant: whether AWS accepts members[value eq "…"]
+    // (`docs/identity-center-dialect.md` §5). The emulator accepts it (see
+    // docs/identity-center-rules.md).
     let ctx = Ctx::new().await;
     let ids = users(&ctx, 2).await;
     let gid = ctx.create_group("g").await;

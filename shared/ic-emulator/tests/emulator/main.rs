@@ -1,6 +1,7 @@
 //! Integration tests of the Identity Center emulator over real HTTP, one module per area.
-//! Each test names the documented fact it checks and cites its source key from
-//! protocols.md; `docs/identity-center-rules.md` maps rules to these tests.
+//! Each test names the documented fact it checks and cites its source key (defined in
+//! `docs/identity-center-dialect.md`); `docs/identity-center-rules.md` maps rules to
+//! these tests.
 
 // Helpers outside #[test] functions fail loudly too: this is a test binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

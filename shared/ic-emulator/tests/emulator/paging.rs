@@ -1,5 +1,5 @@
 //! Paging: the classic one-page answer and cursor paging (AWS-DG listusers, listgroups;
-//! protocols.md §1.4).
+//! `docs/identity-center-dialect.md` §4).
 
 use ic_emulator::Knobs;
 use serde_json::Value;

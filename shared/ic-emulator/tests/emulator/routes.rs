@@ -1,5 +1,5 @@
 //! The documented endpoints and methods (AWS-DG supported-apis, limitations;
-//! protocols.md §1.2), and what the emulator answers for everything else.
+//! `docs/identity-center-dialect.md` §2), and what the emulator answers for everything else.
 
 use ic_emulator::EmulatorConfig;
 use reqwest::Method;

@@ -1,5 +1,6 @@
 //! Users: CreateUser, GetUser, PutUser, PatchUser, DeleteUser (AWS-DG createuser,
-//! getuser, putuser, patchuser, deleteuser, limitations; protocols.md §1.5–1.6).
+//! getuser, putuser, patchuser, deleteuser, limitations;
+//! `docs/identity-center-dialect.md` §5–7).
 
 use serde_json::{Value, json};
 
@@ -177,7 +178,7 @@ async fn create_user_accepts_the_supported_enterprise_attributes() {
 
 #[tokio::test]
 async fn user_name_longer_than_128_characters_is_rejected() {
-    // Identity Store CreateUser.UserName ≤ 128 (protocols.md §1.6).
+    // Identity Store CreateUser.UserName ≤ 128 (`docs/identity-center-dialect.md` §7).
     let ctx = Ctx::new().await;
     assert_eq!(
         ctx.post("/Users", &user_body(&"a".repeat(128)))
@@ -307,7 +308,8 @@ async fn patch_user_accepts_active_as_the_string_false() {
 #[tokio::test]
 async fn patch_user_accepts_okta_pathless_deactivation() {
     // OKTA-SCIM20 deactivation: {"op":"replace","value":{"active":false}}, no path. AWS
-    // requires a path only for remove (AWS-DG patchuser); protocols.md §3.4 [verify].
+    // requires a path only for remove (AWS-DG patchuser); not yet confirmed against a
+    // live tenant (`docs/identity-center-dialect.md` §5).
     let ctx = Ctx::new().await;
     let id = ctx.create_user("u").await;
     let r = patched(

@@ -7,9 +7,8 @@
 //! Schema documents served at `/Schemas`. A const table, rather than built `Schema`
 //! values, keeps those lookups free of allocation.
 
-use serde_json::Value;
-
 use super::{AttributeType, Mutability, Returned, Schema, SchemaAttribute, Uniqueness};
+use crate::ResourceKind;
 use crate::filter::AttrPath;
 
 /// One attribute definition of the standard schemas, usable in `const` context.
@@ -118,105 +117,6 @@ impl SchemaDef {
             .map(AttributeDef::to_schema_attribute)
             .collect();
         schema
-    }
-}
-
-/// The resource types this crate knows the schemas of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResourceKind {
-    /// RFC 7643 §4.1.
-    User,
-    /// RFC 7643 §4.2.
-    Group,
-}
-
-impl ResourceKind {
-    /// The core schema.
-    pub fn core(self) -> &'static SchemaDef {
-        match self {
-            ResourceKind::User => &USER,
-            ResourceKind::Group => &GROUP,
-        }
-    }
-
-    /// The standard extensions this resource type may carry.
-    pub fn extensions(self) -> &'static [SchemaDef] {
-        match self {
-            ResourceKind::User => std::slice::from_ref(&ENTERPRISE_USER),
-            ResourceKind::Group => &[],
-        }
-    }
-
-    /// The `meta.resourceType` name.
-    pub fn resource_type(self) -> &'static str {
-        match self {
-            ResourceKind::User => "User",
-            ResourceKind::Group => "Group",
-        }
-    }
-
-    /// The endpoint relative to the base URL, e.g. `/Users`.
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            ResourceKind::User => "/Users",
-            ResourceKind::Group => "/Groups",
-        }
-    }
-
-    /// Which kind a JSON resource is: by its `schemas`, else by `meta.resourceType`.
-    pub fn of(resource: &Value) -> Option<Self> {
-        let object = resource.as_object()?;
-        let get = |name: &str| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        };
-        let by_schema = get("schemas")
-            .and_then(Value::as_array)
-            .and_then(|schemas| {
-                schemas.iter().filter_map(Value::as_str).find_map(|urn| {
-                    [ResourceKind::User, ResourceKind::Group]
-                        .into_iter()
-                        .find(|kind| kind.core().id.eq_ignore_ascii_case(urn))
-                })
-            });
-        by_schema.or_else(|| {
-            let resource_type = get("meta")?.as_object()?.iter().find_map(|(k, v)| {
-                k.eq_ignore_ascii_case("resourceType")
-                    .then(|| v.as_str())
-                    .flatten()
-            })?;
-            [ResourceKind::User, ResourceKind::Group]
-                .into_iter()
-                .find(|kind| kind.resource_type().eq_ignore_ascii_case(resource_type))
-        })
-    }
-
-    /// The definition of a top-level attribute of this resource type, with the extension
-    /// schema it belongs to (`None` for common and core attributes). A `urn` naming the
-    /// core schema is the same as no `urn`.
-    pub fn attribute(
-        self,
-        urn: Option<&str>,
-        name: &str,
-    ) -> Option<(&'static AttributeDef, Option<&'static SchemaDef>)> {
-        match urn {
-            Some(urn) if !self.core().id.eq_ignore_ascii_case(urn) => {
-                let extension = self.extension(urn)?;
-                extension.attribute(name).map(|def| (def, Some(extension)))
-            }
-            _ => find(COMMON_ATTRIBUTES, name)
-                .or_else(|| self.core().attribute(name))
-                .map(|def| (def, None)),
-        }
-    }
-
-    /// The standard extension with this URN, compared case-insensitively.
-    pub fn extension(self, urn: &str) -> Option<&'static SchemaDef> {
-        self.extensions()
-            .iter()
-            .find(|e| e.id.eq_ignore_ascii_case(urn))
     }
 }
 
@@ -805,18 +705,5 @@ mod tests {
         for (kind, path, expected) in table {
             assert_eq!(case_exact(kind, &path), expected, "{path:?}");
         }
-    }
-
-    #[test]
-    fn the_kind_of_a_resource_comes_from_its_schemas_or_its_meta() {
-        assert_eq!(
-            ResourceKind::of(&json!({"schemas": [crate::USER_SCHEMA]})),
-            Some(ResourceKind::User)
-        );
-        assert_eq!(
-            ResourceKind::of(&json!({"meta": {"resourceType": "Group"}})),
-            Some(ResourceKind::Group)
-        );
-        assert_eq!(ResourceKind::of(&json!({"displayName": "x"})), None);
     }
 }

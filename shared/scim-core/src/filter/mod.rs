@@ -1,7 +1,8 @@
-//! The RFC 7644 §3.4.2.2 filter grammar: its syntax tree, parser, printer and an
+//! The RFC 7644 §3.4.2.2 filter grammar: its syntax tree, lexer, parser, printer and an
 //! evaluator of a filter against a resource.
 
 mod eval;
+pub(crate) mod lexer;
 pub(crate) mod parser;
 mod print;
 

@@ -1,5 +1,5 @@
-//! The lexer and parser of RFC 7644 §3.4.2.2's filter grammar (Figure 1), shared with the
-//! PATCH path parser of `crate::path`.
+//! The parser of RFC 7644 §3.4.2.2's filter grammar (Figure 1), over the tokens of
+//! [`super::lexer`], shared with the PATCH path parser of `crate::patch::path`.
 //!
 //! The parser is recursive descent, but every level of recursion is paid for by an
 //! opening `(`, `not (` or `[`, and those are capped at [`MAX_DEPTH`]; `and`/`or` chains
@@ -16,10 +16,11 @@
 //! single `SP` the ABNF asks for, whitespace may surround the whole filter and sit next
 //! to `(`, `)`, `[` and `]`, and `not(` and `not (` are both accepted (RFC 7644 errata
 //! 7319). Two words or strings written without whitespace between them (`eq"john"`) are
-//! rejected.
+//! rejected (by the lexer).
 
 use std::fmt;
 
+use super::lexer::{Lexer, Tok, Token, is_space};
 use super::{AttrPath, CompValue, CompareOp, Filter};
 
 /// The longest filter or PATCH path accepted, in bytes. Real filters are a few hundred
@@ -157,224 +158,6 @@ impl std::str::FromStr for Filter {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         parse_filter(s)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Lexer
-
-/// A token's kind. Words are runs of anything but whitespace, parentheses, brackets and
-/// quotes; what a word means (attribute path, operator, keyword, literal) depends on
-/// where it stands, because `and`, `not` or `pr` are also valid attribute names.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Tok<'a> {
-    Word(&'a str),
-    Str(String),
-    LParen,
-    RParen,
-    LBracket,
-    RBracket,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Token<'a> {
-    pub(crate) tok: Tok<'a>,
-    pub(crate) start: usize,
-    /// Whether whitespace came between this token and the one before it.
-    pub(crate) spaced: bool,
-}
-
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn is_delimiter(b: u8) -> bool {
-    is_space(b) || matches!(b, b'(' | b')' | b'[' | b']' | b'"')
-}
-
-/// Lazily lexes, so that errors come out in left-to-right order: `userName eqq "abc`
-/// reports the operator, not the unterminated string after it.
-pub(crate) struct Lexer<'a> {
-    input: &'a str,
-    pos: usize,
-    /// Whether the last token lexed was a word or a string (for the whitespace rule).
-    last_was_atom: bool,
-    peeked: Vec<Token<'a>>,
-}
-
-impl<'a> Lexer<'a> {
-    pub(crate) fn new(input: &'a str) -> Self {
-        Self {
-            input,
-            pos: 0,
-            last_was_atom: false,
-            peeked: Vec::new(),
-        }
-    }
-
-    pub(crate) fn input_len(&self) -> usize {
-        self.input.len()
-    }
-
-    /// The next token, or `None` at the end of the input.
-    pub(crate) fn next(&mut self) -> Result<Option<Token<'a>>, FilterError> {
-        if !self.peeked.is_empty() {
-            return Ok(Some(self.peeked.remove(0)));
-        }
-        self.lex()
-    }
-
-    /// The `n`th token ahead (0 = the next one) without consuming it.
-    pub(crate) fn peek_nth(&mut self, n: usize) -> Result<Option<&Token<'a>>, FilterError> {
-        while self.peeked.len() <= n {
-            match self.lex()? {
-                Some(tok) => self.peeked.push(tok),
-                None => return Ok(None),
-            }
-        }
-        Ok(self.peeked.get(n))
-    }
-
-    pub(crate) fn peek(&mut self) -> Result<Option<&Token<'a>>, FilterError> {
-        self.peek_nth(0)
-    }
-
-    fn lex(&mut self) -> Result<Option<Token<'a>>, FilterError> {
-        let bytes = self.input.as_bytes();
-        let before = self.pos;
-        while self.pos < bytes.len() && is_space(bytes[self.pos]) {
-            self.pos += 1;
-        }
-        let spaced = self.pos > before;
-        let start = self.pos;
-        let Some(&first) = bytes.get(start) else {
-            return Ok(None);
-        };
-        let tok = match first {
-            b'(' => Tok::LParen,
-            b')' => Tok::RParen,
-            b'[' => Tok::LBracket,
-            b']' => Tok::RBracket,
-            b'"' => Tok::Str(self.lex_string(start)?),
-            _ => {
-                let mut end = start;
-                while end < bytes.len() && !is_delimiter(bytes[end]) {
-                    end += 1;
-                }
-                // Delimiters are ASCII, so `end` is on a char boundary.
-                Tok::Word(self.input.get(start..end).unwrap_or_default())
-            }
-        };
-        let is_atom = matches!(tok, Tok::Word(_) | Tok::Str(_));
-        if is_atom && self.last_was_atom && !spaced {
-            return Err(FilterError::new(FilterErrorKind::MissingWhitespace, start));
-        }
-        self.last_was_atom = is_atom;
-        match tok {
-            Tok::Word(w) => self.pos = start + w.len(),
-            Tok::Str(_) => {} // lex_string has moved `pos` past the closing quote.
-            _ => self.pos = start + 1,
-        }
-        Ok(Some(Token { tok, start, spaced }))
-    }
-
-    /// Decodes a JSON string (RFC 8259 §7) starting at the opening quote at `start`.
-    fn lex_string(&mut self, start: usize) -> Result<String, FilterError> {
-        let input = self.input;
-        let mut out = String::new();
-        let mut chars = input.get(start + 1..).unwrap_or_default().char_indices();
-        let at = |offset: usize| start + 1 + offset;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => {
-                    self.pos = at(i) + 1;
-                    return Ok(out);
-                }
-                '\\' => {
-                    let Some((_, esc)) = chars.next() else {
-                        return Err(FilterError::new(FilterErrorKind::UnterminatedString, start));
-                    };
-                    let decoded = match esc {
-                        '"' => '"',
-                        '\\' => '\\',
-                        '/' => '/',
-                        'b' => '\u{8}',
-                        'f' => '\u{c}',
-                        'n' => '\n',
-                        'r' => '\r',
-                        't' => '\t',
-                        'u' => {
-                            let unit = hex4(&mut chars, start, at(i))?;
-                            decode_utf16_escape(unit, &mut chars, start, at(i))?
-                        }
-                        _ => return Err(FilterError::new(FilterErrorKind::BadEscape, at(i))),
-                    };
-                    out.push(decoded);
-                }
-                c if (c as u32) < 0x20 => {
-                    return Err(FilterError::new(FilterErrorKind::ControlCharacter, at(i)));
-                }
-                c => out.push(c),
-            }
-        }
-        Err(FilterError::new(FilterErrorKind::UnterminatedString, start))
-    }
-}
-
-/// Reads the four hex digits of a `\u` escape whose backslash is at `escape_at`.
-fn hex4(
-    chars: &mut std::str::CharIndices<'_>,
-    string_start: usize,
-    escape_at: usize,
-) -> Result<u32, FilterError> {
-    let mut unit = 0u32;
-    for _ in 0..4 {
-        match chars.next() {
-            None => {
-                return Err(FilterError::new(
-                    FilterErrorKind::UnterminatedString,
-                    string_start,
-                ));
-            }
-            Some((_, c)) => match c.to_digit(16) {
-                Some(d) => unit = unit * 16 + d,
-                None => return Err(FilterError::new(FilterErrorKind::BadEscape, escape_at)),
-            },
-        }
-    }
-    Ok(unit)
-}
-
-/// Turns a `\uXXXX` unit into a char, reading the low half of a surrogate pair when the
-/// unit is a high surrogate. Lone surrogates have no char, so they are errors.
-fn decode_utf16_escape(
-    unit: u32,
-    chars: &mut std::str::CharIndices<'_>,
-    string_start: usize,
-    escape_at: usize,
-) -> Result<char, FilterError> {
-    let bad = FilterError::new(FilterErrorKind::BadEscape, escape_at);
-    match unit {
-        0xD800..=0xDBFF => {
-            for expected in ['\\', 'u'] {
-                match chars.next() {
-                    Some((_, c)) if c == expected => {}
-                    Some(_) => return Err(bad),
-                    None => {
-                        return Err(FilterError::new(
-                            FilterErrorKind::UnterminatedString,
-                            string_start,
-                        ));
-                    }
-                }
-            }
-            let low = hex4(chars, string_start, escape_at)?;
-            if !(0xDC00..=0xDFFF).contains(&low) {
-                return Err(bad);
-            }
-            char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)).ok_or(bad)
-        }
-        _ => char::from_u32(unit).ok_or(bad),
     }
 }
 

@@ -7,7 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::discovery::standard::{self, AttributeDef, ResourceKind, SchemaDef};
+use crate::ResourceKind;
+use crate::discovery::standard::{self, AttributeDef, SchemaDef};
 
 /// Canonicalizes a whole resource of `kind`: `schemas`, the common and core attributes,
 /// the standard extensions' URN keys and, recursively, their sub-attributes.

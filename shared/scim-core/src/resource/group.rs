@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Meta, Resource, canonical, canonical_serde};
-use crate::discovery::standard::ResourceKind;
+use crate::ResourceKind;
 
 /// A Group (RFC 7643 §4.2); attributes it does not name are kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,5 +179,22 @@ mod tests {
 
         // Assert
         assert_eq!(error.scim_type, Some(crate::ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn a_user_body_sent_as_a_group_is_refused_for_its_schemas() {
+        // Act
+        let error = Group::from_value(json!({"schemas": [crate::USER_SCHEMA], "displayName": "G"}))
+            .unwrap_err();
+
+        // Assert
+        assert_eq!(error.scim_type, Some(crate::ScimType::InvalidValue));
+        assert_eq!(
+            error.detail,
+            format!(
+                "`schemas` names `{}`, which this endpoint does not serve",
+                crate::USER_SCHEMA
+            )
+        );
     }
 }

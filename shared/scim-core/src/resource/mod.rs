@@ -1,18 +1,24 @@
-//! The typed SCIM resources of RFC 7643 §4 (User, enterprise User, Group) and the
-//! value types they share (Meta, Name, multi-valued entries, Address).
+//! The typed SCIM resources of RFC 7643 §4 (User, enterprise User, Group), the value
+//! types they share (Meta, Name, multi-valued entries, Address), [`ResourceKind`] and
+//! [`ResourceId`].
 //!
 //! Two properties hold for every type here:
 //! - **lossless**: attributes the types do not name (unknown attributes, unknown
 //!   sub-attributes of known complex attributes, unknown extension schemas) are kept in
-//!   an `extra` map and written back, so a request passes through the gateway whole;
+//!   an `extra` map and written back, so a request passes through the gateway whole.
+//!   [`Resource::from_value`], the parser for request bodies, first holds `schemas` to
+//!   what the endpoint serves ([`ResourceKind::check_schemas`]); serde's `Deserialize`
+//!   reads any body;
 //! - **case-insensitive names** (RFC 7643 §2.1): keys are canonicalized on input
-//!   ([`canonical`]) and written in canonical case.
+//!   (the private `canonical` module) and written in canonical case.
 //!
 //! A `null` or absent attribute reads as `None` and is not written back: RFC 7643 §2.5
 //! makes them the same state. Empty arrays are kept (Okta sends `"groups": []`).
 
 mod canonical;
 mod group;
+mod id;
+mod kind;
 mod user;
 mod wire;
 
@@ -21,9 +27,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ScimError;
-use crate::discovery::standard::ResourceKind;
 
 pub use group::{Group, Member};
+pub use id::ResourceId;
+pub use kind::ResourceKind;
 pub use user::{EnterpriseUser, Manager, User};
 pub use wire::Password;
 
@@ -42,9 +49,12 @@ pub trait Resource: Serialize + DeserializeOwned {
     /// The `meta` attribute.
     fn meta(&self) -> Option<&Meta>;
 
-    /// Reads a resource from JSON. Names match case-insensitively; a missing required
+    /// Reads a resource from JSON. `schemas` is checked first
+    /// ([`ResourceKind::check_schemas`]: a URN the endpoint does not serve, or no core
+    /// schema, is `invalidValue`). Names match case-insensitively; a missing required
     /// attribute is `invalidValue`, any other mismatch with the schema `invalidSyntax`.
     fn from_value(value: Value) -> Result<Self, ScimError> {
+        Self::KIND.check_schemas(&value)?;
         serde_json::from_value(value).map_err(|e| body_error(&e))
     }
 

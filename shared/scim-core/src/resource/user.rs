@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use super::{
     Address, Meta, MultiValued, Name, Password, Resource, canonical, canonical_serde, wire,
 };
-use crate::discovery::standard::{ENTERPRISE_USER, ResourceKind};
+use crate::ResourceKind;
+use crate::discovery::standard::ENTERPRISE_USER;
 
 /// A User (RFC 7643 §4.1) with every core attribute typed, the enterprise extension
 /// typed, and everything else kept in `extra` (see the module docs).
@@ -448,10 +449,13 @@ mod tests {
             "favouriteColour": "teal"
         });
 
-        // Act
-        let user = User::from_value(input.clone()).unwrap();
+        // Act: serde reads any body; `from_value` also holds it to the `schemas` rule,
+        // which refuses the unknown extension URN.
+        let user: User = serde_json::from_value(input.clone()).unwrap();
+        let refused = User::from_value(input.clone()).unwrap_err();
 
         // Assert
+        assert_eq!(refused.scim_type, Some(crate::ScimType::InvalidValue));
         assert_eq!(user.extra["favouriteColour"], "teal");
         assert_eq!(
             user.name.as_ref().unwrap().extra["phoneticGivenName"],
@@ -482,6 +486,30 @@ mod tests {
     #[test]
     fn the_same_attribute_twice_in_different_case_is_refused() {
         assert!(User::from_value(json!({"userName": "a", "username": "b"})).is_err());
+    }
+
+    #[test]
+    fn a_schema_the_endpoint_does_not_serve_is_refused_before_any_other_fault() {
+        for body in [
+            json!({"schemas": [crate::GROUP_SCHEMA], "displayName": "no userName"}),
+            json!({"schemas": ["urn:example:evil"], "userName": 42}),
+            json!({"schemas": [crate::ENTERPRISE_USER_SCHEMA], "userName": "u"}),
+        ] {
+            // Act
+            let error = User::from_value(body.clone()).unwrap_err();
+
+            // Assert
+            assert_eq!(
+                error.scim_type,
+                Some(crate::ScimType::InvalidValue),
+                "{body}"
+            );
+            assert!(
+                error.detail.starts_with("`schemas`"),
+                "{body}: {}",
+                error.detail
+            );
+        }
     }
 
     #[test]

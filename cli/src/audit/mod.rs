@@ -1,0 +1,481 @@
+//! `scimgw audit`: the auditors' tool. `query` reads one page of the trail, `export`
+//! writes a whole period to a file (resumably), `verify` proves a period untampered.
+//!
+//! It reads either the audit table directly (`--table`, IAM credentials from the
+//! default chain, `--aws-endpoint` for a local emulator) or the audit API (`--api` with
+//! an OIDC access token in `--token` or `SCIMGW_AUDIT_TOKEN`). Both are an
+//! [`AuditStore`]: the table through `aws_adapters::DynamoDbAuditLog` ([`table`]), the API
+//! through [`clients::audit_api::HttpAuditStore`], so every subcommand runs the same code
+//! against either.
+//!
+//! This file holds the options, the dispatch and the `query` and `verify` commands;
+//! `export` lives in [`export`], what is printed for people in [`output`].
+//!
+//! Exit codes: 0 done (and, for `verify`, intact); 1 `verify` found tampering; 2 the
+//! command could not run.
+
+mod export;
+mod output;
+mod table;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use clients::audit_api::{AuditApiBuildError, HttpAuditStore};
+use edge::audit::{csv_writer, parse_time, write_csv_header, write_csv_record};
+use gateway::audit::{AuditOperation, Outcome};
+use gateway::audit_store::{AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use output::{write_report, write_table};
+
+/// Options of `scimgw audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+/// Where the trail is read: the table or the API.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// Read the audit table directly (IAM credentials from the default chain).
+    #[arg(long, env = "SCIMGW_AUDIT_TABLE", global = true, value_name = "NAME")]
+    pub table: Option<String>,
+    /// The DynamoDB (and Secrets Manager) endpoint, e.g. a local moto server.
+    #[arg(long, global = true, value_name = "URL")]
+    pub aws_endpoint: Option<String>,
+    /// The AWS region (default: from the environment or profile).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// The secret holding the audit key(s), needed by `verify` against the table.
+    #[arg(
+        long,
+        env = "SCIMGW_AUDIT_KEY_SECRET_ID",
+        global = true,
+        value_name = "ID"
+    )]
+    pub key_secret_id: Option<String>,
+    /// Read through the audit API at this base URL (the stage URL, before `/audit`).
+    #[arg(long, env = "SCIMGW_AUDIT_API", global = true, value_name = "URL")]
+    pub api: Option<String>,
+    /// An access token for --api. Prefer SCIMGW_AUDIT_TOKEN, which keeps it out of
+    /// the process list and the shell history.
+    #[arg(
+        long,
+        env = "SCIMGW_AUDIT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum AuditCommand {
+    /// Print one page of records matching the filters.
+    Query(QueryArgs),
+    /// Write every record matching the filters to a file (JSON Lines, or CSV for a
+    /// `.csv` name), with a progress bar. An interrupted export resumes where it
+    /// stopped when run again with the same arguments.
+    Export(ExportArgs),
+    /// Check a period for deleted, altered, inserted or re-ordered records. Exits 0
+    /// when intact, 1 when not.
+    Verify(VerifyArgs),
+}
+
+/// The filters every subcommand that reads records shares.
+#[derive(Debug, Clone, Default, Args)]
+struct FilterArgs {
+    /// A user or group: Identity Center id, Okta id, userName or displayName.
+    #[arg(long)]
+    target: Option<String>,
+    /// The credential that acted, e.g. `scim-token-1`.
+    #[arg(long)]
+    actor: Option<String>,
+    /// From this time on (RFC 3339, or a date for its midnight UTC).
+    #[arg(long, value_parser = parse_when)]
+    since: Option<OffsetDateTime>,
+    /// Before this time (RFC 3339, or a date for its midnight UTC).
+    #[arg(long, value_parser = parse_when)]
+    until: Option<OffsetDateTime>,
+    /// Only this outcome.
+    #[arg(long, value_enum)]
+    outcome: Option<OutcomeArg>,
+    /// Only this operation.
+    #[arg(long, value_enum)]
+    operation: Option<OperationArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OutcomeArg {
+    Success,
+    Failure,
+    Refused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OperationArg {
+    Create,
+    Replace,
+    Patch,
+    Delete,
+    List,
+    Get,
+}
+
+impl FilterArgs {
+    fn query(&self, limit: u32, cursor: Option<String>) -> AuditQuery {
+        AuditQuery {
+            target: self.target.clone(),
+            actor: self.actor.clone(),
+            since: self.since,
+            until: self.until,
+            outcome: self.outcome.map(|o| match o {
+                OutcomeArg::Success => Outcome::Success,
+                OutcomeArg::Failure => Outcome::Failure,
+                OutcomeArg::Refused => Outcome::Refused,
+            }),
+            operation: self.operation.map(|o| match o {
+                OperationArg::Create => AuditOperation::Create,
+                OperationArg::Replace => AuditOperation::Replace,
+                OperationArg::Patch => AuditOperation::Patch,
+                OperationArg::Delete => AuditOperation::Delete,
+                OperationArg::List => AuditOperation::List,
+                OperationArg::Get => AuditOperation::Get,
+            }),
+            limit,
+            cursor,
+        }
+    }
+}
+
+/// RFC 3339, or `YYYY-MM-DD` for that day's midnight UTC.
+fn parse_when(text: &str) -> Result<OffsetDateTime, String> {
+    if let Ok(date) = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    ) {
+        return Ok(date.midnight().assume_utc());
+    }
+    parse_time("time", text).map_err(|_| {
+        format!("{text:?}: expected RFC 3339 (2024-04-05T06:32:12Z) or a date (2024-04-05)")
+    })
+}
+
+/// How `query` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum QueryFormat {
+    /// Aligned columns for people.
+    Table,
+    /// `{"records": [...], "next_cursor": ...}` as the API answers.
+    Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+#[derive(Debug, Clone, Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    filters: FilterArgs,
+    /// The most records to print (1 to 1000).
+    #[arg(long, default_value_t = DEFAULT_LIMIT, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LIMIT)))]
+    limit: u32,
+    /// Continue after a previous page (its `next_cursor`).
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: QueryFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    filters: FilterArgs,
+    /// The file to write: `.jsonl`/`.ndjson` for JSON Lines, `.csv` for CSV.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Records fetched per request (1 to 1000).
+    #[arg(long, default_value_t = MAX_LIMIT, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LIMIT)))]
+    page_size: u32,
+    /// Discard an unfinished export of the same file and start over.
+    #[arg(long)]
+    restart: bool,
+    /// Stop after this many pages, as an interruption would (for tests of resuming).
+    #[arg(long, hide = true)]
+    stop_after_pages: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VerifyFormat {
+    /// A summary and one line per problem.
+    Text,
+    /// The report as JSON.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+struct VerifyArgs {
+    /// Start of the period (default: the beginning of the trail).
+    #[arg(long, value_parser = parse_when)]
+    since: Option<OffsetDateTime>,
+    /// End of the period, exclusive (default: now).
+    #[arg(long, value_parser = parse_when)]
+    until: Option<OffsetDateTime>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: VerifyFormat,
+}
+
+/// Runs `scimgw audit`, printing errors itself so that they exit with 2, apart from
+/// `verify`'s 1.
+pub async fn run(args: AuditArgs) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match execute(args, &mut stdout).await {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = stdout.flush();
+            eprintln!("scimgw audit: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    if matches!(args.command, AuditCommand::Verify(_))
+        && args.source.table.is_some()
+        && args.source.key_secret_id.is_none()
+    {
+        bail!("verify against the table needs --key-secret-id (the secret holding the audit key)");
+    }
+    let store = open_store(&args.source).await?;
+    match args.command {
+        AuditCommand::Query(query) => {
+            run_query(store.as_ref(), &query, out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Export(export) => {
+            export::run_export(store.as_ref(), &export).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify(verify) => {
+            let intact = run_verify(store.as_ref(), &verify, out).await?;
+            Ok(if intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+async fn open_store(source: &SourceArgs) -> anyhow::Result<Box<dyn AuditStore>> {
+    match (&source.table, &source.api) {
+        (Some(_), Some(_)) => bail!("give either --table or --api, not both"),
+        (None, None) => bail!(
+            "say where the trail is: --table NAME (direct, IAM credentials) or --api URL (audit API)"
+        ),
+        (Some(table), None) => table::open(table, source).await,
+        (None, Some(api)) => {
+            let token = source
+                .token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .context("--api needs an access token: set SCIMGW_AUDIT_TOKEN (or --token)")?;
+            Ok(Box::new(
+                HttpAuditStore::new(api, token).map_err(api_error)?,
+            ))
+        }
+    }
+}
+
+/// Says what is wrong with `--api` in the flag's terms.
+fn api_error(error: AuditApiBuildError) -> anyhow::Error {
+    match error {
+        AuditApiBuildError::NotAUrl { base, source } => {
+            anyhow::Error::from_boxed(source).context(format!("--api {base}: not a URL"))
+        }
+        AuditApiBuildError::Insecure { base } => anyhow::anyhow!(
+            "--api {base}: must be https (plain http only to a loopback address): the token would travel in clear"
+        ),
+        AuditApiBuildError::Http(e) => anyhow::Error::new(e).context("building the HTTP client"),
+    }
+}
+
+fn store_error(error: AuditStoreError) -> anyhow::Error {
+    match error {
+        AuditStoreError::InvalidCursor => {
+            anyhow::anyhow!("the cursor is not one this query handed out")
+        }
+        AuditStoreError::InvalidQuery(message) => anyhow::anyhow!("{message}"),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Prints one page of records in the chosen format.
+async fn run_query(
+    store: &dyn AuditStore,
+    args: &QueryArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let query = args.filters.query(args.limit, args.cursor.clone());
+    let page = store.query(&query).await.map_err(store_error)?;
+    match args.format {
+        QueryFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &page).context("writing the page")?;
+            writeln!(out)?;
+        }
+        QueryFormat::Csv => {
+            let mut writer = csv_writer(&mut *out);
+            write_csv_header(&mut writer)?;
+            for record in &page.records {
+                write_csv_record(&mut writer, record)?;
+            }
+            writer.flush()?;
+        }
+        QueryFormat::Table => {
+            write_table(&page.records, out)?;
+            if let Some(cursor) = &page.next_cursor {
+                eprintln!("more records: add --cursor {cursor}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verifies the period and prints the report; answers whether the trail is intact.
+async fn run_verify(
+    store: &dyn AuditStore,
+    args: &VerifyArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let since = args.since.unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let until = args.until.unwrap_or_else(OffsetDateTime::now_utc);
+    if since >= until {
+        bail!("--since must be before --until");
+    }
+    let report = store.verify(since, until).await.map_err(store_error)?;
+    match args.format {
+        VerifyFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)?;
+        }
+        VerifyFormat::Text => write_report(&report, since, until, out)?,
+    }
+    Ok(report.intact)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: AuditArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<AuditArgs, clap::Error> {
+        let mut all = vec!["audit"];
+        all.extend_from_slice(argv);
+        Wrapper::try_parse_from(all).map(|w| w.args)
+    }
+
+    #[test]
+    fn the_source_flags_go_before_or_after_the_subcommand_and_filters_parse() {
+        let args = parse(&[
+            "query",
+            "--table",
+            "t",
+            "--since",
+            "2024-04-05",
+            "--until",
+            "2024-04-06T12:00:00+02:00",
+            "--outcome",
+            "refused",
+            "--operation",
+            "patch",
+            "--limit",
+            "5",
+            "--format",
+            "csv",
+        ])
+        .unwrap();
+        assert_eq!(args.source.table.as_deref(), Some("t"));
+        let AuditCommand::Query(query) = args.command else {
+            panic!("not a query")
+        };
+        let q = query.filters.query(query.limit, None);
+        assert_eq!(q.since, Some(time::macros::datetime!(2024-04-05 00:00 UTC)));
+        assert_eq!(q.until, Some(time::macros::datetime!(2024-04-06 10:00 UTC)));
+        assert_eq!(
+            (q.outcome, q.operation, q.limit),
+            (Some(Outcome::Refused), Some(AuditOperation::Patch), 5)
+        );
+        assert_eq!(query.format, QueryFormat::Csv);
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_the_parser() {
+        for argv in [
+            &["query", "--limit", "0"][..],
+            &["query", "--limit", "1001"],
+            &["query", "--since", "yesterday"],
+            &["query", "--outcome", "maybe"],
+            &["export"],
+        ] {
+            assert!(parse(argv).is_err(), "{argv:?}");
+        }
+    }
+
+    /// The audit API client's refusals, told in `--api`'s terms.
+    #[tokio::test]
+    async fn an_api_that_is_not_a_url_or_not_https_is_refused_naming_the_flag() {
+        let refusal = |api: &str| {
+            let source = SourceArgs {
+                table: None,
+                aws_endpoint: None,
+                region: None,
+                key_secret_id: None,
+                api: Some(api.to_owned()),
+                token: Some("t".to_owned()),
+            };
+            async move {
+                match open_store(&source).await {
+                    Ok(_) => panic!("{:?} was accepted", source.api),
+                    Err(error) => format!("{error:#}"),
+                }
+            }
+        };
+        assert_eq!(
+            refusal("http://example.com/prod/audit/").await,
+            "--api http://example.com/prod: must be https (plain http only to a loopback address): the token would travel in clear"
+        );
+        assert_eq!(
+            refusal("example.com/prod").await,
+            "--api example.com/prod: not a URL: relative URL without a base"
+        );
+        assert!(
+            open_store(&SourceArgs {
+                table: None,
+                aws_endpoint: None,
+                region: None,
+                key_secret_id: None,
+                api: Some("http://127.0.0.1:9/".to_owned()),
+                token: Some("t".to_owned()),
+            })
+            .await
+            .is_ok()
+        );
+    }
+}

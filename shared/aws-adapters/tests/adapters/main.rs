@@ -1,0 +1,8 @@
+//! Integration tests of the AWS adapters against real AWS APIs (moto's server, started
+//! by `scripts/services up`), one module per adapter.
+
+// Test set-up and assertions: a failed call must fail the test, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod dynamodb_audit;
+mod secrets_manager;

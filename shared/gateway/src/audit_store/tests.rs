@@ -1,0 +1,930 @@
+//! The audit store's tests: the ledger end to end over the in-memory backend (chaining,
+//! sealing, retention, and every kind of tampering that `verify` must catch and name), and
+//! query planning and cursors.
+
+use std::sync::Arc;
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use super::chain::{self, AuditKey, AuditKeys};
+use super::ledger::RawRecord;
+use super::*;
+use crate::audit::AuditLog;
+use crate::audit::{AuditActor, AuditSource, AuditSubject};
+use crate::translate::ResourceKind;
+use crate::{Clock, FixedClock};
+
+const START: OffsetDateTime = datetime!(2024-04-05 06:00 UTC);
+
+fn key(byte: u8) -> AuditKey {
+    AuditKey::new(&[byte; 32]).unwrap()
+}
+
+fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
+    AuditRecord {
+        time,
+        source: AuditSource::Scim {
+            method: "PATCH".into(),
+            path: "/Users/{id}".into(),
+        },
+        actor: AuditActor {
+            credential: if n.is_multiple_of(2) {
+                "scim-token:primary"
+            } else {
+                "okta-admin:alice"
+            }
+            .into(),
+            user_agent: Some("Okta SCIM Client 1.0.0".into()),
+        },
+        subject: AuditSubject {
+            resource_type: Some(ResourceKind::User),
+            external_id: Some(format!("00u{n}")),
+            target_id: Some(format!("u-{n}")),
+            name: Some(format!("user{n}@example.com")),
+        },
+        operation: if n.is_multiple_of(3) {
+            AuditOperation::Delete
+        } else {
+            AuditOperation::Patch
+        },
+        membership: None,
+        changes: vec![],
+        query: None,
+        rule_set_version: "v1".into(),
+        outcome: if n.is_multiple_of(5) {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        },
+        status: 200,
+        target_status: Some(200),
+        target_calls: 1,
+        latency_ms: 5,
+        correlation_id: format!("req-{n}"),
+        error: None,
+    }
+}
+
+struct Fixture {
+    clock: Arc<FixedClock>,
+    store: InMemoryAuditStore,
+}
+
+impl Fixture {
+    fn new(retention: Duration) -> Self {
+        let clock = Arc::new(FixedClock::new(START));
+        let store = InMemoryAuditStore::new(AuditKeys::single(key(1)), clock.clone(), retention);
+        Self { clock, store }
+    }
+
+    /// Appends `n` records a minute apart from the clock's time; returns them as stored.
+    async fn append(&self, n: u32) -> Vec<StoredAuditRecord> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let at = self.clock.now();
+            out.push(
+                self.store
+                    .ledger()
+                    .append_stored(record(i, at))
+                    .await
+                    .unwrap(),
+            );
+            self.clock.advance(Duration::MINUTE);
+        }
+        out
+    }
+
+    /// Five records in the 06:00 hour, then one at 07:10 that seals the 06:00 hour.
+    async fn sealed_hour(&self) -> Vec<StoredAuditRecord> {
+        let records = self.append(5).await;
+        self.clock.set(datetime!(2024-04-05 07:10 UTC));
+        self.append(1).await;
+        records
+    }
+
+    async fn verify(&self) -> VerifyReport {
+        self.store
+            .verify(START, datetime!(2024-04-05 08:00 UTC))
+            .await
+            .unwrap()
+    }
+
+    fn tamper<R>(&self, change: impl FnOnce(&mut memory::MemoryItems) -> R) -> R {
+        self.store.ledger().backend().tamper(change)
+    }
+}
+
+fn kinds(report: &VerifyReport) -> Vec<(ProblemKind, ProblemSubject, Option<String>)> {
+    report
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.subject, p.record_id.clone()))
+        .collect()
+}
+
+fn key_of(r: &StoredAuditRecord) -> (String, u64) {
+    (r.integrity.chain.clone(), r.integrity.seq)
+}
+
+#[tokio::test]
+async fn an_untouched_sealed_period_verifies_clean() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+
+    // Act
+    let report = fx.verify().await;
+
+    // Assert
+    assert!(report.intact, "{report:#?}");
+    assert_eq!(report.checked, 6);
+    assert_eq!(report.chains, 2, "one chain per hour");
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let seals = fx.tamper(|i| i.seals.clone());
+    assert_eq!(seals.len(), 1);
+    let seal = seals.values().next().unwrap();
+    assert_eq!(seal.through, "20240405T06");
+    assert!(
+        seal.chains
+            .as_deref()
+            .unwrap()
+            .contains(&format!("{} 5 ", records[0].integrity.chain))
+    );
+}
+
+#[tokio::test]
+async fn records_of_one_writer_form_a_hash_chain_with_macs() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+
+    // Act
+    let records = fx.append(3).await;
+
+    // Assert
+    assert_eq!(records[0].integrity.prev_hash, chain::ZERO_HASH);
+    assert_eq!(records[1].integrity.prev_hash, records[0].integrity.hash);
+    assert_eq!(records[2].integrity.seq, 3);
+    assert!(chain::check_record_mac(
+        &key(1),
+        &records[2].integrity.hash,
+        &records[2].integrity.mac
+    ));
+    assert_eq!(
+        records[2].id,
+        chain::record_id(&records[2].integrity.chain, 3)
+    );
+    assert_eq!(records[2].integrity.key_id, key(1).id());
+}
+
+#[tokio::test]
+async fn an_unsealed_recent_hour_verifies_clean_and_a_finished_one_is_noted_as_unsealed() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    fx.append(3).await;
+
+    // Act: still within the hour, then long after it with no write to seal it.
+    let within = fx.verify().await;
+    fx.clock.set(datetime!(2024-04-05 09:00 UTC));
+    let after = fx.verify().await;
+
+    // Assert
+    assert!(within.intact && within.notes.is_empty(), "{within:#?}");
+    assert!(after.intact, "{after:#?}");
+    assert_eq!(after.notes.len(), 1);
+    assert_eq!(after.notes[0].kind, NoteKind::Unsealed);
+}
+
+#[tokio::test]
+async fn a_deleted_record_is_named() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+
+    // Act
+    fx.tamper(|i| i.records.remove(&key_of(&records[2])));
+    let report = fx.verify().await;
+
+    // Assert
+    assert!(!report.intact);
+    assert_eq!(
+        kinds(&report),
+        [(
+            ProblemKind::Deleted,
+            ProblemSubject::Record,
+            Some(records[2].id.clone())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_edited_field_is_named_as_altered() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+
+    // Act: turn a failure into a success.
+    fx.tamper(|i| {
+        let raw = i.records.get_mut(&key_of(&records[1])).unwrap();
+        let json = raw.record_json.take().unwrap();
+        raw.record_json = Some(json.replace("\"status\":200", "\"status\":204"));
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    assert_eq!(
+        kinds(&report),
+        [(
+            ProblemKind::Altered,
+            ProblemSubject::Record,
+            Some(records[1].id.clone())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_forged_record_is_named_as_inserted_wherever_it_is_put() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+    let chain_id = records[0].integrity.chain.clone();
+    let forged = |seq: u64, prev: &str| RawRecord {
+        location: format!("memory:forged:{seq}"),
+        chain: Some(chain_id.clone()),
+        seq: Some(seq),
+        prev_hash: Some(prev.to_owned()),
+        hash: Some("ab".repeat(32)),
+        mac: Some("cd".repeat(32)),
+        key_id: Some(key(1).id().to_owned()),
+        written_at: Some(records[4].integrity.written_at.clone()),
+        expires_at: Some(records[4].integrity.expires_at),
+        record_json: Some(chain::canonical_record(&record(99, START)).unwrap()),
+        anomalies: vec![],
+    };
+
+    // Act: one after the sealed end, one in a new, unregistered chain.
+    let after_end = forged(6, &records[4].integrity.hash);
+    fx.tamper(|i| {
+        i.records.insert((chain_id.clone(), 6), after_end);
+        let mut stray = forged(1, chain::ZERO_HASH);
+        stray.chain = Some("20240405T06-00000000deadbeef".into());
+        i.records
+            .insert(("20240405T06-00000000deadbeef".into(), 1), stray);
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    let found = kinds(&report);
+    assert_eq!(found.len(), 2, "{report:#?}");
+    assert!(found.contains(&(
+        ProblemKind::Inserted,
+        ProblemSubject::Record,
+        Some(chain::record_id(&chain_id, 6))
+    )));
+    assert!(found.contains(&(
+        ProblemKind::Inserted,
+        ProblemSubject::Record,
+        Some(chain::record_id("20240405T06-00000000deadbeef", 1))
+    )));
+}
+
+#[tokio::test]
+async fn a_second_item_for_a_taken_position_is_named_as_inserted() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+    let chain_id = records[1].integrity.chain.clone();
+
+    // Act: another item claiming to be record 2, with other content.
+    fx.tamper(|i| {
+        let mut twin = i.records.get(&key_of(&records[1])).unwrap().clone();
+        twin.location = "memory:twin".into();
+        twin.record_json = Some(chain::canonical_record(&record(77, START)).unwrap());
+        i.records.insert((chain_id.clone(), 1_000), twin);
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    assert_eq!(
+        kinds(&report),
+        [(
+            ProblemKind::Inserted,
+            ProblemSubject::Record,
+            Some(records[1].id.clone())
+        )]
+    );
+    assert_eq!(report.problems[0].location.as_deref(), Some("memory:twin"));
+}
+
+#[tokio::test]
+async fn a_deleted_head_and_registration_are_named() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+    let chain_id = records[0].integrity.chain.clone();
+
+    // Act
+    fx.tamper(|i| {
+        i.heads.remove(&chain_id);
+        i.registry.remove(&chain_id);
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    let found: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.subject))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (ProblemKind::Deleted, ProblemSubject::ChainRegistration),
+            (ProblemKind::Deleted, ProblemSubject::ChainHead)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_altered_seal_is_named() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    fx.sealed_hour().await;
+
+    // Act: drop a chain from the seal's list.
+    fx.tamper(|i| {
+        let seal = i.seals.get_mut("20240405T06").unwrap();
+        seal.chains = Some(String::new());
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Altered && p.subject == ProblemSubject::Seal),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn two_swapped_records_are_named_with_where_each_belongs() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+
+    // Act: swap the contents of records 2 and 4, leaving their chain links in place.
+    fx.tamper(|i| {
+        let a = i
+            .records
+            .get(&key_of(&records[1]))
+            .unwrap()
+            .record_json
+            .clone();
+        let b = i
+            .records
+            .get(&key_of(&records[3]))
+            .unwrap()
+            .record_json
+            .clone();
+        i.records.get_mut(&key_of(&records[1])).unwrap().record_json = b;
+        i.records.get_mut(&key_of(&records[3])).unwrap().record_json = a;
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    let found: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.seq, p.belongs_at))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (ProblemKind::Reordered, Some(2), Some(4)),
+            (ProblemKind::Reordered, Some(4), Some(2))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn records_whose_positions_were_swapped_are_named_as_reordered() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+
+    // Act: swap the seq of records 1 and 3 (each keeps its own hash and MAC).
+    fx.tamper(|i| {
+        let mut a = i.records.remove(&key_of(&records[0])).unwrap();
+        let mut b = i.records.remove(&key_of(&records[2])).unwrap();
+        a.seq = Some(3);
+        b.seq = Some(1);
+        i.records.insert(key_of(&records[2]), a);
+        i.records.insert(key_of(&records[0]), b);
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    let found: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.seq, p.belongs_at))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (ProblemKind::Reordered, Some(1), Some(3)),
+            (ProblemKind::Reordered, Some(3), Some(1))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_tail_is_caught_by_the_head_before_the_hour_is_sealed() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.append(5).await;
+
+    // Act
+    fx.tamper(|i| {
+        i.records.remove(&key_of(&records[3]));
+        i.records.remove(&key_of(&records[4]));
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    assert_eq!(
+        kinds(&report),
+        [
+            (
+                ProblemKind::Deleted,
+                ProblemSubject::Record,
+                Some(records[3].id.clone())
+            ),
+            (
+                ProblemKind::Deleted,
+                ProblemSubject::Record,
+                Some(records[4].id.clone())
+            )
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_tail_with_a_rolled_back_head_is_caught_by_the_seal() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let mut records = fx.append(3).await;
+    let chain_id = records[0].integrity.chain.clone();
+    let head_at_3 = fx.tamper(|i| i.heads.get(&chain_id).cloned()).unwrap();
+    records.extend(fx.append(2).await);
+    fx.clock.set(datetime!(2024-04-05 07:10 UTC));
+    fx.append(1).await; // seals hour 06
+
+    // Act: delete records 4 and 5 and put back the genuine head as it was after 3.
+    fx.tamper(|i| {
+        i.records.remove(&key_of(&records[3]));
+        i.records.remove(&key_of(&records[4]));
+        i.heads.insert(chain_id.clone(), head_at_3.clone());
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    let found = kinds(&report);
+    assert!(
+        found.contains(&(
+            ProblemKind::Deleted,
+            ProblemSubject::Record,
+            Some(records[3].id.clone())
+        )),
+        "{report:#?}"
+    );
+    assert!(found.contains(&(
+        ProblemKind::Deleted,
+        ProblemSubject::Record,
+        Some(records[4].id.clone())
+    )));
+    assert!(
+        found
+            .iter()
+            .any(|(k, s, _)| *k == ProblemKind::Altered && *s == ProblemSubject::ChainHead)
+    );
+}
+
+#[tokio::test]
+async fn a_whole_deleted_chain_is_caught_by_its_seal_and_each_record_named() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.sealed_hour().await;
+    let chain_id = records[0].integrity.chain.clone();
+
+    // Act
+    fx.tamper(|i| {
+        i.records.retain(|(c, _), _| *c != chain_id);
+        i.heads.remove(&chain_id);
+        i.registry.remove(&chain_id);
+    });
+    let report = fx.verify().await;
+
+    // Assert
+    let found = kinds(&report);
+    assert!(
+        found.contains(&(ProblemKind::Deleted, ProblemSubject::Chain, None)),
+        "{report:#?}"
+    );
+    for r in &records {
+        assert!(found.contains(&(
+            ProblemKind::Deleted,
+            ProblemSubject::Record,
+            Some(r.id.clone())
+        )));
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_seal_is_caught_by_the_next_seal() {
+    // Arrange: hours 06, 07 and 08 each sealed by a write in the next hour.
+    let fx = Fixture::new(Duration::days(30));
+    fx.append(2).await;
+    for hour in [7, 8, 9] {
+        fx.clock
+            .set(START + Duration::hours(hour - 6) + Duration::minutes(10));
+        fx.append(1).await;
+    }
+
+    // Act
+    fx.tamper(|i| i.seals.remove("20240405T07"));
+    let report = fx
+        .store
+        .verify(START, datetime!(2024-04-05 09:00 UTC))
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Deleted
+                && p.subject == ProblemSubject::Seal
+                && p.seal.as_deref() == Some("20240405T07")),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_prefix_is_a_note_but_a_deleted_young_record_is_a_problem() {
+    // Arrange: a one-hour retention; records at 06:00..06:04.
+    let fx = Fixture::new(Duration::HOUR);
+    let records = fx.sealed_hour().await;
+    // 07:03: records 1..3 (written 06:00..06:02) have expired, 4 and 5 have not.
+    fx.clock.set(datetime!(2024-04-05 07:03:30 UTC));
+
+    // Act: the TTL removes 1..3; someone deletes 5.
+    fx.tamper(|i| {
+        for r in &records[..3] {
+            i.records.remove(&key_of(r));
+        }
+    });
+    let expired_only = fx.verify().await;
+    fx.tamper(|i| i.records.remove(&key_of(&records[4])));
+    let with_deletion = fx.verify().await;
+
+    // Assert
+    assert!(expired_only.intact, "{expired_only:#?}");
+    assert_eq!(expired_only.notes.len(), 1);
+    assert_eq!(expired_only.notes[0].kind, NoteKind::Expired);
+    assert_eq!(expired_only.notes[0].seqs, Some((1, 3)));
+    assert_eq!(
+        kinds(&with_deletion),
+        [(
+            ProblemKind::Deleted,
+            ProblemSubject::Record,
+            Some(records[4].id.clone())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_new_chain_starts_each_hour_and_after_a_seal_closes_the_old_one() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let first = fx.append(1).await;
+
+    // Act: next hour, after the grace, so the append seals hour 06 first... and then a
+    // second append in the same hour reuses the new chain.
+    fx.clock.set(datetime!(2024-04-05 07:06 UTC));
+    let second = fx.append(2).await;
+
+    // Assert
+    assert_ne!(first[0].integrity.chain, second[0].integrity.chain);
+    assert_eq!(second[1].integrity.chain, second[0].integrity.chain);
+    assert_eq!(
+        chain::chain_hour(&second[0].integrity.chain),
+        Some("20240405T07")
+    );
+    let closed = fx.tamper(|i| i.heads.get(&first[0].integrity.chain).map(|(_, c)| *c));
+    assert_eq!(closed, Some(true));
+}
+
+#[tokio::test]
+async fn a_writer_whose_clock_lags_behind_a_seal_moves_to_an_open_hour() {
+    // Arrange: another writer has sealed through 07 already.
+    let fx = Fixture::new(Duration::days(30));
+    fx.store.ledger().backend().tamper(|i| {
+        i.seal_head = Some(ledger::RawSealHead {
+            closing: Some("20240405T07".into()),
+            ..Default::default()
+        })
+    });
+
+    // Act: this writer's clock still says 06:30.
+    fx.clock.set(datetime!(2024-04-05 06:30 UTC));
+    let stored = fx.append(1).await;
+
+    // Assert
+    assert_eq!(
+        chain::chain_hour(&stored[0].integrity.chain),
+        Some("20240405T08")
+    );
+}
+
+#[tokio::test]
+async fn records_signed_with_a_rotated_out_key_verify_while_the_old_key_is_kept() {
+    // Arrange: records signed with key 1.
+    let fx = Fixture::new(Duration::days(30));
+    fx.sealed_hour().await;
+    let items = fx.tamper(|i| i.clone());
+    let rotated = InMemoryAuditStore::new(
+        AuditKeys::parse(&crate::SecretString::new(format!(
+            "{} {}",
+            "n".repeat(32),
+            String::from_utf8(vec![1u8; 32]).unwrap()
+        )))
+        .unwrap(),
+        fx.clock.clone(),
+        Duration::days(30),
+    );
+    let without_old = InMemoryAuditStore::new(
+        AuditKeys::single(key(2)),
+        fx.clock.clone(),
+        Duration::days(30),
+    );
+    for store in [&rotated, &without_old] {
+        store.ledger().backend().tamper(|i| *i = items.clone());
+    }
+
+    // Act
+    let kept = rotated
+        .verify(START, datetime!(2024-04-05 08:00 UTC))
+        .await
+        .unwrap();
+    let lost = without_old
+        .verify(START, datetime!(2024-04-05 08:00 UTC))
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(kept.intact, "{kept:#?}");
+    assert!(!lost.intact);
+    assert!(
+        lost.problems
+            .iter()
+            .all(|p| p.kind == ProblemKind::Unverifiable),
+        "{lost:#?}"
+    );
+}
+
+#[tokio::test]
+async fn queries_filter_by_each_field_and_page_with_a_cursor() {
+    // Arrange: 12 records.
+    let fx = Fixture::new(Duration::days(30));
+    let records = fx.append(12).await;
+
+    // Act
+    let by = |q: AuditQuery| {
+        let store = &fx.store;
+        async move {
+            store
+                .query(&q)
+                .await
+                .unwrap()
+                .records
+                .into_iter()
+                .map(|r| r.record.correlation_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let target = by(AuditQuery {
+        target: Some("USER3@example.com".into()),
+        ..Default::default()
+    })
+    .await;
+    let actor = by(AuditQuery {
+        actor: Some("okta-admin:alice".into()),
+        ..Default::default()
+    })
+    .await;
+    let failures = by(AuditQuery {
+        outcome: Some(Outcome::Failure),
+        ..Default::default()
+    })
+    .await;
+    let deletes = by(AuditQuery {
+        operation: Some(AuditOperation::Delete),
+        ..Default::default()
+    })
+    .await;
+    let range = by(AuditQuery {
+        since: Some(records[2].record.time),
+        until: Some(records[5].record.time),
+        ..Default::default()
+    })
+    .await;
+
+    // Assert
+    assert_eq!(target, ["req-3"]);
+    assert_eq!(
+        actor,
+        ["req-1", "req-3", "req-5", "req-7", "req-9", "req-11"]
+    );
+    assert_eq!(failures, ["req-0", "req-5", "req-10"]);
+    assert_eq!(deletes, ["req-0", "req-3", "req-6", "req-9"]);
+    assert_eq!(range, ["req-2", "req-3", "req-4"]);
+
+    // Paging: 12 records in pages of 5.
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = fx
+            .store
+            .query(&AuditQuery {
+                limit: 5,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        ids.extend(page.records.into_iter().map(|r| r.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        ids,
+        records.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    );
+    assert!(matches!(
+        fx.store
+            .query(&AuditQuery {
+                cursor: Some("not-a-cursor".into()),
+                ..Default::default()
+            })
+            .await,
+        Err(AuditStoreError::InvalidCursor)
+    ));
+}
+
+#[tokio::test]
+async fn the_store_writes_through_the_audit_log_port() {
+    // Arrange
+    let fx = Fixture::new(Duration::days(30));
+    let log: &dyn AuditLog = &fx.store;
+
+    // Act
+    log.append(record(1, START)).await.unwrap();
+
+    // Assert
+    let page = fx.store.query(&AuditQuery::default()).await.unwrap();
+    assert_eq!(page.records.len(), 1);
+    assert_eq!(page.records[0].record, record(1, START));
+}
+
+/// Query planning and cursors, apart from the ledger.
+mod query {
+    use super::super::*;
+    use crate::audit::{AuditActor, AuditSource, AuditSubject};
+    use crate::translate::ResourceKind;
+    use time::macros::datetime;
+
+    fn record() -> AuditRecord {
+        AuditRecord {
+            time: datetime!(2024-04-05 06:32:12 UTC),
+            source: AuditSource::Scim {
+                method: "POST".into(),
+                path: "/Users".into(),
+            },
+            actor: AuditActor {
+                credential: "scim-token:primary".into(),
+                user_agent: None,
+            },
+            subject: AuditSubject {
+                resource_type: Some(ResourceKind::User),
+                external_id: Some("00u1".into()),
+                target_id: Some("u-1".into()),
+                name: Some("BJensen@example.com".into()),
+            },
+            operation: AuditOperation::Create,
+            membership: None,
+            changes: vec![],
+            query: None,
+            rule_set_version: "v1".into(),
+            outcome: Outcome::Success,
+            status: 201,
+            target_status: Some(201),
+            target_calls: 1,
+            latency_ms: 3,
+            correlation_id: "req-1".into(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_target_filter_matches_the_identity_center_id_the_okta_id_or_the_name_in_any_case() {
+        for wanted in ["u-1", "00u1", "bjensen@EXAMPLE.com"] {
+            let query = AuditQuery {
+                target: Some(wanted.into()),
+                ..AuditQuery::default()
+            };
+            assert!(query.matches(&record()), "{wanted}");
+        }
+        let other = AuditQuery {
+            target: Some("u-2".into()),
+            ..AuditQuery::default()
+        };
+        assert!(!other.matches(&record()));
+    }
+
+    #[test]
+    fn the_period_includes_since_and_excludes_until() {
+        // Arrange
+        let at = record().time;
+        let from_at = AuditQuery {
+            since: Some(at),
+            ..AuditQuery::default()
+        };
+        let until_at = AuditQuery {
+            until: Some(at),
+            ..AuditQuery::default()
+        };
+
+        // Assert
+        assert!(from_at.matches(&record()));
+        assert!(!until_at.matches(&record()));
+    }
+
+    #[test]
+    fn limits_out_of_range_and_empty_periods_are_refused() {
+        let zero = AuditQuery {
+            limit: 0,
+            ..AuditQuery::default()
+        };
+        let huge = AuditQuery {
+            limit: MAX_LIMIT + 1,
+            ..AuditQuery::default()
+        };
+        let at = record().time;
+        let empty = AuditQuery {
+            since: Some(at),
+            until: Some(at),
+            ..AuditQuery::default()
+        };
+        for q in [zero, huge, empty] {
+            assert!(matches!(
+                q.validate(),
+                Err(AuditStoreError::InvalidQuery(_))
+            ));
+        }
+        assert!(AuditQuery::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_a_garbled_or_foreign_one_is_refused() {
+        // Arrange
+        let cursor = QueryCursor {
+            plan: "time".into(),
+            after: "2024-04-05T06:32:12.000000000Z#20240405T06-0123456789abcdef:0000000001".into(),
+        };
+
+        // Act
+        let text = cursor.encode();
+
+        // Assert
+        assert_eq!(QueryCursor::decode(&text, "time").unwrap(), cursor);
+        for bad in ["", "!!!", "eyJ4IjoxfQ", &"A".repeat(5000)] {
+            assert!(matches!(
+                QueryCursor::decode(bad, "time"),
+                Err(AuditStoreError::InvalidCursor)
+            ));
+        }
+        assert!(matches!(
+            QueryCursor::decode(&text, "actor"),
+            Err(AuditStoreError::InvalidCursor)
+        ));
+    }
+}

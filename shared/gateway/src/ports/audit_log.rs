@@ -1,0 +1,22 @@
+//! The audit-log port: where the use cases write one record per request.
+
+use async_trait::async_trait;
+
+use crate::audit::AuditRecord;
+
+/// Why a record could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The store refused or could not be reached.
+    #[error("audit: the record could not be stored")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Where audit records go. A failed write never undoes the operation: the caller logs
+/// the whole record at error level and answers as if it had succeeded, because the
+/// target has already changed.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Stores one record.
+    async fn append(&self, record: AuditRecord) -> Result<(), AuditError>;
+}

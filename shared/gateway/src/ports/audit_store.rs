@@ -1,0 +1,39 @@
+//! The audit-store port: reading the audit trail back and verifying it.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::SecretError;
+use crate::audit_store::{AuditPage, AuditQuery, VerifyReport};
+
+/// Why a query or a verification could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditStoreError {
+    /// The cursor was not one this query handed out (garbled, or from another query).
+    #[error("audit store: invalid cursor")]
+    InvalidCursor,
+    /// The query or period cannot be answered as asked.
+    #[error("audit store: invalid query: {0}")]
+    InvalidQuery(String),
+    /// The audit key could not be read or is unusable.
+    #[error("audit store: the audit key is unavailable")]
+    Key(#[source] SecretError),
+    /// The store refused or could not be reached.
+    #[error("audit store: the store is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Reads the audit trail back.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// One page of the records matching `query`.
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError>;
+
+    /// Checks every record whose time is in `[since, until)`, and every writer chain
+    /// that could hold one, for deletion, alteration, insertion and re-ordering.
+    async fn verify(
+        &self,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<VerifyReport, AuditStoreError>;
+}

@@ -1,0 +1,81 @@
+//! The ledger-storage port: where the audit ledger keeps its items (records, chain
+//! heads, seals), implemented over DynamoDB and in memory. Only storage lives behind it;
+//! chaining, MACs and judgement stay in the ledger.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::audit_store::ledger::{
+    ChainItems, LedgerAppend, RawChain, RawHead, RawRecord, RawSeal, RawSealHead, SealEntry,
+    SealHeadEntry,
+};
+use crate::audit_store::{AuditPage, AuditQuery, AuditStoreError};
+
+/// Why a backend operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A condition failed: the head moved or was closed, the hour is closed for new
+    /// chains, or the seal pointer moved. The ledger starts over.
+    #[error("audit ledger: a condition failed")]
+    Conflict,
+    /// The store refused or could not be reached.
+    #[error("audit ledger: the store is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Storage for the ledger's items. Implementations only store and read, atomically
+/// where the docs say so; all chaining, MACs and judgement live in the ledger.
+#[async_trait]
+pub trait LedgerBackend: Send + Sync {
+    /// Writes an append atomically under the conditions of [`LedgerAppend`]; a failed
+    /// condition is [`LedgerError::Conflict`].
+    async fn append(&self, append: &LedgerAppend) -> Result<(), LedgerError>;
+
+    /// The seal pointer, if any seal or closing was ever written.
+    async fn seal_head(&self) -> Result<Option<RawSealHead>, LedgerError>;
+
+    /// Refuses new chains for `hour` and earlier from now on (raises `closing` to
+    /// `hour` unless it is already there or later).
+    async fn close_hours_through(&self, hour: &str) -> Result<(), LedgerError>;
+
+    /// The registrations of chains whose hour is in `from..=through`, read
+    /// consistently (a registration committed before the call is seen).
+    async fn registrations(&self, from: &str, through: &str) -> Result<Vec<RawChain>, LedgerError>;
+
+    /// The earliest registered chain id, if any.
+    async fn earliest_chain(&self) -> Result<Option<String>, LedgerError>;
+
+    /// Marks each chain's head closed, so no append to it succeeds any more, and
+    /// returns the heads as closed (chains without a head are left out).
+    async fn close_chains(&self, chains: &[String]) -> Result<Vec<(String, RawHead)>, LedgerError>;
+
+    /// Writes a seal and moves the seal pointer to it, atomically, on the condition that
+    /// the pointer is still at `expected_through` (`None`: no seal yet).
+    async fn put_seal(
+        &self,
+        seal: &SealEntry,
+        head: &SealHeadEntry,
+        expected_through: Option<&str>,
+    ) -> Result<(), LedgerError>;
+
+    /// The seals whose last hour is in `from..=through`.
+    async fn seals(&self, from: &str, through: &str) -> Result<Vec<RawSeal>, LedgerError>;
+
+    /// The first seal whose last hour is after `hour`.
+    async fn seal_after(&self, hour: &str) -> Result<Option<RawSeal>, LedgerError>;
+
+    /// Every record item whose record time is in `[since, until)`, by any means the
+    /// backend has (a time index); used to find records outside any known chain.
+    async fn records_between(
+        &self,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<RawRecord>, LedgerError>;
+
+    /// Every item stored for one chain, read consistently.
+    async fn chain(&self, chain: &str) -> Result<ChainItems, LedgerError>;
+
+    /// One page of records for a query (the backend's indexes, [`AuditQuery::matches`]
+    /// for what they do not cover).
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError>;
+}
