@@ -690,8 +690,11 @@ async fn the_service_provider_config_advertises_what_the_gateway_does() {
         .expect("body");
     assert_eq!(body["patch"]["supported"], true);
     assert_eq!(body["filter"]["supported"], true);
-    assert!(body["filter"]["maxResults"].as_u64().is_some_and(|n| n > 0));
-    for off in ["sort", "etag", "bulk", "changePassword"] {
+    assert_eq!(body["filter"]["maxResults"], edge::discovery::MAX_RESULTS);
+    // The gateway sorts (`sortBy`/`sortOrder`, tested in `schema_driven_client`); `sort`
+    // used to be advertised as unsupported, conservatively, and no longer is.
+    assert_eq!(body["sort"]["supported"], true);
+    for off in ["etag", "bulk", "changePassword"] {
         assert_eq!(body[off]["supported"], false, "{off}");
     }
     assert_eq!(body["authenticationSchemes"][0]["type"], "oauthbearertoken");

@@ -3,9 +3,12 @@
 
 mod audit_api;
 mod audit_trail;
+mod call_budget;
 mod harness;
 mod hostile_input;
+mod identity_center_values;
 mod okta_replay;
+mod schema_driven_client;
 mod scim_support;
 mod secrets_scan;
 mod template_policy;

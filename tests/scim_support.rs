@@ -56,12 +56,20 @@ pub struct Received {
     pub uri: String,
     /// The body.
     pub body: Bytes,
+    /// The `User-Agent` header, when there was one.
+    pub user_agent: Option<String>,
 }
 
 impl RecordingEmulator {
     /// Starts an empty emulator accepting [`TARGET_TOKEN`].
     pub async fn start() -> Self {
-        let emulator = Emulator::new(EmulatorConfig::new(TARGET_TOKEN)).expect("emulator config");
+        Self::start_with(EmulatorConfig::new(TARGET_TOKEN)).await
+    }
+
+    /// Starts an empty emulator with `config` (whose tokens must include
+    /// [`TARGET_TOKEN`]).
+    pub async fn start_with(config: EmulatorConfig) -> Self {
+        let emulator = Emulator::new(config).expect("emulator config");
         let received = Arc::new(Mutex::new(Vec::new()));
         let recorded = received.clone();
         let router = emulator.router().layer(axum::middleware::from_fn(
@@ -125,6 +133,11 @@ async fn record(recorded: Arc<Mutex<Vec<Received>>>, request: Request, next: Nex
         method: parts.method.to_string(),
         uri: parts.uri.to_string(),
         body: bytes.clone(),
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     recorded
         .lock()

@@ -9,7 +9,9 @@
 //! makes it although its adapter can; nothing may be granted that the code cannot call.
 //! Resources are checked by what the function is told about in its environment: a
 //! function may touch only the tables and secrets its environment variables name, and
-//! only its own log group.
+//! only its own log group. DynamoDB is checked table by table: each adapter module
+//! reads its table's name from one variable ([`ADAPTER_TABLES`]), and the actions
+//! granted on a table are exactly those of the adapters bound to it.
 //!
 //! **Settings.** Every function is built with cargo-lambda from the binary its crate
 //! defines, for `provided.al2023` on arm64, with JSON logs and X-Ray.
@@ -63,6 +65,24 @@ const LOCAL_ONLY: &[(&str, &str, &str)] = &[
         "dynamodb:BatchWriteItem",
         "DynamoDbLedger::bulk_load: the query benchmark's loader",
     ),
+    (
+        "dynamodb_mirror",
+        "dynamodb:CreateTable",
+        "create_table: the tests make their state table",
+    ),
+    (
+        "dynamodb_mirror",
+        "dynamodb:UpdateTimeToLive",
+        "create_table, as above",
+    ),
+];
+
+/// The environment variable each DynamoDB adapter module's table is named by, in every
+/// function that uses it: the module's actions are due on that table, and only there.
+/// A module that makes DynamoDB calls and is missing here fails the test.
+const ADAPTER_TABLES: &[(&str, &str)] = &[
+    ("dynamodb_audit", "AUDIT_TABLE_NAME"),
+    ("dynamodb_mirror", "STATE_TABLE_NAME"),
 ];
 
 /// Actions every function needs from the platform rather than its code: writing its
@@ -428,6 +448,14 @@ impl<'a> Function<'a> {
         refs(&self.value["Properties"]["Environment"])
     }
 
+    /// The resources one environment variable names.
+    fn variable_refs(&self, variable: &str) -> BTreeSet<String> {
+        self.value["Properties"]["Environment"]["Variables"]
+            .get(variable)
+            .map(refs)
+            .unwrap_or_default()
+    }
+
     /// Its Rust source: every file under `<CodeUri>/src`.
     fn source(&self) -> String {
         rust_files(&root().join(self.code_uri()).join("src"))
@@ -603,6 +631,24 @@ fn pascal(snake: &str) -> String {
         .collect()
 }
 
+/// What an adapter module's code can call on a deployed function's path: its SDK
+/// calls less its local-only ones.
+fn module_calls(module: &str) -> Calls {
+    let mut calls = Calls::default();
+    for file in adapter_files(module) {
+        let code = std::fs::read_to_string(&file).unwrap_or_default();
+        let found = sdk_calls(without_tests(&code));
+        calls.uses_index |= found.uses_index;
+        calls.actions.extend(
+            found
+                .actions
+                .into_iter()
+                .filter(|a| !LOCAL_ONLY.iter().any(|(m, l, _)| *m == module && l == a)),
+        );
+    }
+    calls
+}
+
 /// What a function's code can call: its own SDK calls and those of the adapter modules
 /// it uses, less the adapters' local-only calls.
 fn derived_calls(function: &Function<'_>) -> (Calls, BTreeSet<String>) {
@@ -610,19 +656,82 @@ fn derived_calls(function: &Function<'_>) -> (Calls, BTreeSet<String>) {
     let modules = modules_used(&source);
     let mut calls = sdk_calls(&source);
     for module in &modules {
-        for file in adapter_files(module) {
-            let code = std::fs::read_to_string(&file).unwrap_or_default();
-            let found = sdk_calls(without_tests(&code));
-            calls.uses_index |= found.uses_index;
-            calls.actions.extend(
-                found
-                    .actions
-                    .into_iter()
-                    .filter(|a| !LOCAL_ONLY.iter().any(|(m, l, _)| m == module && l == a)),
-            );
-        }
+        let found = module_calls(module);
+        calls.uses_index |= found.uses_index;
+        calls.actions.extend(found.actions);
     }
     (calls, modules)
+}
+
+fn is_dynamodb(action: &str) -> bool {
+    action.starts_with("dynamodb:")
+}
+
+/// The DynamoDB actions a function's code makes on each table, by the variable each
+/// adapter module reads its table from; problems when that cannot be told.
+fn dynamodb_calls_by_table(
+    function: &Function<'_>,
+    template: &Value,
+    not_called: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let id = &function.id;
+    let source = function.source();
+    let is_table = |r: &String| resource_type(template, r) == Some("AWS::DynamoDB::Table");
+    let tables: BTreeSet<String> = function
+        .environment_refs()
+        .into_iter()
+        .filter(|r| is_table(r))
+        .collect();
+    let mut due: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for module in modules_used(&source) {
+        let actions: BTreeSet<String> = module_calls(&module)
+            .actions
+            .into_iter()
+            .filter(|a| is_dynamodb(a) && !not_called.contains(a))
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        let Some((_, variable)) = ADAPTER_TABLES.iter().find(|(m, _)| *m == module) else {
+            problems.push(format!(
+                "{module} makes DynamoDB calls; name the variable its table comes from in ADAPTER_TABLES"
+            ));
+            continue;
+        };
+        let named: BTreeSet<String> = function
+            .variable_refs(variable)
+            .into_iter()
+            .filter(|r| is_table(r))
+            .collect();
+        if named.len() != 1 {
+            problems.push(format!(
+                "{id}: uses {module}, whose table {variable} must name (one table), not {named:?}"
+            ));
+        }
+        for table in named {
+            due.entry(table)
+                .or_default()
+                .extend(actions.iter().cloned());
+        }
+    }
+    // The function's own DynamoDB calls (none today) could be on any of its tables.
+    let own: BTreeSet<String> = sdk_calls(&source)
+        .actions
+        .into_iter()
+        .filter(|a| is_dynamodb(a) && !not_called.contains(a))
+        .collect();
+    for table in &tables {
+        due.entry(table.clone())
+            .or_default()
+            .extend(own.iter().cloned());
+        if due.get(table).is_none_or(BTreeSet::is_empty) {
+            problems.push(format!(
+                "{id}: its environment names {table}, which none of its code uses"
+            ));
+        }
+    }
+    due
 }
 
 // ---------------------------------------------------------------------------------------
@@ -651,6 +760,25 @@ fn the_policy_test_derives_calls_from_adapter_code() {
     assert_eq!(pascal("list_secret_version_ids"), "ListSecretVersionIds");
     assert!(modules_used("let s = SecretsManagerSource::new(c, ttl);").contains("secrets_manager"));
     assert!(!modules_used("let s = SecretsManagerSourceX;").contains("secrets_manager"));
+    assert!(modules_used("DynamoDbMirror::new(c, t, clock)").contains("dynamodb_mirror"));
+
+    // Every module that calls DynamoDB says where its table comes from, and every entry
+    // of ADAPTER_TABLES is such a module.
+    let modules = adapter_modules();
+    for module in modules.keys() {
+        if module_calls(module).actions.iter().any(|a| is_dynamodb(a)) {
+            assert!(
+                ADAPTER_TABLES.iter().any(|(m, _)| m == module),
+                "{module} calls DynamoDB but is not in ADAPTER_TABLES"
+            );
+        }
+    }
+    for (module, _) in ADAPTER_TABLES {
+        assert!(
+            module_calls(module).actions.iter().any(|a| is_dynamodb(a)),
+            "ADAPTER_TABLES lists {module}, which makes no DynamoDB call"
+        );
+    }
 }
 
 #[test]
@@ -778,12 +906,47 @@ fn the_policy_check_catches_excess_missing_wildcard_and_foreign_grants() {
         "{wildcard:?}"
     );
 
-    let foreign = problems_after("ScimApiRole", |s| {
+    let foreign = problems_after("AuditApiRole", |s| {
         s.push(statement(
             "{Sid: Foreign, Effect: Allow, Action: [dynamodb:GetItem], Resource: !GetAtt StateTable.Arn}",
         ))
     });
     assert!(mentions(&foreign, "StateTable is not a"), "{foreign:?}");
+
+    // DynamoDB table by table: the mirror's DeleteItem granted on the audit table too,
+    // or its statement on the state table gone.
+    let wrong_table = problems_after("ScimApiRole", |s| {
+        s.push(statement(
+            "{Sid: Wrong, Effect: Allow, Action: [dynamodb:DeleteItem], Resource: !GetAtt AuditTable.Arn}",
+        ))
+    });
+    assert!(
+        mentions(
+            &wrong_table,
+            "grants dynamodb:DeleteItem on AuditTable, which its code never calls there"
+        ),
+        "{wrong_table:?}"
+    );
+    let no_mirror = problems_after("ScimApiRole", |s| {
+        s.retain(|st| st["Sid"].as_str() != Some("StateTableMirror"))
+    });
+    assert!(
+        mentions(
+            &no_mirror,
+            "calls dynamodb:GetItem on StateTable, which its role does not grant there"
+        ),
+        "{no_mirror:?}"
+    );
+    let merged = problems_after("ScimApiRole", |s| {
+        s.retain(|st| st["Sid"].as_str() != Some("StateTableMirror"));
+        s.push(statement(
+            "{Sid: Merged, Effect: Allow, Action: [dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem], Resource: [!GetAtt AuditTable.Arn, !GetAtt StateTable.Arn]}",
+        ));
+    });
+    assert!(
+        mentions(&merged, "grants dynamodb:DeleteItem on AuditTable"),
+        "{merged:?}"
+    );
     let foreign_logs = problems_after("ScimApiRole", |s| {
         s.push(statement(
             "{Sid: OtherLogs, Effect: Allow, Action: [logs:PutLogEvents], Resource: !GetAtt TokenAgeLogGroup.Arn}",
@@ -823,6 +986,7 @@ fn policy_problems(template: &Value) -> Vec<String> {
         let environment = function.environment_refs();
         let log_group = function.log_group_id();
         let mut granted = BTreeSet::new();
+        let mut granted_on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
 
         for statement in statements(role) {
             let sid = statement.sid();
@@ -926,13 +1090,24 @@ fn policy_problems(template: &Value) -> Vec<String> {
                             ));
                         }
                     }
-                    // Every such resource it is told about is granted (the code uses what it is given).
-                    for r in environment
-                        .iter()
-                        .filter(|r| resource_type(template, r) == Some(kind))
-                    {
-                        if !resource_refs.contains(r) {
-                            problems.push(format!("{id}/{sid}: its environment names {r}, which the statement does not grant"));
+                    if service == "dynamodb" {
+                        // Checked table by table below.
+                        for r in &resource_refs {
+                            granted_on
+                                .entry(r.clone())
+                                .or_default()
+                                .extend(actions.iter().cloned());
+                        }
+                    } else {
+                        // Every such resource it is told about is granted (the code uses
+                        // what it is given).
+                        for r in environment
+                            .iter()
+                            .filter(|r| resource_type(template, r) == Some(kind))
+                        {
+                            if !resource_refs.contains(r) {
+                                problems.push(format!("{id}/{sid}: its environment names {r}, which the statement does not grant"));
+                            }
                         }
                     }
                     let index_arns = resources.iter().filter(|r| {
@@ -955,6 +1130,23 @@ fn policy_problems(template: &Value) -> Vec<String> {
             .filter(|(f, _, _)| *f == id)
             .map(|(_, a, _)| (*a).to_owned())
             .collect();
+        // DynamoDB, table by table: exactly the actions of the adapters bound to it.
+        let due_on = dynamodb_calls_by_table(function, template, &not_called, &mut problems);
+        let tables: BTreeSet<&String> = due_on.keys().chain(granted_on.keys()).collect();
+        for table in tables {
+            let due = due_on.get(table).cloned().unwrap_or_default();
+            let given = granted_on.get(table).cloned().unwrap_or_default();
+            for action in due.difference(&given) {
+                problems.push(format!(
+                    "{id}: its code calls {action} on {table}, which its role does not grant there"
+                ));
+            }
+            for action in given.difference(&due) {
+                problems.push(format!(
+                    "{id}: grants {action} on {table}, which its code never calls there"
+                ));
+            }
+        }
         for action in &calls.actions {
             if !granted.contains(action) && !not_called.contains(action) {
                 problems.push(format!(
@@ -1202,4 +1394,36 @@ fn the_audit_table_is_the_one_the_adapter_creates() {
             "{table_id}"
         );
     }
+}
+
+#[test]
+fn the_state_table_is_the_one_the_mirror_creates() {
+    use aws_adapters::dynamodb_mirror::TTL_ATTRIBUTE;
+
+    let template = template();
+    let table = &template["Resources"]["StateTable"]["Properties"];
+    let key: Vec<(&str, &str)> = one_or_many(&table["KeySchema"])
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap_or_default(),
+                k["KeyType"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(key, [("pk", "HASH"), ("sk", "RANGE")]);
+    let attributes: Vec<(&str, &str)> = one_or_many(&table["AttributeDefinitions"])
+        .iter()
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap_or_default(),
+                a["AttributeType"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(attributes, [("pk", "S"), ("sk", "S")]);
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(TTL_ATTRIBUTE)
+    );
 }

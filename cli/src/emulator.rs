@@ -47,6 +47,14 @@ pub struct EmulatorArgs {
     /// Cap on items per cursor page, to make short pages that still carry nextCursor.
     #[arg(long, value_name = "N")]
     page_limit: Option<u32>,
+    /// Compare userName case-sensitively in the `userName eq` filter and in uniqueness
+    /// (undocumented by AWS; by default case is ignored).
+    #[arg(long)]
+    case_sensitive_usernames: bool,
+    /// For this many milliseconds after a create, reads of the new user or group (GET by
+    /// id, lists and filters) act as if it did not exist yet; writes to it still work.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    read_after_create_lag_ms: u64,
     /// Seed of the fault decisions, for reproducible runs.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -66,6 +74,8 @@ impl EmulatorArgs {
                 _ => FaultPhase::Either,
             },
             page_limit: self.page_limit,
+            case_sensitive_usernames: self.case_sensitive_usernames,
+            read_after_create_lag_ms: self.read_after_create_lag_ms,
         };
         let config = EmulatorConfig {
             tokens: self.tokens,
@@ -138,6 +148,9 @@ mod tests {
             "after",
             "--page-limit",
             "7",
+            "--case-sensitive-usernames",
+            "--read-after-create-lag-ms",
+            "50",
         ])
         .unwrap();
         let (listen, config) = w.args.config();
@@ -152,6 +165,17 @@ mod tests {
         assert_eq!(config.knobs.drop_rate, 0.2);
         assert_eq!(config.knobs.fault_phase, FaultPhase::After);
         assert_eq!(config.knobs.page_limit, Some(7));
+        assert!(config.knobs.case_sensitive_usernames);
+        assert_eq!(config.knobs.read_after_create_lag_ms, 50);
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn behaviour_knobs_default_to_what_the_gateway_assumes() {
+        let w = Wrapper::try_parse_from(["x", "--token", "a"]).unwrap();
+        let (_, config) = w.args.config();
+        assert_eq!(config.knobs, Knobs::default());
+        assert!(!config.knobs.case_sensitive_usernames);
+        assert_eq!(config.knobs.read_after_create_lag_ms, 0);
     }
 }

@@ -7,10 +7,14 @@
 //! (or using the `$default` stage) leaves the path as `/scim/v2/...` to begin with. Set
 //! `PUBLIC_BASE_URL` when clients reach the function through a custom domain, so that
 //! `Location` headers name the URL they use.
+//!
+//! With `STATE_TABLE_NAME` set, the mirror of Identity Center's users and groups lives in
+//! the state table (`DynamoDbMirror`), shared by every instance and kept across cold
+//! starts; without it, each instance keeps its own in memory.
 
 use std::sync::Arc;
 
-use aws_adapters::{DynamoDbAuditLog, SecretsManagerSource};
+use aws_adapters::{DynamoDbAuditLog, DynamoDbMirror, SecretsManagerSource};
 use clients::{HttpTargetScimClient, TargetClientConfig};
 use edge::metrics::{RequestMetrics, function_name};
 use edge::{BearerAuthenticator, Config, ScimApp, scim_router};
@@ -38,9 +42,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let target = HttpTargetScimClient::new(target_config, secrets.clone())
         .map_err(|e| format!("scim-api cannot start: {e}"))?;
     let counters = target.counters();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     // Every request leaves one hash-chained record in the audit table (docs/audit-table.md).
     let audit = DynamoDbAuditLog::new(
-        aws_sdk_dynamodb::Client::new(&aws),
+        dynamodb.clone(),
         config.audit_table_name.clone(),
         AuditKeySource::Secret {
             source: secrets.clone(),
@@ -51,13 +56,21 @@ async fn main() -> Result<(), lambda_http::Error> {
             .map_err(|e| format!("scim-api cannot start: audit retention: {e}"))?,
     );
 
-    let service = ScimService::new(
+    let mut service = ScimService::new(
         Arc::new(target),
         Arc::new(IdentityRules::new()),
         Arc::new(audit),
         Arc::new(SystemClock),
         config.request_budget,
     );
+    // What the gateway knows of Identity Center, so that a write needs no read first.
+    if let Some(table) = &config.state_table_name {
+        let retention = time::Duration::try_from(config.mirror_retention)
+            .map_err(|e| format!("scim-api cannot start: mirror retention: {e}"))?;
+        let mirror = DynamoDbMirror::new(dynamodb, table.clone(), Arc::new(SystemClock))
+            .with_retention(retention);
+        service = service.with_mirror(Arc::new(mirror));
+    }
     let authenticator =
         BearerAuthenticator::new(secrets, SecretId::new(config.scim_tokens_secret_id.clone()));
     // One EMF metrics line per request (edge::metrics), with the target client's counts.

@@ -10,6 +10,8 @@
 //! | `REQUEST_BUDGET_MS` | no | time allowed for the target calls of one request, default 20000 |
 //! | `SECRET_CACHE_TTL_SECS` | no | how long secrets are cached before a re-read, default 300 |
 //! | `PUBLIC_BASE_URL` | no | the gateway's SCIM base URL as clients see it (for `Location` and `meta.location`); derived from the request when unset |
+//! | `STATE_TABLE_NAME` | no | the state table, where the mirror of Identity Center's users and groups is kept (`aws_adapters::DynamoDbMirror`, GetItem/PutItem/DeleteItem); when unset, each Lambda instance keeps its own mirror in memory |
+//! | `MIRROR_RETENTION_DAYS` | no | how long a mirror entry is kept after its last write (the state table's TTL), default 30 |
 
 use std::time::Duration;
 
@@ -38,6 +40,11 @@ pub struct Config {
     pub audit_key_secret_id: String,
     /// How long audit records are kept before DynamoDB's TTL expires them.
     pub audit_retention: Duration,
+    /// The state table holding the mirror of Identity Center; `None`: an in-memory
+    /// mirror per Lambda instance.
+    pub state_table_name: Option<String>,
+    /// How long a mirror entry in the state table is kept after its last write.
+    pub mirror_retention: Duration,
 }
 
 /// A configuration the function cannot start with. Messages name the variable, and
@@ -61,6 +68,10 @@ pub const DEFAULT_SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// The default audit retention: 400 days, a year and a quarter for annual audits.
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 400;
+
+/// The default retention of mirror entries: 30 days after their last write, so that the
+/// entries of users and groups deleted behind the gateway's back do not pile up.
+pub const DEFAULT_MIRROR_RETENTION_DAYS: u64 = 30;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -112,6 +123,12 @@ impl Config {
             audit_retention: Duration::from_secs(
                 positive(get("AUDIT_RETENTION_DAYS"), "AUDIT_RETENTION_DAYS")?
                     .unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS)
+                    .saturating_mul(86_400),
+            ),
+            state_table_name: get("STATE_TABLE_NAME"),
+            mirror_retention: Duration::from_secs(
+                positive(get("MIRROR_RETENTION_DAYS"), "MIRROR_RETENTION_DAYS")?
+                    .unwrap_or(DEFAULT_MIRROR_RETENTION_DAYS)
                     .saturating_mul(86_400),
             ),
         })
@@ -186,6 +203,40 @@ mod tests {
             config.audit_retention,
             Duration::from_secs(DEFAULT_AUDIT_RETENTION_DAYS * 86_400)
         );
+        assert_eq!(config.state_table_name, None, "the in-memory mirror");
+        assert_eq!(
+            config.mirror_retention,
+            Duration::from_secs(DEFAULT_MIRROR_RETENTION_DAYS * 86_400)
+        );
+    }
+
+    #[test]
+    fn the_state_table_and_the_mirror_retention_are_read_and_checked() {
+        // Arrange
+        let mut pairs = REQUIRED.to_vec();
+        pairs.extend([
+            ("STATE_TABLE_NAME", " scimgw-StateTable-1ABC "),
+            ("MIRROR_RETENTION_DAYS", "7"),
+        ]);
+
+        // Act
+        let read = config(&pairs).unwrap();
+
+        // Assert
+        assert_eq!(
+            read.state_table_name.as_deref(),
+            Some("scimgw-StateTable-1ABC")
+        );
+        assert_eq!(read.mirror_retention, Duration::from_secs(7 * 86_400));
+        let mut empty = REQUIRED.to_vec();
+        empty.push(("STATE_TABLE_NAME", ""));
+        assert_eq!(config(&empty).unwrap().state_table_name, None);
+        let mut zero = REQUIRED.to_vec();
+        zero.push(("MIRROR_RETENTION_DAYS", "0"));
+        assert!(matches!(
+            config(&zero),
+            Err(ConfigError::Invalid("MIRROR_RETENTION_DAYS", _))
+        ));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::app::ScimApp;
 use crate::auth::AuthError;
-use crate::discovery::{self, MAX_RESULTS};
+use crate::discovery::{self, DerivedAttributes, MAX_RESULTS};
 use crate::error::{edge_error_response, to_response};
 use crate::extract::{json_object, query_pairs, single_param};
 use crate::http::{ErrorFormat, Plumbing, StagePrefix, correlation_of};
@@ -465,6 +465,13 @@ fn resource_id(id: &IdPath) -> Result<ResourceId, ScimError> {
     ResourceId::parse(id)
 }
 
+/// What the rules in force derive, so that `/Schemas` does not require it of clients.
+/// The identity rules, the only rule set today and the one every `ScimService` runs,
+/// derive nothing; stored rule sets will answer this from the active set.
+fn derived_attributes() -> DerivedAttributes {
+    DerivedAttributes::none()
+}
+
 async fn service_provider_config(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
     discovery_answer(&ctx, raw.as_deref(), || {
         serde_json::to_value(discovery::service_provider_config(&ctx.base_url))
@@ -474,7 +481,7 @@ async fn service_provider_config(ctx: Ctx, RawQuery(raw): RawQuery) -> Response 
 
 async fn schemas(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
     discovery_answer(&ctx, raw.as_deref(), || {
-        discovery::list_of(discovery::schemas(&ctx.base_url))
+        discovery::list_of(discovery::schemas(&ctx.base_url, &derived_attributes()))
     })
 }
 
@@ -483,7 +490,7 @@ async fn schema(ctx: Ctx, id: IdPath, RawQuery(raw): RawQuery) -> Response {
         let Ok(Path(id)) = id else {
             return Err(ScimError::not_found("no such schema"));
         };
-        let schema = discovery::schema(&ctx.base_url, &id)
+        let schema = discovery::schema(&ctx.base_url, &id, &derived_attributes())
             .ok_or_else(|| ScimError::not_found("no such schema"))?;
         serde_json::to_value(schema)
             .map_err(|_| ScimError::internal("a schema could not be written"))
@@ -753,6 +760,43 @@ mod tests {
         let sent = target.writes();
         assert_eq!(sent.len(), 1);
         assert!(!format!("{sent:?}").contains("Okta-placeholder-1!"));
+    }
+
+    #[tokio::test]
+    async fn a_count_above_the_advertised_max_results_gets_pages_of_exactly_max_results() {
+        // Arrange: one user more than a page holds.
+        let (router, target) = router();
+        for n in 0..=MAX_RESULTS {
+            target.seed_user(serde_json::json!({"userName": format!("user{n:04}@example.com")}));
+        }
+        let get = |uri: &str| {
+            Request::builder()
+                .uri(uri)
+                .header(http::header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let config = json(
+            router
+                .clone()
+                .oneshot(get("/scim/v2/ServiceProviderConfig"))
+                .await
+                .unwrap(),
+        )
+        .await;
+
+        // Act
+        let response = router
+            .oneshot(get("/scim/v2/Users?count=5000"))
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(response.status(), 200);
+        let page = json(response).await;
+        assert_eq!(config["filter"]["maxResults"], MAX_RESULTS);
+        assert_eq!(page["itemsPerPage"], config["filter"]["maxResults"]);
+        assert_eq!(page["totalResults"], MAX_RESULTS + 1);
     }
 
     #[tokio::test]

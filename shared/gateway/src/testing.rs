@@ -244,6 +244,8 @@ impl ScriptedTargetClient {
 
     /// Records the call and pops a scripted failure for it, if any.
     fn enter(&self, call: TargetCall) -> Result<std::sync::MutexGuard<'_, State>, TargetError> {
+        // One port call is one request here, as if every answer fit in one page.
+        crate::ports::target::count_request();
         let mut state = self.lock();
         let method = call.method;
         state.calls.push(call);

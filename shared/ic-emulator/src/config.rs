@@ -1,5 +1,6 @@
 //! The emulator's configuration: bearer tokens, the SCIM base path, the fault seed, and
-//! the knobs (rate limit, latency, injected faults) that can also change at run time.
+//! the knobs (rate limit, latency, injected faults, and two behaviours Identity Center does
+//! not document) that can also change at run time.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ pub struct EmulatorConfig {
     /// Where the SCIM routes live, e.g. `/scim/v2` or `/abc-123/scim/v2`: starts with `/`,
     /// no trailing `/`.
     pub base_path: String,
-    /// Rate limit, latency and faults at start.
+    /// The knobs in force at start (rate limit, latency, faults, behaviours).
     pub knobs: Knobs,
     /// Seed of the random source that decides injected faults, so runs are reproducible.
     pub seed: u64,
@@ -107,6 +108,16 @@ pub struct Knobs {
     /// following `nextCursor` after a short page (AWS-DG listusers: "Paginated calls may
     /// return less results than count"). `None`: pages are as long as `count` allows.
     pub page_limit: Option<u32>,
+    /// Compare `userName` case-sensitively in the `userName eq` filter and in `userName`
+    /// uniqueness. AWS does not document either way (`docs/identity-center-dialect.md` §3,
+    /// §7); off (the default) compares without regard to case, as RFC 7643 §4.1.1 has it.
+    pub case_sensitive_usernames: bool,
+    /// For this many milliseconds after a user or group is created, reads of it (GetUser,
+    /// GetGroup, and list and filter results) act as if it did not exist yet, while writes
+    /// addressed to it work. AWS does not document read-after-create consistency; a peer
+    /// saw a 404 about 50 ms after a create (ssosync #42; `docs/identity-center-dialect.md`
+    /// §7). 0 (the default): a create is readable at once.
+    pub read_after_create_lag_ms: u64,
 }
 
 impl Knobs {

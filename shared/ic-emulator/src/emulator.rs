@@ -81,6 +81,26 @@ impl Shared {
     }
 }
 
+/// Whether `id` has the shape of an Identity Store id:
+/// `([0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+/// (Identity Store API `DescribeUser` `UserId`, `DescribeGroup` `GroupId`;
+/// `docs/identity-center-dialect.md` §7). Lower-case hex only, as the pattern has it.
+pub(crate) fn is_resource_id(id: &str) -> bool {
+    let hex = |part: &str, len: usize| {
+        part.len() == len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let parts: Vec<&str> = id.split('-').collect();
+    let uuid = match parts.as_slice() {
+        [prefix, rest @ ..] if rest.len() == 5 && hex(prefix, 10) => rest,
+        all => all,
+    };
+    uuid.len() == 5
+        && uuid
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(part, len)| hex(part, len))
+}
+
 /// Counters of SCIM requests (admin requests are not counted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -218,5 +238,36 @@ impl Emulator {
     pub fn reset(&self) {
         *self.shared.store() = Store::default();
         self.shared.counters.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_have_the_identity_store_shape_and_others_do_not() {
+        // Identity Store API DescribeUser UserId:
+        // ([0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
+        let emulator = Emulator::new(EmulatorConfig::new("t")).unwrap();
+        let id = emulator.shared.new_id();
+        assert!(is_resource_id(&id), "{id}");
+        assert!(is_resource_id(
+            "9067729b3d-ee533c18-538a-4cd3-a572-63fb863ed734"
+        ));
+        assert!(is_resource_id("ee533c18-538a-4cd3-a572-63fb863ed734"));
+        for bad in [
+            "",
+            "missing",
+            "9067729B3D-EE533C18-538A-4CD3-A572-63FB863ED734",
+            "9067729b3-ee533c18-538a-4cd3-a572-63fb863ed734",
+            "9067729b3d-ee533c18-538a-4cd3-a572-63fb863ed73",
+            "9067729b3d-ee533c18-538a-4cd3-a572-63fb863ed734-",
+            "9067729b3d9067729b3d-ee533c18-538a-4cd3-a572-63fb863ed734",
+            "9067729b3d-ee533c18-538a-4cd3-a572-63fb863ed7é",
+            ".search",
+        ] {
+            assert!(!is_resource_id(bad), "{bad}");
+        }
     }
 }

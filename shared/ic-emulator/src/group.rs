@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::patch::{OpKind, PatchOp};
-use crate::user::canon;
+use crate::user::{canon, check_string_length, is_reserved_name};
 use scim_core::{CompValue, CompareOp, Filter};
 
 /// At most this many members in CreateGroup, and membership changes in one PatchGroup
@@ -62,18 +62,29 @@ pub(crate) fn parse_new_group(input: &Map<String, Value>) -> Result<NewGroup, Ap
     Ok(group)
 }
 
+/// A group `displayName`: a string of 1–1024 characters, not blank, and not a reserved
+/// name (Identity Store API `CreateGroup` `DisplayName`; `docs/identity-center-dialect.md` §7).
 fn display_name(value: &Value) -> Result<String, ApiError> {
-    match value.as_str() {
-        Some(s) if !s.trim().is_empty() => Ok(s.to_owned()),
-        _ => Err(invalid("displayName must be a non-empty string")),
+    let name = value
+        .as_str()
+        .ok_or_else(|| invalid("displayName must be a non-empty string"))?;
+    check_string_length(name)?;
+    if name.trim().is_empty() {
+        return Err(invalid("displayName must be a non-empty string"));
     }
+    if is_reserved_name(name) {
+        return Err(invalid("displayName is reserved"));
+    }
+    Ok(name.to_owned())
 }
 
+/// A group `externalId`: a string of 1–1024 characters.
 fn external_id(value: &Value) -> Result<String, ApiError> {
-    value
+    let id = value
         .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| invalid("externalId must be a string"))
+        .ok_or_else(|| invalid("externalId must be a string"))?;
+    check_string_length(id)?;
+    Ok(id.to_owned())
 }
 
 /// A list of member objects (a single object is taken as a list of one), as user ids.
@@ -303,6 +314,25 @@ mod tests {
         // patchgroup allows only displayName, members and externalId.
         let body = json!({"Operations":[{"op":"replace","value":{"id":"g1","displayName":"New"}}]});
         assert!(plan(body).is_err());
+    }
+
+    #[test]
+    fn reserved_names_are_refused_as_group_display_names() {
+        // Identity Store API CreateGroup DisplayName: "Administrator and AWSAdministrators
+        // are reserved names and can't be used for users or groups."
+        for reserved in ["Administrator", "awsadministrators"] {
+            let body = json!({"displayName": reserved});
+            assert!(
+                parse_new_group(body.as_object().unwrap()).is_err(),
+                "{reserved}"
+            );
+            let rename =
+                json!({"Operations":[{"op":"replace","path":"displayName","value":reserved}]});
+            assert!(plan(rename).is_err(), "{reserved}");
+        }
+        assert!(
+            parse_new_group(json!({"displayName":"Administrators"}).as_object().unwrap()).is_ok()
+        );
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! It follows Identity Center's documented dialect of SCIM 2.0
 //! (`docs/identity-center-dialect.md`): the documented routes and methods only, `eq`-only
 //! filters, cursor paging, group members stored but never returned, the PatchUser and
-//! PatchGroup limits, AWS-shaped error bodies, bearer tokens (at most two). Knobs add a
-//! rate limit (429), latency, injected 500s and dropped connections, before or after a
-//! write takes effect, decided by a seeded random source.
+//! PatchGroup limits, the Identity Store's value limits, uniqueness, reserved names and id
+//! shape, AWS-shaped error bodies, bearer tokens (at most two). Knobs add a rate limit
+//! (429), latency, injected 500s and dropped connections, before or after a write takes
+//! effect, decided by a seeded random source; two more choose behaviours AWS does not
+//! document (case of `userName`, a read-after-create lag).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ic_emulator::EmulatorError> {

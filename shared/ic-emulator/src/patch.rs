@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
+/// Identity Center's answer to a path-less operation it does not support (quoted in
+/// goauthentik/authentik issue 12321; `docs/identity-center-dialect.md` §5).
+pub(crate) const PATHLESS_DETAIL: &str = "Current PATCH support allows omitting \"path\" attribute only for Add and Replace operations modifying a single attribute.";
+
 /// A PATCH operation kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OpKind {
@@ -47,7 +51,11 @@ pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a V
 
 /// Reads a PatchOp body. The AWS-DG patchuser constraints enforced here: the operation
 /// must be given and be `add`, `replace` or `remove`; `path` is required for `remove`;
-/// `value` is required for `add` and `replace`.
+/// `value` is required for `add` and `replace`. An operation without `path` must be an
+/// `add` or `replace` whose value is an object of exactly one attribute, or it is 400
+/// with [`PATHLESS_DETAIL`] (authentik issue 12321): Okta's deactivation
+/// `{"op":"replace","value":{"active":false}}` passes, its group rename
+/// `{"op":"replace","value":{"id":…,"displayName":…}}` does not.
 pub(crate) fn parse_patch(body: &Value) -> Result<Vec<PatchOp>, ApiError> {
     let body = body.as_object().ok_or_else(ApiError::unparsable)?;
     let ops = get_ci(body, "Operations")
@@ -75,15 +83,19 @@ fn parse_op(op: &Value) -> Result<PatchOp, ApiError> {
         Some(_) => return Err(ApiError::validation("path must be a string")),
     };
     let value = get_ci(op, "value").filter(|v| !v.is_null()).cloned();
-    if kind == OpKind::Remove && path.is_none() {
-        return Err(ApiError::validation(
-            "the path is required for a remove operation",
-        ));
-    }
     if kind != OpKind::Remove && value.is_none() {
         return Err(ApiError::validation(
             "a value is required for add and replace",
         ));
+    }
+    let single_attribute = value
+        .as_ref()
+        .and_then(Value::as_object)
+        .is_some_and(|object| object.len() == 1);
+    if path.is_none() && (kind == OpKind::Remove || !single_attribute) {
+        // AWS-DG patchuser also says "The path is required for a remove operation."; the
+        // emulator answers with the wording observed from the live service.
+        return Err(ApiError::validation(PATHLESS_DETAIL));
     }
     Ok(PatchOp {
         op: kind,
@@ -199,6 +211,23 @@ mod tests {
         for op in ["add", "replace"] {
             let body = json!({"Operations":[{"op": op, "path":"title"}]});
             assert!(parse_patch(&body).is_err(), "{op}");
+        }
+    }
+
+    #[test]
+    fn pathless_operations_must_add_or_replace_a_single_attribute() {
+        // authentik #12321 quotes Identity Center: path-less only for Add and Replace
+        // modifying a single attribute.
+        let one = json!({"Operations":[{"op":"replace","value":{"active":false}}]});
+        assert!(parse_patch(&one).is_ok());
+        for op in [
+            json!({"op":"replace","value":{"id":"g1","displayName":"New"}}),
+            json!({"op":"add","value":{}}),
+            json!({"op":"add","value":"x"}),
+            json!({"op":"remove","value":{"title":"x"}}),
+        ] {
+            let err = parse_patch(&json!({"Operations":[op]})).unwrap_err();
+            assert_eq!(err.detail, PATHLESS_DETAIL, "{op}");
         }
     }
 

@@ -12,14 +12,20 @@
 //!   that does not exist: 404.)
 //! - A path outside the base path is 401 UnauthorizedException, whatever the token: AWS
 //!   answers a wrong tenant id with 401 (AWS-DG, every operation's error table).
+//! - A user or group id that does not have the Identity Store shape is 404
+//!   ResourceNotFoundException before anything else about the request is looked at.
+//! - A PATCH without a `User-Agent` header is 400 ValidationException: Identity Center
+//!   blocks such requests (PingFederate connector release notes 1.1.0.3); the status is
+//!   our guess, not yet confirmed against a live tenant.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -31,15 +37,15 @@ use uuid::Uuid;
 
 use crate::config::Knobs;
 use crate::discovery;
-use crate::emulator::Shared;
+use crate::emulator::{Shared, is_resource_id};
 use crate::error::{ApiError, render_body};
 use crate::faults::{Counters, Fault, Phase, latency};
-use crate::group::{MemberChange, parse_new_group, plan_group_patch, same_display_name};
+use crate::group::{MemberChange, parse_new_group, plan_group_patch};
 use crate::patch::parse_patch;
 use crate::query::{
     Cursor, ListQuery, cursor_pattern_ok, filter_hash, group_filter, list_query, user_filter,
 };
-use crate::store::{GroupRecord, UserRecord, group_json, user_json};
+use crate::store::{Clash, GroupRecord, ReadView, UserRecord, group_json, user_json};
 use crate::user::{UserWrite, canonical_user, patch_user};
 
 /// Where the admin routes live, outside any SCIM base path.
@@ -243,6 +249,39 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError
     path.map(|Path(id)| id).map_err(|_| ApiError::unparsable())
 }
 
+/// The id of `/Users/{id}`: one of another shape than the Identity Store's is 404.
+fn user_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path_id(path)
+        .ok()
+        .filter(|id| is_resource_id(id))
+        .ok_or_else(user_not_found)
+}
+
+/// The id of `/Groups/{id}`: one of another shape than the Identity Store's is 404.
+fn group_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path_id(path)
+        .ok()
+        .filter(|id| is_resource_id(id))
+        .ok_or_else(group_not_found)
+}
+
+/// Identity Center blocks PATCH requests without a `User-Agent` header (PingFederate's
+/// AWS IAM Identity Center connector release notes, 1.1.0.3). The emulator answers 400
+/// ValidationException, and takes an empty or blank header as none: both are our
+/// choices, not yet confirmed against a live tenant.
+fn require_user_agent(headers: &HeaderMap) -> Result<(), ApiError> {
+    let present = headers
+        .get(USER_AGENT)
+        .is_some_and(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace));
+    if present {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "PATCH requests require a User-Agent header.",
+        ))
+    }
+}
+
 fn query_pairs(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<ListQuery, ApiError> {
@@ -258,19 +297,17 @@ fn group_not_found() -> ApiError {
     ApiError::not_found("The specified group does not exist.")
 }
 
-fn user_exists() -> ApiError {
-    ApiError::conflict("User already exists.")
-}
-
-fn group_exists() -> ApiError {
-    ApiError::conflict("Group already exists.")
-}
-
-fn user_name(attrs: &Map<String, Value>) -> &str {
-    attrs
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+/// The 409 for a duplicate. A name keeps AWS-DG's "User already exists" / "Group already
+/// exists"; the other unique attributes get the detail a live tenant sent for a duplicate
+/// create (slashdevops/idp-scim-sync issues 45 and 57; AWS re:Post
+/// `iam-identity-center-provision` names that message for userName, email and externalId).
+fn conflict(clash: Clash, resource: &str) -> ApiError {
+    match clash {
+        Clash::Name => ApiError::conflict(format!("{resource} already exists.")),
+        Clash::Email | Clash::ExternalId => {
+            ApiError::conflict("Refused to create a new, duplicate resource.")
+        }
+    }
 }
 
 // ---- Users ---------------------------------------------------------------------------
@@ -278,9 +315,10 @@ fn user_name(attrs: &Map<String, Value>) -> &str {
 async fn create_user(State(shared): AppState, body: Body) -> Result<Response, ApiError> {
     let value = read_json(body).await?;
     let attrs = canonical_user(as_object(&value)?, UserWrite::Create)?;
+    let case_sensitive = shared.knobs().case_sensitive_usernames;
     let mut store = shared.store();
-    if store.user_by_name(user_name(&attrs)).is_some() {
-        return Err(user_exists());
+    if let Some(clash) = store.user_clash(&attrs, None, case_sensitive) {
+        return Err(conflict(clash, "User"));
     }
     let now = OffsetDateTime::now_utc();
     let record = UserRecord {
@@ -289,6 +327,7 @@ async fn create_user(State(shared): AppState, body: Body) -> Result<Response, Ap
         attrs,
         created: now,
         last_modified: now,
+        born: Instant::now(),
     };
     let json = user_json(&record);
     store.users.insert(record.id.clone(), record);
@@ -299,9 +338,10 @@ async fn get_user(
     State(shared): AppState,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
+    let id = user_id(id)?;
+    let view = ReadView::new(&shared.knobs());
     let store = shared.store();
-    let user = store.users.get(&id).ok_or_else(user_not_found)?;
+    let user = store.readable_user(&id, &view).ok_or_else(user_not_found)?;
     Ok(ok_json(StatusCode::OK, user_json(user)))
 }
 
@@ -310,18 +350,16 @@ async fn put_user(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
+    let id = user_id(id)?;
     let value = read_json(body).await?;
     let attrs = canonical_user(as_object(&value)?, UserWrite::Replace)?;
+    let case_sensitive = shared.knobs().case_sensitive_usernames;
     let mut store = shared.store();
     if !store.users.contains_key(&id) {
         return Err(user_not_found());
     }
-    if store
-        .user_by_name(user_name(&attrs))
-        .is_some_and(|u| u.id != id)
-    {
-        return Err(user_exists());
+    if let Some(clash) = store.user_clash(&attrs, Some(&id), case_sensitive) {
+        return Err(conflict(clash, "User"));
     }
     let user = store.users.get_mut(&id).ok_or_else(user_not_found)?;
     user.attrs = attrs;
@@ -332,18 +370,18 @@ async fn put_user(
 async fn patch_user_handler(
     State(shared): AppState,
     id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
+    require_user_agent(&headers)?;
+    let id = user_id(id)?;
     let ops = parse_patch(&read_json(body).await?)?;
+    let case_sensitive = shared.knobs().case_sensitive_usernames;
     let mut store = shared.store();
     let current = store.users.get(&id).ok_or_else(user_not_found)?;
     let attrs = patch_user(&current.attrs, &ops)?;
-    if store
-        .user_by_name(user_name(&attrs))
-        .is_some_and(|u| u.id != id)
-    {
-        return Err(user_exists());
+    if let Some(clash) = store.user_clash(&attrs, Some(&id), case_sensitive) {
+        return Err(conflict(clash, "User"));
     }
     let user = store.users.get_mut(&id).ok_or_else(user_not_found)?;
     user.attrs = attrs;
@@ -355,7 +393,7 @@ async fn delete_user(
     State(shared): AppState,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
+    let id = user_id(id)?;
     if shared.store().delete_user(&id) {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
@@ -369,10 +407,11 @@ async fn list_users(
 ) -> Result<Response, ApiError> {
     let query = query_pairs(query)?;
     let filter = user_filter(query.filter.as_deref())?;
+    let view = ReadView::new(&shared.knobs());
     let items: Vec<(u64, Value)> = {
         let store = shared.store();
         store
-            .users_matching(&filter)
+            .users_matching(&filter, &view)
             .into_iter()
             .map(|u| (u.seq, user_json(u)))
             .collect()
@@ -401,8 +440,12 @@ async fn create_group(State(shared): AppState, body: Body) -> Result<Response, A
     let value = read_json(body).await?;
     let group = parse_new_group(as_object(&value)?)?;
     let mut store = shared.store();
-    if store.group_by_name(&group.display_name).is_some() {
-        return Err(group_exists());
+    if let Some(clash) = store.group_clash(
+        Some(&group.display_name),
+        group.external_id.as_deref(),
+        None,
+    ) {
+        return Err(conflict(clash, "Group"));
     }
     check_members_exist(&store, &group.members)?;
     let now = OffsetDateTime::now_utc();
@@ -414,6 +457,7 @@ async fn create_group(State(shared): AppState, body: Body) -> Result<Response, A
         members: group.members.into_iter().collect(),
         created: now,
         last_modified: now,
+        born: Instant::now(),
     };
     let json = group_json(&record);
     store.groups.insert(record.id.clone(), record);
@@ -424,9 +468,12 @@ async fn get_group(
     State(shared): AppState,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
+    let id = group_id(id)?;
+    let view = ReadView::new(&shared.knobs());
     let store = shared.store();
-    let group = store.groups.get(&id).ok_or_else(group_not_found)?;
+    let group = store
+        .readable_group(&id, &view)
+        .ok_or_else(group_not_found)?;
     Ok(ok_json(StatusCode::OK, group_json(group)))
 }
 
@@ -435,9 +482,11 @@ async fn get_group(
 async fn patch_group_handler(
     State(shared): AppState,
     id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
+    require_user_agent(&headers)?;
+    let id = group_id(id)?;
     let plan = plan_group_patch(&parse_patch(&read_json(body).await?)?)?;
     let mut store = shared.store();
     if !store.groups.contains_key(&id) {
@@ -448,13 +497,13 @@ async fn patch_group_handler(
         MemberChange::Remove(_) => None,
     });
     check_members_exist(&store, added)?;
-    if let Some(name) = &plan.display_name
-        && store
-            .groups
-            .values()
-            .any(|g| g.id != id && same_display_name(&g.display_name, name))
+    let new_external_id = match &plan.external_id {
+        Some(Some(external_id)) => Some(external_id.as_str()),
+        _ => None,
+    };
+    if let Some(clash) = store.group_clash(plan.display_name.as_deref(), new_external_id, Some(&id))
     {
-        return Err(group_exists());
+        return Err(conflict(clash, "Group"));
     }
     let group = store.groups.get_mut(&id).ok_or_else(group_not_found)?;
     if let Some(name) = plan.display_name {
@@ -477,7 +526,7 @@ async fn delete_group(
     State(shared): AppState,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
+    let id = group_id(id)?;
     if shared.store().groups.remove(&id).is_some() {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
@@ -491,10 +540,11 @@ async fn list_groups(
 ) -> Result<Response, ApiError> {
     let query = query_pairs(query)?;
     let filter = group_filter(query.filter.as_deref())?;
+    let view = ReadView::new(&shared.knobs());
     let items: Vec<(u64, Value)> = {
         let store = shared.store();
         store
-            .groups_matching(&filter)
+            .groups_matching(&filter, &view)
             .into_iter()
             .map(|g| (g.seq, group_json(g)))
             .collect()

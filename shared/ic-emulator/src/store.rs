@@ -1,13 +1,18 @@
 //! The emulator's in-memory directory: users, groups and memberships, in creation order,
-//! with the JSON each resource is returned as and the snapshots tests read.
+//! with the JSON each resource is returned as and the snapshots tests read; the uniqueness
+//! checks of writes, and the view reads take of it (case of `userName`, read-after-create
+//! lag).
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::config::Knobs;
+use crate::group::same_display_name;
 use crate::query::{GroupFilter, UserFilter};
 use crate::user::{ENTERPRISE, manager_of};
 
@@ -20,6 +25,8 @@ pub(crate) struct UserRecord {
     pub(crate) attrs: Map<String, Value>,
     pub(crate) created: OffsetDateTime,
     pub(crate) last_modified: OffsetDateTime,
+    /// When it was created, on the monotonic clock: reads lag behind it.
+    pub(crate) born: Instant,
 }
 
 /// A stored group. Members are kept although Identity Center never returns them.
@@ -32,6 +39,55 @@ pub(crate) struct GroupRecord {
     pub(crate) members: BTreeSet<String>,
     pub(crate) created: OffsetDateTime,
     pub(crate) last_modified: OffsetDateTime,
+    /// When it was created, on the monotonic clock: reads lag behind it.
+    pub(crate) born: Instant,
+}
+
+/// Which unique attribute a write would duplicate (AWS re:Post
+/// `iam-identity-center-provision`: a user's userName, email address and externalId, a
+/// group's displayName and externalId; `docs/identity-center-dialect.md` §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clash {
+    /// The user's `userName` or the group's `displayName`.
+    Name,
+    /// The user's primary email value.
+    Email,
+    /// The `externalId`.
+    ExternalId,
+}
+
+/// How a read sees the directory: the knobs that shape reads, at one instant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadView {
+    /// `userName eq` compares case-sensitively.
+    pub(crate) case_sensitive_usernames: bool,
+    lag: Duration,
+    now: Instant,
+}
+
+impl ReadView {
+    /// The view a SCIM read takes now, under `knobs`.
+    pub(crate) fn new(knobs: &Knobs) -> Self {
+        Self {
+            case_sensitive_usernames: knobs.case_sensitive_usernames,
+            lag: Duration::from_millis(knobs.read_after_create_lag_ms),
+            now: Instant::now(),
+        }
+    }
+
+    /// A view that sees every resource at once (admin snapshots).
+    fn everything() -> Self {
+        Self {
+            case_sensitive_usernames: false,
+            lag: Duration::ZERO,
+            now: Instant::now(),
+        }
+    }
+
+    /// Whether a resource created at `born` is readable yet.
+    pub(crate) fn sees(&self, born: Instant) -> bool {
+        self.now.saturating_duration_since(born) >= self.lag
+    }
 }
 
 /// A user as stored, for tests and tools.
@@ -86,6 +142,30 @@ fn lower(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// Whether two user names are the same, with or without regard to case.
+fn same_user_name(a: &str, b: &str, case_sensitive: bool) -> bool {
+    if case_sensitive {
+        a == b
+    } else {
+        lower(a) == lower(b)
+    }
+}
+
+fn text<'a>(attrs: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    attrs.get(key).and_then(Value::as_str)
+}
+
+/// The value of a canonical user's email (there is at most one, and it is primary).
+fn primary_email(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs
+        .get("emails")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))?
+        .get("value")?
+        .as_str()
+}
+
 impl Store {
     /// The next creation sequence number: listings are ordered by it, so they are stable.
     pub(crate) fn next_seq(&mut self) -> u64 {
@@ -93,23 +173,76 @@ impl Store {
         self.next_seq
     }
 
-    /// The user whose `userName` equals `user_name` without regard to case.
-    pub(crate) fn user_by_name(&self, user_name: &str) -> Option<&UserRecord> {
-        let wanted = lower(user_name);
-        self.users.values().find(|u| {
-            u.attrs
-                .get("userName")
-                .and_then(Value::as_str)
-                .is_some_and(|n| lower(n) == wanted)
-        })
+    /// What a user with `attrs` would duplicate among the users other than `except`:
+    /// `userName` (with or without regard to case), the primary email value (without
+    /// regard to case) or `externalId` (exactly), checked in that order. Lagging users
+    /// count: they exist.
+    pub(crate) fn user_clash(
+        &self,
+        attrs: &Map<String, Value>,
+        except: Option<&str>,
+        case_sensitive_usernames: bool,
+    ) -> Option<Clash> {
+        let others = || {
+            self.users
+                .values()
+                .filter(move |u| Some(u.id.as_str()) != except)
+        };
+        let name = text(attrs, "userName").unwrap_or_default();
+        if others().any(|u| {
+            text(&u.attrs, "userName")
+                .is_some_and(|n| same_user_name(n, name, case_sensitive_usernames))
+        }) {
+            return Some(Clash::Name);
+        }
+        if let Some(email) = primary_email(attrs).map(lower)
+            && others().any(|u| primary_email(&u.attrs).is_some_and(|e| lower(e) == email))
+        {
+            return Some(Clash::Email);
+        }
+        if let Some(external_id) = text(attrs, "externalId")
+            && others().any(|u| text(&u.attrs, "externalId") == Some(external_id))
+        {
+            return Some(Clash::ExternalId);
+        }
+        None
     }
 
-    /// The group whose `displayName` equals `name` without regard to case.
-    pub(crate) fn group_by_name(&self, name: &str) -> Option<&GroupRecord> {
-        let wanted = lower(name);
-        self.groups
-            .values()
-            .find(|g| lower(&g.display_name) == wanted)
+    /// What a group named `display_name` with `external_id` would duplicate among the
+    /// groups other than `except`: `displayName` (without regard to case), then
+    /// `externalId` (exactly). `None` for either skips its check.
+    pub(crate) fn group_clash(
+        &self,
+        display_name: Option<&str>,
+        external_id: Option<&str>,
+        except: Option<&str>,
+    ) -> Option<Clash> {
+        let others = || {
+            self.groups
+                .values()
+                .filter(move |g| Some(g.id.as_str()) != except)
+        };
+        if let Some(name) = display_name
+            && others().any(|g| same_display_name(&g.display_name, name))
+        {
+            return Some(Clash::Name);
+        }
+        if let Some(external_id) = external_id
+            && others().any(|g| g.external_id.as_deref() == Some(external_id))
+        {
+            return Some(Clash::ExternalId);
+        }
+        None
+    }
+
+    /// The user `id`, if it exists and `view` can read it yet.
+    pub(crate) fn readable_user(&self, id: &str, view: &ReadView) -> Option<&UserRecord> {
+        self.users.get(id).filter(|u| view.sees(u.born))
+    }
+
+    /// The group `id`, if it exists and `view` can read it yet.
+    pub(crate) fn readable_group(&self, id: &str, view: &ReadView) -> Option<&GroupRecord> {
+        self.groups.get(id).filter(|g| view.sees(g.born))
     }
 
     /// Removes a user and every membership of it.
@@ -123,12 +256,13 @@ impl Store {
         existed
     }
 
-    /// Users matching a filter, in creation order.
-    pub(crate) fn users_matching(&self, filter: &UserFilter) -> Vec<&UserRecord> {
+    /// Users matching a filter that `view` can read, in creation order. A group that
+    /// cannot be read yet has no members to list.
+    pub(crate) fn users_matching(&self, filter: &UserFilter, view: &ReadView) -> Vec<&UserRecord> {
         let attr =
             |u: &UserRecord, k: &str| u.attrs.get(k).and_then(Value::as_str).map(str::to_owned);
         let mut users: Vec<&UserRecord> = match filter {
-            UserFilter::Group(gid) => match self.groups.get(gid) {
+            UserFilter::Group(gid) => match self.readable_group(gid, view) {
                 Some(g) => g
                     .members
                     .iter()
@@ -141,9 +275,8 @@ impl Store {
                 .values()
                 .filter(|u| match filter {
                     UserFilter::All | UserFilter::Group(_) => true,
-                    UserFilter::UserName(n) => {
-                        attr(u, "userName").is_some_and(|v| lower(&v) == lower(n))
-                    }
+                    UserFilter::UserName(n) => attr(u, "userName")
+                        .is_some_and(|v| same_user_name(&v, n, view.case_sensitive_usernames)),
                     UserFilter::ExternalId(e) => attr(u, "externalId").as_deref() == Some(e),
                     UserFilter::Id(id) => &u.id == id,
                     UserFilter::IdAndManager { id, manager } => {
@@ -152,24 +285,32 @@ impl Store {
                 })
                 .collect(),
         };
+        users.retain(|u| view.sees(u.born));
         users.sort_by_key(|u| u.seq);
         users
     }
 
-    /// Groups matching a filter, in creation order.
-    pub(crate) fn groups_matching(&self, filter: &GroupFilter) -> Vec<&GroupRecord> {
+    /// Groups matching a filter that `view` can read, in creation order. A user that
+    /// cannot be read yet belongs to no group that can be listed.
+    pub(crate) fn groups_matching(
+        &self,
+        filter: &GroupFilter,
+        view: &ReadView,
+    ) -> Vec<&GroupRecord> {
+        let member = |g: &GroupRecord, uid: &str| {
+            g.members.contains(uid) && self.readable_user(uid, view).is_some()
+        };
         let mut groups: Vec<&GroupRecord> = self
             .groups
             .values()
+            .filter(|g| view.sees(g.born))
             .filter(|g| match filter {
                 GroupFilter::All => true,
-                GroupFilter::DisplayName(n) => lower(&g.display_name) == lower(n),
+                GroupFilter::DisplayName(n) => same_display_name(&g.display_name, n),
                 GroupFilter::ExternalId(e) => g.external_id.as_deref() == Some(e.as_str()),
-                GroupFilter::Member(uid) => g.members.contains(uid),
+                GroupFilter::Member(uid) => member(g, uid),
                 GroupFilter::Id(id) => &g.id == id,
-                GroupFilter::IdAndMember { id, member } => {
-                    &g.id == id && g.members.contains(member)
-                }
+                GroupFilter::IdAndMember { id, member: uid } => &g.id == id && member(g, uid),
             })
             .collect();
         groups.sort_by_key(|g| g.seq);
@@ -180,7 +321,7 @@ impl Store {
     pub(crate) fn user_snapshots(&self) -> Vec<UserSnapshot> {
         let mut groups: Vec<&GroupRecord> = self.groups.values().collect();
         groups.sort_by_key(|g| g.seq);
-        self.users_matching(&UserFilter::All)
+        self.users_matching(&UserFilter::All, &ReadView::everything())
             .into_iter()
             .map(|u| {
                 let text = |k: &str| u.attrs.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -207,7 +348,7 @@ impl Store {
 
     /// Snapshots of all groups, in creation order.
     pub(crate) fn group_snapshots(&self) -> Vec<GroupSnapshot> {
-        self.groups_matching(&GroupFilter::All)
+        self.groups_matching(&GroupFilter::All, &ReadView::everything())
             .into_iter()
             .map(|g| GroupSnapshot {
                 id: g.id.clone(),

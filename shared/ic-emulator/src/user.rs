@@ -5,7 +5,8 @@
 //! A stored user is the canonical map [`canonical_user`] returns: attribute names in
 //! their schema spelling, nulls dropped, only supported attributes. PatchUser applies its
 //! operations to a copy and runs the result through the same validation, so a PATCH can
-//! never store what a POST would refuse.
+//! never store what a POST would refuse, and every string it stores holds the Identity
+//! Store's 1 to 1024 characters.
 
 use serde_json::{Map, Value};
 
@@ -19,9 +20,34 @@ pub(crate) const ENTERPRISE: &str = scim_core::ENTERPRISE_USER_SCHEMA;
 /// `docs/identity-center-dialect.md` §7).
 pub(crate) const MAX_USER_NAME_CHARS: usize = 128;
 
-/// User names the Identity Store reserves; that SCIM refuses them too is not yet confirmed
-/// against a live tenant (`docs/identity-center-dialect.md` §7).
-const RESERVED_USER_NAMES: &[&str] = &["Administrator", "AWSAdministrators"];
+/// Names the Identity Store reserves for users and groups ("Administrator and
+/// AWSAdministrators are reserved names and can't be used for users or groups", Identity
+/// Store API `CreateUser` `UserName`, `CreateGroup` `DisplayName`). The API reference does
+/// not say whether case matters; the emulator refuses them in any case. That SCIM refuses
+/// them too is not yet confirmed against a live tenant (`docs/identity-center-dialect.md` §7).
+const RESERVED_NAMES: &[&str] = &["Administrator", "AWSAdministrators"];
+
+/// Whether `name` is reserved for users and groups, ignoring case.
+pub(crate) fn is_reserved_name(name: &str) -> bool {
+    RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Longest Identity Store string, in characters; the shortest is 1 (Identity Store API
+/// `Name`, `Email`, `CreateUser`, `CreateGroup`: "Minimum length of 1. Maximum length of
+/// 1024."; `docs/identity-center-dialect.md` §7).
+pub(crate) const MAX_STRING_CHARS: usize = 1024;
+
+/// Checks the Identity Store length limit of a string value: 1 to 1024 characters. A
+/// value outside it gets Identity Center's generic 400 detail, the answer the archived
+/// Okta tutorial reports for users with partial addresses.
+pub(crate) fn check_string_length(value: &str) -> Result<(), ApiError> {
+    let chars = value.chars().count();
+    if (1..=MAX_STRING_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(ApiError::unparsable())
+    }
+}
 
 const STRINGS: &[&str] = &[
     "externalId",
@@ -137,11 +163,13 @@ fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::validation(detail)
 }
 
+/// A string attribute's value, within the Identity Store's 1–1024 characters.
 fn string_of(attr: &str, value: &Value) -> Result<String, ApiError> {
-    value
+    let text = value
         .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| invalid(format!("{attr} must be a string")))
+        .ok_or_else(|| invalid(format!("{attr} must be a string")))?;
+    check_string_length(text)?;
+    Ok(text.to_owned())
 }
 
 /// Validates a user body and returns its canonical attribute map (without `id`, `meta`
@@ -236,10 +264,7 @@ fn check_user_name(user_name: &str, write: UserWrite) -> Result<(), ApiError> {
     {
         return Err(invalid("userName contains a character that is not allowed"));
     }
-    if RESERVED_USER_NAMES
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(user_name))
-    {
+    if is_reserved_name(user_name) {
         return Err(invalid("userName is reserved"));
     }
     Ok(())
@@ -677,6 +702,18 @@ mod tests {
     }
 
     #[test]
+    fn strings_must_hold_1_to_1024_characters() {
+        // Identity Store API Name, Email, CreateUser: "Minimum length of 1. Maximum
+        // length of 1024."
+        assert!(check_string_length("a").is_ok());
+        assert!(check_string_length(&"é".repeat(1024)).is_ok());
+        for bad in [String::new(), "a".repeat(1025)] {
+            let err = check_string_length(&bad).unwrap_err();
+            assert_eq!(err.detail, crate::error::UNPARSABLE);
+        }
+    }
+
+    #[test]
     fn reserved_usernames_are_rejected() {
         for reserved in ["Administrator", "awsadministrators"] {
             let mut v = body();
@@ -716,11 +753,13 @@ mod tests {
 
     #[test]
     fn patch_pathless_replace_with_object_sets_each_attribute() {
-        // Okta's deactivation body (OKTA-SCIM20): no path, value {"active": false}.
+        // Okta's deactivation body (OKTA-SCIM20): no path, value {"active": false}. Each
+        // path-less operation modifies a single attribute (authentik #12321).
         let user = create(body()).unwrap();
-        let ops = parse_patch(
-            &json!({"Operations":[{"op":"replace","value":{"active":false,"title":"CTO"}}]}),
-        )
+        let ops = parse_patch(&json!({"Operations":[
+            {"op":"replace","value":{"active":false}},
+            {"op":"replace","value":{"title":"CTO"}}
+        ]}))
         .unwrap();
         let patched = patch_user(&user, &ops).unwrap();
         assert_eq!(patched["active"], false);

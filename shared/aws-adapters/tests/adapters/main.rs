@@ -5,4 +5,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod dynamodb_audit;
+mod dynamodb_mirror;
 mod secrets_manager;

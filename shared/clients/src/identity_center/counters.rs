@@ -60,6 +60,9 @@ mod tests {
         HttpTargetScimClient, RetryPolicy, TargetClientConfig, TargetDialect,
     };
 
+    /// An id shaped like Identity Center's, which the client sends (`ids`).
+    const USER_ID: &str = "9067729b3d-ee533c18-538a-4cd3-a572-63fb863ed734";
+
     /// A target that answers 429, then 503, then the user.
     async fn flaky_target() -> String {
         let calls = Arc::new(AtomicUsize::new(0));
@@ -73,7 +76,7 @@ mod tests {
                         1 => StatusCode::SERVICE_UNAVAILABLE.into_response(),
                         _ => axum::Json(serde_json::json!({
                             "schemas": [scim_core::USER_SCHEMA],
-                            "id": "u1",
+                            "id": USER_ID,
                             "userName": "ada",
                         }))
                         .into_response(),
@@ -102,7 +105,7 @@ mod tests {
         let counters = client.counters();
 
         // Act
-        let user = client.get_user("u1", Deadline::default()).await;
+        let user = client.get_user(USER_ID, Deadline::default()).await;
 
         // Assert
         assert!(user.is_ok(), "{user:?}");

@@ -196,6 +196,8 @@ impl HttpTargetScimClient {
         let started = Instant::now();
         let reply = read(builder).await;
         self.counters.call();
+        // For the audit record of the use case this request serves (`target_calls`).
+        gateway::ports::target::count_request();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &reply {
             Ok(Reply {

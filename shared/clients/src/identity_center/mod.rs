@@ -14,7 +14,9 @@ mod backoff;
 mod classify;
 mod counters;
 mod engine;
+mod ids;
 mod pacer;
+mod paging;
 mod port;
 mod resources;
 mod token;
@@ -31,6 +33,11 @@ pub use backoff::RetryPolicy;
 pub use counters::TargetCounters;
 use pacer::Pacer;
 use token::TokenCache;
+
+/// The `User-Agent` of every request. Identity Center blocks PATCH requests without one
+/// (`docs/identity-center-dialect.md` §7), so the HTTP client sends it on every request
+/// by default, whatever the caller's own client called itself.
+pub const USER_AGENT: &str = concat!("scimgw/", env!("CARGO_PKG_VERSION"));
 
 /// How the client is set up. [`TargetClientConfig::new`] fills in defaults sized for a
 /// Lambda answering Okta, whose SCIM client gives up after about 30 seconds.
@@ -98,6 +105,7 @@ pub struct HttpTargetScimClient {
     token: TokenCache,
     pacer: Pacer,
     counters: Arc<TargetCounters>,
+    listings: paging::Listings,
 }
 
 impl fmt::Debug for HttpTargetScimClient {
@@ -124,7 +132,7 @@ impl HttpTargetScimClient {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.attempt_timeout)
-            .user_agent(concat!("scimgw/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .build()
             .map_err(ClientBuildError::Http)?;
         Ok(Self {
@@ -137,6 +145,7 @@ impl HttpTargetScimClient {
             token: TokenCache::new(secrets, config.token_secret, config.token_ttl),
             pacer: Pacer::default(),
             counters: Arc::default(),
+            listings: paging::Listings::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 //! dialect's choices for membership removal and member listing.
 
 use async_trait::async_trait;
+use gateway::ports::target::{GroupChange, TargetPage};
 use gateway::{Deadline, TargetError, TargetScimClient};
 use reqwest::Method;
 use scim_core::{Filter, Group, PatchOp, User};
@@ -20,6 +21,35 @@ fn encode<T: Serialize>(resource: &T) -> Result<Value, TargetError> {
 
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T, TargetError> {
     serde_json::from_value(value).map_err(|e| TargetError::Transport(Box::new(e)))
+}
+
+impl HttpTargetScimClient {
+    /// One page of a listing (see `paging`), its resources decoded.
+    async fn typed_page<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+        deadline: Deadline,
+    ) -> Result<TargetPage<T>, TargetError> {
+        let (resources, total_results) = self
+            .page_json(
+                kind,
+                filter.map(ToString::to_string),
+                start_index,
+                count,
+                self.resolve(deadline),
+            )
+            .await?;
+        Ok(TargetPage {
+            resources: resources
+                .into_iter()
+                .map(decode)
+                .collect::<Result<_, _>>()?,
+            total_results,
+        })
+    }
 }
 
 #[async_trait]
@@ -172,11 +202,54 @@ impl TargetScimClient for HttpTargetScimClient {
             .await
     }
 
+    async fn list_users_page(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+        deadline: Deadline,
+    ) -> Result<TargetPage<User>, TargetError> {
+        self.typed_page(Kind::User, filter, start_index, count, deadline)
+            .await
+    }
+
+    async fn list_groups_page(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+        deadline: Deadline,
+    ) -> Result<TargetPage<Group>, TargetError> {
+        self.typed_page(Kind::Group, filter, start_index, count, deadline)
+            .await
+    }
+
+    async fn modify_group(
+        &self,
+        id: &str,
+        change: &GroupChange,
+        deadline: Deadline,
+    ) -> Result<(), TargetError> {
+        let attributes = change
+            .attributes
+            .iter()
+            .map(encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let bodies = wire::group_change_bodies(
+            self.dialect == TargetDialect::IdentityCenter,
+            attributes,
+            &change.remove,
+            &change.add,
+        );
+        self.patch_members(id, bodies, self.resolve(deadline)).await
+    }
+
     async fn list_group_member_ids(
         &self,
         group_id: &str,
         deadline: Deadline,
     ) -> Result<Vec<String>, TargetError> {
+        self.check_id(group_id)?;
         let deadline = self.resolve(deadline);
         let members: Vec<Value> = match self.dialect {
             // Identity Center never returns `members`

@@ -1,6 +1,9 @@
 //! The resource operations the port is built from, over the request engine: read,
 //! create (adopting what a lost earlier create made), list (following every page in the
 //! target's paging), modify, delete, and membership changes in chunks.
+//!
+//! With Identity Center, ids that no Identity Center resource can have are answered
+//! here without a request (see `ids`).
 
 use std::time::Instant;
 
@@ -10,6 +13,7 @@ use scim_core::ListPage;
 use serde_json::Value;
 
 use super::engine::Failure;
+use super::ids;
 use super::wire::{self, eq_filter, query_string};
 use super::{HttpTargetScimClient, TargetDialect};
 
@@ -21,7 +25,7 @@ pub(super) enum Kind {
 }
 
 impl Kind {
-    fn path(self) -> &'static str {
+    pub(super) fn path(self) -> &'static str {
         match self {
             Kind::User => "/Users",
             Kind::Group => "/Groups",
@@ -38,12 +42,21 @@ impl Kind {
 }
 
 impl HttpTargetScimClient {
+    /// `NotFound`, without a request, for an id Identity Center cannot have.
+    pub(super) fn check_id(&self, id: &str) -> Result<(), TargetError> {
+        match self.dialect {
+            TargetDialect::IdentityCenter => ids::check_resource_id(id),
+            TargetDialect::Rfc7644 => Ok(()),
+        }
+    }
+
     pub(super) async fn get_json(
         &self,
         kind: Kind,
         id: &str,
         deadline: Instant,
     ) -> Result<Value, TargetError> {
+        self.check_id(id)?;
         let path = format!("{}/{}", kind.path(), wire::encode(id));
         self.send(Method::GET, &path, "", None, deadline)
             .await?
@@ -56,6 +69,9 @@ impl HttpTargetScimClient {
         body: &Value,
         deadline: Instant,
     ) -> Result<Value, TargetError> {
+        if let (Kind::Group, TargetDialect::IdentityCenter) = (kind, self.dialect) {
+            ids::check_group_body(body)?;
+        }
         match self
             .send(Method::POST, kind.path(), "", Some(body), deadline)
             .await
@@ -78,41 +94,33 @@ impl HttpTargetScimClient {
         }
     }
 
-    /// The resource a lost earlier create made: the one with our `externalId`, else the
-    /// one with our unique name (compared case-insensitively, as RFC 7643 §4.1.1 has
-    /// `userName` case-insensitive) whose `externalId` does not contradict ours. A
-    /// resource with someone else's `externalId` is a real conflict, never adopted.
+    /// The resource a lost earlier create made, which is only ever the one we sent: with
+    /// our `externalId` (exactly) *and* our unique name (`userName` or `displayName`,
+    /// ignoring case, as RFC 7643 §4.1.1 has `userName` and as Identity Center's
+    /// uniqueness is assumed to, `docs/identity-center-dialect.md` §7); without an
+    /// `externalId`, with our unique name and no `externalId` either. Identity Center
+    /// also keeps a user's email and `externalId` unique (§7), so the 409 may be about
+    /// another resource that shares one of them: that one differs in name or
+    /// `externalId`, is never adopted, and the create stays a conflict.
     async fn adoptable(
         &self,
         kind: Kind,
         sent: &Value,
         deadline: Instant,
     ) -> Result<Option<Value>, TargetError> {
-        let external_id = sent.get("externalId").and_then(Value::as_str);
-        if let Some(external_id) = external_id {
-            let found = self
-                .list_json(kind, Some(eq_filter("externalId", external_id)), deadline)
-                .await?;
-            if let Some(existing) = found
-                .into_iter()
-                .find(|r| attr_eq(r, "externalId", external_id))
-            {
-                return Ok(Some(existing));
-            }
-        }
         let Some(name) = sent.get(kind.unique_attr()).and_then(Value::as_str) else {
             return Ok(None);
         };
-        let found = self
-            .list_json(kind, Some(eq_filter(kind.unique_attr(), name)), deadline)
-            .await?;
+        let external_id = sent.get("externalId").and_then(Value::as_str);
+        // The narrowest look-up Identity Center answers: externalId when we sent one.
+        let filter = match external_id {
+            Some(external_id) => eq_filter("externalId", external_id),
+            None => eq_filter(kind.unique_attr(), name),
+        };
+        let found = self.list_json(kind, Some(filter), deadline).await?;
         Ok(found.into_iter().find(|r| {
             attr_eq(r, kind.unique_attr(), name)
-                && match (external_id, r.get("externalId").and_then(Value::as_str)) {
-                    (None, _) => true,
-                    (Some(ours), Some(theirs)) => eq_ignore_case(ours, theirs),
-                    (Some(_), None) => false,
-                }
+                && r.get("externalId").and_then(Value::as_str) == external_id
         }))
     }
 
@@ -186,6 +194,7 @@ impl HttpTargetScimClient {
         body: &Value,
         deadline: Instant,
     ) -> Result<Value, TargetError> {
+        self.check_id(id)?;
         let path = format!("{}/{}", kind.path(), wire::encode(id));
         let answer = self.send(method, &path, "", Some(body), deadline).await?;
         if answer.is_empty() {
@@ -200,6 +209,7 @@ impl HttpTargetScimClient {
         id: &str,
         deadline: Instant,
     ) -> Result<(), TargetError> {
+        self.check_id(id)?;
         let path = format!("{}/{}", kind.path(), wire::encode(id));
         match self.send(Method::DELETE, &path, "", None, deadline).await {
             Ok(_) => Ok(()),
@@ -218,6 +228,11 @@ impl HttpTargetScimClient {
         bodies: Vec<Value>,
         deadline: Instant,
     ) -> Result<(), TargetError> {
+        self.check_id(group_id)?;
+        let bodies = match self.dialect {
+            TargetDialect::IdentityCenter => ids::guard_member_bodies(bodies)?,
+            TargetDialect::Rfc7644 => bodies,
+        };
         let path = format!("/Groups/{}", wire::encode(group_id));
         for body in &bodies {
             self.send(Method::PATCH, &path, "", Some(body), deadline)

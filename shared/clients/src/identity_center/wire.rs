@@ -84,6 +84,59 @@ pub(crate) fn remove_member_bodies_as_value_paths(user_ids: &[String]) -> Vec<Va
         .collect()
 }
 
+/// The PATCH bodies of one group change, in order: each carries at most
+/// [`MAX_PER_REQUEST`] member changes, removals before additions (so a partial failure
+/// leaves less access), and the first also carries the attribute operations (a rename
+/// rides with the first members rather than costing a request of its own). Removals
+/// are written as the dialect wants them (see the two functions above).
+pub(crate) fn group_change_bodies(
+    remove_as_value_list: bool,
+    attributes: Vec<Value>,
+    remove: &[String],
+    add: &[String],
+) -> Vec<Value> {
+    let changes: Vec<(bool, &String)> = remove
+        .iter()
+        .map(|id| (false, id))
+        .chain(add.iter().map(|id| (true, id)))
+        .collect();
+    let mut bodies = Vec::new();
+    let mut attributes = Some(attributes);
+    for chunk in changes.chunks(MAX_PER_REQUEST) {
+        let mut operations = attributes.take().unwrap_or_default();
+        let removed: Vec<String> = chunk
+            .iter()
+            .filter(|(add, _)| !add)
+            .map(|(_, id)| (*id).clone())
+            .collect();
+        let added: Vec<String> = chunk
+            .iter()
+            .filter(|(add, _)| *add)
+            .map(|(_, id)| (*id).clone())
+            .collect();
+        if !removed.is_empty() {
+            if remove_as_value_list {
+                operations.push(
+                    json!({"op": "remove", "path": "members", "value": member_values(&removed)}),
+                );
+            } else {
+                operations.extend(removed.iter().map(|id| {
+                    json!({"op": "remove", "path": format!("members[{}]", eq_filter("value", id))})
+                }));
+            }
+        }
+        if !added.is_empty() {
+            operations
+                .push(json!({"op": "add", "path": "members", "value": member_values(&added)}));
+        }
+        bodies.push(patch_body(operations));
+    }
+    if let Some(attributes) = attributes.filter(|a| !a.is_empty()) {
+        bodies.push(patch_body(attributes));
+    }
+    bodies
+}
+
 fn member_values(ids: &[String]) -> Vec<Value> {
     ids.iter().map(|id| json!({"value": id})).collect()
 }
@@ -95,6 +148,35 @@ fn patch_body(operations: Vec<Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_change_carries_the_rename_with_the_first_hundred_member_changes() {
+        // Arrange
+        let ids: Vec<String> = (0..150).map(|i| format!("u{i}")).collect();
+        let rename = vec![json!({"op": "replace", "path": "displayName", "value": "G"})];
+
+        // Act
+        let bodies = group_change_bodies(true, rename, &ids[..30], &ids[30..]);
+        let alone = group_change_bodies(
+            true,
+            vec![json!({"op": "replace", "path": "displayName", "value": "G"})],
+            &[],
+            &[],
+        );
+
+        // Assert
+        assert_eq!(bodies.len(), 2);
+        let first = bodies[0]["Operations"].as_array().unwrap();
+        assert_eq!(first[0]["path"], "displayName");
+        assert_eq!(first[1]["op"], "remove");
+        assert_eq!(first[1]["value"].as_array().unwrap().len(), 30);
+        assert_eq!(first[2]["value"].as_array().unwrap().len(), 70);
+        let second = bodies[1]["Operations"].as_array().unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0]["value"].as_array().unwrap().len(), 50);
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0]["Operations"][0]["path"], "displayName");
+    }
 
     fn ids(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("user-{i}")).collect()

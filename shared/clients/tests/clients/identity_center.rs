@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::front::{Act, Front};
 use crate::common::{
-    TOKEN, client, client_with, emulator, filter, group, ic_client, patch, token_id, user,
+    SOME_ID, TOKEN, client, client_with, emulator, filter, group, ic_client, patch, token_id, user,
 };
 use clients::TargetDialect;
 use gateway::{Deadline, TargetError, TargetScimClient};
@@ -518,7 +518,7 @@ async fn a_deadline_stops_retries_of_a_failing_target() {
     // Act
     let started = Instant::now();
     let result = client
-        .get_user("anyone", Deadline::after(Duration::from_millis(600)))
+        .get_user(SOME_ID, Deadline::after(Duration::from_millis(600)))
         .await;
     let elapsed = started.elapsed();
 
@@ -616,7 +616,7 @@ async fn a_refused_token_that_was_not_rotated_is_unauthorized_after_one_re_read(
     );
 
     // Act
-    let result = client.get_user("x", Deadline::default()).await;
+    let result = client.get_user(SOME_ID, Deadline::default()).await;
 
     // Assert
     assert!(

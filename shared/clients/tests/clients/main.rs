@@ -11,6 +11,7 @@ mod common;
 
 mod faults;
 mod identity_center;
+mod identity_center_values;
 mod jwks;
 mod scim2_server;
 mod secrecy;

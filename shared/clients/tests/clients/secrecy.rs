@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{client, user};
+use crate::common::{SOME_ID, client, user};
 use clients::TargetDialect;
 use gateway::{Deadline, TargetScimClient};
 use ic_emulator::Knobs;
@@ -101,18 +101,18 @@ async fn no_token_appears_in_debug_output_errors_or_traces() {
         })
         .unwrap();
     let failed = accepted
-        .get_user("x", Deadline::after(Duration::from_millis(200)))
+        .get_user(SOME_ID, Deadline::after(Duration::from_millis(200)))
         .await
         .unwrap_err();
     shown.push(format!("{failed} {failed:?}"));
     running.set_knobs(Knobs::default()).unwrap();
     let unauthorized = refused
-        .get_user("x", Deadline::default())
+        .get_user(SOME_ID, Deadline::default())
         .await
         .unwrap_err();
     shown.push(format!("{unauthorized} {unauthorized:?}"));
     let transport = unreachable
-        .get_user("x", Deadline::after(Duration::from_millis(300)))
+        .get_user(SOME_ID, Deadline::after(Duration::from_millis(300)))
         .await
         .unwrap_err();
     let mut chain = format!("{transport} {transport:?}");

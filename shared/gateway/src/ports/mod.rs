@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod audit_store;
 pub mod clock;
 pub mod ledger;
+pub mod mirror;
 pub mod rules;
 pub mod secrets;
 pub mod target;

@@ -2,10 +2,13 @@
 //! (AWS IAM Identity Center in production, any SCIM 2.0 server in tests), and how its
 //! failures are classified.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use scim_core::{Filter, Group, PatchOp, ScimType, User};
+use scim_core::{Filter, Group, PatchOp, PatchOperation, Resource as _, ScimType, User};
 
 use crate::Deadline;
 
@@ -55,6 +58,67 @@ pub struct CallCounts {
     pub retries: u64,
     /// Requests that failed with a 5xx, a timeout or a transport error.
     pub errors: u64,
+}
+
+tokio::task_local! {
+    static REQUESTS_SENT: Arc<AtomicU32>;
+}
+
+/// Runs `work` while counting, in `counter`, the HTTP requests that target adapters send
+/// on its behalf (every page and every retry): how a use case learns what one of its
+/// requests really cost at the target.
+pub async fn counting_requests<F: Future>(counter: Arc<AtomicU32>, work: F) -> F::Output {
+    REQUESTS_SENT.scope(counter, work).await
+}
+
+/// Counts one HTTP request sent to the target, for the use case running it (see
+/// [`counting_requests`]); outside one it does nothing. Adapters call it once per
+/// request they send, retries included.
+pub fn count_request() {
+    let _ = REQUESTS_SENT.try_with(|counter| counter.fetch_add(1, Ordering::Relaxed));
+}
+
+/// A change to a group in place: attribute operations (a rename, `externalId`) and member
+/// removals and additions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupChange {
+    /// Operations on `displayName` and `externalId`.
+    pub attributes: Vec<PatchOperation>,
+    /// User ids to remove.
+    pub remove: Vec<String>,
+    /// User ids to add.
+    pub add: Vec<String>,
+}
+
+impl GroupChange {
+    /// Whether the change asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.remove.is_empty() && self.add.is_empty()
+    }
+}
+
+/// One page of a listing: the resources from a 1-based position on, in the target's
+/// own stable order, and how many the whole listing holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetPage<T> {
+    /// The page's resources.
+    pub resources: Vec<T>,
+    /// How many resources the whole listing holds.
+    pub total_results: u64,
+}
+
+impl<T> TargetPage<T> {
+    /// The page of `all` (already in listing order) at 1-based `start_index`, at most
+    /// `count` long.
+    pub fn of(all: Vec<T>, start_index: u64, count: u64) -> Self {
+        let total_results = all.len() as u64;
+        let skip = usize::try_from(start_index.max(1) - 1).unwrap_or(usize::MAX);
+        let take = usize::try_from(count).unwrap_or(usize::MAX);
+        Self {
+            resources: all.into_iter().skip(skip).take(take).collect(),
+            total_results,
+        }
+    }
 }
 
 /// Why a call to the target failed, classified by the adapter from the HTTP status and
@@ -198,6 +262,61 @@ pub trait TargetScimClient: Send + Sync {
         group_id: &str,
         deadline: Deadline,
     ) -> Result<Vec<String>, TargetError>;
+
+    /// One page of the users matching `filter` (all users without one): `count` from
+    /// 1-based `start_index` on, with the listing's total. Adapters that can page at the
+    /// target answer it with one request per page; this default lists every user and
+    /// pages them in id order.
+    async fn list_users_page(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+        deadline: Deadline,
+    ) -> Result<TargetPage<User>, TargetError> {
+        let mut all = self.list_users(filter, deadline).await?;
+        all.sort_by(|a, b| a.id().cmp(&b.id()));
+        Ok(TargetPage::of(all, start_index, count))
+    }
+
+    /// One page of the groups matching `filter`, like
+    /// [`TargetScimClient::list_users_page`].
+    async fn list_groups_page(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+        deadline: Deadline,
+    ) -> Result<TargetPage<Group>, TargetError> {
+        let mut all = self.list_groups(filter, deadline).await?;
+        all.sort_by(|a, b| a.id().cmp(&b.id()));
+        Ok(TargetPage::of(all, start_index, count))
+    }
+
+    /// Changes a group in place in as few requests as the target accepts, without
+    /// reading it back: removals before additions, so that a partial failure leaves
+    /// less access rather than more. This default sends the attribute operations, the
+    /// removals and the additions separately; adapters that can combine them (one
+    /// Identity Center PatchGroup carries a rename and up to 100 member changes) do.
+    async fn modify_group(
+        &self,
+        id: &str,
+        change: &GroupChange,
+        deadline: Deadline,
+    ) -> Result<(), TargetError> {
+        if !change.attributes.is_empty() {
+            let patch = PatchOp::new(change.attributes.clone());
+            self.patch_group(id, &patch, deadline).await?;
+        }
+        if !change.remove.is_empty() {
+            self.remove_group_members(id, &change.remove, deadline)
+                .await?;
+        }
+        if !change.add.is_empty() {
+            self.add_group_members(id, &change.add, deadline).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,12 @@
 
 use scim_core::{AttrPath, Group, Member, PatchOp, Resource, ResourceId, project};
 
+use super::known::{Reading, with_attributes};
 use super::request::{Request, from_target};
 use super::users::{names, same_id};
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
 use crate::audit::attribute_changes;
+use crate::ports::target::GroupChange;
 use crate::translate::group::{GroupPlan, group_patch_intent, outbound_group, plan_group_replace};
 use crate::translate::response::{group_to_client, location};
 
@@ -21,6 +23,11 @@ impl ScimService {
         request: &mut Request<'_>,
         id: &str,
     ) -> Result<Vec<String>, GatewayError> {
+        // A group or member created moments ago may not show in the listing yet.
+        self.settle(request, GROUP, Reading::MembershipOf(id))
+            .await?;
+        self.settle(request, ResourceKind::User, Reading::Any)
+            .await?;
         let deadline = request.deadline;
         self.call(
             request,
@@ -29,16 +36,6 @@ impl ScimService {
         )
         .await
         .map_err(|e| from_target(e, GROUP, Some(id)))
-    }
-
-    async fn read_group(&self, request: &mut Request<'_>, id: &str) -> Result<Group, GatewayError> {
-        let deadline = request.deadline;
-        let group = self
-            .call(request, 200, self.target.get_group(id, deadline))
-            .await
-            .map_err(|e| from_target(e, GROUP, Some(id)))?;
-        request.note_group(&group);
-        Ok(group)
     }
 
     pub(super) async fn get_group(
@@ -50,8 +47,9 @@ impl ScimService {
     ) -> Result<ScimReply, GatewayError> {
         let id = id.as_str();
         let group = self.read_group(request, id).await?;
-        let wanted =
-            (attributes.is_empty() || names(attributes, "members")) && !names(excluded, "members");
+        // Members only when asked for: listing them costs a request per 100, and Okta
+        // reads a group without them.
+        let wanted = names(attributes, "members") && !names(excluded, "members");
         let members = if wanted {
             Some(self.member_ids(request, id).await?)
         } else {
@@ -85,6 +83,10 @@ impl ScimService {
             .call(request, 201, self.target.create_group(&group, deadline))
             .await
             .map_err(|e| from_target(e, GROUP, None))?;
+        self.remember_created_group(&created).await;
+        if let Some(id) = created.id() {
+            self.note_created(GROUP, id, &created.display_name);
+        }
         request.note_group(&created);
         request.changes = attribute_changes(None, Some(&group_to_client(&created, None, "")));
         let id = created.id().unwrap_or_default().to_owned();
@@ -121,7 +123,8 @@ impl ScimService {
             .apply_group(group)
             .and_then(outbound_group)
             .map_err(GatewayError::Invalid)?;
-        let before = self.read_group(request, id).await?;
+        let (before, _) = self.known_group(request, id).await?;
+        request.note_group(&before);
         let current = match desired.members {
             Some(_) => Some(self.member_ids(request, id).await?),
             None => None,
@@ -144,7 +147,8 @@ impl ScimService {
             .apply_group_patch(patch)
             .map_err(GatewayError::Invalid)?;
         let intent = group_patch_intent(&patch, id).map_err(GatewayError::Invalid)?;
-        let before = self.read_group(request, id).await?;
+        let (before, _) = self.known_group(request, id).await?;
+        request.note_group(&before);
         let current = if intent.needs_current_members() {
             Some(self.member_ids(request, id).await?)
         } else {
@@ -157,9 +161,11 @@ impl ScimService {
             .await
     }
 
-    /// Carries out a plan, then answers with the whole group (RFC 7644 §3.5.2: 200 and
-    /// the resource, where Identity Center answers 204). Order: the attribute patch,
-    /// removals, additions, so that a partial failure leaves less access, not more.
+    /// Carries out a plan in as few requests as Identity Center accepts (one, for a
+    /// rename with up to 100 member changes), then answers with the group as it now is:
+    /// the before-image with the accepted change, since Identity Center's PatchGroup
+    /// answers without a body. Members are in the answer only when they were read for
+    /// the plan; Okta reads a group without them.
     async fn finish_group_change(
         &self,
         request: &mut Request<'_>,
@@ -168,44 +174,50 @@ impl ScimService {
         current: Option<Vec<String>>,
         plan: GroupPlan,
     ) -> Result<ScimReply, GatewayError> {
-        let deadline = request.deadline;
-        let after = match &plan.attributes {
-            Some(patch) => self
-                .call(request, 204, self.target.patch_group(id, patch, deadline))
-                .await
-                .map_err(|e| from_target(e, GROUP, Some(id)))?,
-            None => before.clone(),
+        let mut change = GroupChange {
+            attributes: plan
+                .attributes
+                .as_ref()
+                .map(|p| p.operations.clone())
+                .unwrap_or_default(),
+            remove: plan.remove.clone(),
+            add: plan.add.clone(),
         };
+        let after = with_attributes(&before, &change.attributes);
+        // Okta repeats the group's name with every membership change; sent alone and
+        // unchanged it would be a request for nothing. With member changes it rides in
+        // the same request for free, and corrects a name changed behind our back.
+        let members_change = !change.remove.is_empty() || !change.add.is_empty();
+        if !members_change && same_attributes(&before, &after) {
+            change.attributes.clear();
+        }
+        if !change.is_empty() {
+            let deadline = request.deadline;
+            if let Err(error) = self
+                .call(
+                    request,
+                    204,
+                    self.target.modify_group(id, &change, deadline),
+                )
+                .await
+            {
+                return Err(self.write_failed(error, GROUP, Some(id)).await);
+            }
+        }
+        self.remember_group(&after).await;
         request.note_group(&after);
         request.changes = attribute_changes(
             Some(&group_to_client(&before, None, "")),
             Some(&group_to_client(&after, None, "")),
         );
-        if !plan.remove.is_empty() {
-            self.call(
-                request,
-                204,
-                self.target.remove_group_members(id, &plan.remove, deadline),
-            )
-            .await
-            .map_err(|e| from_target(e, GROUP, Some(id)))?;
-            request.note_membership(&[], &plan.remove);
-        }
-        if !plan.add.is_empty() {
-            self.call(
-                request,
-                204,
-                self.target.add_group_members(id, &plan.add, deadline),
-            )
-            .await
-            .map_err(|e| from_target(e, GROUP, Some(id)))?;
-            request.note_membership(&plan.add, &[]);
-        }
-        let members = match current {
-            Some(current) => plan.members_after(&current),
-            None => self.member_ids(request, id).await?,
-        };
-        let body = group_to_client(&after, Some(&members), &request.ctx.base_url);
+        request.note_membership(&plan.add, &plan.remove);
+        let members = current.map(|current| plan.members_after(&current));
+        let body = group_to_client(&after, members.as_deref(), &request.ctx.base_url);
         Ok(ScimReply::Ok(body))
     }
+}
+
+/// Whether two images of a group agree on what a group change can set.
+fn same_attributes(a: &Group, b: &Group) -> bool {
+    a.display_name == b.display_name && a.external_id == b.external_id
 }

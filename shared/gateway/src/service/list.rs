@@ -1,16 +1,17 @@
 //! The list use case: filter (part at the target, the rest here), order, page, fill in
 //! memberships on request, project.
 
-use scim_core::{ListQuery, ResourceId, ScimError, filter::matches, project};
+use scim_core::{ListQuery, ListResponse, ResourceId, ScimError, filter::matches, project};
 use serde_json::Value;
 
+use super::known::Reading;
 use super::request::{Request, from_target};
 use super::users::names;
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
 use crate::TargetError;
 use crate::audit::ListSummary;
-use crate::translate::filter::{Lookup, plan_filter};
-use crate::translate::list::{order, page};
+use crate::translate::filter::{Lookup, plan_filter, user_name_lookup};
+use crate::translate::list::{MAX_RESULTS, order, page};
 use crate::translate::response::{group_to_client, members_json, user_to_client};
 
 impl ScimService {
@@ -32,17 +33,44 @@ impl ScimService {
             )));
         }
         let plan = plan_filter(kind, query.filter.as_ref()).map_err(GatewayError::Invalid)?;
-        let mut resources = self.fetch(request, &plan.lookup).await?;
-        if let Some(local) = &plan.local {
-            resources.retain(|resource| matches(local, resource));
-        }
-        order(
-            &mut resources,
-            kind,
-            query.sort_by.as_ref(),
-            query.sort_order,
-        );
-        let mut page = page(resources, query.start_index, query.count);
+        let named = query.filter.as_ref().and_then(user_name_lookup);
+        let reading = match (kind, named) {
+            (ResourceKind::User, Some(name)) => Reading::Named(name),
+            _ => Reading::Any,
+        };
+        self.settle(request, kind, reading).await?;
+        let mut page = match (&plan.lookup, &plan.local, &query.sort_by) {
+            // What Identity Center can answer page by page: one request per page.
+            (Lookup::All | Lookup::Filter(_), None, None) => {
+                let filter = match &plan.lookup {
+                    Lookup::Filter(filter) => Some(filter),
+                    _ => None,
+                };
+                let count = query.count.unwrap_or(MAX_RESULTS).min(MAX_RESULTS);
+                self.fetch_page(request, filter, query.start_index.max(1), count)
+                    .await?
+            }
+            // Everything else is evaluated here, over the complete listing.
+            _ => {
+                let mut resources = self.fetch(request, &plan.lookup).await?;
+                if let (true, Some(name)) = (resources.is_empty(), named) {
+                    // userName is caseExact false (RFC 7643 §4.1.1), but an Identity
+                    // Center that compares it exactly misses a lookup in another case:
+                    // a user the mirror knows under this name in any case is read by id.
+                    resources = self.known_by_name(request, name).await?;
+                }
+                if let Some(local) = &plan.local {
+                    resources.retain(|resource| matches(local, resource));
+                }
+                order(
+                    &mut resources,
+                    kind,
+                    query.sort_by.as_ref(),
+                    query.sort_order,
+                );
+                page(resources, query.start_index, query.count)
+            }
+        };
         match kind {
             ResourceKind::Group
                 if names(&query.attributes, "members")
@@ -99,6 +127,80 @@ impl ScimService {
         let body = serde_json::to_value(&page)
             .map_err(|e| anyhow::Error::new(e).context("list response"))?;
         Ok(ScimReply::Ok(body))
+    }
+
+    /// The user the mirror knows by `name` (ignoring case), as Identity Center holds it
+    /// now, if it still bears that name: one read, and only when the mirror has one.
+    async fn known_by_name(
+        &self,
+        request: &mut Request<'_>,
+        name: &str,
+    ) -> Result<Vec<Value>, GatewayError> {
+        let id = match self.mirror.user_id_by_name(name).await {
+            Ok(Some(id)) => id,
+            Ok(None) => return Ok(Vec::new()),
+            Err(error) => {
+                tracing::warn!(error = %error, "the mirror could not be read");
+                return Ok(Vec::new());
+            }
+        };
+        match self.read_user(request, &id).await {
+            Ok(user) if user.user_name.to_lowercase() == name.to_lowercase() => {
+                Ok(vec![user_to_client(&user, &request.ctx.base_url)])
+            }
+            Ok(_) | Err(GatewayError::NotFound(_)) => Ok(Vec::new()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// One page, as the client would see it, paged by the target.
+    async fn fetch_page(
+        &self,
+        request: &mut Request<'_>,
+        filter: Option<&scim_core::Filter>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<ListResponse<Value>, GatewayError> {
+        let kind = request.kind;
+        let deadline = request.deadline;
+        let base = request.ctx.base_url.clone();
+        let (resources, total) = match kind {
+            ResourceKind::User => {
+                let page = self
+                    .call(
+                        request,
+                        200,
+                        self.target
+                            .list_users_page(filter, start_index, count, deadline),
+                    )
+                    .await
+                    .map_err(|e| from_target(e, kind, None))?;
+                let resources = page
+                    .resources
+                    .iter()
+                    .map(|u| user_to_client(u, &base))
+                    .collect();
+                (resources, page.total_results)
+            }
+            ResourceKind::Group => {
+                let page = self
+                    .call(
+                        request,
+                        200,
+                        self.target
+                            .list_groups_page(filter, start_index, count, deadline),
+                    )
+                    .await
+                    .map_err(|e| from_target(e, kind, None))?;
+                let resources = page
+                    .resources
+                    .iter()
+                    .map(|g| group_to_client(g, None, &base))
+                    .collect();
+                (resources, page.total_results)
+            }
+        };
+        Ok(ListResponse::page(resources, total, start_index))
     }
 
     /// The candidates, as the client would see them.

@@ -8,20 +8,26 @@
 //! error level with the whole record and does not change the answer, because the target
 //! has already changed.
 //!
-//! Costs worth knowing, in target calls:
-//! - create: 1 (a group with more than 100 members: 1 + one per 100);
-//! - get user: 1; get group: 1 + the member listing (one per 100 members);
-//! - replace/patch user: 2 (a read first, for the audit's before-image and a clean 404);
-//! - patch group: 2 + membership calls + a member listing (skipped when a `replace` of
-//!   members already read them); replace group likewise;
-//! - delete: 2 (a read first, for the audit record);
-//! - list: the whole listing (one per 100) unless a filter narrows it, plus, only when
-//!   `attributes` names `members` (groups) or `groups` (users), one membership query
-//!   per resource on the page: Identity Center never returns them, so filling them in
-//!   on every listing would multiply the cost of Okta's imports.
+//! Costs, in HTTP requests to Identity Center (every page and retry counted, as each
+//! audit record's `target_calls` says). What the gateway already knows of a resource
+//! comes from the mirror ([`crate::ports::mirror`]), so in steady state:
+//! - create, PUT, PATCH, delete of a user or group: 1 (a group created with more than
+//!   100 members, or a member change of more than 100: one more per 100); without a
+//!   mirror entry, one read first;
+//! - Okta's membership change (its unchanged rename plus members): 1, the rename riding
+//!   in the same PatchGroup; the answer carries the group without members;
+//! - a `replace` of members, or a group PUT with members: the member listing (one per
+//!   100) plus the difference (one per 100 changes);
+//! - get user or group: 1; a group's members only when `attributes` asks (one per 100);
+//! - list with `startIndex`/`count` and nothing to evaluate here: 1 per page (the
+//!   client keeps Identity Center's cursors between pages); a filter or sort the
+//!   gateway evaluates itself: the listing it narrows to (one per 100);
+//! - within a second of this process creating a resource, a read or listing that could
+//!   include it first makes sure Identity Center shows it (one read, retried).
 
 mod error;
 mod groups;
+mod known;
 mod list;
 mod request;
 mod users;
@@ -33,6 +39,8 @@ use scim_core::{AttrPath, Group, ListQuery, PatchOp, Resource, ResourceId, ScimE
 use serde_json::Value;
 
 use crate::audit::{AuditLog, AuditOperation, AuditSource};
+use crate::mirror::{InMemoryMirror, Mirror};
+use crate::ports::target::counting_requests;
 use crate::rules::RuleSource;
 use crate::{Clock, TargetScimClient};
 
@@ -147,6 +155,8 @@ impl ScimReply {
 /// The SCIM use cases, built once per cold start and shared by every request.
 pub struct ScimService {
     target: Arc<dyn TargetScimClient>,
+    mirror: Arc<dyn Mirror>,
+    recent: std::sync::Mutex<known::Recent>,
     rules: Arc<dyn RuleSource>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
@@ -173,11 +183,21 @@ impl ScimService {
     ) -> Self {
         Self {
             target,
+            mirror: Arc::new(InMemoryMirror::new()),
+            recent: std::sync::Mutex::default(),
             rules,
             audit,
             clock,
             budget,
         }
+    }
+
+    /// Keeps what the gateway knows of Identity Center in `mirror` (the state table in
+    /// AWS) instead of in this process.
+    #[must_use]
+    pub fn with_mirror(mut self, mirror: Arc<dyn Mirror>) -> Self {
+        self.mirror = mirror;
+        self
     }
 
     /// `GET /Users` or `GET /Groups` (RFC 7644 §3.4.2): filter, sort, page and project
@@ -189,14 +209,19 @@ impl ScimService {
         ctx: &RequestContext,
     ) -> Result<ScimReply, GatewayError> {
         let mut request = self.begin(kind, AuditOperation::List, ctx, None).await;
-        let result = self.list_inner(&mut request, query).await;
+        let counter = request.counter();
+        let result = counting_requests(counter, async {
+            self.list_inner(&mut request, query).await
+        })
+        .await;
         self.finish(request, &result).await;
         result
     }
 
     /// `GET /Users/{id}` or `GET /Groups/{id}`, projected by `attributes` and
     /// `excluded` (RFC 7644 §3.4.2.5). 200 with the resource; a group comes with its
-    /// members unless they are excluded.
+    /// members only when `attributes` names them (listing them costs a call per 100,
+    /// and Okta does not need them).
     pub async fn get(
         &self,
         kind: ResourceKind,
@@ -207,10 +232,14 @@ impl ScimService {
     ) -> Result<ScimReply, GatewayError> {
         let mut request = self.begin(kind, AuditOperation::Get, ctx, None).await;
         request.note_id(id.as_str());
-        let result = match kind {
-            ResourceKind::User => self.get_user(&mut request, id, attributes, excluded).await,
-            ResourceKind::Group => self.get_group(&mut request, id, attributes, excluded).await,
-        };
+        let counter = request.counter();
+        let result = counting_requests(counter, async {
+            match kind {
+                ResourceKind::User => self.get_user(&mut request, id, attributes, excluded).await,
+                ResourceKind::Group => self.get_group(&mut request, id, attributes, excluded).await,
+            }
+        })
+        .await;
         self.finish(request, &result).await;
         result
     }
@@ -230,10 +259,14 @@ impl ScimService {
                 Some(&resource.to_value()),
             )
             .await;
-        let result = match resource {
-            NewResource::User(user) => self.create_user(&mut request, *user).await,
-            NewResource::Group(group) => self.create_group(&mut request, *group).await,
-        };
+        let counter = request.counter();
+        let result = counting_requests(counter, async {
+            match resource {
+                NewResource::User(user) => self.create_user(&mut request, *user).await,
+                NewResource::Group(group) => self.create_group(&mut request, *group).await,
+            }
+        })
+        .await;
         self.finish(request, &result).await;
         result
     }
@@ -255,10 +288,14 @@ impl ScimService {
             )
             .await;
         request.note_id(id.as_str());
-        let result = match resource {
-            NewResource::User(user) => self.replace_user(&mut request, id, *user).await,
-            NewResource::Group(group) => self.replace_group(&mut request, id, *group).await,
-        };
+        let counter = request.counter();
+        let result = counting_requests(counter, async {
+            match resource {
+                NewResource::User(user) => self.replace_user(&mut request, id, *user).await,
+                NewResource::Group(group) => self.replace_group(&mut request, id, *group).await,
+            }
+        })
+        .await;
         self.finish(request, &result).await;
         result
     }
@@ -281,10 +318,14 @@ impl ScimService {
             )
             .await;
         request.note_id(id.as_str());
-        let result = match kind {
-            ResourceKind::User => self.patch_user(&mut request, id, patch).await,
-            ResourceKind::Group => self.patch_group(&mut request, id, patch).await,
-        };
+        let counter = request.counter();
+        let result = counting_requests(counter, async {
+            match kind {
+                ResourceKind::User => self.patch_user(&mut request, id, patch).await,
+                ResourceKind::Group => self.patch_group(&mut request, id, patch).await,
+            }
+        })
+        .await;
         self.finish(request, &result).await;
         result
     }
@@ -318,7 +359,11 @@ impl ScimService {
     ) -> Result<ScimReply, GatewayError> {
         let mut request = self.begin(kind, AuditOperation::Delete, ctx, None).await;
         request.note_id(id.as_str());
-        let result = self.delete_inner(&mut request, kind, id).await;
+        let counter = request.counter();
+        let result = counting_requests(counter, async {
+            self.delete_inner(&mut request, kind, id).await
+        })
+        .await;
         self.finish(request, &result).await;
         result
     }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use scim_core::{Group, Resource, User};
@@ -36,7 +37,9 @@ pub(super) struct Request<'a> {
     time: OffsetDateTime,
     operation: AuditOperation,
     target_status: Option<u16>,
-    target_calls: u32,
+    /// HTTP requests sent to the target on this request's behalf, pages and retries
+    /// included (counted by the target adapter through `ports::target::count_request`).
+    requests: Arc<AtomicU32>,
     secrets: Vec<String>,
 }
 
@@ -45,6 +48,23 @@ fn capped(text: &str) -> String {
 }
 
 impl Request<'_> {
+    /// The counter of this request's target requests, for `counting_requests`.
+    pub(super) fn counter(&self) -> Arc<AtomicU32> {
+        self.requests.clone()
+    }
+
+    /// Whether the deadline leaves room to wait `wait` and try again.
+    pub(super) fn has_time_for(&self, wait: std::time::Duration) -> bool {
+        self.deadline
+            .instant()
+            .is_none_or(|at| Instant::now() + wait * 2 < at)
+    }
+
+    /// The target requests sent so far.
+    pub(super) fn target_calls(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     /// The rule set in force; a write cannot go on without it.
     pub(super) fn rules(&self) -> Result<Arc<RuleSet>, GatewayError> {
         self.rules
@@ -125,10 +145,7 @@ pub(super) fn from_target(
             })
         }
         TargetError::Conflict { .. } | TargetError::Rejected { status: 409, .. } => {
-            GatewayError::Conflict(match kind {
-                ResourceKind::User => "a user with this userName already exists".to_owned(),
-                ResourceKind::Group => "a group with this displayName already exists".to_owned(),
-            })
+            GatewayError::Conflict(crate::translate::error::conflict_detail(kind).to_owned())
         }
         other => GatewayError::Upstream(other),
     }
@@ -160,7 +177,7 @@ impl ScimService {
             time: self.clock.now(),
             operation,
             target_status: None,
-            target_calls: 0,
+            requests: Arc::new(AtomicU32::new(0)),
             secrets: body.map(secrets_in).unwrap_or_default(),
         };
         // Reads go on without rules (the record then names the rule set `unavailable`);
@@ -172,20 +189,24 @@ impl ScimService {
         request
     }
 
-    /// Makes one target call on behalf of `request`, counting it and noting its status:
-    /// `nominal` on success (the status the target documents for it), the failure's own
-    /// otherwise.
+    /// Makes one port call on behalf of `request`, noting its status: `nominal` on
+    /// success (the status the target documents for it), the failure's own otherwise.
+    /// The HTTP requests it sends are counted by the adapter.
     pub(super) async fn call<T>(
         &self,
         request: &mut Request<'_>,
         nominal: u16,
         call: impl Future<Output = Result<T, TargetError>>,
     ) -> Result<T, TargetError> {
-        request.target_calls += 1;
+        let before = request.target_calls();
         let result = call.await;
+        // A call the adapter answered itself (an id no resource can have) reached
+        // nothing, so it has no target status.
+        let sent = request.target_calls() > before;
         request.target_status = match &result {
-            Ok(_) => Some(nominal),
-            Err(error) => status_of(error),
+            Ok(_) if sent => Some(nominal),
+            Err(error) if sent => status_of(error),
+            _ => request.target_status,
         };
         result
     }
@@ -200,7 +221,7 @@ impl ScimService {
         let (outcome, status, error) = match result {
             Ok(reply) => (Outcome::Success, reply.status(), None),
             Err(error) => {
-                let reached = request.target_calls > 0;
+                let reached = request.target_calls() > 0;
                 let outcome = match error {
                     GatewayError::Invalid(_) => Outcome::Refused,
                     GatewayError::NotFound(_)
@@ -222,6 +243,7 @@ impl ScimService {
                 (outcome, error.status(), Some(detail))
             }
         };
+        let target_calls = request.target_calls();
         let mut record = AuditRecord {
             time: request.time,
             source: request.ctx.source.clone(),
@@ -240,7 +262,7 @@ impl ScimService {
             outcome,
             status,
             target_status: request.target_status,
-            target_calls: request.target_calls,
+            target_calls,
             latency_ms: u64::try_from(request.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             correlation_id: capped(&request.ctx.correlation_id),
             error,

@@ -574,7 +574,7 @@ async fn oktas_group_push_rename_member_add_and_member_remove_by_filter() {
         .await
         .unwrap();
 
-    // Assert
+    // Assert: each step is one request; the answers carry the group, not its members.
     let rename = h
         .target
         .calls()
@@ -585,10 +585,13 @@ async fn oktas_group_push_rename_member_add_and_member_remove_by_filter() {
         rename.body.unwrap()["Operations"],
         json!([{"op": "replace", "path": "displayName", "value": "New"}])
     );
-    assert_eq!(renamed.body.unwrap()["displayName"], "New");
-    assert_eq!(members_of(added.body.as_ref().unwrap()), users);
-    assert_eq!(members_of(removed.body.as_ref().unwrap()), users[1..]);
+    assert_eq!(renamed.body.as_ref().unwrap()["displayName"], "New");
+    assert_eq!(added.body.as_ref().unwrap()["displayName"], "New");
+    assert!(added.body.as_ref().unwrap().get("members").is_none());
+    assert!(removed.body.as_ref().unwrap().get("members").is_none());
     assert_eq!(h.target.members(&gid), users[1..]);
+    let calls: Vec<u32> = h.audit.records().iter().map(|r| r.target_calls).collect();
+    assert_eq!(calls[calls.len() - 3..], [2, 1, 1]);
 }
 
 #[tokio::test]
@@ -714,7 +717,7 @@ async fn oktas_group_push_create_with_no_members_is_one_call() {
 }
 
 #[tokio::test]
-async fn getting_a_group_fills_its_members_unless_they_are_excluded() {
+async fn getting_a_group_lists_its_members_only_when_they_are_asked_for() {
     // Arrange
     let h = harness();
     let users = seed_users(&h.target, 2);
@@ -723,19 +726,20 @@ async fn getting_a_group_fills_its_members_unless_they_are_excluded() {
     // Act
     let full = h
         .edge()
-        .get(ResourceKind::Group, &gid, None, None, &h.ctx)
+        .get(ResourceKind::Group, &gid, Some("members"), None, &h.ctx)
         .await
         .unwrap();
     h.target.clear_calls();
     let lean = h
         .edge()
-        .get(ResourceKind::Group, &gid, None, Some("members"), &h.ctx)
+        .get(ResourceKind::Group, &gid, None, None, &h.ctx)
         .await
         .unwrap();
 
     // Assert
     assert_eq!(members_of(full.body.as_ref().unwrap()), users);
     assert!(lean.body.unwrap().get("members").is_none());
+    assert_eq!(h.audit.records().last().unwrap().target_calls, 1);
     assert!(
         h.target
             .calls()

@@ -3,6 +3,7 @@
 use scim_core::{AttrPath, PatchOp, Resource, ResourceId, User, project};
 use serde_json::Value;
 
+use super::known::{Reading, Source};
 use super::request::{Request, from_target};
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
 use crate::audit::attribute_changes;
@@ -44,11 +45,7 @@ impl ScimService {
         excluded: &[AttrPath],
     ) -> Result<ScimReply, GatewayError> {
         let id = id.as_str();
-        let deadline = request.deadline;
-        let user = self
-            .call(request, 200, self.target.get_user(id, deadline))
-            .await
-            .map_err(|e| from_target(e, USER, Some(id)))?;
+        let user = self.read_user(request, id).await?;
         request.note_user(&user);
         let mut body = user_to_client(&user, &request.ctx.base_url);
         if names(attributes, "groups") && !names(excluded, "groups") {
@@ -65,6 +62,8 @@ impl ScimService {
         body: &mut Value,
         id: &str,
     ) -> Result<(), GatewayError> {
+        self.settle(request, USER, Reading::MembershipOf(id))
+            .await?;
         let filter = scim_core::parse_filter(&format!(
             "members.value eq {}",
             Value::String(id.to_owned())
@@ -105,6 +104,10 @@ impl ScimService {
             .call(request, 201, self.target.create_user(&user, deadline))
             .await
             .map_err(|e| from_target(e, USER, None))?;
+        self.remember_created_user(&created).await;
+        if let Some(id) = created.id() {
+            self.note_created(USER, id, &created.user_name);
+        }
         request.note_user(&created);
         let body = user_to_client(&created, &request.ctx.base_url);
         let location = created
@@ -131,15 +134,16 @@ impl ScimService {
             .apply_user(user)
             .and_then(outbound_user)
             .map_err(GatewayError::Invalid)?;
+        let (before, _) = self.known_user(request, id).await?;
         let deadline = request.deadline;
-        let before = self
-            .call(request, 200, self.target.get_user(id, deadline))
-            .await
-            .map_err(|e| from_target(e, USER, Some(id)))?;
-        let after = self
+        let after = match self
             .call(request, 200, self.target.replace_user(id, &user, deadline))
             .await
-            .map_err(|e| from_target(e, USER, Some(id)))?;
+        {
+            Ok(after) => after,
+            Err(error) => return Err(self.write_failed(error, USER, Some(id)).await),
+        };
+        self.remember_user(&after).await;
         request.note_user(&after);
         request.changes = attribute_changes(Some(&before.to_value()), Some(&after.to_value()));
         Ok(ScimReply::Ok(project(
@@ -161,21 +165,26 @@ impl ScimService {
             .apply_user_patch(patch)
             .map_err(GatewayError::Invalid)?;
         let translated = translate_user_patch(&patch, id).map_err(GatewayError::Invalid)?;
-        let deadline = request.deadline;
-        let before = self
-            .call(request, 200, self.target.get_user(id, deadline))
-            .await
-            .map_err(|e| from_target(e, USER, Some(id)))?;
+        let (before, source) = self.known_user(request, id).await?;
         request.note_user(&before);
         let after = match translated {
-            // Nothing the target keeps was asked for (Okta's password sync): the user
-            // is unchanged, and RFC 7644 §3.5.2 still wants it back.
-            None => before.clone(),
-            Some(patch) => self
-                .call(request, 200, self.target.patch_user(id, &patch, deadline))
-                .await
-                .map_err(|e| from_target(e, USER, Some(id)))?,
+            // Nothing Identity Center keeps was asked for (Okta's password sync): the
+            // user is unchanged, and RFC 7644 §3.5.2 still wants it back, as Identity
+            // Center holds it.
+            None if source == Source::Target => before.clone(),
+            None => self.read_user(request, id).await?,
+            Some(patch) => {
+                let deadline = request.deadline;
+                match self
+                    .call(request, 200, self.target.patch_user(id, &patch, deadline))
+                    .await
+                {
+                    Ok(after) => after,
+                    Err(error) => return Err(self.write_failed(error, USER, Some(id)).await),
+                }
+            }
         };
+        self.remember_user(&after).await;
         request.note_user(&after);
         request.changes = attribute_changes(Some(&before.to_value()), Some(&after.to_value()));
         Ok(ScimReply::Ok(project(
@@ -193,30 +202,31 @@ impl ScimService {
     ) -> Result<ScimReply, GatewayError> {
         let id = id.as_str();
         let deadline = request.deadline;
-        // Read first: the record names what was deleted, and a missing id is a clean 404.
+        // The record names what was deleted: from the mirror, else read first.
         match kind {
             ResourceKind::User => {
-                let before = self
-                    .call(request, 200, self.target.get_user(id, deadline))
-                    .await
-                    .map_err(|e| from_target(e, kind, Some(id)))?;
+                let (before, _) = self.known_user(request, id).await?;
                 request.note_user(&before);
                 request.changes = attribute_changes(Some(&before.to_value()), None);
-                self.call(request, 204, self.target.delete_user(id, deadline))
+                if let Err(error) = self
+                    .call(request, 204, self.target.delete_user(id, deadline))
                     .await
-                    .map_err(|e| from_target(e, kind, Some(id)))?;
+                {
+                    return Err(self.write_failed(error, kind, Some(id)).await);
+                }
             }
             ResourceKind::Group => {
-                let before = self
-                    .call(request, 200, self.target.get_group(id, deadline))
-                    .await
-                    .map_err(|e| from_target(e, kind, Some(id)))?;
+                let (before, _) = self.known_group(request, id).await?;
                 request.note_group(&before);
-                self.call(request, 204, self.target.delete_group(id, deadline))
+                if let Err(error) = self
+                    .call(request, 204, self.target.delete_group(id, deadline))
                     .await
-                    .map_err(|e| from_target(e, kind, Some(id)))?;
+                {
+                    return Err(self.write_failed(error, kind, Some(id)).await);
+                }
             }
         }
+        self.forget(kind, id).await;
         Ok(ScimReply::NoContent)
     }
 }

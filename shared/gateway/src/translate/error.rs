@@ -16,7 +16,7 @@
 //! | 5xx after retries, transport failure | 502 | |
 //! | no answer before the deadline | 504 | |
 
-use scim_core::ScimError;
+use scim_core::{ResourceKind, ScimError};
 
 use crate::TargetError;
 
@@ -61,6 +61,23 @@ pub fn target_error_to_scim(error: &TargetError) -> ScimError {
     }
 }
 
+/// The detail of the 409 `uniqueness` a create, PUT or PATCH meets at the target, for
+/// `kind`. Identity Center keeps a user's `userName`, primary email and `externalId`
+/// unique, and a group's `displayName` and `externalId` (`docs/identity-center-dialect.md`
+/// §7), and its 409 says only "User already exists." (§8, no `scimType`), so the detail
+/// names every attribute that can collide rather than guessing one: a user whose
+/// e-mail address is taken by someone else is not told that its `userName` is.
+pub fn conflict_detail(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => {
+            "a user with this userName, email address or externalId already exists at the target"
+        }
+        ResourceKind::Group => {
+            "a group with this displayName or externalId already exists at the target"
+        }
+    }
+}
+
 /// A target detail fit to show: control characters dropped, length capped.
 fn clean_detail(detail: &str) -> String {
     let cleaned: String = detail
@@ -100,6 +117,21 @@ mod tests {
             (error.status, error.scim_type),
             (409, Some(ScimType::Uniqueness))
         );
+    }
+
+    #[test]
+    fn a_conflict_detail_names_every_attribute_the_target_keeps_unique() {
+        // Act
+        let user = conflict_detail(ResourceKind::User);
+        let group = conflict_detail(ResourceKind::Group);
+
+        // Assert
+        for attribute in ["userName", "email", "externalId"] {
+            assert!(user.contains(attribute), "{user}");
+        }
+        for attribute in ["displayName", "externalId"] {
+            assert!(group.contains(attribute), "{group}");
+        }
     }
 
     #[test]

@@ -38,6 +38,24 @@ pub enum Lookup {
     Filter(Filter),
 }
 
+/// The `userName` a filter looks a user up by, when it is exactly
+/// `userName eq "<value>"` (Okta's lookup before a create).
+pub fn user_name_lookup(filter: &Filter) -> Option<&str> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::String(value),
+        } if path.sub_attr.is_none()
+            && path.urn.as_deref().is_none_or(|u| same(u, USER_SCHEMA))
+            && same(&path.name, "userName") =>
+        {
+            Some(value)
+        }
+        _ => None,
+    }
+}
+
 /// How to answer a list filter: fetch with `lookup`, then keep what matches `local`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilterPlan {

@@ -16,6 +16,13 @@
 //! - A member must be a user: `type` other than `User`, or a `$ref` to `/Groups/`, is
 //!   400 `invalidValue` (Identity Center has no nested groups,
 //!   `docs/identity-center-dialect.md` §6).
+//! - Values (`docs/identity-center-dialect.md` §7, [`super::value`]): `displayName` is
+//!   required, at most 1024 characters, and not `Administrator` or `AWSAdministrators`
+//!   (400 `invalidValue` on create, PUT and rename). A blank `externalId` is dropped
+//!   from a body, and a PATCH that sets it to `""` removes it. A member whose `value`
+//!   is blank is refused rather than dropped: a `replace` of members that lost it would
+//!   become "remove everyone", which is what `[{"value": ""}]` did at Identity Center
+//!   (lichti report, §5).
 //! - A group PUT (RFC 7644 §3.5.1) becomes the same plan. An omitted `members` or
 //!   `externalId` is "not asserted" (§3.5.1 lets the server choose) and stays as it
 //!   is: clearing every member of a group because a client left the attribute out
@@ -34,6 +41,7 @@ use scim_core::{
 use serde_json::Value;
 
 use super::user::required;
+use super::value::{check_length, check_not_reserved, is_blank, optional};
 use super::{canonical, same};
 
 /// What the target is asked to do to one group.
@@ -87,9 +95,9 @@ pub fn outbound_group(mut group: Group) -> Result<OutboundGroup, ScimError> {
     if let Some(key) = group.extra.keys().next() {
         return Err(super::user::unsupported(key));
     }
-    if group.display_name.trim().is_empty() {
-        return Err(required("displayName"));
-    }
+    check_display_name(&group.display_name)?;
+    // A blank externalId in a PUT is as if omitted: not asserted, so it stays.
+    group.external_id = optional("externalId", group.external_id.take())?;
     let members = group
         .members
         .take()
@@ -99,6 +107,15 @@ pub fn outbound_group(mut group: Group) -> Result<OutboundGroup, ScimError> {
     group.meta = None;
     group.schemas = vec![GROUP_SCHEMA.to_owned()];
     Ok(OutboundGroup { group, members })
+}
+
+/// Checks a group's `displayName` for the target's rules (see the module docs).
+fn check_display_name(display_name: &str) -> Result<(), ScimError> {
+    if is_blank(display_name) {
+        return Err(required("displayName"));
+    }
+    check_length("displayName", display_name)?;
+    check_not_reserved("displayName", display_name)
 }
 
 /// The user ids of `members`, validated and deduplicated in order.
@@ -395,12 +412,12 @@ impl GroupPatchIntent {
             }
         };
         if attr == "displayName" {
-            match text {
-                Some(name) if !name.trim().is_empty() => self.display_name = Some(name),
-                _ => return Err(required("displayName")),
-            }
+            let name = text.unwrap_or_default();
+            check_display_name(&name)?;
+            self.display_name = Some(name);
         } else {
-            self.external_id = Some(text);
+            // `""` cannot be stored (1–1024 characters): it asks for no externalId.
+            self.external_id = Some(optional("externalId", text)?);
         }
         Ok(())
     }
@@ -563,6 +580,64 @@ mod tests {
             json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"})
         );
         assert_eq!(out.members, Some(vec!["u1".to_owned(), "u2".to_owned()]));
+    }
+
+    #[test]
+    fn a_reserved_or_over_long_group_name_is_refused_on_create_put_and_rename() {
+        let long = "g".repeat(1025);
+        for name in ["Administrator", "awsadministrators", long.as_str()] {
+            // Act
+            let body = outbound_group(
+                Group::from_value(json!({"schemas": [GROUP_SCHEMA], "displayName": name})).unwrap(),
+            )
+            .unwrap_err();
+            let rename =
+                intent(json!([{"op": "replace", "value": {"id": GID, "displayName": name}}]))
+                    .unwrap_err();
+            let by_path = intent(json!([{"op": "replace", "path": "displayName", "value": name}]))
+                .unwrap_err();
+
+            // Assert
+            for error in [body, rename, by_path] {
+                assert_eq!(error.scim_type, Some(ScimType::InvalidValue));
+                assert!(error.detail.contains("`displayName`"), "{}", error.detail);
+            }
+        }
+    }
+
+    #[test]
+    fn a_blank_external_id_is_dropped_from_a_body_and_removed_by_a_patch() {
+        // Act
+        let body = outbound_group(
+            Group::from_value(json!({"displayName": "Eng", "externalId": ""})).unwrap(),
+        )
+        .unwrap();
+        let plan =
+            intent(json!([{"op": "replace", "value": {"externalId": "", "displayName": "Eng"}}]))
+                .unwrap()
+                .plan(None)
+                .unwrap();
+
+        // Assert
+        assert_eq!(body.group.external_id, None);
+        assert_eq!(
+            attrs(&plan),
+            json!([
+                {"op": "replace", "path": "displayName", "value": "Eng"},
+                {"op": "remove", "path": "externalId"}
+            ])
+        );
+    }
+
+    #[test]
+    fn a_member_with_a_blank_value_is_refused_rather_than_dropped() {
+        // Act
+        let replace =
+            intent(json!([{"op": "replace", "path": "members", "value": [{"value": ""}]}]))
+                .unwrap_err();
+
+        // Assert: dropping it would turn the replace into "remove every member".
+        assert_eq!(replace.scim_type, Some(ScimType::InvalidValue));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | [`list`] | ordering, sorting and `startIndex`/`count` paging over the complete listing |
 //! | [`response`] | resources back to the client: `meta.location`, `schemas`, members |
 //! | [`error`] | target failures as RFC 7644 errors |
+//! | [`value`] | single values: blank strings dropped, the 1024-character limit, reserved names |
 
 pub mod error;
 pub mod filter;
@@ -19,6 +20,7 @@ pub mod list;
 pub mod response;
 pub mod user;
 pub mod user_patch;
+pub mod value;
 
 pub use scim_core::ResourceKind;
 

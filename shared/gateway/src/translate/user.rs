@@ -7,17 +7,27 @@
 //!   numbers, `manager.displayName`, and the read-only `id` and `meta`.
 //! - Reduced to one value: emails, addresses, phone numbers and roles keep the primary
 //!   value, or the first when none is primary, marked `primary: true` (an email must be).
+//! - Blank values dropped (`docs/identity-center-dialect.md` §7, [`super::value`]): an
+//!   empty or whitespace-only string, a sub-object left with nothing (a `name` or an
+//!   address whose parts are all blank, an enterprise extension or `manager` with
+//!   nothing in it), and a multi-valued entry whose `value` is blank, so that a user
+//!   with a blank phone number or a partial address is provisioned with what is valid
+//!   instead of being refused by Identity Center as a whole.
+//! - Every string at most 1024 characters, `userName` at most [`MAX_USER_NAME_CHARS`];
+//!   longer is 400 `invalidValue` naming the attribute.
 //! - Required, answered 400 `invalidValue` naming the attribute instead of forwarding a
-//!   body Identity Center refuses: `userName` (at most [`MAX_USER_NAME_CHARS`]),
-//!   `displayName`, `name.givenName`, `name.familyName`.
+//!   body Identity Center refuses: `userName` (not `Administrator` or
+//!   `AWSAdministrators`), `displayName`, `name.givenName`, `name.familyName`. A blank
+//!   required value is a missing one.
 //! - Refused, 400 `invalidValue` naming it: any other attribute or sub-attribute
 //!   Identity Center does not know. Dropping it would lose data without telling anyone.
 
-use scim_core::resource::Address;
+use scim_core::resource::{Address, Name};
 use scim_core::{EnterpriseUser, MultiValued, ScimError, User};
 use serde_json::Value;
 
 use super::same;
+use super::value::{check_length_at_most, check_not_reserved, is_blank, optional};
 
 /// Attributes dropped from every user on its way to the target.
 pub const DROPPED_ATTRIBUTES: &[&str] = &[
@@ -50,6 +60,16 @@ pub fn outbound_user(mut user: User) -> Result<User, ScimError> {
     {
         return Err(unsupported(&format!("name.{key}")));
     }
+    user.name = user.name.take().map(outbound_name).transpose()?.flatten();
+    user.external_id = optional("externalId", user.external_id.take())?;
+    user.display_name = optional("displayName", user.display_name.take())?;
+    user.nick_name = optional("nickName", user.nick_name.take())?;
+    user.profile_url = optional("profileUrl", user.profile_url.take())?;
+    user.title = optional("title", user.title.take())?;
+    user.user_type = optional("userType", user.user_type.take())?;
+    user.preferred_language = optional("preferredLanguage", user.preferred_language.take())?;
+    user.locale = optional("locale", user.locale.take())?;
+    user.timezone = optional("timezone", user.timezone.take())?;
     user.emails = single_multi_valued("emails", user.emails.take())?;
     user.phone_numbers = single_multi_valued("phoneNumbers", user.phone_numbers.take())?;
     user.roles = single_multi_valued("roles", user.roles.take())?;
@@ -58,7 +78,8 @@ pub fn outbound_user(mut user: User) -> Result<User, ScimError> {
         .enterprise
         .take()
         .map(outbound_enterprise)
-        .transpose()?;
+        .transpose()?
+        .flatten();
     // `schemas` lists exactly what the body carries, so no unknown extension URN goes out.
     user.schemas = vec![scim_core::USER_SCHEMA.to_owned()];
     user.set_enterprise(enterprise);
@@ -78,22 +99,19 @@ pub(crate) fn required(attribute: &str) -> ScimError {
     ScimError::invalid_value(format!("attribute `{attribute}` is required by the target"))
 }
 
-/// Checks `userName` for the target's limits.
+/// Checks `userName` for the target's limits: present, at most [`MAX_USER_NAME_CHARS`]
+/// characters, not a reserved name (`docs/identity-center-dialect.md` §7).
 pub(crate) fn check_user_name(user_name: &str) -> Result<(), ScimError> {
-    if user_name.trim().is_empty() {
+    if is_blank(user_name) {
         return Err(required("userName"));
     }
-    if user_name.chars().count() > MAX_USER_NAME_CHARS {
-        return Err(ScimError::invalid_value(format!(
-            "attribute `userName` is longer than the target's limit of {MAX_USER_NAME_CHARS} characters"
-        )));
-    }
-    Ok(())
+    check_length_at_most("userName", user_name, MAX_USER_NAME_CHARS)?;
+    check_not_reserved("userName", user_name)
 }
 
 fn check_required(user: &User) -> Result<(), ScimError> {
     check_user_name(&user.user_name)?;
-    let blank = |v: Option<&String>| v.is_none_or(|s| s.trim().is_empty());
+    let blank = |v: Option<&String>| v.is_none_or(|s| is_blank(s));
     if blank(user.display_name.as_ref()) {
         return Err(required("displayName"));
     }
@@ -107,8 +125,24 @@ fn check_required(user: &User) -> Result<(), ScimError> {
     Ok(())
 }
 
-/// The one value of a multi-valued attribute Identity Center keeps: the primary, else
-/// the first, marked primary, without `display`. `None` for no values at all.
+/// `name` without its blank parts; `None` when nothing is left. Unknown parts were
+/// refused before.
+fn outbound_name(name: Name) -> Result<Option<Name>, ScimError> {
+    let name = Name {
+        formatted: optional("name.formatted", name.formatted)?,
+        family_name: optional("name.familyName", name.family_name)?,
+        given_name: optional("name.givenName", name.given_name)?,
+        middle_name: optional("name.middleName", name.middle_name)?,
+        honorific_prefix: optional("name.honorificPrefix", name.honorific_prefix)?,
+        honorific_suffix: optional("name.honorificSuffix", name.honorific_suffix)?,
+        extra: name.extra,
+    };
+    Ok((name != Name::default()).then_some(name))
+}
+
+/// The one value of a multi-valued attribute Identity Center keeps: among the values
+/// whose `value` is not blank, the primary, else the first, marked primary, without
+/// `display` and without a blank `type`. `None` when no value is left.
 fn single_multi_valued(
     attribute: &str,
     values: Option<Vec<MultiValued>>,
@@ -116,6 +150,10 @@ fn single_multi_valued(
     let Some(values) = values else {
         return Ok(None);
     };
+    let values: Vec<MultiValued> = values
+        .into_iter()
+        .filter(|v| v.value.as_deref().is_some_and(|v| !is_blank(v)))
+        .collect();
     let Some(mut chosen) = pick_primary(values, MultiValued::is_primary) else {
         return Ok(None);
     };
@@ -126,18 +164,48 @@ fn single_multi_valued(
     if let Some(key) = chosen.extra.keys().next() {
         return Err(unsupported(&format!("{attribute}.{key}")));
     }
-    if chosen.value.as_deref().is_none_or(|v| v.trim().is_empty()) {
-        return Err(required(&format!("{attribute}.value")));
-    }
+    chosen.value = optional(&format!("{attribute}.value"), chosen.value.take())?;
+    chosen.value_type = optional(&format!("{attribute}.type"), chosen.value_type.take())?;
     chosen.primary = Some(true);
     Ok(Some(vec![chosen]))
+}
+
+/// `address` without its blank parts; `None` when no part of the address itself is
+/// left (a `type` or `primary` alone is no address).
+fn address_parts(address: Address) -> Result<Option<Address>, ScimError> {
+    let address = Address {
+        formatted: optional("addresses.formatted", address.formatted)?,
+        street_address: optional("addresses.streetAddress", address.street_address)?,
+        locality: optional("addresses.locality", address.locality)?,
+        region: optional("addresses.region", address.region)?,
+        postal_code: optional("addresses.postalCode", address.postal_code)?,
+        country: optional("addresses.country", address.country)?,
+        address_type: optional("addresses.type", address.address_type)?,
+        primary: address.primary,
+        extra: address.extra,
+    };
+    let has_parts = [
+        &address.formatted,
+        &address.street_address,
+        &address.locality,
+        &address.region,
+        &address.postal_code,
+        &address.country,
+    ]
+    .iter()
+    .any(|part| part.is_some());
+    Ok(has_parts.then_some(address))
 }
 
 fn single_address(values: Option<Vec<Address>>) -> Result<Option<Vec<Address>>, ScimError> {
     let Some(values) = values else {
         return Ok(None);
     };
-    let Some(mut chosen) = pick_primary(values, |a| a.primary == Some(true)) else {
+    let mut kept = Vec::with_capacity(values.len());
+    for address in values {
+        kept.extend(address_parts(address)?);
+    }
+    let Some(mut chosen) = pick_primary(kept, |a| a.primary == Some(true)) else {
         return Ok(None);
     };
     chosen.extra.retain(|k, _| !same(k, "display"));
@@ -154,23 +222,34 @@ pub(crate) fn pick_primary<T>(values: Vec<T>, is_primary: impl Fn(&T) -> bool) -
     values.into_iter().nth(index)
 }
 
-fn outbound_enterprise(mut enterprise: EnterpriseUser) -> Result<EnterpriseUser, ScimError> {
+/// The enterprise extension without blank values, `manager.displayName` or a `manager`
+/// left empty; `None` when nothing is left.
+fn outbound_enterprise(
+    mut enterprise: EnterpriseUser,
+) -> Result<Option<EnterpriseUser>, ScimError> {
+    let urn = scim_core::ENTERPRISE_USER_SCHEMA;
     if let Some(key) = enterprise.extra.keys().next() {
-        return Err(unsupported(&format!(
-            "{}:{key}",
-            scim_core::ENTERPRISE_USER_SCHEMA
-        )));
+        return Err(unsupported(&format!("{urn}:{key}")));
     }
+    let name = |attribute: &str| format!("{urn}:{attribute}");
+    enterprise.employee_number =
+        optional(&name("employeeNumber"), enterprise.employee_number.take())?;
+    enterprise.cost_center = optional(&name("costCenter"), enterprise.cost_center.take())?;
+    enterprise.organization = optional(&name("organization"), enterprise.organization.take())?;
+    enterprise.division = optional(&name("division"), enterprise.division.take())?;
+    enterprise.department = optional(&name("department"), enterprise.department.take())?;
     if let Some(manager) = &mut enterprise.manager {
         manager.display_name = None;
         if let Some(key) = manager.extra.keys().next() {
             return Err(unsupported(&format!("manager.{key}")));
         }
+        manager.value = optional(&name("manager.value"), manager.value.take())?;
+        manager.reference = optional(&name("manager.$ref"), manager.reference.take())?;
         if manager.value.is_none() && manager.reference.is_none() {
             enterprise.manager = None;
         }
     }
-    Ok(enterprise)
+    Ok((enterprise != EnterpriseUser::default()).then_some(enterprise))
 }
 
 /// Reduces one JSON multi-valued attribute value (an array, or a single object) to the
@@ -225,6 +304,9 @@ mod tests {
 
     /// A change made to a body for one test case.
     type Edit = fn(&mut Value);
+
+    /// Sets one attribute of a body to a value, for one test case.
+    type Set = fn(&mut Value, &str);
 
     /// Okta's create body (`docs/okta-client.md` §2), with a second email and the extras
     /// Okta may send.
@@ -391,6 +473,151 @@ mod tests {
     }
 
     #[test]
+    fn a_blank_phone_and_the_blank_parts_of_an_address_are_dropped_and_the_rest_is_kept() {
+        // Arrange: what Okta sends for a profile with no phone and a partial address.
+        let mut body = okta_create();
+        body["phoneNumbers"] = json!([{"value": "", "type": "mobile", "primary": true}]);
+        body["addresses"] = json!([{
+            "streetAddress": "", "locality": "Springfield", "region": "",
+            "postalCode": "", "country": "US", "type": "work", "primary": true
+        }]);
+        body["title"] = json!("");
+        body["nickName"] = json!("  ");
+        body["name"]["middleName"] = json!("");
+
+        // Act
+        let out = outbound(body).unwrap();
+
+        // Assert
+        assert!(out.get("phoneNumbers").is_none(), "{out}");
+        assert!(out.get("title").is_none() && out.get("nickName").is_none());
+        assert_eq!(
+            out["addresses"],
+            json!([{"locality": "Springfield", "country": "US", "type": "work", "primary": true}])
+        );
+        assert_eq!(
+            out["name"],
+            json!({"givenName": "Test", "familyName": "User"})
+        );
+    }
+
+    #[test]
+    fn an_address_with_only_blank_parts_and_an_email_without_value_are_left_out() {
+        // Arrange
+        let mut body = okta_create();
+        body["addresses"] = json!([{"streetAddress": "", "locality": " ", "type": "home"}]);
+        body["emails"] = json!([
+            {"value": "", "type": "work", "primary": true},
+            {"value": "home@okta.local", "type": "home"}
+        ]);
+        body["roles"] = json!([{"value": ""}]);
+        body["externalId"] = json!("");
+        body[scim_core::ENTERPRISE_USER_SCHEMA] =
+            json!({"department": "", "manager": {"value": ""}});
+
+        // Act
+        let out = outbound(body).unwrap();
+
+        // Assert
+        for gone in [
+            "addresses",
+            "roles",
+            "externalId",
+            scim_core::ENTERPRISE_USER_SCHEMA,
+        ] {
+            assert!(out.get(gone).is_none(), "{gone}: {out}");
+        }
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "home@okta.local", "type": "home", "primary": true}])
+        );
+        assert_eq!(out["schemas"], json!([scim_core::USER_SCHEMA]));
+    }
+
+    #[test]
+    fn a_blank_required_attribute_is_still_refused_by_name() {
+        let cases: [(&str, Edit); 3] = [
+            ("name.givenName", |b| b["name"]["givenName"] = json!("")),
+            ("name.givenName", |b| {
+                b["name"] = json!({"givenName": "", "familyName": ""})
+            }),
+            ("displayName", |b| b["displayName"] = json!("")),
+        ];
+        for (attribute, blank_it) in cases {
+            // Arrange
+            let mut body = okta_create();
+            blank_it(&mut body);
+
+            // Act
+            let error = outbound(body).unwrap_err();
+
+            // Assert
+            assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{attribute}");
+            assert!(
+                error.detail.contains(&format!("`{attribute}` is required")),
+                "{attribute}: {}",
+                error.detail
+            );
+        }
+    }
+
+    #[test]
+    fn any_value_over_1024_characters_is_refused_naming_the_attribute() {
+        let long = "x".repeat(1025);
+        let cases: [(&str, Set); 6] = [
+            ("title", |b, v| b["title"] = json!(v)),
+            ("displayName", |b, v| b["displayName"] = json!(v)),
+            ("name.familyName", |b, v| b["name"]["familyName"] = json!(v)),
+            ("emails.value", |b, v| {
+                b["emails"] = json!([{"value": v, "primary": true}])
+            }),
+            ("addresses.locality", |b, v| {
+                b["addresses"] = json!([{"locality": v}])
+            }),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                |b, v| b[scim_core::ENTERPRISE_USER_SCHEMA] = json!({"department": v}),
+            ),
+        ];
+        for (attribute, set) in cases {
+            // Arrange
+            let mut body = okta_create();
+            set(&mut body, &long);
+
+            // Act
+            let error = outbound(body).unwrap_err();
+
+            // Assert
+            assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{attribute}");
+            assert!(
+                error.detail.contains(&format!("`{attribute}` is longer")),
+                "{attribute}: {}",
+                error.detail
+            );
+            assert!(
+                !error.detail.contains(&long[..64]),
+                "the value is not echoed"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reserved_user_name_is_refused_in_any_case() {
+        for reserved in ["Administrator", "awsadministrators"] {
+            // Arrange
+            let mut body = okta_create();
+            body["userName"] = json!(reserved);
+
+            // Act
+            let error = outbound(body).unwrap_err();
+
+            // Assert
+            assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{reserved}");
+            assert!(error.detail.contains("`userName`"), "{}", error.detail);
+        }
+    }
+
+    #[test]
     fn a_json_multi_value_reduces_like_a_typed_one() {
         // Act
         let reduced = single_value_json(
@@ -402,6 +629,10 @@ mod tests {
         // Assert
         assert_eq!(reduced, Some(json!([{"value": "b@x", "primary": true}])));
         assert_eq!(single_value_json("emails", &json!([])).unwrap(), None);
+        assert_eq!(
+            single_value_json("phoneNumbers", &json!([{"value": "", "type": "work"}])).unwrap(),
+            None
+        );
         assert!(single_value_json("emails", &json!("a@x")).is_err());
     }
 }

@@ -20,6 +20,19 @@
 //!   writes of one single-valued attribute end with the last one's value: only the last
 //!   is sent. Removing `userName`, `displayName`, `name.givenName`, `name.familyName`
 //!   or `active` is refused (`invalidValue`): the target requires them.
+//! - Blank values (`docs/identity-center-dialect.md` §7, [`super::value`]): Identity
+//!   Store strings are 1 to 1024 characters, so a `replace` (or `add`) of `""` cannot
+//!   be stored as it is; it asks for no value, and goes out as a `remove` of the
+//!   attribute, which PatchUser allows for everything but `userName` and `active`
+//!   (AWS-DG patchuser, §5). Where the target requires the attribute (`userName`,
+//!   `active`, and `displayName`, `name.givenName`, `name.familyName`, which CreateUser
+//!   and PutUser require, §6) a blank value is refused with 400 `invalidValue` naming
+//!   it, since removing it is refused too. A blank `value` of an email or phone number
+//!   removes that entry (an entry without its value is nothing); a value object or
+//!   list loses its blank members and entries, as on create, and a `replace` with
+//!   nothing left removes the attribute.
+//! - Strings longer than 1024 characters (`userName`: 128) are refused with 400
+//!   `invalidValue` naming the attribute, and so is a reserved `userName`.
 //! - Anything else the target cannot do is refused with the precise error: an unknown
 //!   attribute (`invalidPath`), a value filter other than `eq`/`and` (`invalidFilter`),
 //!   `roles` (PatchUser cannot change them; PUT can), a value of the wrong type
@@ -33,7 +46,8 @@ use scim_core::{
 };
 use serde_json::{Map, Value};
 
-use super::user::{DROPPED_ATTRIBUTES, check_user_name, required, single_value_json};
+use super::user::{DROPPED_ATTRIBUTES, check_user_name, single_value_json};
+use super::value::{check_length, is_blank};
 use super::{canonical, same};
 
 /// Simple string attributes PatchUser may change.
@@ -77,6 +91,15 @@ const ENTERPRISE_STRINGS: &[&str] = &[
     "department",
 ];
 const MANAGER_SUBS: &[&str] = &["value", "$ref"];
+/// The parts of an address; one of them must be left for an address to be sent.
+const ADDRESS_PARTS: &[&str] = &[
+    "formatted",
+    "streetAddress",
+    "locality",
+    "region",
+    "postalCode",
+    "country",
+];
 /// Attributes that may not be removed, because the target requires them.
 const NOT_REMOVABLE: &[&str] = &["userName", "displayName", "active"];
 const NAME_REQUIRED: &[&str] = &["givenName", "familyName"];
@@ -208,6 +231,50 @@ fn without_display(value: &Value) -> Value {
     }
 }
 
+/// An enterprise string operation: a missing or blank value removes, a string is checked
+/// for length, anything else is refused.
+fn enterprise_string(
+    op: PatchOpKind,
+    attribute: &str,
+    value: Option<&Value>,
+) -> Result<(PatchOpKind, Option<Value>), ScimError> {
+    let Some(value) = value else {
+        return Ok((PatchOpKind::Remove, None));
+    };
+    let text = string_value(attribute, value)?;
+    if is_blank(text) {
+        return Ok((PatchOpKind::Remove, None));
+    }
+    check_length(attribute, text)?;
+    Ok((op, Some(Value::String(text.to_owned()))))
+}
+
+/// One email, phone number or address given as an object: its blank string members
+/// dropped, the others checked for length; `None` when it is left without a `value`
+/// (emails, phone numbers) or without any part (addresses).
+fn entry_object(
+    attr: &str,
+    members: Map<String, Value>,
+) -> Result<Option<Map<String, Value>>, ScimError> {
+    let mut kept = Map::new();
+    for (key, value) in members {
+        if let Value::String(text) = &value {
+            if is_blank(text) {
+                continue;
+            }
+            check_length(&format!("{attr}.{key}"), text)?;
+        }
+        kept.insert(key, value);
+    }
+    let needed: &[&str] = if attr == "addresses" {
+        ADDRESS_PARTS
+    } else {
+        &["value"]
+    };
+    let complete = kept.keys().any(|k| canonical(needed, k).is_some());
+    Ok(complete.then_some(kept))
+}
+
 struct Out<'a> {
     ops: Vec<PatchOperation>,
     resource_id: &'a str,
@@ -311,6 +378,9 @@ impl Out<'_> {
             let Some(value) = value else {
                 return Err(not_removable("active"));
             };
+            if value.as_str().is_some_and(is_blank) {
+                return Err(not_removable("active"));
+            }
             self.push(
                 op,
                 path(None, "active", None),
@@ -330,10 +400,18 @@ impl Out<'_> {
                 return Ok(());
             };
             let text = string_value(attr, value)?;
+            if is_blank(text) {
+                // `""` cannot be stored (1–1024 characters): it asks for no value.
+                if NOT_REMOVABLE.contains(&attr) {
+                    return Err(not_removable(attr));
+                }
+                self.push(PatchOpKind::Remove, path(None, attr, None), None);
+                return Ok(());
+            }
             if attr == "userName" {
                 check_user_name(text)?;
-            } else if attr == "displayName" && text.trim().is_empty() {
-                return Err(required("displayName"));
+            } else {
+                check_length(attr, text)?;
             }
             self.push(
                 op,
@@ -404,9 +482,14 @@ impl Out<'_> {
             return Ok(());
         };
         let text = string_value(&attribute, value)?;
-        if NAME_REQUIRED.contains(&sub) && text.trim().is_empty() {
-            return Err(required(&attribute));
+        if is_blank(text) {
+            if NAME_REQUIRED.contains(&sub) {
+                return Err(not_removable(&attribute));
+            }
+            self.push(PatchOpKind::Remove, path(None, "name", Some(sub)), None);
+            return Ok(());
         }
+        check_length(&attribute, text)?;
         self.push(
             op,
             path(None, "name", Some(sub)),
@@ -442,19 +525,19 @@ impl Out<'_> {
             )));
         }
         if p.filter.is_some() || sub.is_some() {
-            // A targeted change of the one value: passed on as it is, without `display`.
+            // A targeted change of the one value: passed on without `display`.
             let value = value.map(without_display);
-            let op = if op == PatchOpKind::Remove {
-                op
-            } else {
-                PatchOpKind::Replace
+            return match value {
+                Some(value) if op != PatchOpKind::Remove => self.targeted(attr, p, sub, value),
+                value => {
+                    self.ops.push(PatchOperation {
+                        op: PatchOpKind::Remove,
+                        path: Some(p.clone()),
+                        value,
+                    });
+                    Ok(())
+                }
             };
-            self.ops.push(PatchOperation {
-                op,
-                path: Some(p.clone()),
-                value,
-            });
-            return Ok(());
         }
         match value {
             None => self.push(PatchOpKind::Remove, path(None, attr, None), None),
@@ -468,6 +551,65 @@ impl Out<'_> {
                 None => {}
             },
         }
+        Ok(())
+    }
+
+    /// A `replace` (or `add`) of the value, or of one sub-attribute, that a path with a
+    /// filter or a sub-attribute selects (see the module docs for blanks).
+    fn targeted(
+        &mut self,
+        attr: &'static str,
+        p: &PatchPath,
+        sub: Option<&str>,
+        value: Value,
+    ) -> Result<(), ScimError> {
+        // The entry the path selects, without its sub-attribute.
+        let entry = PatchPath {
+            attr: AttrPath {
+                urn: p.attr.urn.clone(),
+                name: p.attr.name.clone(),
+                sub_attr: None,
+            },
+            filter: p.filter.clone(),
+            sub_attr: None,
+        };
+        let value = match value {
+            Value::String(text) if is_blank(&text) => {
+                // An email or phone number without its value is nothing: the entry goes.
+                let path = if sub.is_some_and(|s| same(s, "value")) {
+                    entry
+                } else {
+                    p.clone()
+                };
+                self.ops.push(PatchOperation {
+                    op: PatchOpKind::Remove,
+                    path: Some(path),
+                    value: None,
+                });
+                return Ok(());
+            }
+            Value::String(text) => {
+                check_length(&format!("{attr}.{}", sub.unwrap_or("value")), &text)?;
+                Value::String(text)
+            }
+            Value::Object(members) if sub.is_none() => match entry_object(attr, members)? {
+                Some(members) => Value::Object(members),
+                None => {
+                    self.ops.push(PatchOperation {
+                        op: PatchOpKind::Remove,
+                        path: Some(entry),
+                        value: None,
+                    });
+                    return Ok(());
+                }
+            },
+            other => other,
+        };
+        self.ops.push(PatchOperation {
+            op: PatchOpKind::Replace,
+            path: Some(p.clone()),
+            value: Some(value),
+        });
         Ok(())
     }
 
@@ -510,9 +652,8 @@ impl Out<'_> {
             if p.attr.sub_attr.is_some() {
                 return Err(unsupported(&p.to_string()));
             }
-            let value = value
-                .map(|v| string_value(attr, v).map(|s| Value::String(s.to_owned())))
-                .transpose()?;
+            let (op, value) =
+                enterprise_string(op, &format!("{ENTERPRISE_USER_SCHEMA}:{attr}"), value)?;
             self.push(op, path(urn, attr, None), value);
             return Ok(());
         }
@@ -524,20 +665,28 @@ impl Out<'_> {
                 return Ok(());
             }
             let sub = canonical(MANAGER_SUBS, sub).ok_or_else(|| unsupported(&p.to_string()))?;
-            let value = value
-                .map(|v| string_value(sub, v).map(|s| Value::String(s.to_owned())))
-                .transpose()?;
+            let (op, value) = enterprise_string(
+                op,
+                &format!("{ENTERPRISE_USER_SCHEMA}:manager.{sub}"),
+                value,
+            )?;
             self.push(op, path(urn, "manager", Some(sub)), value);
             return Ok(());
         }
         match value {
             None => self.push(op, path(urn, "manager", None), None),
+            Some(Value::String(id)) if is_blank(id) => {
+                self.push(PatchOpKind::Remove, path(urn, "manager", None), None);
+            }
             // Some clients send the manager's id alone.
-            Some(Value::String(id)) => self.push(
-                op,
-                path(urn, "manager", Some("value")),
-                Some(Value::String(id.clone())),
-            ),
+            Some(Value::String(id)) => {
+                check_length(&format!("{ENTERPRISE_USER_SCHEMA}:manager.value"), id)?;
+                self.push(
+                    op,
+                    path(urn, "manager", Some("value")),
+                    Some(Value::String(id.clone())),
+                );
+            }
             Some(Value::Object(members)) => {
                 for (key, value) in members {
                     if same(key, "displayName") {
@@ -545,10 +694,11 @@ impl Out<'_> {
                     }
                     let sub = canonical(MANAGER_SUBS, key)
                         .ok_or_else(|| unsupported(&format!("manager.{key}")))?;
-                    let (op, value) = match value {
-                        Value::Null => (PatchOpKind::Remove, None),
-                        v => (op, Some(Value::String(string_value(sub, v)?.to_owned()))),
-                    };
+                    let (op, value) = enterprise_string(
+                        op,
+                        &format!("{ENTERPRISE_USER_SCHEMA}:manager.{sub}"),
+                        (!value.is_null()).then_some(value),
+                    )?;
                     self.push(op, path(urn, "manager", Some(sub)), value);
                 }
             }
@@ -782,6 +932,136 @@ mod tests {
             let error = translate(operations.clone()).unwrap_err();
             assert_eq!(error.scim_type, Some(expected), "{operations}");
         }
+    }
+
+    #[test]
+    fn a_replace_with_an_empty_string_becomes_a_remove_of_the_attribute() {
+        // Act
+        let ent = scim_core::ENTERPRISE_USER_SCHEMA;
+        let ops = translate(json!([
+            {"op": "replace", "path": "title", "value": ""},
+            {"op": "add", "path": "externalId", "value": " "},
+            {"op": "replace", "value": {"nickName": "", "name": {"middleName": "", "givenName": "Ann"}}},
+            {"op": "replace", "path": format!("{ent}:department"), "value": ""},
+            {"op": "replace", "path": format!("{ent}:manager"), "value": {"value": ""}}
+        ]))
+        .unwrap();
+
+        // Assert
+        assert_eq!(
+            ops,
+            Some(json!([
+                {"op": "remove", "path": "title"},
+                {"op": "remove", "path": "externalId"},
+                {"op": "remove", "path": "nickName"},
+                {"op": "remove", "path": "name.middleName"},
+                {"op": "replace", "path": "name.givenName", "value": "Ann"},
+                {"op": "remove", "path": format!("{ent}:department")},
+                {"op": "remove", "path": format!("{ent}:manager.value")}
+            ]))
+        );
+    }
+
+    #[test]
+    fn an_empty_string_for_what_cannot_be_removed_is_refused_by_name() {
+        for (path, attribute) in [
+            ("userName", "userName"),
+            ("active", "active"),
+            ("displayName", "displayName"),
+            ("name.familyName", "name.familyName"),
+        ] {
+            // Act
+            let error =
+                translate(json!([{"op": "replace", "path": path, "value": ""}])).unwrap_err();
+
+            // Assert
+            assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{path}");
+            assert!(
+                error.detail.contains(&format!("`{attribute}` is required")),
+                "{path}: {}",
+                error.detail
+            );
+        }
+    }
+
+    #[test]
+    fn a_blank_phone_or_address_in_a_patch_removes_it_instead_of_being_sent() {
+        // Act
+        let ops = translate(json!([
+            {"op": "replace", "path": "phoneNumbers", "value": [{"value": "", "type": "mobile"}]},
+            {"op": "replace", "path": "addresses", "value": [{"streetAddress": "", "locality": "", "type": "work"}]},
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": ""},
+            {"op": "replace", "path": "addresses[type eq \"work\"].region", "value": ""},
+            {"op": "replace", "path": "phoneNumbers[type eq \"work\"]", "value": {"value": "", "type": "work"}}
+        ]))
+        .unwrap();
+
+        // Assert
+        assert_eq!(
+            ops,
+            Some(json!([
+                {"op": "remove", "path": "phoneNumbers"},
+                {"op": "remove", "path": "addresses"},
+                {"op": "remove", "path": "emails[type eq \"work\"]"},
+                {"op": "remove", "path": "addresses[type eq \"work\"].region"},
+                {"op": "remove", "path": "phoneNumbers[type eq \"work\"]"}
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_partial_address_in_a_patch_keeps_its_parts_that_are_not_blank() {
+        // Act
+        let ops = translate(json!([
+            {"op": "replace", "path": "addresses", "value": [{"streetAddress": "", "locality": "Oslo", "type": "work"}]},
+            {"op": "replace", "path": "addresses[type eq \"home\"]", "value": {"region": "", "country": "NO"}}
+        ]))
+        .unwrap();
+
+        // Assert
+        assert_eq!(
+            ops,
+            Some(json!([
+                {"op": "replace", "path": "addresses", "value": [{"locality": "Oslo", "type": "work", "primary": true}]},
+                {"op": "replace", "path": "addresses[type eq \"home\"]", "value": {"country": "NO"}}
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_patch_value_over_1024_characters_is_refused_naming_the_attribute() {
+        let long = "x".repeat(1025);
+        let ent = scim_core::ENTERPRISE_USER_SCHEMA;
+        for (path, attribute) in [
+            ("title".to_owned(), "title".to_owned()),
+            ("name.givenName".to_owned(), "name.givenName".to_owned()),
+            (
+                "emails[type eq \"work\"].value".to_owned(),
+                "emails.value".to_owned(),
+            ),
+            (format!("{ent}:costCenter"), format!("{ent}:costCenter")),
+        ] {
+            // Act
+            let error =
+                translate(json!([{"op": "replace", "path": path, "value": long}])).unwrap_err();
+
+            // Assert
+            assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{path}");
+            assert!(
+                error.detail.contains(&format!("`{attribute}` is longer")),
+                "{path}: {}",
+                error.detail
+            );
+        }
+    }
+
+    #[test]
+    fn a_reserved_user_name_in_a_patch_is_refused() {
+        let error =
+            translate(json!([{"op": "replace", "path": "userName", "value": "Administrator"}]))
+                .unwrap_err();
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue));
+        assert!(error.detail.contains("reserves"), "{}", error.detail);
     }
 
     #[test]

@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 /// The token every test emulator accepts.
 pub const TOKEN: &str = "test-token-1";
 
+/// The `User-Agent` the tests' client sends: Identity Center blocks PATCH requests without
+/// one (`docs/identity-center-dialect.md` §7).
+pub const USER_AGENT: &str = "ic-emulator-tests/1";
+
 /// A running emulator and an HTTP client for it.
 pub struct Ctx {
     pub running: RunningEmulator,
@@ -35,10 +39,11 @@ impl Ctx {
 
     pub async fn with(config: EmulatorConfig) -> Self {
         let running = Emulator::start(config, "127.0.0.1:0").await.unwrap();
-        Self {
-            running,
-            http: reqwest::Client::new(),
-        }
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .build()
+            .unwrap();
+        Self { running, http }
     }
 
     pub fn url(&self, path: &str) -> String {

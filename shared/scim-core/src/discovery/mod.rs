@@ -3,7 +3,10 @@
 //!
 //! The gateway and the Identity Center emulator each describe themselves with these
 //! types; the attribute characteristics that the rest of the crate consults (case,
-//! mutability, `returned`) come from the one table in [`standard`].
+//! mutability, `returned`) come from the one table in [`standard`], which stays as RFC
+//! 7643 has it. A service provider that requires or supports something else states it
+//! on its own copy of a standard [`Schema`] ([`Schema::require`],
+//! [`Schema::remove_attribute`], [`Schema::attribute_at_mut`]).
 
 pub mod standard;
 
@@ -214,6 +217,20 @@ impl SchemaAttribute {
         self.sub_attributes.push(sub);
         self
     }
+    /// The sub-attribute `name`, compared case-insensitively (RFC 7643 §2.1).
+    pub fn sub_attribute_named(&self, name: &str) -> Option<&SchemaAttribute> {
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// `name.sub` as (`name`, `Some(sub)`), `name` as (`name`, `None`).
+fn split_path(path: &str) -> (&str, Option<&str>) {
+    match path.split_once('.') {
+        Some((name, sub)) => (name, Some(sub)),
+        None => (path, None),
+    }
 }
 
 /// A Schema document (RFC 7643 §7): the attributes of one resource schema or extension.
@@ -274,6 +291,94 @@ impl Schema {
         self.attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The definition at `path`: an attribute (`displayName`) or a sub-attribute
+    /// (`name.givenName`), compared case-insensitively.
+    pub fn attribute_at(&self, path: &str) -> Option<&SchemaAttribute> {
+        let (name, sub) = split_path(path);
+        let attribute = self.attribute_named(name)?;
+        match sub {
+            Some(sub) => attribute.sub_attribute_named(sub),
+            None => Some(attribute),
+        }
+    }
+
+    /// The definition at `path` (as [`Schema::attribute_at`]), to change its
+    /// characteristics: a service provider describes its own attributes with them
+    /// (RFC 7643 §7).
+    pub fn attribute_at_mut(&mut self, path: &str) -> Option<&mut SchemaAttribute> {
+        let (name, sub) = split_path(path);
+        let attribute = self
+            .attributes
+            .iter_mut()
+            .find(|a| a.name.eq_ignore_ascii_case(name))?;
+        match sub {
+            Some(sub) => attribute
+                .sub_attributes
+                .iter_mut()
+                .find(|a| a.name.eq_ignore_ascii_case(sub)),
+            None => Some(attribute),
+        }
+    }
+
+    /// Removes the attribute or sub-attribute at `path`, for a service provider that does
+    /// not support it; whether it was there.
+    pub fn remove_attribute(&mut self, path: &str) -> bool {
+        let (name, sub) = split_path(path);
+        let list = match sub {
+            Some(_) => match self.attribute_at_mut(name) {
+                Some(parent) => &mut parent.sub_attributes,
+                None => return false,
+            },
+            None => &mut self.attributes,
+        };
+        let target = sub.unwrap_or(name);
+        let before = list.len();
+        list.retain(|a| !a.name.eq_ignore_ascii_case(target));
+        list.len() != before
+    }
+
+    /// Makes the attribute at `path` required of every resource: for a sub-attribute
+    /// (`name.givenName`) its parent too, since a resource without the parent lacks the
+    /// sub-attribute. (A sub-attribute required only within values the client chooses to
+    /// send, such as `emails.value`, is set with [`Schema::attribute_at_mut`].) Whether
+    /// `path` names a definition.
+    pub fn require(&mut self, path: &str) -> bool {
+        if self.attribute_at(path).is_none() {
+            return false;
+        }
+        let (name, _) = split_path(path);
+        for at in [name, path] {
+            if let Some(attribute) = self.attribute_at_mut(at) {
+                attribute.required = true;
+            }
+        }
+        true
+    }
+
+    /// Makes every attribute and sub-attribute optional, so that a service provider can
+    /// then [`Schema::require`] exactly what it requires.
+    pub fn clear_required(&mut self) {
+        for attribute in &mut self.attributes {
+            attribute.required = false;
+            for sub in &mut attribute.sub_attributes {
+                sub.required = false;
+            }
+        }
+    }
+
+    /// The paths of the attributes a resource must carry: each required attribute, then
+    /// `attribute.sub` for each required sub-attribute of a required complex attribute.
+    pub fn required_paths(&self) -> Vec<String> {
+        let mut paths = Vec::new();
+        for attribute in self.attributes.iter().filter(|a| a.required) {
+            paths.push(attribute.name.clone());
+            for sub in attribute.sub_attributes.iter().filter(|s| s.required) {
+                paths.push(format!("{}.{}", attribute.name, sub.name));
+            }
+        }
+        paths
     }
 }
 
@@ -715,6 +820,74 @@ mod tests {
 
         // Assert
         assert_eq!(input, [user, group]);
+    }
+
+    #[test]
+    fn requiring_a_sub_attribute_requires_its_parent_and_lists_both_paths() {
+        // Arrange
+        let mut schema = standard::user_schema();
+        schema.clear_required();
+
+        // Act
+        let found = schema.require("NAME.givenname");
+        let missing = schema.require("name.nickName");
+
+        // Assert
+        assert!(found);
+        assert!(!missing);
+        assert!(schema.attribute_at("name").unwrap().required);
+        assert!(!schema.attribute_at("name.familyName").unwrap().required);
+        assert_eq!(schema.required_paths(), ["name", "name.givenName"]);
+    }
+
+    #[test]
+    fn clearing_required_leaves_no_attribute_or_sub_attribute_required() {
+        // Arrange
+        let mut schema = standard::user_schema();
+        schema.require("name.familyName");
+
+        // Act
+        schema.clear_required();
+
+        // Assert
+        assert!(schema.required_paths().is_empty());
+        assert!(!schema.attribute_at("userName").unwrap().required);
+        assert!(!schema.attribute_at("name.familyName").unwrap().required);
+    }
+
+    #[test]
+    fn a_sub_attribute_required_within_an_optional_parent_is_not_a_required_path() {
+        // Arrange
+        let mut schema = standard::user_schema();
+        schema.clear_required();
+
+        // Act
+        schema.attribute_at_mut("emails.value").unwrap().required = true;
+
+        // Assert
+        assert!(schema.required_paths().is_empty());
+        assert!(schema.attribute_at("emails.value").unwrap().required);
+    }
+
+    #[test]
+    fn attributes_and_sub_attributes_are_removed_by_path() {
+        // Arrange
+        let mut schema = standard::user_schema();
+
+        // Act
+        let photos = schema.remove_attribute("Photos");
+        let display = schema.remove_attribute("emails.display");
+        let absent = schema.remove_attribute("emails.verified");
+        let no_parent = schema.remove_attribute("pets.name");
+
+        // Assert
+        assert_eq!(
+            (photos, display, absent, no_parent),
+            (true, true, false, false)
+        );
+        assert!(schema.attribute_at("photos").is_none());
+        assert!(schema.attribute_at("emails.display").is_none());
+        assert!(schema.attribute_at("emails.value").is_some());
     }
 
     #[test]

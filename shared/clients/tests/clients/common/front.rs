@@ -37,6 +37,8 @@ pub struct Seen {
     pub query: Option<String>,
     /// The JSON body, `Null` when empty.
     pub body: Value,
+    /// The `User-Agent` header, when there was one.
+    pub user_agent: Option<String>,
     /// When it arrived.
     pub at: std::time::Instant,
 }
@@ -121,6 +123,11 @@ async fn handle(State(state): State<FrontState>, request: Request) -> Response {
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        user_agent: parts
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         at: std::time::Instant::now(),
     });
     let act = state
@@ -147,7 +154,7 @@ async fn handle(State(state): State<FrontState>, request: Request) -> Response {
         parts.method.clone(),
         format!("{}{path_and_query}", state.upstream),
     );
-    for name in ["authorization", "content-type", "accept"] {
+    for name in ["authorization", "content-type", "accept", "user-agent"] {
         if let Some(value) = parts.headers.get(name) {
             upstream = upstream.header(name, value.clone());
         }

@@ -84,6 +84,10 @@ pub fn unique(prefix: &str) -> String {
     test_services::unique_name(prefix)
 }
 
+/// An id shaped like Identity Center's that no resource has: the client sends requests
+/// for it, where it answers an id of another shape itself (`identity_center::ids`).
+pub const SOME_ID: &str = "9067729b3d-00000000-0000-4000-8000-000000000000";
+
 /// The token the emulators of these tests accept.
 pub const TOKEN: &str = "emulator-token-0f3c9a";
 
