@@ -1,7 +1,9 @@
 //! The audit API as the `audit-api` function assembles it: `edge::audit_router` over
 //! `DynamoDbAuditLog` on moto, authenticated by the real `JwksVerifier` against an
-//! issuer's key set served on loopback. Every bad token gets 401, a token without the
-//! group 403, a good one the records.
+//! issuer's key set served on loopback, configured as the function configures it (a
+//! required scope, an allow-list of clients). Every bad token gets 401; a genuine token
+//! without the scope, from a client not on the list, or without the group 403; a good
+//! one the records.
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ use tower::ServiceExt;
 const ISSUER: &str = "https://example.okta.com/oauth2/aus-audit";
 const AUDIENCE: &str = "api://scimgw-audit";
 const GROUP: &str = "scimgw-auditors";
+const SCOPE: &str = "scimgw.audit.read";
+const CLIENT: &str = "0oa-audit-cli";
 
 struct Key {
     encoding: EncodingKey,
@@ -59,11 +63,19 @@ fn now() -> i64 {
 }
 
 fn claims() -> Value {
-    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "auditor@example.com", "exp": now() + 600, "nbf": now() - 5, "groups": [GROUP]})
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "auditor@example.com", "exp": now() + 600, "nbf": now() - 5,
+           "groups": [GROUP], "scp": ["openid", SCOPE], "cid": CLIENT})
 }
 
 fn with(mut claims: Value, k: &str, v: Value) -> Value {
     claims[k] = v;
+    claims
+}
+
+fn without(mut claims: Value, k: &str) -> Value {
+    if let Some(map) = claims.as_object_mut() {
+        map.remove(k);
+    }
     claims
 }
 
@@ -134,7 +146,10 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     }
     // …and the router as the function builds it.
     let verifier = JwksVerifier::new(
-        JwksVerifierConfig::new(ISSUER, AUDIENCE, GROUP).with_jwks_url(Some(jwks_url)),
+        JwksVerifierConfig::new(ISSUER, AUDIENCE, GROUP)
+            .with_jwks_url(Some(jwks_url))
+            .with_required_scope(SCOPE)
+            .with_allowed_client_ids(vec![CLIENT.into(), "0oa-audit-web".into()]),
     )
     .expect("verifier");
     let router = audit_router(Arc::new(AuditApp::new(store, Arc::new(verifier))));
@@ -235,14 +250,67 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     let (status, _) = call(None, "/audit/records").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    // A valid token without the group: 403.
-    let outsider = sign(
-        &signing,
-        "okta-2024",
-        &with(claims(), "groups", json!(["Everyone"])),
+    // A genuine token that lacks a privilege: 403, on both routes, with the reason.
+    let forbidden = [
+        (
+            "without the group",
+            with(claims(), "groups", json!(["Everyone"])),
+            "the token lacks the required group",
+        ),
+        (
+            "another scope",
+            with(claims(), "scp", json!(["openid", "okta.users.read"])),
+            "the token lacks the required scope",
+        ),
+        (
+            "no scope",
+            without(claims(), "scp"),
+            "the token lacks the required scope",
+        ),
+        (
+            "a third-party app's token",
+            with(claims(), "cid", json!("0oa-third-party-saas")),
+            "the token was issued to a client that is not allowed",
+        ),
+        (
+            "no client",
+            without(claims(), "cid"),
+            "the token was issued to a client that is not allowed",
+        ),
+    ];
+    for (what, claims, reason) in forbidden {
+        let token = sign(&signing, "okta-2024", &claims);
+        for route in ["/audit/records", "/audit/verify"] {
+            let (status, body) = call(Some(token.clone()), route).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{what} {route}: {body}");
+            assert_eq!(body["error"], "insufficient_scope", "{what}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with(reason)),
+                "{what}: {body}"
+            );
+            assert!(body.get("records").is_none() && body.get("intact").is_none());
+        }
+    }
+
+    // The scope as an RFC 9068 `scope` string, and another allowed client named by
+    // RFC 9068's `client_id`: 200.
+    let rfc9068 = with(
+        with(
+            without(without(claims(), "scp"), "cid"),
+            "scope",
+            json!(format!("openid {SCOPE}")),
+        ),
+        "client_id",
+        json!("0oa-audit-web"),
     );
-    let (status, body) = call(Some(outsider), "/audit/verify").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(body["error"], "insufficient_scope");
+    let (status, body) = call(
+        Some(sign(&signing, "okta-2024", &rfc9068)),
+        "/audit/records?operation=delete",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["records"].as_array().map(Vec::len), Some(2));
     server.abort();
 }

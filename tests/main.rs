@@ -4,6 +4,7 @@
 mod audit_api;
 mod audit_trail;
 mod call_budget;
+mod edge_protection;
 mod harness;
 mod hostile_input;
 mod identity_center_values;

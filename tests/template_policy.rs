@@ -13,11 +13,26 @@
 //! reads its table's name from one variable ([`ADAPTER_TABLES`]), and the actions
 //! granted on a table are exactly those of the adapters bound to it.
 //!
+//! A role's grants are its inline policies and those of the `AWS::IAM::RolePolicy`,
+//! `AWS::IAM::Policy` and `AWS::IAM::ManagedPolicy` resources attached to it.
+//!
+//! **Fences.** Each secret's resource policy, and the audit table's, denies reading the
+//! value (writing the items) to every principal but exactly the roles whose grants read
+//! it (write them) and the break-glass parameter, and allows nothing; writing a secret's
+//! new value is never fenced. The fence rule alarms on exactly what the fences spare:
+//! reads and writes by anyone but those roles, and changes to the fences.
+//!
 //! **Settings.** Every function is built with cargo-lambda from the binary its crate
 //! defines, for `provided.al2023` on arm64, with JSON logs and X-Ray.
 //!
 //! **Metrics.** The alarms and the dashboard name only metrics that
 //! `edge::metrics` emits, and the dashboard shows every one of them.
+//!
+//! **The edge.** Every route of every function, but the audit API's, is on a REST API
+//! whose stage has a regional web ACL associated (written generally, so that the SCIM
+//! routes today and the Okta event hook later are covered alike); no function has a
+//! function URL around it. The web ACL limits each source IP and, with a parameter, admits
+//! Okta's ranges only. The audit routes are on the HTTP API, behind its JWT authorizer.
 //!
 //! CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, `!If`, …) are parsed as
 //! tagged YAML values; their long forms (`Ref:`, `Fn::GetAtt:`) are understood too.
@@ -370,10 +385,33 @@ impl Statement<'_> {
     }
 }
 
-fn statements(role: &Value) -> Vec<Statement<'_>> {
+/// The policy documents that grant a role's permissions: its inline policies, and those
+/// of the policy resources attached to it (`RoleName`, or `Roles`, naming it).
+fn policy_documents<'a>(template: &'a Value, role_id: &str) -> Vec<&'a Value> {
+    let role = &template["Resources"][role_id];
+    let mut documents: Vec<&Value> = one_or_many(&role["Properties"]["Policies"])
+        .into_iter()
+        .map(|policy| &policy["PolicyDocument"])
+        .collect();
+    for (_, resource) in resources(template) {
+        let attached = match resource["Type"].as_str() {
+            Some("AWS::IAM::RolePolicy") => refs(&resource["Properties"]["RoleName"]),
+            Some("AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy") => {
+                refs(&resource["Properties"]["Roles"])
+            }
+            _ => continue,
+        };
+        if attached.contains(role_id) {
+            documents.push(&resource["Properties"]["PolicyDocument"]);
+        }
+    }
+    documents
+}
+
+fn statements<'a>(template: &'a Value, role_id: &str) -> Vec<Statement<'a>> {
     let mut out = Vec::new();
-    for policy in one_or_many(&role["Properties"]["Policies"]) {
-        for statement in one_or_many(&policy["PolicyDocument"]["Statement"]) {
+    for document in policy_documents(template, role_id) {
+        for statement in one_or_many(&document["Statement"]) {
             match intrinsic(statement) {
                 Some((name, Value::Sequence(branches))) if name == "If" => {
                     let condition = branches.first().and_then(Value::as_str).map(str::to_owned);
@@ -988,7 +1026,7 @@ fn policy_problems(template: &Value) -> Vec<String> {
         let mut granted = BTreeSet::new();
         let mut granted_on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
 
-        for statement in statements(role) {
+        for statement in statements(template, &role_id) {
             let sid = statement.sid();
             assert_eq!(
                 statement.value["Effect"].as_str(),
@@ -1186,7 +1224,7 @@ fn no_role_reaches_another_functions_resources() {
         .collect();
     let everyones: BTreeSet<String> = own.values().flatten().cloned().collect();
     for (role, mine) in &own {
-        for statement in statements(&template["Resources"][role.as_str()]) {
+        for statement in statements(&template, role) {
             for r in statement.resources().iter().flat_map(|r| refs(r)) {
                 assert!(
                     mine.contains(&r) || !everyones.contains(&r),
@@ -1196,6 +1234,1277 @@ fn no_role_reaches_another_functions_resources() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The edge: which API each route is on, and the web ACL in front of the SCIM API
+
+/// The binary of the one function whose routes are not behind the web ACL: the audit
+/// API, whose callers API Gateway's JWT authorizer checks before the function does.
+const AUDIT_API_BINARY: &str = "audit-api";
+
+/// The context variables the SCIM API's access log must carry: API Gateway's ids, who
+/// called what, the answer, the Lambda request id (the correlation id of the function's
+/// logs and audit records), what the web ACL did, and the latency.
+const SCIM_ACCESS_LOG_FIELDS: &[&str] = &[
+    "$context.requestId",
+    "$context.extendedRequestId",
+    "$context.identity.sourceIp",
+    "$context.httpMethod",
+    "$context.resourcePath",
+    "$context.status",
+    "$context.integration.requestId",
+    "$context.waf.error",
+    "$context.waf.status",
+    "$context.responseLatency",
+];
+
+/// A route of a function: one of its `Api` (REST) or `HttpApi` events.
+struct Route<'a> {
+    function: String,
+    event: String,
+    kind: String,
+    properties: &'a Value,
+}
+
+impl Route<'_> {
+    fn label(&self) -> String {
+        format!(
+            "{}/{} ({} {} {})",
+            self.function,
+            self.event,
+            self.kind,
+            self.properties["Method"].as_str().unwrap_or("?"),
+            self.properties["Path"].as_str().unwrap_or("?")
+        )
+    }
+
+    /// The API it names (`RestApiId` or `ApiId`); none for SAM's implicit APIs.
+    fn api(&self) -> Option<String> {
+        let key = if self.kind == "Api" {
+            "RestApiId"
+        } else {
+            "ApiId"
+        };
+        let named = refs(&self.properties[key]);
+        (named.len() == 1).then(|| named.into_iter().next().unwrap_or_default())
+    }
+}
+
+fn binary<'a>(function: &Function<'a>) -> &'a str {
+    function.value["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn routes<'a>(function: &Function<'a>) -> Vec<Route<'a>> {
+    let Some(events) = function.value["Properties"]["Events"].as_mapping() else {
+        return Vec::new();
+    };
+    events
+        .iter()
+        .filter(|(_, event)| matches!(event["Type"].as_str(), Some("Api" | "HttpApi")))
+        .map(|(name, event)| Route {
+            function: function.id.clone(),
+            event: name.as_str().unwrap_or_default().to_owned(),
+            kind: event["Type"].as_str().unwrap_or_default().to_owned(),
+            properties: &event["Properties"],
+        })
+        .collect()
+}
+
+/// A list item written as `!If [Condition, item, !Ref AWS::NoValue]`: the condition and
+/// the item; a plain item has no condition.
+fn conditional(item: &Value) -> (Option<String>, &Value) {
+    match intrinsic(item) {
+        Some((name, Value::Sequence(branches))) if name == "If" && branches.len() == 3 => {
+            let no_value = intrinsic(&branches[2])
+                .is_some_and(|(n, v)| n == "Ref" && v.as_str() == Some("AWS::NoValue"));
+            if no_value {
+                let condition = branches[0].as_str().map(str::to_owned);
+                return (condition, &branches[1]);
+            }
+            (None, item)
+        }
+        _ => (None, item),
+    }
+}
+
+/// The REST APIs whose stage has a regional web ACL associated, unconditionally, with
+/// that web ACL: read from each `WebACLAssociation`'s `ResourceArn`
+/// (`!Sub …/restapis/${Api}/stages/${Api.Stage}`) and `WebACLArn` (`!GetAtt Acl.Arn`).
+fn web_acls_of_apis(template: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (_, resource) in resources(template) {
+        if resource["Type"].as_str() != Some("AWS::WAFv2::WebACLAssociation")
+            || resource.get("Condition").is_some()
+        {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let Some((name, arn)) = intrinsic(&properties["ResourceArn"]) else {
+            continue;
+        };
+        let Some(arn) = arn.as_str().filter(|_| name == "Sub") else {
+            continue;
+        };
+        let Some(api) = arn
+            .split_once("/restapis/${")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(api, _)| api.to_owned())
+        else {
+            continue;
+        };
+        let stage = arn
+            .rsplit_once("/stages/")
+            .map(|(_, s)| s)
+            .unwrap_or_default();
+        let stage_name = template["Resources"][api.as_str()]["Properties"]["StageName"].as_str();
+        let whole_stage = stage == format!("${{{api}.Stage}}") || Some(stage) == stage_name;
+        let acl = refs(&properties["WebACLArn"]);
+        let Some(acl) = acl.iter().next().filter(|_| acl.len() == 1) else {
+            continue;
+        };
+        let acl_resource = &template["Resources"][acl.as_str()];
+        let regional = acl_resource["Type"].as_str() == Some("AWS::WAFv2::WebACL")
+            && acl_resource.get("Condition").is_none()
+            && acl_resource["Properties"]["Scope"].as_str() == Some("REGIONAL");
+        if resource_type(template, &api) == Some("AWS::Serverless::Api") && whole_stage && regional
+        {
+            out.insert(api, acl.clone());
+        }
+    }
+    out
+}
+
+/// What keeps an audit route from being on an HTTP API behind a JWT authorizer.
+fn audit_route_problems(template: &Value, route: &Route<'_>) -> Vec<String> {
+    let label = route.label();
+    let Some(api) = route.api().filter(|_| route.kind == "HttpApi") else {
+        return vec![format!(
+            "{label}: an audit route must name the HTTP API (ApiId)"
+        )];
+    };
+    if resource_type(template, &api) != Some("AWS::Serverless::HttpApi") {
+        return vec![format!("{label}: {api} is not an HTTP API")];
+    }
+    let mut problems = Vec::new();
+    if !route.properties["Path"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("/audit/"))
+    {
+        problems.push(format!("{label}: an audit route is under /audit/"));
+    }
+    let auth = &template["Resources"][api.as_str()]["Properties"]["Auth"];
+    let authorizer = route.properties["Auth"]["Authorizer"]
+        .as_str()
+        .or_else(|| auth["DefaultAuthorizer"].as_str())
+        .unwrap_or("NONE");
+    let jwt = &auth["Authorizers"][authorizer]["JwtConfiguration"];
+    if jwt.get("issuer").is_none() || jwt.get("audience").is_none() {
+        problems.push(format!(
+            "{label}: its authorizer {authorizer} is not a JWT authorizer of {api} with an issuer and an audience"
+        ));
+    }
+    problems
+}
+
+/// What lets a route reach a function around the web ACL, one line each (empty when
+/// every route but the audit API's is on a REST API whose stage has the web ACL).
+fn edge_problems(template: &Value) -> Vec<String> {
+    let protected = web_acls_of_apis(template);
+    let mut problems = Vec::new();
+    for function in functions(template) {
+        if function.value["Properties"]
+            .get("FunctionUrlConfig")
+            .is_some()
+        {
+            problems.push(format!(
+                "{}: a function URL reaches the function around any web ACL",
+                function.id
+            ));
+        }
+        let is_audit_api = binary(&function) == AUDIT_API_BINARY;
+        for route in routes(&function) {
+            if is_audit_api {
+                problems.extend(audit_route_problems(template, &route));
+                continue;
+            }
+            let label = route.label();
+            match route.api().filter(|_| route.kind == "Api") {
+                Some(api) if protected.contains_key(&api) => {}
+                Some(api) => problems.push(format!(
+                    "{label}: {api} is not a REST API whose stage has a regional web ACL"
+                )),
+                None => problems.push(format!(
+                    "{label}: not on a REST API of the template (RestApiId), so not behind the web ACL"
+                )),
+            }
+        }
+    }
+    problems
+}
+
+/// The problems the edge check finds in the template after `edit`.
+fn edge_problems_after(edit: impl FnOnce(&mut Value)) -> Vec<String> {
+    let mut template = template();
+    edit(&mut template);
+    edge_problems(&template)
+}
+
+/// The SCIM API: the REST API the scim-api function's routes are on.
+fn scim_api(template: &Value) -> String {
+    let functions = functions(template);
+    let scim = functions
+        .iter()
+        .find(|f| binary(f) == "scim-api")
+        .expect("the scim-api function");
+    let apis: BTreeSet<String> = routes(scim).iter().filter_map(Route::api).collect();
+    assert_eq!(apis.len(), 1, "the SCIM routes are on one API: {apis:?}");
+    apis.into_iter().next().unwrap_or_default()
+}
+
+#[test]
+fn every_function_route_but_the_audit_apis_is_behind_the_web_acl() {
+    let template = template();
+    let problems = edge_problems(&template);
+    assert!(
+        problems.is_empty(),
+        "routes around the web ACL:\n  {}",
+        problems.join("\n  ")
+    );
+
+    // Not vacuously: the SCIM function's routes, its Identity Center-bound proxy and the
+    // discovery endpoints, are all there.
+    let functions = functions(&template);
+    let scim = functions
+        .iter()
+        .find(|f| binary(f) == "scim-api")
+        .expect("the scim-api function");
+    let served: BTreeSet<(String, String)> = routes(scim)
+        .iter()
+        .map(|r| {
+            let field = |name: &str| r.properties[name].as_str().unwrap_or_default().to_owned();
+            (field("Method"), field("Path"))
+        })
+        .collect();
+    for (method, path) in [
+        ("ANY", "/scim/v2/{proxy+}"),
+        ("GET", "/scim/v2/ServiceProviderConfig"),
+        ("GET", "/scim/v2/Schemas"),
+        ("GET", "/scim/v2/ResourceTypes"),
+    ] {
+        assert!(
+            served.contains(&(method.to_owned(), path.to_owned())),
+            "scim-api serves {method} {path}: {served:?}"
+        );
+    }
+    assert!(web_acls_of_apis(&template).contains_key(&scim_api(&template)));
+}
+
+#[test]
+fn the_edge_check_catches_routes_around_the_web_acl() {
+    let hook = |api: &str| -> Value {
+        let yaml = format!(
+            "Type: AWS::Serverless::Function\n\
+             Metadata: {{BuildMethod: rust-cargolambda, BuildProperties: {{Binary: okta-hook}}}}\n\
+             Properties:\n  CodeUri: functions/okta-hook\n  Events:\n    Hook:\n      {api}\n"
+        );
+        serde_norway::from_str(&yaml).unwrap()
+    };
+    let mentions = |problems: &[String], text: &str| problems.iter().any(|p| p.contains(text));
+    fn resources_of(t: &mut Value) -> &mut serde_norway::Mapping {
+        t["Resources"].as_mapping_mut().expect("Resources")
+    }
+
+    // A future Okta event hook on the HTTP API, or on the REST API.
+    let on_http_api = edge_problems_after(|t| {
+        let function = hook(
+            "Type: HttpApi\n      Properties: {ApiId: !Ref HttpApi, Path: /hooks/okta, Method: POST}",
+        );
+        resources_of(t).insert("OktaHookFunction".into(), function);
+    });
+    assert!(
+        mentions(
+            &on_http_api,
+            "OktaHookFunction/Hook (HttpApi POST /hooks/okta)"
+        ),
+        "{on_http_api:?}"
+    );
+    let template = template();
+    let scim = scim_api(&template);
+    let on_rest_api = edge_problems_after(|t| {
+        let function = hook(&format!(
+            "Type: Api\n      Properties: {{RestApiId: !Ref {scim}, Path: /hooks/okta, Method: POST}}"
+        ));
+        resources_of(t).insert("OktaHookFunction".into(), function);
+    });
+    assert!(on_rest_api.is_empty(), "{on_rest_api:?}");
+
+    // The SCIM proxy on SAM's implicit REST API.
+    let implicit = edge_problems_after(|t| {
+        let properties =
+            &mut t["Resources"]["ScimApiFunction"]["Properties"]["Events"]["Scim"]["Properties"];
+        properties
+            .as_mapping_mut()
+            .expect("event properties")
+            .remove("RestApiId");
+    });
+    assert!(
+        mentions(
+            &implicit,
+            "ScimApiFunction/Scim (Api ANY /scim/v2/{proxy+}): not on a REST API"
+        ),
+        "{implicit:?}"
+    );
+
+    // The web ACL no longer associated, or only under a condition.
+    let association: Vec<String> = resources(&template)
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::WAFv2::WebACLAssociation"))
+        .filter_map(|(id, _)| id.as_str().map(str::to_owned))
+        .collect();
+    let unassociated = edge_problems_after(|t| {
+        for id in &association {
+            resources_of(t).remove(id.as_str());
+        }
+    });
+    assert!(
+        mentions(
+            &unassociated,
+            "is not a REST API whose stage has a regional web ACL"
+        ),
+        "{unassociated:?}"
+    );
+    let conditional_association = edge_problems_after(|t| {
+        for id in &association {
+            t["Resources"][id.as_str()]["Condition"] = Value::from("HasOktaIpAllowList");
+        }
+    });
+    assert!(
+        !conditional_association.is_empty(),
+        "an association under a condition is not always there"
+    );
+
+    // A function URL, and an audit route without its authorizer.
+    let url = edge_problems_after(|t| {
+        t["Resources"]["AuditApiFunction"]["Properties"]["FunctionUrlConfig"] =
+            serde_norway::from_str("{AuthType: NONE}").unwrap();
+    });
+    assert!(
+        mentions(&url, "AuditApiFunction: a function URL"),
+        "{url:?}"
+    );
+    let unauthorized = edge_problems_after(|t| {
+        let events = t["Resources"]["AuditApiFunction"]["Properties"]["Events"]
+            .as_mapping_mut()
+            .expect("audit events");
+        for (_, event) in events.iter_mut() {
+            if let Some(properties) = event["Properties"].as_mapping_mut() {
+                properties.remove("Auth");
+            }
+        }
+    });
+    assert!(
+        mentions(&unauthorized, "is not a JWT authorizer"),
+        "{unauthorized:?}"
+    );
+}
+
+#[test]
+fn the_audit_routes_are_on_the_http_api_behind_its_jwt_authorizer() {
+    let template = template();
+    let functions = functions(&template);
+    let audit = functions
+        .iter()
+        .find(|f| binary(f) == AUDIT_API_BINARY)
+        .expect("the audit-api function");
+    let routes = routes(audit);
+    assert!(!routes.is_empty(), "the audit API has routes");
+    for route in &routes {
+        let problems = audit_route_problems(&template, route);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}
+
+#[test]
+fn the_web_acl_limits_each_source_ip_and_can_admit_only_oktas_ranges() {
+    let template = template();
+    let acls = web_acls_of_apis(&template);
+    let acl_id = acls
+        .get(&scim_api(&template))
+        .expect("the SCIM API's web ACL");
+    let acl = &template["Resources"][acl_id.as_str()]["Properties"];
+    assert!(
+        acl["DefaultAction"].get("Allow").is_some(),
+        "{acl_id}: the allow-list rule blocks, the default allows"
+    );
+    assert_eq!(
+        acl["VisibilityConfig"]["CloudWatchMetricsEnabled"].as_bool(),
+        Some(true),
+        "{acl_id}: metrics"
+    );
+    let rules: Vec<(Option<String>, &Value)> = one_or_many(&acl["Rules"])
+        .into_iter()
+        .map(conditional)
+        .collect();
+    for (_, rule) in &rules {
+        assert_eq!(
+            rule["VisibilityConfig"]["CloudWatchMetricsEnabled"].as_bool(),
+            Some(true),
+            "{acl_id}/{}: metrics",
+            rule["Name"].as_str().unwrap_or("?")
+        );
+    }
+    let parameter_default = |value: &Value| -> Option<String> {
+        let named = refs(value);
+        let parameter = named.iter().next().filter(|_| named.len() == 1)?;
+        let default = &template["Parameters"][parameter.as_str()]["Default"];
+        default
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| default.as_u64().map(|n| n.to_string()))
+    };
+
+    // The rate rule: always there, per source IP, from a parameter with a default.
+    let (rate_condition, rate) = rules
+        .iter()
+        .find(|(_, r)| r["Statement"].get("RateBasedStatement").is_some())
+        .expect("a rate-based rule");
+    assert_eq!(rate_condition, &None, "the rate rule is unconditional");
+    let statement = &rate["Statement"]["RateBasedStatement"];
+    assert_eq!(statement["AggregateKeyType"].as_str(), Some("IP"));
+    assert!(
+        statement.get("ScopeDownStatement").is_none(),
+        "the rate rule counts every request"
+    );
+    let limit =
+        parameter_default(&statement["Limit"]).expect("Limit is a parameter with a default");
+    assert!(limit.parse::<u64>().is_ok_and(|n| n >= 10), "{limit}");
+    assert!(
+        rate["Action"].get("Block").is_some(),
+        "the rate rule blocks"
+    );
+
+    // The allow-list: present only when its parameter (empty by default) is set, blocking
+    // every source outside the IP set built from it, before the rate rule.
+    let (allow_condition, allow) = rules
+        .iter()
+        .find(|(_, r)| {
+            r["Statement"]["NotStatement"]["Statement"]
+                .get("IPSetReferenceStatement")
+                .is_some()
+        })
+        .expect("an allow-list rule: block what is not in an IP set");
+    let condition = allow_condition
+        .as_deref()
+        .expect("the allow-list rule is conditional");
+    assert!(
+        allow["Action"].get("Block").is_some(),
+        "the allow-list rule blocks the rest"
+    );
+    let priority = |rule: &Value| rule["Priority"].as_u64().expect("a priority");
+    assert!(
+        priority(allow) < priority(rate),
+        "the allow-list comes before the rate rule"
+    );
+    let parameter = match intrinsic(&template["Conditions"][condition]) {
+        Some((not, Value::Sequence(inner))) if not == "Not" => match inner
+            .first()
+            .and_then(intrinsic)
+        {
+            Some((equals, Value::Sequence(sides))) if equals == "Equals" && sides.len() == 2 => {
+                assert_eq!(
+                    sides[1].as_str(),
+                    Some(""),
+                    "{condition}: set when not empty"
+                );
+                refs(&sides[0])
+            }
+            _ => BTreeSet::new(),
+        },
+        _ => BTreeSet::new(),
+    };
+    assert_eq!(
+        parameter.len(),
+        1,
+        "{condition} is !Not [!Equals [!Ref <parameter>, \"\"]]"
+    );
+    let parameter = parameter.into_iter().next().unwrap_or_default();
+    assert_eq!(
+        template["Parameters"][parameter.as_str()]["Default"].as_str(),
+        Some(""),
+        "{parameter}: off by default"
+    );
+    let ip_set =
+        refs(&allow["Statement"]["NotStatement"]["Statement"]["IPSetReferenceStatement"]["Arn"]);
+    assert_eq!(ip_set.len(), 1);
+    let ip_set = &template["Resources"][ip_set.iter().next().map_or("", String::as_str)];
+    assert_eq!(ip_set["Type"].as_str(), Some("AWS::WAFv2::IPSet"));
+    assert_eq!(ip_set["Condition"].as_str(), Some(condition));
+    assert_eq!(ip_set["Properties"]["Scope"].as_str(), Some("REGIONAL"));
+    assert!(refs(&ip_set["Properties"]["Addresses"]).contains(&parameter));
+
+    // Its blocks are logged, without the bearer token.
+    let logging = resources(&template)
+        .values()
+        .find(|r| {
+            r["Type"].as_str() == Some("AWS::WAFv2::LoggingConfiguration")
+                && refs(&r["Properties"]["ResourceArn"]).contains(acl_id)
+        })
+        .expect("a logging configuration for the web ACL");
+    let redacted: Vec<String> = one_or_many(&logging["Properties"]["RedactedFields"])
+        .iter()
+        .filter_map(|f| f["SingleHeader"]["Name"].as_str())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert!(
+        redacted.iter().any(|h| h == "authorization"),
+        "{redacted:?}"
+    );
+}
+
+#[test]
+fn the_scim_api_stage_keeps_the_throttle_logs_access_and_its_base_url_carries_the_stage() {
+    let template = template();
+    let api = scim_api(&template);
+    let properties = &template["Resources"][api.as_str()]["Properties"];
+    assert_eq!(
+        properties["EndpointConfiguration"]["Type"].as_str(),
+        Some("REGIONAL"),
+        "{api}"
+    );
+
+    // The stage default is the SCIM throttle.
+    let default = one_or_many(&properties["MethodSettings"])
+        .into_iter()
+        .find(|m| m["ResourcePath"].as_str() == Some("/*") && m["HttpMethod"].as_str() == Some("*"))
+        .expect("a stage-wide method setting");
+    assert_eq!(
+        refs(&default["ThrottlingRateLimit"]),
+        BTreeSet::from(["ScimThrottleRateLimit".to_owned()])
+    );
+    assert_eq!(
+        refs(&default["ThrottlingBurstLimit"]),
+        BTreeSet::from(["ScimThrottleBurstLimit".to_owned()])
+    );
+
+    // A JSON access log, to a log group with a retention.
+    let log = &properties["AccessLogSetting"];
+    let group = refs(&log["DestinationArn"]);
+    let group = group.iter().next().expect("an access log group");
+    assert_eq!(resource_type(&template, group), Some("AWS::Logs::LogGroup"));
+    assert!(
+        template["Resources"][group.as_str()]["Properties"]
+            .get("RetentionInDays")
+            .is_some()
+    );
+    let format = log["Format"].as_str().expect("a format");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(format).is_ok(),
+        "the access log format is JSON: {format}"
+    );
+    for field in SCIM_ACCESS_LOG_FIELDS {
+        assert!(
+            format.contains(&format!("\"{field}\"")),
+            "the access log has {field}"
+        );
+    }
+
+    // ScimBaseUrl: the default endpoint carries the stage in front of /scim/v2, which the
+    // router strips (shared/edge/src/http.rs).
+    let (_, branches) = intrinsic(&template["Outputs"]["ScimBaseUrl"]["Value"])
+        .expect("ScimBaseUrl is !If [HasPublicBaseUrl, …, …]");
+    let default_url = one_or_many(branches)
+        .into_iter()
+        .filter_map(intrinsic)
+        .find(|(name, _)| name == "Sub")
+        .and_then(|(_, text)| text.as_str().map(str::to_owned))
+        .expect("a !Sub default URL");
+    assert_eq!(
+        default_url,
+        format!(
+            "https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{{api}.Stage}}/scim/v2"
+        )
+    );
+    let stage = properties["StageName"].as_str().expect("a stage name");
+    let request = http::Request::builder()
+        .uri(format!("/{stage}/scim/v2/Users?count=1"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let stripped = edge::http::strip_stage_prefix(request, "/scim/v2");
+    assert_eq!(
+        stripped.uri().path(),
+        "/scim/v2/Users",
+        "the router strips {stage}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Fences
+
+/// The parameter naming the break-glass roles, spared by every fence.
+const BREAK_GLASS: &str = "BreakGlassPrincipalArns";
+
+/// The condition under which the fences name the break-glass roles.
+const HAS_BREAK_GLASS: &str = "HasBreakGlassPrincipals";
+
+/// The item writes the audit table's fence denies: every way to write or delete an item
+/// (a transaction's items are authorised as these).
+const ITEM_WRITES: [&str; 7] = [
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+];
+
+/// Whether a DynamoDB action writes items, by its name (for actions found in code).
+fn looks_like_item_write(action: &str) -> bool {
+    let Some(name) = action.strip_prefix("dynamodb:") else {
+        return false;
+    };
+    (name.ends_with("Item") && !matches!(name, "GetItem" | "BatchGetItem" | "ConditionCheckItem"))
+        || (name.starts_with("PartiQL") && name != "PartiQLSelect")
+}
+
+/// The function roles whose grants allow `actions` on `resource` (a table or secret id).
+fn roles_granting(template: &Value, actions: &[&str], resource: &str) -> BTreeSet<String> {
+    functions(template)
+        .iter()
+        .map(Function::role_id)
+        .filter(|role| {
+            statements(template, role).iter().any(|s| {
+                s.value["Effect"].as_str() == Some("Allow")
+                    && s.actions().iter().any(|a| actions.contains(&a.as_str()))
+                    && s.resources().iter().any(|r| refs(r).contains(resource))
+            })
+        })
+        .collect()
+}
+
+/// The roles (and the break-glass parameter) a list of principal ARNs names, each entry
+/// being exactly a role's ARN (`!GetAtt Role.Arn`, `${Role.Arn}` in a `!Split` of a
+/// `!Sub`) or the break-glass parameter (`${BreakGlassPrincipalArns}`); problems for
+/// anything else, which could spare more than it seems to.
+fn principal_arns(value: &Value, what: &str, problems: &mut Vec<String>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    match intrinsic(value) {
+        Some((name, Value::Sequence(args))) if name == "Split" => {
+            let text = args
+                .get(1)
+                .and_then(intrinsic)
+                .filter(|(n, _)| n == "Sub")
+                .and_then(|(_, v)| v.as_str());
+            let (Some(","), Some(text)) = (args.first().and_then(Value::as_str), text) else {
+                problems.push(format!("{what}: expected !Split [\",\", !Sub \"...\"]"));
+                return out;
+            };
+            for part in text.split(',') {
+                let name = part.strip_prefix("${").and_then(|p| p.strip_suffix('}'));
+                match name {
+                    Some(BREAK_GLASS) => {
+                        out.insert(BREAK_GLASS.to_owned());
+                    }
+                    Some(name) if name.ends_with(".Arn") => {
+                        out.insert(name.trim_end_matches(".Arn").to_owned());
+                    }
+                    _ => problems.push(format!("{what}: {part:?} is not a role's ARN")),
+                }
+            }
+        }
+        _ => {
+            for arn in one_or_many(value) {
+                match role_of_arn(arn) {
+                    Some(role) => {
+                        out.insert(role);
+                    }
+                    None => problems.push(format!("{what}: {arn:?} is not a role's ARN")),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The role whose ARN `value` is (`!GetAtt Role.Arn`), if that is what it is.
+fn role_of_arn(value: &Value) -> Option<String> {
+    let (name, inner) = intrinsic(value)?;
+    if name != "GetAtt" {
+        return None;
+    }
+    let parts: Vec<&str> = match inner {
+        Value::String(s) => s.split('.').collect(),
+        Value::Sequence(parts) => parts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    match parts.as_slice() {
+        [role, "Arn"] => Some((*role).to_owned()),
+        _ => None,
+    }
+}
+
+/// What a fence's deny statement spares: the principals its `aws:PrincipalArn`
+/// condition names when break-glass roles are given, and when they are not.
+fn spared(statement: &Value, what: &str, problems: &mut Vec<String>) -> [BTreeSet<String>; 2] {
+    let condition = &statement["Condition"];
+    let only_arn_not_equals = condition.as_mapping().is_some_and(|c| c.len() == 1)
+        && condition["ArnNotEquals"]
+            .as_mapping()
+            .is_some_and(|c| c.len() == 1);
+    if !only_arn_not_equals {
+        problems.push(format!(
+            "{what}: the condition must be ArnNotEquals on aws:PrincipalArn alone, not {condition:?}"
+        ));
+    }
+    let arns = &condition["ArnNotEquals"]["aws:PrincipalArn"];
+    match intrinsic(arns) {
+        Some((name, Value::Sequence(branches)))
+            if name == "If"
+                && branches.len() == 3
+                && branches[0].as_str() == Some(HAS_BREAK_GLASS) =>
+        {
+            [
+                principal_arns(&branches[1], what, problems),
+                principal_arns(&branches[2], what, problems),
+            ]
+        }
+        _ => {
+            problems.push(format!(
+                "{what}: aws:PrincipalArn must be !If [{HAS_BREAK_GLASS}, <with>, <without>]"
+            ));
+            [BTreeSet::new(), BTreeSet::new()]
+        }
+    }
+}
+
+/// Checks one fence: a policy document that allows nothing, and denies `denied` (at
+/// least; never anything in `never`) to every principal but `expected` roles and the
+/// break-glass roles.
+fn check_fence(
+    what: &str,
+    document: &Value,
+    denied: &BTreeSet<String>,
+    never: &dyn Fn(&str) -> bool,
+    expected: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) {
+    let statements = one_or_many(&document["Statement"]);
+    if statements.is_empty() {
+        problems.push(format!("{what}: no fence"));
+    }
+    let mut covered = BTreeSet::new();
+    for statement in statements {
+        let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+        let what = format!("{what}/{sid}");
+        if statement["Effect"].as_str() != Some("Deny") {
+            problems.push(format!(
+                "{what}: a fence allows nothing; only Deny statements"
+            ));
+            continue;
+        }
+        if statement["Principal"].as_str() != Some("*")
+            || statement["Resource"].as_str() != Some("*")
+        {
+            problems.push(format!("{what}: Principal and Resource must be \"*\""));
+        }
+        let actions: BTreeSet<String> = one_or_many(&statement["Action"])
+            .iter()
+            .filter_map(|a| a.as_str())
+            .map(str::to_owned)
+            .collect();
+        for action in actions.iter().filter(|a| never(a) || a.contains('*')) {
+            problems.push(format!("{what}: denies {action}, which must stay allowed"));
+        }
+        let [with, without] = spared(statement, &what, problems);
+        let mut expected_with = expected.clone();
+        expected_with.insert(BREAK_GLASS.to_owned());
+        if with != expected_with {
+            problems.push(format!(
+                "{what}: spares {with:?} with break-glass roles; exactly {expected_with:?} read or write it"
+            ));
+        }
+        if without != *expected {
+            problems.push(format!(
+                "{what}: spares {without:?} without break-glass roles; exactly {expected:?} read or write it"
+            ));
+        }
+        covered.extend(actions);
+    }
+    for action in denied.difference(&covered) {
+        problems.push(format!("{what}: does not deny {action}"));
+    }
+}
+
+/// The secrets' fences: one resource policy per secret.
+fn secret_fence_problems(template: &Value, problems: &mut Vec<String>) {
+    let denied = BTreeSet::from(["secretsmanager:GetSecretValue".to_owned()]);
+    // A new value can always be put (the rotation runbooks), and nothing else is fenced.
+    let never = |action: &str| action != "secretsmanager:GetSecretValue";
+    for (id, resource) in resources(template) {
+        let Some(secret) = id.as_str() else { continue };
+        if resource["Type"].as_str() != Some("AWS::SecretsManager::Secret") {
+            continue;
+        }
+        let policies: Vec<&Value> = resources(template)
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::SecretsManager::ResourcePolicy"))
+            .filter(|r| refs(&r["Properties"]["SecretId"]) == BTreeSet::from([secret.to_owned()]))
+            .collect();
+        let [policy] = policies.as_slice() else {
+            problems.push(format!(
+                "{secret}: {} resource policies, not one",
+                policies.len()
+            ));
+            continue;
+        };
+        if policy["Properties"]["BlockPublicPolicy"].as_bool() != Some(true) {
+            problems.push(format!("{secret}: the fence must block public policies"));
+        }
+        let readers = roles_granting(template, &["secretsmanager:GetSecretValue"], secret);
+        if readers.is_empty() {
+            problems.push(format!(
+                "{secret}: no function reads it; drop it or fence it shut"
+            ));
+        }
+        check_fence(
+            secret,
+            &policy["Properties"]["ResourcePolicy"],
+            &denied,
+            &never,
+            &readers,
+            problems,
+        );
+    }
+}
+
+/// The audit table's fence: its own resource policy.
+fn table_fence_problems(template: &Value, problems: &mut Vec<String>) {
+    // Every item write the audit adapter can make (its local-only bulk load included) is
+    // one the fence knows.
+    let code = std::fs::read_to_string(root().join("shared/aws-adapters/src/dynamodb_audit.rs"))
+        .unwrap_or_default();
+    let adapter_writes: BTreeSet<String> = sdk_calls(without_tests(&code))
+        .actions
+        .into_iter()
+        .filter(|a| looks_like_item_write(a))
+        .collect();
+    assert!(
+        adapter_writes.contains("dynamodb:PutItem")
+            && adapter_writes.contains("dynamodb:UpdateItem"),
+        "the audit adapter's writes were not found: {adapter_writes:?}"
+    );
+    for action in adapter_writes
+        .iter()
+        .filter(|a| !ITEM_WRITES.contains(&a.as_str()))
+    {
+        problems.push(format!(
+            "the audit adapter writes with {action}, which ITEM_WRITES lacks"
+        ));
+    }
+    let denied: BTreeSet<String> = ITEM_WRITES.map(str::to_owned).into();
+    let writers = roles_granting(template, &ITEM_WRITES, "AuditTable");
+    if writers.is_empty() {
+        problems.push("AuditTable: no function writes it".to_owned());
+    }
+    // Reads stay with IAM (the audit API, auditors), as do the table's settings.
+    let never = |action: &str| !ITEM_WRITES.contains(&action);
+    check_fence(
+        "AuditTable",
+        &template["Resources"]["AuditTable"]["Properties"]["ResourcePolicy"]["PolicyDocument"],
+        &denied,
+        &never,
+        &writers,
+        problems,
+    );
+}
+
+/// The roles a fence-rule branch exempts (`anything-but` on the session issuer's ARN),
+/// and whether callers without a session issuer (users, the root user) match too.
+fn rule_exempts(branch: &Value) -> (BTreeSet<String>, bool) {
+    let mut exempt = BTreeSet::new();
+    let mut no_issuer = false;
+    let identity = &branch["detail"]["userIdentity"];
+    for alternative in one_or_many(&identity["$or"]) {
+        for matcher in one_or_many(&alternative["sessionContext"]["sessionIssuer"]["arn"]) {
+            if matcher["exists"].as_bool() == Some(false) {
+                no_issuer = true;
+            }
+            exempt.extend(
+                one_or_many(&matcher["anything-but"])
+                    .into_iter()
+                    .flat_map(refs),
+            );
+        }
+    }
+    (exempt, no_issuer)
+}
+
+/// The fence rule: each secret's reads by anyone but its readers, the audit table's item
+/// writes by anyone but its writers, and every change of a fence, to the alarm topic.
+fn fence_rule_problems(template: &Value, problems: &mut Vec<String>) {
+    const RULE: &str = "FenceRule";
+    let rule = &template["Resources"][RULE];
+    if rule["Type"].as_str() != Some("AWS::Events::Rule") {
+        problems.push(format!("no {RULE}"));
+        return;
+    }
+    let properties = &rule["Properties"];
+    if properties["State"].as_str() != Some("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS") {
+        problems
+            .push("the fence rule must take read-only management events (GetSecretValue)".into());
+    }
+    let targets: BTreeSet<String> = one_or_many(&properties["Targets"])
+        .iter()
+        .flat_map(|t| refs(&t["Arn"]))
+        .collect();
+    if targets != BTreeSet::from(["AlarmTopic".to_owned(), "AlarmTopicArn".to_owned()]) {
+        problems.push(format!(
+            "the fence rule must notify the alarm topic, not {targets:?}"
+        ));
+    }
+    let pattern = &properties["EventPattern"];
+    if one_or_many(&pattern["detail-type"])
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect::<Vec<_>>()
+        != ["AWS API Call via CloudTrail"]
+    {
+        problems.push("the fence rule must match CloudTrail's API calls".into());
+    }
+    let branches = one_or_many(&pattern["$or"]);
+    let names = |branch: &Value| -> BTreeSet<String> {
+        one_or_many(&branch["detail"]["eventName"])
+            .iter()
+            .filter_map(|n| n.as_str())
+            .map(str::to_owned)
+            .collect()
+    };
+    // A secret is matched by its ARN (`!Ref`) and, when named, by its name anywhere.
+    let matches_secret = |branch: &Value, secret: &str| {
+        let name = template["Resources"][secret]["Properties"]["Name"].clone();
+        one_or_many(&branch["detail"]["requestParameters"]["secretId"])
+            .iter()
+            .any(|id| {
+                refs(id).contains(secret)
+                    || intrinsic(&name)
+                        .and_then(|(_, n)| n.as_str().map(str::to_owned))
+                        .zip(intrinsic(&id["wildcard"]).and_then(|(_, w)| w.as_str()))
+                        .is_some_and(|(n, w)| w == format!("*{n}*"))
+            })
+    };
+    for (id, resource) in resources(template) {
+        let Some(secret) = id.as_str() else { continue };
+        if resource["Type"].as_str() != Some("AWS::SecretsManager::Secret") {
+            continue;
+        }
+        let readers = roles_granting(template, &["secretsmanager:GetSecretValue"], secret);
+        let reads: Vec<&&Value> = branches
+            .iter()
+            .filter(|b| names(b).contains("GetSecretValue") && matches_secret(b, secret))
+            .collect();
+        if reads.is_empty() {
+            problems.push(format!("the fence rule does not watch reads of {secret}"));
+        }
+        for branch in reads {
+            let (exempt, no_issuer) = rule_exempts(branch);
+            if exempt != readers || !no_issuer {
+                problems.push(format!(
+                    "the fence rule exempts {exempt:?} (callers without a role: {no_issuer}) from reads of {secret}; exactly {readers:?} read it"
+                ));
+            }
+        }
+        let changes = branches.iter().any(|b| {
+            let n = names(b);
+            n.contains("PutResourcePolicy")
+                && n.contains("DeleteResourcePolicy")
+                && matches_secret(b, secret)
+        });
+        if !changes {
+            problems.push(format!(
+                "the fence rule does not watch changes of {secret}'s fence"
+            ));
+        }
+    }
+    let writers = roles_granting(template, &ITEM_WRITES, "AuditTable");
+    let on_table = |branch: &Value| {
+        refs(&branch["detail"]["resources"]).contains("AuditTable")
+            || refs(&branch["detail"]["requestParameters"]).contains("AuditTable")
+    };
+    let item_writes: Vec<&&Value> = branches
+        .iter()
+        .filter(|b| {
+            on_table(b)
+                && [
+                    "PutItem",
+                    "UpdateItem",
+                    "DeleteItem",
+                    "BatchWriteItem",
+                    "TransactWriteItems",
+                    "ExecuteStatement",
+                ]
+                .iter()
+                .all(|n| names(b).contains(*n))
+        })
+        .collect();
+    if item_writes.is_empty() {
+        problems.push("the fence rule does not watch writes to AuditTable's items".into());
+    }
+    for branch in item_writes {
+        let (exempt, no_issuer) = rule_exempts(branch);
+        if exempt != writers || !no_issuer {
+            problems.push(format!(
+                "the fence rule exempts {exempt:?} from writes to AuditTable; exactly {writers:?} write it"
+            ));
+        }
+    }
+    for change in ["PutResourcePolicy", "DeleteResourcePolicy", "UpdateTable"] {
+        if !branches
+            .iter()
+            .any(|b| on_table(b) && names(b).contains(change))
+        {
+            problems.push(format!(
+                "the fence rule does not watch {change} on AuditTable"
+            ));
+        }
+    }
+    // The created topic lets the rule publish.
+    let topic_allows_rule = resources(template)
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::SNS::TopicPolicy"))
+        .filter(|r| refs(&r["Properties"]["Topics"]).contains("AlarmTopic"))
+        .flat_map(|r| one_or_many(&r["Properties"]["PolicyDocument"]["Statement"]))
+        .any(|s| {
+            s["Effect"].as_str() == Some("Allow")
+                && s["Principal"]["Service"].as_str() == Some("events.amazonaws.com")
+                && refs(&s["Condition"]) == BTreeSet::from([RULE.to_owned()])
+        });
+    if !topic_allows_rule {
+        problems.push("the alarm topic's policy does not let the fence rule publish".into());
+    }
+}
+
+fn fence_problems(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    secret_fence_problems(template, &mut problems);
+    table_fence_problems(template, &mut problems);
+    fence_rule_problems(template, &mut problems);
+    problems
+}
+
+#[test]
+fn the_secrets_and_the_audit_table_are_fenced_to_exactly_their_readers_and_writers() {
+    let problems = fence_problems(&template());
+    assert!(
+        problems.is_empty(),
+        "template.yaml's fences:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn the_audit_routes_require_the_auditors_scope_which_the_function_checks_again() {
+    let template = template();
+    let functions = functions(&template);
+    let audit = functions
+        .iter()
+        .find(|f| f.code_uri() == "functions/audit-api")
+        .expect("the audit-api function");
+    let scope = BTreeSet::from(["AuditJwtScope".to_owned()]);
+    let events: Vec<(&Value, &Value)> = audit.value["Properties"]["Events"]
+        .as_mapping()
+        .map(|events| events.iter().collect())
+        .unwrap_or_default();
+    assert!(!events.is_empty(), "the audit API has routes");
+    for (name, event) in events {
+        let auth = &event["Properties"]["Auth"];
+        assert!(
+            auth["Authorizer"].as_str().is_some(),
+            "{name:?}: a JWT authorizer"
+        );
+        let scopes = one_or_many(&auth["AuthorizationScopes"]);
+        assert_eq!(scopes.len(), 1, "{name:?}: exactly the auditors' scope");
+        assert_eq!(refs(scopes[0]), scope, "{name:?}: AuthorizationScopes");
+    }
+    // The function checks the same scope, and the client allow-list, itself.
+    assert_eq!(audit.variable_refs("JWT_REQUIRED_SCOPE"), scope);
+    assert!(
+        audit
+            .variable_refs("JWT_ALLOWED_CLIENT_IDS")
+            .contains("AuditJwtClientIds")
+    );
+    // The defaults: the verifier's scope, and an audience of the audit API's own.
+    let parameters = &template["Parameters"];
+    assert_eq!(
+        parameters["AuditJwtScope"]["Default"].as_str(),
+        Some(clients::jwks::DEFAULT_REQUIRED_SCOPE)
+    );
+    assert!(
+        parameters["AuditJwtAudience"]["Default"]
+            .as_str()
+            .is_some_and(|a| a != "api://default"),
+        "the default audience is a dedicated one, not Okta's default server's"
+    );
+    assert_eq!(
+        parameters["AuditJwtClientIds"]["Default"].as_str(),
+        Some("")
+    );
+}
+
+/// The value at `path` under `value`: mapping keys, or sequence indexes.
+fn at_path<'a>(mut value: &'a mut Value, path: &[&str]) -> &'a mut Value {
+    for key in path {
+        value = match (value, key.parse::<usize>()) {
+            (Value::Sequence(items), Ok(index)) => &mut items[index],
+            (other, _) => &mut other[*key],
+        };
+    }
+    value
+}
+
+#[test]
+fn the_fence_check_catches_extra_missing_and_wrong_principals_and_actions() {
+    let template = template();
+    let edited = |path: &[&str], edit: &dyn Fn(&mut Value)| {
+        let mut template = template.clone();
+        edit(at_path(&mut template["Resources"], path));
+        fence_problems(&template)
+    };
+    let yaml = |text: &str| -> Value { serde_norway::from_str(text).unwrap() };
+    let mentions = |problems: &[String], text: &str| problems.iter().any(|p| p.contains(text));
+    let arns = |policy: &'static str| -> Vec<&'static str> {
+        vec![
+            policy,
+            "Properties",
+            "ResourcePolicy",
+            "Statement",
+            "0",
+            "Condition",
+            "ArnNotEquals",
+        ]
+    };
+
+    // The audit API's role spared on the Identity Center token, which it never reads.
+    let extra = edited(&arns("IdentityCenterTokenSecretPolicy"), &|c| {
+        c["aws:PrincipalArn"] = yaml(
+            "!If [HasBreakGlassPrincipals, !Split [',', !Sub '${ScimApiRole.Arn},${AuditApiRole.Arn},${BreakGlassPrincipalArns}'], [!GetAtt ScimApiRole.Arn, !GetAtt AuditApiRole.Arn]]",
+        )
+    });
+    assert!(
+        mentions(
+            &extra,
+            "IdentityCenterTokenSecret/OnlyItsReadersReadTheValue: spares"
+        ),
+        "{extra:?}"
+    );
+
+    // The audit API's role not spared on the audit key, which it reads; no break-glass.
+    let missing = edited(&arns("AuditKeySecretPolicy"), &|c| {
+        c["aws:PrincipalArn"] = yaml(
+            "!If [HasBreakGlassPrincipals, !Split [',', !Sub '${ScimApiRole.Arn}'], [!GetAtt ScimApiRole.Arn]]",
+        )
+    });
+    assert!(
+        mentions(
+            &missing,
+            "AuditKeySecret/OnlyItsReadersReadTheValue: spares"
+        ),
+        "{missing:?}"
+    );
+
+    // A role's name where its ARN belongs; a looser operator; an allow; a fenced put.
+    let name = edited(&arns("ScimTokensSecretPolicy"), &|c| {
+        c["aws:PrincipalArn"] = yaml(
+            "!If [HasBreakGlassPrincipals, !Split [',', !Sub '${ScimApiRole},${BreakGlassPrincipalArns}'], [!Ref ScimApiRole]]",
+        )
+    });
+    assert!(mentions(&name, "is not a role's ARN"), "{name:?}");
+    let statement = [
+        "ScimTokensSecretPolicy",
+        "Properties",
+        "ResourcePolicy",
+        "Statement",
+    ];
+    let like = edited(&[&statement[..], &["0", "Condition"][..]].concat(), &|c| {
+        let principals = c["ArnNotEquals"]["aws:PrincipalArn"].clone();
+        *c = yaml("{ArnNotLike: {aws:PrincipalArn: placeholder}}");
+        c["ArnNotLike"]["aws:PrincipalArn"] = principals;
+    });
+    assert!(
+        mentions(&like, "ArnNotEquals on aws:PrincipalArn alone"),
+        "{like:?}"
+    );
+    let allow = edited(&statement, &|s| {
+        if let Value::Sequence(s) = s {
+            s.push(yaml("{Sid: Open, Effect: Allow, Principal: '*', Action: secretsmanager:GetSecretValue, Resource: '*'}"));
+        }
+    });
+    assert!(mentions(&allow, "only Deny statements"), "{allow:?}");
+    let put = edited(&[&statement[..], &["0"][..]].concat(), &|s| {
+        s["Action"] = yaml("[secretsmanager:GetSecretValue, secretsmanager:PutSecretValue]")
+    });
+    assert!(
+        mentions(&put, "denies secretsmanager:PutSecretValue"),
+        "{put:?}"
+    );
+
+    // The table's fence without DeleteItem, or denying reads.
+    let table = [
+        "AuditTable",
+        "Properties",
+        "ResourcePolicy",
+        "PolicyDocument",
+        "Statement",
+        "0",
+        "Action",
+    ];
+    let no_delete = edited(&table, &|actions| {
+        if let Value::Sequence(actions) = actions {
+            actions.retain(|a| a.as_str() != Some("dynamodb:DeleteItem"));
+        }
+    });
+    assert!(
+        mentions(&no_delete, "AuditTable: does not deny dynamodb:DeleteItem"),
+        "{no_delete:?}"
+    );
+    let reads = edited(&table, &|actions| {
+        if let Value::Sequence(actions) = actions {
+            actions.push(yaml("dynamodb:Query"));
+        }
+    });
+    assert!(mentions(&reads, "denies dynamodb:Query"), "{reads:?}");
+
+    // The rule exempting the audit API's role from reads of the Identity Center token, or
+    // not watching callers without a role.
+    let identity = [
+        "FenceRule",
+        "Properties",
+        "EventPattern",
+        "$or",
+        "0",
+        "detail",
+        "userIdentity",
+    ];
+    let rule = edited(&identity, &|u| {
+        *u = yaml(
+            "{$or: [{sessionContext: {sessionIssuer: {arn: [anything-but: [!GetAtt ScimApiRole.Arn, !GetAtt AuditApiRole.Arn]]}}}, {sessionContext: {sessionIssuer: {arn: [exists: false]}}}]}",
+        );
+    });
+    assert!(
+        mentions(&rule, "from reads of IdentityCenterTokenSecret"),
+        "{rule:?}"
+    );
+    let roles_only = edited(&identity, &|u| {
+        *u = yaml(
+            "{sessionContext: {sessionIssuer: {arn: [anything-but: [!GetAtt ScimApiRole.Arn]]}}}",
+        );
+    });
+    assert!(
+        mentions(&roles_only, "callers without a role: false"),
+        "{roles_only:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -186,7 +186,9 @@ impl DevServer {
         let router = dev_audit.router(scim_router(app));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            axum::serve(listener, router)
+            // With the peer's address, which refusals are logged with.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })

@@ -3,6 +3,10 @@
 //! served at [`JWKS_PATH`] on the dev port, and an auditor token it mints, so that the
 //! audit API runs locally exactly as in Lambda: the same router, the same JWKS verifier.
 //!
+//! Its tokens carry what the deployed audit API requires of Okta's: the audience, the
+//! scope [`SCOPE`] in `scp`, the client [`CLIENT_ID`] in `cid` (the dev verifier allows
+//! that client only) and the auditors' group.
+//!
 //! The issuer signs with an ES256 key generated at start (aws-lc-rs, the crypto
 //! backend jsonwebtoken already uses here); nothing about it outlives the process.
 
@@ -32,6 +36,14 @@ pub const AUDIENCE: &str = "api://scimgw-dev-audit";
 
 /// The group the dev audit API requires, and the auditor token carries.
 pub const AUDITOR_GROUP: &str = "scimgw-auditors";
+
+/// The scope the dev audit API requires, and the auditor token carries: the deployed
+/// API's default (`AuditJwtScope`).
+pub const SCOPE: &str = clients::jwks::DEFAULT_REQUIRED_SCOPE;
+
+/// The OAuth client the dev tokens are issued to, and the only one the dev audit API
+/// accepts (as `AuditJwtClientIds` can restrict the deployed one).
+pub const CLIENT_ID: &str = "scimgw-dev";
 
 /// How long the printed auditor token is valid.
 pub const TOKEN_LIFETIME: time::Duration = time::Duration::hours(12);
@@ -104,17 +116,31 @@ impl DevIssuer {
         }
     }
 
-    /// A token for `subject` in `groups`, valid for `lifetime` from now.
+    /// A token for `subject` in `groups`, with the scope [`SCOPE`], valid for
+    /// `lifetime` from now.
     pub fn mint(
         &self,
         subject: &str,
         groups: &[&str],
         lifetime: time::Duration,
     ) -> anyhow::Result<String> {
+        self.mint_with_scopes(subject, groups, &[SCOPE], lifetime)
+    }
+
+    /// A token for `subject` in `groups` with exactly `scopes` (in `scp`, as Okta
+    /// writes them), valid for `lifetime` from now.
+    pub fn mint_with_scopes(
+        &self,
+        subject: &str,
+        groups: &[&str],
+        scopes: &[&str],
+        lifetime: time::Duration,
+    ) -> anyhow::Result<String> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let claims = json!({
-            "iss": self.issuer, "aud": AUDIENCE, "sub": subject, "cid": "scimgw-dev",
-            "iat": now, "nbf": now, "exp": now + lifetime.whole_seconds(), "groups": groups,
+            "iss": self.issuer, "aud": AUDIENCE, "sub": subject, "cid": CLIENT_ID,
+            "scp": scopes, "iat": now, "nbf": now, "exp": now + lifetime.whole_seconds(),
+            "groups": groups,
         });
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
@@ -145,7 +171,9 @@ impl DevAudit {
         let issuer = Arc::new(DevIssuer::generate(base.clone())?);
         let verifier = JwksVerifier::new(
             JwksVerifierConfig::new(base.clone(), AUDIENCE, AUDITOR_GROUP)
-                .with_jwks_url(Some(format!("{base}{JWKS_PATH}"))),
+                .with_jwks_url(Some(format!("{base}{JWKS_PATH}")))
+                .with_required_scope(SCOPE)
+                .with_allowed_client_ids(vec![CLIENT_ID.to_owned()]),
         )
         .context("the dev audit API's token verifier")?;
         let auditor_token = issuer.mint("dev-auditor", &[AUDITOR_GROUP], TOKEN_LIFETIME)?;
@@ -277,6 +305,53 @@ mod tests {
         server.shutdown().await.unwrap();
     }
 
+    #[tokio::test]
+    async fn the_dev_audit_api_requires_the_scope_and_the_dev_client_as_the_deployed_one_does() {
+        // Arrange: the audit side alone, served on its own loopback port (the verifier
+        // fetches the key set from it).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let audit = DevAudit::new(addr, store()).unwrap();
+        let router = audit.router(Router::new());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let http = reqwest::Client::new();
+        let status = |token: String| {
+            let request = http
+                .get(format!("{}/records", audit.audit_url))
+                .bearer_auth(token);
+            async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                (
+                    status,
+                    body["error"].as_str().unwrap_or_default().to_owned(),
+                )
+            }
+        };
+        let mint = |scopes: &[&str]| {
+            audit
+                .issuer
+                .mint_with_scopes("dev-auditor", &[AUDITOR_GROUP], scopes, TOKEN_LIFETIME)
+                .unwrap()
+        };
+
+        // Act
+        let printed = status(audit.auditor_token.clone()).await;
+        let other_scope = status(mint(&["openid", "email"])).await;
+        let no_scope = status(mint(&[])).await;
+        let scoped = status(mint(&["openid", SCOPE])).await;
+
+        // Assert
+        assert_eq!(printed, (200, String::new()));
+        assert_eq!(scoped, (200, String::new()));
+        assert_eq!(other_scope, (403, "insufficient_scope".to_owned()));
+        assert_eq!(no_scope, (403, "insufficient_scope".to_owned()));
+        server.abort();
+    }
+
     #[test]
     fn the_auditor_token_lasts_twelve_hours_and_carries_the_group() {
         let issuer = DevIssuer::generate("http://127.0.0.1:1".into()).unwrap();
@@ -290,5 +365,7 @@ mod tests {
         );
         assert_eq!(claims["groups"], json!([AUDITOR_GROUP]));
         assert_eq!(claims["aud"], AUDIENCE);
+        assert_eq!(claims["scp"], json!([SCOPE]));
+        assert_eq!(claims["cid"], CLIENT_ID);
     }
 }

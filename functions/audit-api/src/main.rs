@@ -30,7 +30,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         config.jwt_audience.clone(),
         config.jwt_required_group.clone(),
     )
-    .with_jwks_url(config.jwks_url.clone());
+    .with_jwks_url(config.jwks_url.clone())
+    .with_required_scope(config.jwt_required_scope.clone())
+    .with_allowed_client_ids(config.jwt_allowed_client_ids.clone());
     if let Some(claim) = &config.jwt_group_claim {
         jwt = jwt.with_group_claim(claim.clone());
     }

@@ -11,7 +11,13 @@
 //!    symmetric (`oct`) keys in the set are never loaded;
 //! 3. the signature; then `iss`, `aud` and `exp` (all required) and `nbf` (when
 //!    present), with a small leeway for clock skew;
-//! 4. the required group in the configured claim (else 403, not 401).
+//! 4. the required scope in `scp` (Okta: a JSON array) or `scope` (RFC 8693 §4.2,
+//!    RFC 9068 §2.2.3: a space-separated string), so that a token the issuer minted
+//!    for another purpose, or an ID token, is not accepted (else 403, not 401);
+//! 5. when an allow-list of OAuth clients is configured, the token's client (Okta's
+//!    `cid`, RFC 9068's `client_id`) on it (else 403): a token issued to another app
+//!    of the org is not replayable here;
+//! 6. the required group in the configured claim (else 403).
 //!
 //! The key set is cached for a TTL. A `kid` not in the cache triggers a refetch (Okta
 //! rotates keys, and a new key signs tokens before a cache would expire), but at most
@@ -57,6 +63,10 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Key sets longer than this are refused: a key set holds a handful of keys.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 
+/// The scope a token must carry unless configured otherwise: the audit API's read
+/// scope, defined on the Okta authorization server (docs/deploy.md).
+pub const DEFAULT_REQUIRED_SCOPE: &str = "scimgw.audit.read";
+
 /// The algorithms accepted unless configured otherwise: Okta signs with RS256; ES256
 /// for issuers (like `scimgw dev`'s) that use elliptic curves.
 pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[Algorithm::RS256, Algorithm::ES256];
@@ -75,6 +85,10 @@ pub struct JwksVerifierConfig {
     pub group_claim: String,
     /// The group a caller must be in.
     pub required_group: String,
+    /// The scope a token must carry, in `scp` or `scope`.
+    pub required_scope: String,
+    /// The OAuth clients (`cid` or `client_id`) whose tokens are accepted; empty: any.
+    pub allowed_client_ids: Vec<String>,
     /// The accepted signature algorithms; never `HS*`.
     pub algorithms: Vec<Algorithm>,
     /// Clock skew tolerated on `exp` and `nbf`.
@@ -89,7 +103,7 @@ pub struct JwksVerifierConfig {
 
 impl JwksVerifierConfig {
     /// A configuration with the defaults: keys at `{issuer}/v1/keys`, groups in
-    /// `groups`, RS256 and ES256.
+    /// `groups`, the scope [`DEFAULT_REQUIRED_SCOPE`], any client, RS256 and ES256.
     pub fn new(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -102,6 +116,8 @@ impl JwksVerifierConfig {
             audience: audience.into(),
             group_claim: DEFAULT_GROUP_CLAIM.to_owned(),
             required_group: required_group.into(),
+            required_scope: DEFAULT_REQUIRED_SCOPE.to_owned(),
+            allowed_client_ids: Vec::new(),
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             leeway: DEFAULT_LEEWAY,
             cache_ttl: DEFAULT_CACHE_TTL,
@@ -123,6 +139,21 @@ impl JwksVerifierConfig {
     #[must_use]
     pub fn with_group_claim(mut self, claim: impl Into<String>) -> Self {
         self.group_claim = claim.into();
+        self
+    }
+
+    /// Requires `scope` instead of [`DEFAULT_REQUIRED_SCOPE`].
+    #[must_use]
+    pub fn with_required_scope(mut self, scope: impl Into<String>) -> Self {
+        self.required_scope = scope.into();
+        self
+    }
+
+    /// Accepts only tokens issued to these OAuth clients (`cid` or `client_id`); an
+    /// empty list accepts any client.
+    #[must_use]
+    pub fn with_allowed_client_ids(mut self, client_ids: Vec<String>) -> Self {
+        self.allowed_client_ids = client_ids;
         self
     }
 
@@ -158,6 +189,16 @@ impl JwksVerifierConfig {
                 return Err(JwksConfigError::Empty(name));
             }
         }
+        if !is_scope_token(&self.required_scope) {
+            return Err(JwksConfigError::Scope);
+        }
+        if self
+            .allowed_client_ids
+            .iter()
+            .any(|id| id.is_empty() || id.trim() != id)
+        {
+            return Err(JwksConfigError::ClientId);
+        }
         if !is_allowed_url(&self.jwks_url) {
             return Err(JwksConfigError::Url);
         }
@@ -173,6 +214,14 @@ impl JwksVerifierConfig {
         }
         Ok(())
     }
+}
+
+/// One scope token (RFC 6749 §3.3): printable ASCII other than space, `"` and `\`.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// HTTPS, or plain HTTP to a loopback host (`scimgw dev`, tests): keys fetched over
@@ -203,6 +252,13 @@ pub enum JwksConfigError {
     /// The key set's URL is not https (or http to a loopback host).
     #[error("jwks: the key set URL must be https (plain http only to a loopback host)")]
     Url,
+    /// The required scope is not one scope token (RFC 6749 §3.3): empty, or with a
+    /// space, `"` or `\`.
+    #[error("jwks: the required scope must be one scope token (no spaces)")]
+    Scope,
+    /// An allowed client id is empty or has surrounding whitespace.
+    #[error("jwks: an allowed client id is empty or has surrounding whitespace")]
+    ClientId,
     /// No algorithm would be accepted.
     #[error("jwks: no signature algorithm is allowed")]
     NoAlgorithm,
@@ -514,6 +570,19 @@ impl AccessTokenVerifier for JwksVerifier {
             .filter(|s| !s.is_empty())
             .ok_or(TokenError::Invalid("no subject"))?
             .to_owned();
+        if !has_scope(&claims, &self.config.required_scope) {
+            return Err(TokenError::Forbidden("the token lacks the required scope"));
+        }
+        let client_id = client_of(&claims)?;
+        if !self.config.allowed_client_ids.is_empty()
+            && !client_id
+                .as_deref()
+                .is_some_and(|c| self.config.allowed_client_ids.iter().any(|a| a == c))
+        {
+            return Err(TokenError::Forbidden(
+                "the token was issued to a client that is not allowed",
+            ));
+        }
         let in_group = match claims.get(&self.config.group_claim) {
             Some(Value::Array(groups)) => groups
                 .iter()
@@ -524,8 +593,36 @@ impl AccessTokenVerifier for JwksVerifier {
         if !in_group {
             return Err(TokenError::Forbidden("the token lacks the required group"));
         }
-        let client_id = claims.get("cid").and_then(Value::as_str).map(str::to_owned);
         Ok(Auditor { subject, client_id })
+    }
+}
+
+/// Whether the token's scopes hold `required`: Okta's `scp` (a JSON array; a
+/// space-separated string is taken too, as some issuers write it) and RFC 9068's
+/// `scope` (a space-separated string, and nothing else), compared exactly.
+fn has_scope(claims: &Value, required: &str) -> bool {
+    let in_list = |scopes: &str| scopes.split(' ').any(|s| s == required);
+    let scp = match claims.get("scp") {
+        Some(Value::Array(scopes)) => scopes.iter().any(|s| s.as_str() == Some(required)),
+        Some(Value::String(scopes)) => in_list(scopes),
+        _ => false,
+    };
+    scp || claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .is_some_and(in_list)
+}
+
+/// The OAuth client the token was issued to: Okta's `cid`, else RFC 9068's
+/// `client_id`. A token that names two different clients is refused.
+fn client_of(claims: &Value) -> Result<Option<String>, TokenError> {
+    let named = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    match (named("cid"), named("client_id")) {
+        (Some(cid), Some(client_id)) if cid != client_id => Err(TokenError::Forbidden(
+            "the token names two different clients",
+        )),
+        (Some(client), _) | (None, Some(client)) => Ok(Some(client)),
+        (None, None) => Ok(None),
     }
 }
 
@@ -592,6 +689,80 @@ mod tests {
         assert!(matches!(
             JwksVerifier::new(empty),
             Err(JwksConfigError::Empty("audience"))
+        ));
+    }
+
+    #[test]
+    fn the_required_scope_is_one_scope_token_and_client_ids_are_trimmed_values() {
+        let base = JwksVerifierConfig::new(
+            "https://example.okta.com/oauth2/aus1",
+            "api://scimgw-audit",
+            "auditors",
+        );
+        assert_eq!(base.required_scope, DEFAULT_REQUIRED_SCOPE);
+        assert!(base.allowed_client_ids.is_empty());
+        for bad in ["", "two scopes", "quo\"te", "back\\slash"] {
+            assert!(
+                matches!(
+                    JwksVerifier::new(base.clone().with_required_scope(bad)),
+                    Err(JwksConfigError::Scope)
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(JwksVerifier::new(base.clone().with_required_scope("audit:read")).is_ok());
+        for bad in [vec![String::new()], vec![" 0oa1".to_owned()]] {
+            assert!(matches!(
+                JwksVerifier::new(base.clone().with_allowed_client_ids(bad)),
+                Err(JwksConfigError::ClientId)
+            ));
+        }
+    }
+
+    #[test]
+    fn scopes_are_read_from_scp_and_scope_and_compared_exactly() {
+        let required = "scimgw.audit.read";
+        let yes = [
+            serde_json::json!({"scp": ["openid", required]}),
+            serde_json::json!({"scp": required}),
+            serde_json::json!({"scope": format!("openid {required} profile")}),
+            serde_json::json!({"scp": ["openid"], "scope": required}),
+        ];
+        for claims in yes {
+            assert!(has_scope(&claims, required), "{claims}");
+        }
+        let no = [
+            serde_json::json!({}),
+            serde_json::json!({"scp": []}),
+            serde_json::json!({"scp": ["SCIMGW.AUDIT.READ", "scimgw.audit.read.all"]}),
+            serde_json::json!({"scope": "scimgw.audit.readx scimgw.audit"}),
+            serde_json::json!({"scope": ["scimgw.audit.read"]}),
+            serde_json::json!({"scp": [{"scope": required}], "scope": 7}),
+        ];
+        for claims in no {
+            assert!(!has_scope(&claims, required), "{claims}");
+        }
+    }
+
+    #[test]
+    fn the_client_is_cid_or_client_id_and_two_different_ones_are_refused() {
+        let client = |v: serde_json::Value| client_of(&v);
+        assert_eq!(
+            client(serde_json::json!({"cid": "a"})),
+            Ok(Some("a".into()))
+        );
+        assert_eq!(
+            client(serde_json::json!({"client_id": "b"})),
+            Ok(Some("b".into()))
+        );
+        assert_eq!(
+            client(serde_json::json!({"cid": "a", "client_id": "a"})),
+            Ok(Some("a".into()))
+        );
+        assert_eq!(client(serde_json::json!({"cid": 7})), Ok(None));
+        assert!(matches!(
+            client(serde_json::json!({"cid": "a", "client_id": "b"})),
+            Err(TokenError::Forbidden(_))
         ));
     }
 

@@ -9,7 +9,7 @@
 //!
 //! Every answer is JSON except a CSV page; errors are `{"error", "message",
 //! "correlation_id"}` with 400 for bad parameters, 401 for a missing or invalid token
-//! (with an RFC 6750 §3 challenge), 403 for a valid token without the required group,
+//! (with an RFC 6750 §3 challenge), 403 for a valid token without the required scope, client or group,
 //! 503 when the store or the token issuer is out of reach. Bad input never yields a
 //! 500. Authentication runs before parameters are read: strangers learn nothing, not
 //! even which parameters exist.
@@ -36,6 +36,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::http::{
     CorrelationId, ErrorFormat, Plumbing, bearer_token, body_response, correlation_of,
+    refused_auth, source_ip,
 };
 use crate::metrics::{RequestMetrics, function_name};
 
@@ -163,9 +164,14 @@ async fn authenticate(
     let Ok(token) = bearer_token(request.headers()) else {
         tracing::info!(
             reason = "no bearer token",
+            source_ip = %source_ip(&request),
             "audit API: authentication refused"
         );
-        return unauthorized(None, "a bearer access token is required", &correlation);
+        return refused_auth(unauthorized(
+            None,
+            "a bearer access token is required",
+            &correlation,
+        ));
     };
     match app.verifier.verify(token).await {
         Ok(auditor) => {
@@ -174,11 +180,15 @@ async fn authenticate(
             next.run(request).await
         }
         Err(error @ TokenError::Invalid(_)) => {
-            tracing::info!(reason = %error, "audit API: authentication refused");
-            unauthorized(Some("invalid_token"), &error.to_string(), &correlation)
+            tracing::info!(reason = %error, source_ip = %source_ip(&request), "audit API: authentication refused");
+            refused_auth(unauthorized(
+                Some("invalid_token"),
+                &error.to_string(),
+                &correlation,
+            ))
         }
         Err(error @ TokenError::Forbidden(_)) => {
-            tracing::info!(reason = %error, "audit API: authorization refused");
+            tracing::info!(reason = %error, source_ip = %source_ip(&request), "audit API: authorization refused");
             let mut response = error_response(
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
@@ -189,7 +199,7 @@ async fn authenticate(
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"audit\", error=\"insufficient_scope\""),
             );
-            response
+            refused_auth(response)
         }
         Err(error @ TokenError::Unavailable) => {
             tracing::error!(reason = %error, "audit API: tokens cannot be verified");

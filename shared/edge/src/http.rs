@@ -23,7 +23,7 @@ use tower::ServiceBuilder;
 pub const CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
 
 /// The request id of the Lambda invocation, put into the request's extensions by the
-/// function's wiring ([`crate::lambda`]). When present it is the correlation id, because
+/// function's wiring (`edge::lambda`). When present it is the correlation id, because
 /// the runtime's own log lines carry it too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvocationId(pub String);
@@ -81,6 +81,36 @@ pub struct StagePrefix(pub String);
 /// from a fixed table, never from the path, so it can be a metric dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationName(pub &'static str);
+
+/// The address the request came from, as the function's wiring learnt it from API
+/// Gateway (`edge::lambda`); refusals are logged with it, since a flood is told apart
+/// by its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIp(pub String);
+
+/// The request's source address: what API Gateway saw, else the TCP peer (`scimgw dev`
+/// serves with connection info), else `unknown`.
+pub fn source_ip(request: &Request) -> String {
+    if let Some(SourceIp(ip)) = request.extensions().get::<SourceIp>() {
+        return ip.clone();
+    }
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
+}
+
+/// Marks a response as a refusal of the request's credentials (no, a malformed or an
+/// unknown token; a valid token without the rights), for the `AuthRefused` metric and
+/// its alarm: a sustained rate of them is someone trying tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthRefusal;
+
+/// Marks `response` as an [`AuthRefusal`].
+pub fn refused_auth(mut response: Response) -> Response {
+    response.extensions_mut().insert(AuthRefusal);
+    response
+}
 
 /// What one router plugs into the shared plumbing.
 #[derive(Debug, Clone, Copy)]

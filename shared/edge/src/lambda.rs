@@ -1,12 +1,13 @@
 //! Serving a router under the Lambda runtime (feature `lambda`): the one place that
-//! hands the invocation's request id to the routers, which use it as the correlation id
-//! because the runtime's own log lines carry it too.
+//! hands the invocation's request id to the routers (the correlation id, because the
+//! runtime's own log lines carry it too) and API Gateway's view of the source address.
 
 use axum::Router;
 use axum::extract::Request;
 use lambda_http::RequestExt as _;
+use lambda_http::request::RequestContext;
 
-use crate::http::InvocationId;
+use crate::http::{InvocationId, SourceIp};
 
 /// Serves `router` (built by [`crate::scim_router`] or [`crate::audit_router`]) through
 /// `lambda_http::run` until the runtime stops.
@@ -14,10 +15,19 @@ pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(router.layer(axum::middleware::map_request(invocation_id))).await
 }
 
-/// Hands the Lambda request id to the router.
+/// Hands the Lambda request id and API Gateway's view of the source address to the
+/// router.
 async fn invocation_id(mut request: Request) -> Request {
     if let Some(id) = request.lambda_context_ref().map(|c| c.request_id.clone()) {
         request.extensions_mut().insert(InvocationId(id));
+    }
+    let source = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(ip) = source {
+        request.extensions_mut().insert(SourceIp(ip));
     }
     request
 }

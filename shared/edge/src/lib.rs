@@ -3,7 +3,7 @@
 //! from errors to HTTP responses, EMF metrics, and configuration from the environment.
 //!
 //! Each API has one constructor, [`scim_router`] and [`audit_router`], metrics layer
-//! included: the functions serve it under the Lambda runtime ([`lambda::run`], feature
+//! included: the functions serve it under the Lambda runtime (`lambda::run`, feature
 //! `lambda`), `scimgw dev` and the tests under `axum::serve` or `oneshot`, so what is
 //! tested is what ships.
 

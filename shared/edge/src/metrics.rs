@@ -20,7 +20,7 @@ use axum::response::Response;
 use gateway::CallCounts;
 use serde_json::{Map, Value, json};
 
-use crate::http::{CORRELATION_HEADER, OperationName};
+use crate::http::{AuthRefusal, CORRELATION_HEADER, OperationName};
 
 /// The CloudWatch namespace of every metric the gateway publishes.
 pub const NAMESPACE: &str = "scimgw";
@@ -38,6 +38,9 @@ pub const REQUESTS: &str = "Requests";
 pub const CLIENT_ERRORS: &str = "ClientErrors";
 /// Requests answered 429: the gateway passed Identity Center's throttling on.
 pub const THROTTLED: &str = "Throttled";
+/// Requests refused for their credentials (401, or 403 for a valid token without the
+/// rights), by function and operation: a sustained rate is someone trying tokens.
+pub const AUTH_REFUSED: &str = "AuthRefused";
 /// Requests answered 5xx.
 pub const SERVER_ERRORS: &str = "ServerErrors";
 /// Time from the request's arrival to its response, in milliseconds.
@@ -54,8 +57,9 @@ pub const TARGET_ERRORS: &str = "TargetErrors";
 pub const TARGET_TOKEN_AGE_DAYS: &str = "TargetTokenAgeDays";
 
 /// Every metric name above, for checks that the template uses no other.
-pub const METRIC_NAMES: [&str; 10] = [
+pub const METRIC_NAMES: [&str; 11] = [
     REQUESTS,
+    AUTH_REFUSED,
     CLIENT_ERRORS,
     THROTTLED,
     SERVER_ERRORS,
@@ -275,6 +279,7 @@ impl RequestMetrics {
         &self,
         operation: &str,
         status: u16,
+        auth_refused: bool,
         latency_ms: u64,
         correlation: Option<&str>,
     ) -> EmfDocument {
@@ -294,6 +299,7 @@ impl RequestMetrics {
                         Unit::Count,
                     ),
                     (THROTTLED, class(status == 429), Unit::Count),
+                    (AUTH_REFUSED, class(auth_refused), Unit::Count),
                     (SERVER_ERRORS, class(status >= 500), Unit::Count),
                     (LATENCY, latency_ms as f64, Unit::Milliseconds),
                 ],
@@ -343,9 +349,11 @@ async fn record(
         .headers()
         .get(CORRELATION_HEADER)
         .and_then(|v| v.to_str().ok());
+    let auth_refused = response.extensions().get::<AuthRefusal>().is_some();
     let document = metrics.document(
         operation,
         response.status().as_u16(),
+        auth_refused,
         latency_ms,
         correlation,
     );
@@ -459,7 +467,14 @@ mod tests {
         );
         assert_eq!(
             metric_names(first, 0),
-            [REQUESTS, CLIENT_ERRORS, THROTTLED, SERVER_ERRORS, LATENCY]
+            [
+                REQUESTS,
+                CLIENT_ERRORS,
+                THROTTLED,
+                AUTH_REFUSED,
+                SERVER_ERRORS,
+                LATENCY
+            ]
         );
         assert!(first["_aws"]["Timestamp"].as_u64().unwrap() > 1_600_000_000_000);
         // Every metric a directive names has a numeric value at the top level.

@@ -28,7 +28,7 @@ use crate::auth::AuthError;
 use crate::discovery::{self, DerivedAttributes, MAX_RESULTS};
 use crate::error::{edge_error_response, to_response};
 use crate::extract::{json_object, query_pairs, single_param};
-use crate::http::{ErrorFormat, Plumbing, StagePrefix, correlation_of};
+use crate::http::{ErrorFormat, Plumbing, StagePrefix, correlation_of, refused_auth, source_ip};
 
 /// The path under which the SCIM endpoints live.
 pub const SCIM_BASE_PATH: &str = "/scim/v2";
@@ -188,8 +188,11 @@ async fn authenticate(
             );
         }
         Err(error) => {
-            tracing::info!(reason = %error, "authentication refused");
-            return edge_error_response(&ScimError::unauthorized(error.to_string()), &correlation);
+            tracing::info!(reason = %error, source_ip = %source_ip(&request), "authentication refused");
+            return refused_auth(edge_error_response(
+                &ScimError::unauthorized(error.to_string()),
+                &correlation,
+            ));
         }
     };
     tracing::Span::current().record("actor", authenticated.credential.as_str());

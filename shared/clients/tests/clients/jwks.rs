@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 const ISSUER: &str = "https://example.okta.com/oauth2/aus-audit";
 const AUDIENCE: &str = "api://scimgw-audit";
 const GROUP: &str = "scimgw-auditors";
+const SCOPE: &str = "scimgw.audit.read";
+const CLIENT: &str = "0oa-audit-cli";
 
 /// A signing key and its public JWK.
 #[derive(Clone)]
@@ -105,10 +107,12 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Claims of a valid auditor token.
+/// Claims of a valid auditor token, as Okta's custom authorization server issues it:
+/// the scopes in `scp` (a JSON array), the client in `cid`.
 fn claims() -> Value {
     json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": "auditor@example.com", "cid": "0oa-audit-cli",
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "auditor@example.com", "cid": CLIENT,
+        "scp": ["openid", SCOPE],
         "iat": now(), "nbf": now() - 5, "exp": now() + 600, "groups": ["Everyone", GROUP]
     })
 }
@@ -208,7 +212,7 @@ async fn a_valid_rs256_token_passes_and_names_the_auditor() {
 
     // Assert
     assert_eq!(auditor.subject, "auditor@example.com");
-    assert_eq!(auditor.client_id.as_deref(), Some("0oa-audit-cli"));
+    assert_eq!(auditor.client_id.as_deref(), Some(CLIENT));
     assert_eq!(issuer.fetches(), 1);
 }
 
@@ -600,4 +604,178 @@ async fn a_non_json_or_failing_key_set_is_unavailable() {
         );
     }
     server.abort();
+}
+
+const NO_SCOPE: Result<gateway::Auditor, TokenError> =
+    Err(TokenError::Forbidden("the token lacks the required scope"));
+const CLIENT_REFUSED: Result<gateway::Auditor, TokenError> = Err(TokenError::Forbidden(
+    "the token was issued to a client that is not allowed",
+));
+
+#[tokio::test]
+async fn a_token_without_the_required_scope_is_forbidden_not_invalid() {
+    // Arrange: valid tokens of the right issuer, audience and group, minted for
+    // another purpose (another scope, no scope, an ID token's shape).
+    let key = SigningKey::ec("ec-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let verifier = issuer.verifier();
+    let cases = [
+        (
+            "another scope",
+            with(claims(), "scp", json!(["openid", "email"])),
+        ),
+        (
+            "a scope that only starts alike",
+            with(claims(), "scp", json!(["scimgw.audit.read.all"])),
+        ),
+        (
+            "the scope in another case",
+            with(claims(), "scp", json!([SCOPE.to_uppercase()])),
+        ),
+        ("an empty scp", with(claims(), "scp", json!([]))),
+        ("no scope claim at all", without(claims(), "scp")),
+        (
+            "scope as an array (it is a string)",
+            with(without(claims(), "scp"), "scope", json!([SCOPE])),
+        ),
+        (
+            "scope naming others",
+            with(without(claims(), "scp"), "scope", json!("openid email")),
+        ),
+    ];
+
+    for (what, claims) in cases {
+        // Act / Assert: 403, never 401 (the token is genuine) nor a pass.
+        assert_eq!(
+            verifier.verify(&key.sign(&claims)).await,
+            NO_SCOPE,
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_scope_may_be_an_rfc_9068_space_separated_scope_string() {
+    let key = SigningKey::ec("ec-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let verifier = issuer.verifier();
+    for scope in [SCOPE.to_owned(), format!("openid {SCOPE} profile")] {
+        let claims = with(without(claims(), "scp"), "scope", json!(scope));
+        let auditor = verifier.verify(&key.sign(&claims)).await;
+        assert!(auditor.is_ok(), "{scope:?}: {auditor:?}");
+    }
+    // Okta's scp as one string, as some issuers write it, is read the same way.
+    assert!(
+        verifier
+            .verify(&key.sign(&with(claims(), "scp", json!(format!("openid {SCOPE}")))))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn the_required_scope_is_configurable_and_checked_after_the_signature() {
+    let key = SigningKey::ec("ec-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let verifier = JwksVerifier::new(issuer.config().with_required_scope("audit:read")).unwrap();
+    assert_eq!(verifier.verify(&key.sign(&claims())).await, NO_SCOPE);
+    assert!(
+        verifier
+            .verify(&key.sign(&with(claims(), "scp", json!(["audit:read"]))))
+            .await
+            .is_ok()
+    );
+    // A genuine token edited to add the scope is not a token without the scope (403)
+    // but a bad signature (401).
+    let genuine = key.sign(&with(claims(), "scp", json!(["openid"])));
+    let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
+    parts[1] = URL_SAFE_NO_PAD.encode(with(claims(), "scp", json!(["audit:read"])).to_string());
+    invalid(verifier.verify(&parts.join(".")).await, "bad signature");
+}
+
+#[tokio::test]
+async fn with_an_allow_list_only_the_listed_clients_tokens_pass() {
+    // Arrange: the audit CLI's client is allowed; a SaaS app of the same org, whose
+    // token an auditor also holds, is not.
+    let key = SigningKey::ec("ec-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let verifier = JwksVerifier::new(
+        issuer
+            .config()
+            .with_allowed_client_ids(vec!["0oa-other-tool".into(), CLIENT.into()]),
+    )
+    .unwrap();
+
+    // Act / Assert: allowed, by Okta's cid or RFC 9068's client_id.
+    let auditor = verifier.verify(&key.sign(&claims())).await.unwrap();
+    assert_eq!(auditor.client_id.as_deref(), Some(CLIENT));
+    let rfc9068 = with(without(claims(), "cid"), "client_id", json!(CLIENT));
+    let auditor = verifier.verify(&key.sign(&rfc9068)).await.unwrap();
+    assert_eq!(auditor.client_id.as_deref(), Some(CLIENT));
+
+    // Not allowed: another client, a client id differing in case, or none at all: 403.
+    for (what, claims) in [
+        (
+            "another client",
+            with(claims(), "cid", json!("0oa-third-party-saas")),
+        ),
+        (
+            "another client by client_id",
+            with(
+                without(claims(), "cid"),
+                "client_id",
+                json!("0oa-third-party-saas"),
+            ),
+        ),
+        (
+            "the client in another case",
+            with(claims(), "cid", json!(CLIENT.to_uppercase())),
+        ),
+        ("no client claim", without(claims(), "cid")),
+    ] {
+        assert_eq!(
+            verifier.verify(&key.sign(&claims)).await,
+            CLIENT_REFUSED,
+            "{what}"
+        );
+    }
+    // A token naming two different clients is refused whatever the list says.
+    assert_eq!(
+        verifier
+            .verify(&key.sign(&with(claims(), "client_id", json!("0oa-third-party-saas"))))
+            .await,
+        Err(TokenError::Forbidden(
+            "the token names two different clients"
+        ))
+    );
+}
+
+#[tokio::test]
+async fn without_an_allow_list_any_client_passes_and_the_checks_run_scope_client_group() {
+    let key = SigningKey::ec("ec-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let open = issuer.verifier();
+    let saas = with(claims(), "cid", json!("0oa-third-party-saas"));
+    assert_eq!(
+        open.verify(&key.sign(&saas)).await.map(|a| a.client_id),
+        Ok(Some("0oa-third-party-saas".to_owned()))
+    );
+    assert!(
+        open.verify(&key.sign(&without(claims(), "cid")))
+            .await
+            .is_ok()
+    );
+
+    // Every check fails: the scope is named first, then the client, then the group.
+    let listed =
+        JwksVerifier::new(issuer.config().with_allowed_client_ids(vec![CLIENT.into()])).unwrap();
+    let nothing = with(without(saas.clone(), "scp"), "groups", json!(["Everyone"]));
+    assert_eq!(listed.verify(&key.sign(&nothing)).await, NO_SCOPE);
+    let scoped = with(nothing, "scp", json!([SCOPE]));
+    assert_eq!(listed.verify(&key.sign(&scoped)).await, CLIENT_REFUSED);
+    let allowed = with(scoped, "cid", json!(CLIENT));
+    assert_eq!(
+        listed.verify(&key.sign(&allowed)).await,
+        Err(TokenError::Forbidden("the token lacks the required group"))
+    );
 }

@@ -8,6 +8,8 @@
 //! | `JWT_ISSUER` | yes | the Okta authorization server's issuer, e.g. `https://example.okta.com/oauth2/aus1234` |
 //! | `JWT_AUDIENCE` | yes | the audience its access tokens carry for the audit API |
 //! | `JWT_REQUIRED_GROUP` | yes | the group an auditor must be in |
+//! | `JWT_REQUIRED_SCOPE` | yes | the scope an auditor's token must carry (in `scp` or `scope`), e.g. `scimgw.audit.read`: one scope token, no spaces |
+//! | `JWT_ALLOWED_CLIENT_IDS` | no | comma-separated OAuth client ids (`cid` or `client_id`) whose tokens are accepted, e.g. `0oa1abc,0oa2def`; unset or empty: any client |
 //! | `JWT_GROUP_CLAIM` | no | the claim holding the groups, default `groups` |
 //! | `JWKS_URL` | no | where the issuer's keys are, default `{JWT_ISSUER}/v1/keys` |
 //! | `SECRET_CACHE_TTL_SECS` | no | how long the audit key is cached before a re-read, default 300 |
@@ -29,6 +31,10 @@ pub struct AuditConfig {
     pub jwt_audience: String,
     /// The group an auditor must be in.
     pub jwt_required_group: String,
+    /// The scope an auditor's token must carry.
+    pub jwt_required_scope: String,
+    /// The OAuth clients whose tokens are accepted; empty: any.
+    pub jwt_allowed_client_ids: Vec<String>,
     /// The claim holding the groups, when not `groups`.
     pub jwt_group_claim: Option<String>,
     /// The key set's URL, when not `{issuer}/v1/keys`.
@@ -62,6 +68,29 @@ impl AuditConfig {
         {
             return Err(ConfigError::Invalid("JWKS_URL", "expected an https URL"));
         }
+        let jwt_required_scope = required("JWT_REQUIRED_SCOPE")?;
+        if !is_scope_token(&jwt_required_scope) {
+            return Err(ConfigError::Invalid(
+                "JWT_REQUIRED_SCOPE",
+                "expected one scope token, without spaces",
+            ));
+        }
+        let jwt_allowed_client_ids: Vec<String> = get("JWT_ALLOWED_CLIENT_IDS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if jwt_allowed_client_ids
+            .iter()
+            .any(|id| id.contains(char::is_whitespace))
+        {
+            return Err(ConfigError::Invalid(
+                "JWT_ALLOWED_CLIENT_IDS",
+                "expected client ids separated by commas",
+            ));
+        }
         let secret_cache_ttl = match get("SECRET_CACHE_TTL_SECS") {
             None => DEFAULT_SECRET_CACHE_TTL,
             Some(v) => match v.parse::<u64>() {
@@ -80,11 +109,21 @@ impl AuditConfig {
             jwt_issuer,
             jwt_audience: required("JWT_AUDIENCE")?,
             jwt_required_group: required("JWT_REQUIRED_GROUP")?,
+            jwt_required_scope,
+            jwt_allowed_client_ids,
             jwt_group_claim: get("JWT_GROUP_CLAIM"),
             jwks_url,
             secret_cache_ttl,
         })
     }
+}
+
+/// One OAuth scope token (RFC 6749 §3.3): printable ASCII other than space, `"` and `\`.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// `http://127.0.0.1…` or `http://localhost…`: a local issuer (`cargo lambda watch`).
@@ -106,7 +145,7 @@ mod tests {
 
     use super::*;
 
-    const REQUIRED: [(&str, &str); 5] = [
+    const REQUIRED: [(&str, &str); 6] = [
         ("AUDIT_TABLE_NAME", "scimgw-audit"),
         (
             "AUDIT_KEY_SECRET_ID",
@@ -115,6 +154,7 @@ mod tests {
         ("JWT_ISSUER", "https://example.okta.com/oauth2/aus1"),
         ("JWT_AUDIENCE", "api://scimgw-audit"),
         ("JWT_REQUIRED_GROUP", "scimgw-auditors"),
+        ("JWT_REQUIRED_SCOPE", "scimgw.audit.read"),
     ];
 
     fn config(pairs: &[(&str, &str)]) -> Result<AuditConfig, ConfigError> {
@@ -131,6 +171,52 @@ mod tests {
         assert_eq!(config.table_name, "scimgw-audit");
         assert_eq!((config.jwks_url, config.jwt_group_claim), (None, None));
         assert_eq!(config.secret_cache_ttl, DEFAULT_SECRET_CACHE_TTL);
+        assert_eq!(config.jwt_required_scope, "scimgw.audit.read");
+        assert!(config.jwt_allowed_client_ids.is_empty(), "any client");
+    }
+
+    #[test]
+    fn the_scope_is_one_scope_token() {
+        for bad in ["two scopes", "quo\"te", "back\\slash", "tab\tbed"] {
+            let mut pairs = REQUIRED.to_vec();
+            pairs.retain(|(k, _)| *k != "JWT_REQUIRED_SCOPE");
+            pairs.push(("JWT_REQUIRED_SCOPE", bad));
+            assert!(
+                matches!(
+                    config(&pairs),
+                    Err(ConfigError::Invalid("JWT_REQUIRED_SCOPE", _))
+                ),
+                "{bad:?}"
+            );
+        }
+        let mut pairs = REQUIRED.to_vec();
+        pairs.retain(|(k, _)| *k != "JWT_REQUIRED_SCOPE");
+        pairs.push(("JWT_REQUIRED_SCOPE", "  audit:read "));
+        assert_eq!(config(&pairs).unwrap().jwt_required_scope, "audit:read");
+    }
+
+    #[test]
+    fn allowed_client_ids_are_a_comma_separated_list_and_empty_means_any() {
+        let with = |value: &str| {
+            let mut pairs = REQUIRED.to_vec();
+            pairs.push(("JWT_ALLOWED_CLIENT_IDS", value));
+            config(&pairs)
+        };
+        assert_eq!(with("0oa1abc").unwrap().jwt_allowed_client_ids, ["0oa1abc"]);
+        assert_eq!(
+            with(" 0oa1abc , 0oa2def,").unwrap().jwt_allowed_client_ids,
+            ["0oa1abc", "0oa2def"]
+        );
+        for any in ["", "  ", ","] {
+            assert!(
+                with(any).unwrap().jwt_allowed_client_ids.is_empty(),
+                "{any:?}"
+            );
+        }
+        assert!(matches!(
+            with("0oa1abc 0oa2def"),
+            Err(ConfigError::Invalid("JWT_ALLOWED_CLIENT_IDS", _))
+        ));
     }
 
     #[test]

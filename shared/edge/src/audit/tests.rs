@@ -88,6 +88,18 @@ async fn fixture(records: Vec<AuditRecord>) -> Fixture {
             "no-group",
             Err(TokenError::Forbidden("the token lacks the required group")),
         )
+        // As clients::jwks::JwksVerifier refuses a genuine token minted for another
+        // purpose, or for another app of the org (tests/audit_api.rs runs the real one).
+        .with(
+            "no-scope",
+            Err(TokenError::Forbidden("the token lacks the required scope")),
+        )
+        .with(
+            "foreign-client",
+            Err(TokenError::Forbidden(
+                "the token was issued to a client that is not allowed",
+            )),
+        )
         .with("expired", Err(TokenError::Invalid("expired")))
         .with("issuer-down", Err(TokenError::Unavailable));
     let sink = RecordingSink::default();
@@ -258,6 +270,44 @@ async fn a_valid_token_without_the_group_is_forbidden_and_an_unreachable_issuer_
     )
     .await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_token_without_the_scope_or_from_a_client_not_allowed_is_forbidden_on_every_route() {
+    let f = fixture(three()).await;
+    for (token, reason) in [
+        ("no-scope", "the token lacks the required scope"),
+        (
+            "foreign-client",
+            "the token was issued to a client that is not allowed",
+        ),
+        ("no-group", "the token lacks the required group"),
+    ] {
+        for uri in ["/audit/records", "/audit/verify", "/audit/records?limit=0"] {
+            // Act
+            let answer = call(&f.router, Method::GET, uri, Some(token), None).await;
+
+            // Assert: 403 with the RFC 6750 §3.1 error and the reason, before any
+            // parameter is read (the bad limit is not reported).
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{token} {uri}");
+            let body = answer.json();
+            assert_eq!(body["error"], "insufficient_scope", "{token} {uri}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with(reason)),
+                "{token}: {body}"
+            );
+            assert!(
+                answer.headers[WWW_AUTHENTICATE]
+                    .to_str()
+                    .unwrap()
+                    .contains("error=\"insufficient_scope\""),
+                "{token} {uri}"
+            );
+            assert!(body.get("records").is_none() && body.get("intact").is_none());
+        }
+    }
 }
 
 #[tokio::test]

@@ -19,7 +19,8 @@ pub enum TokenError {
     /// audience, or signed with an unknown key or a refused algorithm: 401.
     #[error("invalid token: {0}")]
     Invalid(&'static str),
-    /// A valid token without the required group: 403.
+    /// A valid token that lacks a privilege: without the required scope, issued to a
+    /// client that is not allowed, or without the required group: 403.
     #[error("insufficient privilege: {0}")]
     Forbidden(&'static str),
     /// The issuer's keys could not be fetched and none are cached: 503.
