@@ -338,15 +338,11 @@ async fn create(
             return refuse(&app, kind, AuditOperation::Create, error, input, &ctx).await;
         }
     };
-    match NewResource::parse(kind, value.clone()) {
+    let parsed = NewResource::parse(kind, value.clone());
+    let operation = AuditOperation::Create;
+    match parsed_or_refused(&app, kind, operation, &ctx, None, &value, parsed).await {
         Ok(resource) => answer(app.service().create(resource, &ctx).await, &ctx),
-        Err(error) => {
-            let input = RefusedInput {
-                id: None,
-                body: Some(&value),
-            };
-            refuse(&app, kind, AuditOperation::Create, error, input, &ctx).await
-        }
+        Err(refusal) => refusal,
     }
 }
 
@@ -364,15 +360,10 @@ async fn replace(
         Err(error) => return refuse(&app, kind, operation, error, refused_id(&id), &ctx).await,
     };
     record(kind, Some(&id));
-    match NewResource::parse(kind, value.clone()) {
+    let parsed = NewResource::parse(kind, value.clone());
+    match parsed_or_refused(&app, kind, operation, &ctx, Some(&id), &value, parsed).await {
         Ok(resource) => answer(app.service().replace(&id, resource, &ctx).await, &ctx),
-        Err(error) => {
-            let input = RefusedInput {
-                id: Some(id.as_str()),
-                body: Some(&value),
-            };
-            refuse(&app, kind, operation, error, input, &ctx).await
-        }
+        Err(refusal) => refusal,
     }
 }
 
@@ -390,15 +381,10 @@ async fn patch(
         Err(error) => return refuse(&app, kind, operation, error, refused_id(&id), &ctx).await,
     };
     record(kind, Some(&id));
-    match PatchOp::parse(&value) {
+    let parsed = PatchOp::parse(&value);
+    match parsed_or_refused(&app, kind, operation, &ctx, Some(&id), &value, parsed).await {
         Ok(patch) => answer(app.service().patch(kind, &id, patch, &ctx).await, &ctx),
-        Err(error) => {
-            let input = RefusedInput {
-                id: Some(id.as_str()),
-                body: Some(&value),
-            };
-            refuse(&app, kind, operation, error, input, &ctx).await
-        }
+        Err(refusal) => refusal,
     }
 }
 
@@ -417,6 +403,29 @@ async fn delete(
     };
     record(kind, Some(&parsed));
     answer(app.service().delete(kind, &parsed, &ctx).await, &ctx)
+}
+
+/// The parsed body, or the answer to its refusal, audited with the body it came in (so
+/// the record is redacted of any secret the body held).
+async fn parsed_or_refused<T>(
+    app: &ScimApp,
+    kind: ResourceKind,
+    operation: AuditOperation,
+    ctx: &RequestContext,
+    id: Option<&ResourceId>,
+    value: &Value,
+    parsed: Result<T, ScimError>,
+) -> Result<T, Response> {
+    match parsed {
+        Ok(parsed) => Ok(parsed),
+        Err(error) => {
+            let input = RefusedInput {
+                id: id.map(ResourceId::as_str),
+                body: Some(value),
+            };
+            Err(refuse(app, kind, operation, error, input, ctx).await)
+        }
+    }
 }
 
 /// Answers an authenticated request the edge refused, after writing its audit record:

@@ -192,16 +192,7 @@ impl ScimService {
 
     /// Records a user as Identity Center holds it now, keeping when it was created.
     pub(super) async fn remember_user(&self, user: &User) {
-        let created_at = match user.id() {
-            Some(id) => self
-                .mirror
-                .user(id)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|e| e.created_at),
-            None => None,
-        };
+        let created_at = self.created_at(ResourceKind::User, user.id()).await;
         self.put_user(user, created_at).await;
     }
 
@@ -222,16 +213,7 @@ impl ScimService {
 
     /// Records a group as Identity Center holds it now (members are never kept).
     pub(super) async fn remember_group(&self, group: &Group) {
-        let created_at = match group.id() {
-            Some(id) => self
-                .mirror
-                .group(id)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|e| e.created_at),
-            None => None,
-        };
+        let created_at = self.created_at(ResourceKind::Group, group.id()).await;
         self.put_group(group, created_at).await;
     }
 
@@ -324,23 +306,20 @@ impl ScimService {
     }
 
     async fn created_moments_ago(&self, kind: ResourceKind, id: &str) -> bool {
-        let created_at = match kind {
-            ResourceKind::User => self
-                .mirror
-                .user(id)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|e| e.created_at),
-            ResourceKind::Group => self
-                .mirror
-                .group(id)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|e| e.created_at),
-        };
-        self.is_recent(created_at)
+        self.is_recent(self.created_at(kind, Some(id)).await)
+    }
+
+    /// When this gateway created the resource, as the mirror remembers it.
+    async fn created_at(
+        &self,
+        kind: ResourceKind,
+        id: Option<&str>,
+    ) -> Option<time::OffsetDateTime> {
+        let id = id?;
+        match kind {
+            ResourceKind::User => self.mirror.user(id).await.ok().flatten()?.created_at,
+            ResourceKind::Group => self.mirror.group(id).await.ok().flatten()?.created_at,
+        }
     }
 
     fn is_recent(&self, created_at: Option<time::OffsetDateTime>) -> bool {
