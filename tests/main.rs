@@ -8,6 +8,7 @@ mod edge_protection;
 mod harness;
 mod hostile_input;
 mod identity_center_values;
+mod mapping_rules;
 mod okta_replay;
 mod schema_driven_client;
 mod scim_support;

@@ -457,6 +457,18 @@ pub struct Replay {
 /// Runs the fixture `name` against `target` through `gateway`; panics with every
 /// mismatch of the failing step.
 pub async fn replay(name: &str, text: &str, target: &Target, gateway: &TestGateway) -> Replay {
+    replay_under(name, text, target, gateway, None).await
+}
+
+/// [`replay`] with `rules` active in the gateway: the target's final state is compared
+/// as Okta sees it (its read-back names translated back through the rules).
+pub async fn replay_under(
+    name: &str,
+    text: &str,
+    target: &Target,
+    gateway: &TestGateway,
+    rules: Option<&rules::RuleSet>,
+) -> Replay {
     let fixture: Fixture =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: malformed fixture: {e}"));
     let run = format!("r{:08x}", rand::random::<u32>());
@@ -556,7 +568,16 @@ pub async fn replay(name: &str, text: &str, target: &Target, gateway: &TestGatew
         }
     }
 
-    check_final_state(name, &fixture.final_state, target, &run, &vars, &collected).await;
+    check_final_state(
+        name,
+        &fixture.final_state,
+        target,
+        &run,
+        &vars,
+        &collected,
+        rules,
+    )
+    .await;
     Replay { passwords }
 }
 
@@ -629,9 +650,19 @@ async fn check_final_state(
     run: &str,
     vars: &Vars,
     collected: &HashMap<String, Vec<String>>,
+    rules: Option<&rules::RuleSet>,
 ) {
     let label = format!("{name} [{}] final state", target.name());
-    let (users, groups) = target.state(run).await;
+    let (mut users, mut groups) = target.state(run).await;
+    if let Some(rules) = rules {
+        as_okta_sees(rules, scim_core::ResourceKind::User, "userName", &mut users);
+        as_okta_sees(
+            rules,
+            scim_core::ResourceKind::Group,
+            "displayName",
+            &mut groups,
+        );
+    }
     let mut errors = Vec::new();
     if let Some(count) = expected.user_count
         && users.len() != count
@@ -715,6 +746,23 @@ async fn check_final_state(
     assert!(errors.is_empty(), "{label}:\n  {}", errors.join("\n  "));
 }
 
+/// Resources as Okta sees them under `rules`: their read-back `attribute` translated back.
+fn as_okta_sees(
+    rules: &rules::RuleSet,
+    kind: scim_core::ResourceKind,
+    attribute: &str,
+    resources: &mut [Value],
+) {
+    for resource in resources {
+        let okta = resource[attribute]
+            .as_str()
+            .and_then(|stored| rules.inbound_value(kind, attribute, stored));
+        if let Some(okta) = okta {
+            resource[attribute] = json!(okta);
+        }
+    }
+}
+
 /// `check`, with the string lists under `set_keys` compared as sets.
 fn compare_as_sets(
     wanted: &Value,
@@ -772,9 +820,29 @@ async fn replay_on(target_name: &str, fixture: &str) {
         None
     };
     let started = Instant::now();
+    let (target_name, example) = match target_name.split_once('+') {
+        Some((target, example)) => (target, Some(example)),
+        None => (target_name, None),
+    };
+    let rule_set = example.map(example_rules);
     let target = Target::start(target_name).await;
-    let gateway = target.gateway();
-    let replay = replay(fixture, text, &target, &gateway).await;
+    let gateway = match (&target, &rule_set) {
+        (Target::Emulator(emulator), Some((yaml, _))) => {
+            TestGateway::with_rules(emulator, yaml, "example")
+        }
+        _ => target.gateway(),
+    };
+    let rules = rule_set.as_ref().map(|(_, rules)| rules);
+    let replay = replay_under(fixture, text, &target, &gateway, rules).await;
+    if let (Target::Emulator(emulator), Some("group-prefix")) = (&target, example) {
+        // Identity Center holds the names the rules made, whatever Okta was answered.
+        for group in emulator.emulator.groups() {
+            assert!(
+                group.display_name.starts_with("okta-"),
+                "{fixture}: {group:?}"
+            );
+        }
+    }
     if let Target::Emulator(emulator) = &target {
         // No password Okta sent ever reached Identity Center, in any request body.
         let bodies = emulator.received_bodies();
@@ -793,6 +861,22 @@ async fn replay_on(target_name: &str, fixture: &str) {
     eprintln!("{fixture} [{target_name}]: {:?}", started.elapsed());
 }
 
+/// An example rule set (`examples/rules/`), as text and loaded.
+fn example_rules(name: &str) -> (&'static str, rules::RuleSet) {
+    let yaml = match name {
+        "lowercase-username" => include_str!("../examples/rules/lowercase-username.yaml"),
+        "display-name-from-names" => {
+            include_str!("../examples/rules/display-name-from-names.yaml")
+        }
+        "group-prefix" => include_str!("../examples/rules/group-prefix.yaml"),
+        "exclude-contractors" => include_str!("../examples/rules/exclude-contractors.yaml"),
+        "cost-center" => include_str!("../examples/rules/cost-center.yaml"),
+        other => panic!("no example rule set {other}"),
+    };
+    let loaded = rules::RuleSet::load(yaml).expect("the example is valid");
+    (yaml, loaded.rule_set)
+}
+
 macro_rules! replay_tests {
     ($($test:ident => $fixture:literal),* $(,)?) => {
         mod against_identity_center_emulator {
@@ -808,6 +892,46 @@ macro_rules! replay_tests {
                 #[tokio::test]
                 async fn $test() {
                     super::replay_on("ic-knobs", $fixture).await;
+                }
+            )*
+        }
+        mod with_lowercase_usernames {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::replay_on("ic+lowercase-username", $fixture).await;
+                }
+            )*
+        }
+        mod with_display_names_from_names {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::replay_on("ic+display-name-from-names", $fixture).await;
+                }
+            )*
+        }
+        mod with_group_prefix {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::replay_on("ic+group-prefix", $fixture).await;
+                }
+            )*
+        }
+        mod with_contractors_excluded {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::replay_on("ic+exclude-contractors", $fixture).await;
+                }
+            )*
+        }
+        mod with_cost_center {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::replay_on("ic+cost-center", $fixture).await;
                 }
             )*
         }

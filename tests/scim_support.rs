@@ -173,6 +173,28 @@ impl TestGateway {
     /// A gateway in front of the SCIM endpoint at `url`, accepting [`INBOUND_TOKEN`] and
     /// [`INBOUND_TOKEN_2`].
     pub fn new(url: &str, token: &str, dialect: TargetDialect) -> Self {
+        Self::with_rule_source(url, token, dialect, Arc::new(IdentityRules::new()))
+    }
+
+    /// A gateway in front of `emulator` with the rule set `yaml` active as `version`.
+    pub fn with_rules(emulator: &RecordingEmulator, yaml: &str, version: &str) -> Self {
+        let loaded = rules::RuleSet::load(yaml).expect("a valid rule set");
+        let active = gateway::rules::ActiveRuleSet::new(version, loaded.rule_set);
+        Self::with_rule_source(
+            &emulator.url,
+            TARGET_TOKEN,
+            TargetDialect::IdentityCenter,
+            Arc::new(gateway::rules::FixedRules::new(active)),
+        )
+    }
+
+    /// A gateway in front of the SCIM endpoint at `url` with rules from `rules`.
+    pub fn with_rule_source(
+        url: &str,
+        token: &str,
+        dialect: TargetDialect,
+        rules: Arc<dyn gateway::rules::RuleSource>,
+    ) -> Self {
         let secrets = Arc::new(
             StaticSecretSource::new()
                 .with(SecretId::new("target"), SecretString::new(token))
@@ -189,7 +211,7 @@ impl TestGateway {
         let audit = Arc::new(InMemoryAuditLog::new());
         let service = ScimService::new(
             Arc::new(target),
-            Arc::new(IdentityRules::new()),
+            rules,
             audit.clone(),
             Arc::new(SystemClock),
             std::time::Duration::from_secs(20),

@@ -95,9 +95,15 @@ const LOCAL_ONLY: &[(&str, &str, &str)] = &[
 /// The environment variable each DynamoDB adapter module's table is named by, in every
 /// function that uses it: the module's actions are due on that table, and only there.
 /// A module that makes DynamoDB calls and is missing here fails the test.
+///
+/// `dynamodb_rule_store` (rule-set versions and the active pointer) is used today only
+/// by `scimgw rules`, with the administrator's own credentials, so no function is granted
+/// its calls yet; the function that reads the active set will name the state table in
+/// `STATE_TABLE_NAME` and be granted its `Query` and `GetItem` there.
 const ADAPTER_TABLES: &[(&str, &str)] = &[
     ("dynamodb_audit", "AUDIT_TABLE_NAME"),
     ("dynamodb_mirror", "STATE_TABLE_NAME"),
+    ("dynamodb_rule_store", "STATE_TABLE_NAME"),
 ];
 
 /// Actions every function needs from the platform rather than its code: writing its
@@ -952,7 +958,7 @@ fn the_policy_check_catches_excess_missing_wildcard_and_foreign_grants() {
     assert!(mentions(&foreign, "StateTable is not a"), "{foreign:?}");
 
     // DynamoDB table by table: the mirror's DeleteItem granted on the audit table too,
-    // or its statement on the state table gone.
+    // or its statements on the state table gone.
     let wrong_table = problems_after("ScimApiRole", |s| {
         s.push(statement(
             "{Sid: Wrong, Effect: Allow, Action: [dynamodb:DeleteItem], Resource: !GetAtt AuditTable.Arn}",
@@ -966,7 +972,12 @@ fn the_policy_check_catches_excess_missing_wildcard_and_foreign_grants() {
         "{wrong_table:?}"
     );
     let no_mirror = problems_after("ScimApiRole", |s| {
-        s.retain(|st| st["Sid"].as_str() != Some("StateTableMirror"))
+        s.retain(|st| {
+            !matches!(
+                st["Sid"].as_str(),
+                Some("StateTableMirror" | "StateTableReads")
+            )
+        })
     });
     assert!(
         mentions(
@@ -2734,5 +2745,38 @@ fn the_state_table_is_the_one_the_mirror_creates() {
     assert_eq!(
         table["TimeToLiveSpecification"]["AttributeName"].as_str(),
         Some(TTL_ATTRIBUTE)
+    );
+}
+
+#[test]
+fn the_scim_function_writes_only_mirror_items_in_the_state_table() {
+    // The state table also holds the rule sets, which only admins may write: the
+    // function's writes there are fenced to the mirror's own keys.
+    let template = template();
+    let writes: Vec<&Value> = statements(&template, "ScimApiRole")
+        .into_iter()
+        .filter(|s| {
+            s.actions()
+                .iter()
+                .any(|a| a == "dynamodb:PutItem" || a == "dynamodb:DeleteItem")
+        })
+        .filter(|s| format!("{:?}", s.value["Resource"]).contains("StateTable"))
+        .map(|s| s.value)
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    let keys = &writes[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+    assert_eq!(
+        one_or_many(keys)
+            .iter()
+            .filter_map(|k| k.as_str())
+            .collect::<Vec<_>>(),
+        ["MIRROR#*"],
+        "{:?}",
+        writes[0]
+    );
+    assert_eq!(
+        aws_adapters::dynamodb_mirror::PK_PREFIX,
+        "MIRROR#",
+        "the condition names the mirror's key prefix"
     );
 }

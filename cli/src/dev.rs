@@ -22,7 +22,7 @@ use clients::{HttpTargetScimClient, TargetClientConfig};
 use edge::metrics::{LogSink, RequestMetrics};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
 use gateway::audit::InMemoryAuditLog;
-use gateway::rules::IdentityRules;
+use gateway::rules::{ActiveRuleSet, FixedRules, IDENTITY_VERSION, IdentityRules, RuleSource};
 use gateway::{ScimService, SecretId, SecretString, SystemClock, TargetDialect};
 use ic_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use rand::Rng;
@@ -70,6 +70,10 @@ pub struct DevArgs {
     /// Write the URLs and credentials as JSON to this file (mode 0600), for scripts.
     #[arg(long, value_name = "PATH")]
     info_json: Option<PathBuf>,
+    /// Run with this attribute-mapping rule set active (YAML, docs/rules.md); it must
+    /// validate. Without it the identity rules apply.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
 }
 
 /// What `scimgw dev` prints, and writes with `--info-json`.
@@ -89,6 +93,8 @@ pub struct DevInfo {
     pub audit_url: String,
     /// A bearer token for the audit API, valid for 12 hours.
     pub auditor_token: String,
+    /// The version of the active rule set: `identity`, or `file-<digest>` of `--rules`.
+    pub rules_version: String,
 }
 
 /// A running `scimgw dev`: the gateway, and the emulator when it is the target.
@@ -160,11 +166,12 @@ impl DevServer {
         )
         .context("--target: the target client could not be built")?;
         let counters = target.counters();
+        let (rule_source, rules_version) = rule_source(args.rules.as_deref())?;
         let audit = Arc::new(InMemoryAuditLog::new());
         let audit_store = crate::dev_audit::store();
         let service = ScimService::new(
             Arc::new(target),
-            Arc::new(IdentityRules::new()),
+            rule_source.clone(),
             crate::dev_audit::log(audit.clone(), audit_store.clone()),
             Arc::new(SystemClock),
             REQUEST_BUDGET,
@@ -203,6 +210,7 @@ impl DevServer {
             target_url,
             audit_url: dev_audit.audit_url.clone(),
             auditor_token: dev_audit.auditor_token.clone(),
+            rules_version,
         };
         Ok(Self {
             info,
@@ -244,6 +252,31 @@ fn random_token() -> String {
 }
 
 /// Writes `info` as JSON, readable by the owner only: it holds bearer tokens.
+/// The rule source `--rules` asks for, and its version: the file's rule set, which must
+/// validate (its warnings go to stderr), or the identity.
+fn rule_source(path: Option<&Path>) -> anyhow::Result<(Arc<dyn RuleSource>, String)> {
+    let Some(path) = path else {
+        return Ok((Arc::new(IdentityRules::new()), IDENTITY_VERSION.to_owned()));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--rules {}: the file could not be read", path.display()))?;
+    let loaded = rules::RuleSet::load(&text).map_err(|invalid| {
+        let problems: Vec<String> = invalid.problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "--rules {}: the rule set is invalid:\n  {}",
+            path.display(),
+            problems.join("\n  ")
+        )
+    })?;
+    for warning in &loaded.warnings {
+        eprintln!("scimgw dev: --rules: warning: {warning}");
+    }
+    let digest = gateway::ports::rule_store::document_sha256(&text);
+    let version = format!("file-{}", &digest[..12.min(digest.len())]);
+    let active = ActiveRuleSet::new(version.clone(), loaded.rule_set);
+    Ok((Arc::new(FixedRules::new(active)), version))
+}
+
 fn write_info_json(path: &Path, info: &DevInfo) -> anyhow::Result<()> {
     use std::io::Write as _;
     let json = serde_json::to_string_pretty(info).context("serializing the info JSON")?;
@@ -268,6 +301,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!();
     println!("  SCIM base URL:   {}", info.scim_url);
     println!("  SCIM API token:  {}", info.scim_token);
+    println!("  Rules:           {}", info.rules_version);
     match (&info.emulator_url, &info.emulator_token) {
         (Some(url), Some(token)) => {
             println!("  Target:          embedded Identity Center emulator");
@@ -329,6 +363,48 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(parsed.target_dialect, TargetDialect::Rfc7644);
+    }
+
+    #[tokio::test]
+    async fn dev_applies_a_rules_file_names_its_version_and_refuses_an_invalid_one() {
+        // Arrange
+        let example = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/rules/group-prefix.yaml"
+        );
+        let invalid =
+            std::env::temp_dir().join(format!("scimgw-rules-{}.yaml", std::process::id()));
+        std::fs::write(&invalid, "users:\n  - set:\n      password: 'x'\n").unwrap();
+        let token = ["--scim-token", "dev-token-r"];
+        let server = DevServer::start(args(&[token[0], token[1], "--rules", example]).unwrap())
+            .await
+            .unwrap();
+
+        // Act
+        let created = reqwest::Client::new()
+            .post(format!("{}/Groups", server.info().scim_url))
+            .bearer_auth("dev-token-r")
+            .json(&serde_json::json!({"displayName": "Engineers", "members": []}))
+            .send()
+            .await
+            .unwrap();
+        let refused = DevServer::start(args(&["--rules", invalid.to_str().unwrap()]).unwrap())
+            .await
+            .err()
+            .unwrap();
+
+        // Assert
+        assert!(server.info().rules_version.starts_with("file-"));
+        assert_eq!(created.status(), 201);
+        let body: serde_json::Value = created.json().await.unwrap();
+        assert_eq!(body["displayName"], "Engineers");
+        let emulator = server.emulator.as_ref().unwrap();
+        assert_eq!(
+            emulator.emulator().groups()[0].display_name,
+            "okta-Engineers"
+        );
+        assert!(refused.to_string().contains("invalid"), "{refused}");
+        let _ = std::fs::remove_file(&invalid);
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ mod audit;
 mod dev;
 mod dev_audit;
 mod emulator;
+mod rules;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -30,6 +31,8 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Query, export and verify the audit trail (from the table or the audit API).
     Audit(audit::AuditArgs),
+    /// Validate, test, apply, list and roll back mapping rule sets (in the state table).
+    Rules(rules::RulesArgs),
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
@@ -53,5 +56,6 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             .await
             .map(|()| std::process::ExitCode::SUCCESS),
         Command::Audit(args) => Ok(audit::run(args).await),
+        Command::Rules(args) => Ok(rules::run(args).await),
     }
 }

@@ -10,16 +10,17 @@
 //!
 //! With `STATE_TABLE_NAME` set, the mirror of Identity Center's users and groups lives in
 //! the state table (`DynamoDbMirror`), shared by every instance and kept across cold
-//! starts; without it, each instance keeps its own in memory.
+//! starts, and the active attribute-mapping rule set is read from it (`StoredRules`);
+//! without it, each instance keeps its own mirror in memory and applies the identity.
 
 use std::sync::Arc;
 
-use aws_adapters::{DynamoDbAuditLog, DynamoDbMirror, SecretsManagerSource};
+use aws_adapters::{DynamoDbAuditLog, DynamoDbMirror, DynamoDbRuleStore, SecretsManagerSource};
 use clients::{HttpTargetScimClient, TargetClientConfig};
 use edge::metrics::{RequestMetrics, function_name};
 use edge::{BearerAuthenticator, Config, ScimApp, scim_router};
 use gateway::audit_store::ledger::AuditKeySource;
-use gateway::rules::IdentityRules;
+use gateway::rules::{IdentityRules, RuleSource, StoredRules};
 use gateway::{ScimService, SecretId, SystemClock};
 
 #[tokio::main]
@@ -56,9 +57,19 @@ async fn main() -> Result<(), lambda_http::Error> {
             .map_err(|e| format!("scim-api cannot start: audit retention: {e}"))?,
     );
 
+    // The active rule set: the one activated in the state table (`scimgw rules apply`),
+    // reloaded within 30 s of a switch; the identity without a state table.
+    let rules: Arc<dyn RuleSource> = match &config.state_table_name {
+        Some(table) => Arc::new(StoredRules::new(Arc::new(DynamoDbRuleStore::new(
+            dynamodb.clone(),
+            table.clone(),
+            Arc::new(SystemClock),
+        )))),
+        None => Arc::new(IdentityRules::new()),
+    };
     let mut service = ScimService::new(
         Arc::new(target),
-        Arc::new(IdentityRules::new()),
+        rules,
         Arc::new(audit),
         Arc::new(SystemClock),
         config.request_budget,

@@ -477,11 +477,18 @@ fn resource_id(id: &IdPath) -> Result<ResourceId, ScimError> {
     ResourceId::parse(id)
 }
 
-/// What the rules in force derive, so that `/Schemas` does not require it of clients.
-/// The identity rules, the only rule set today and the one every `ScimService` runs,
-/// derive nothing; stored rule sets will answer this from the active set.
-fn derived_attributes() -> DerivedAttributes {
-    DerivedAttributes::none()
+/// What the rules in force derive, so that `/Schemas` does not require it of clients
+/// (nothing when the rule set cannot be read: the schema then asks for everything).
+async fn derived_attributes(app: &ScimApp) -> DerivedAttributes {
+    let Some(rules) = app.service().active_rules().await else {
+        return DerivedAttributes::none();
+    };
+    rules
+        .derived_attributes()
+        .iter()
+        .fold(DerivedAttributes::none(), |derived, (kind, path)| {
+            derived.with(*kind, path.clone())
+        })
 }
 
 async fn service_provider_config(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
@@ -491,18 +498,25 @@ async fn service_provider_config(ctx: Ctx, RawQuery(raw): RawQuery) -> Response 
     })
 }
 
-async fn schemas(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
+async fn schemas(State(app): State<Arc<ScimApp>>, ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
+    let derived = derived_attributes(&app).await;
     discovery_answer(&ctx, raw.as_deref(), || {
-        discovery::list_of(discovery::schemas(&ctx.base_url, &derived_attributes()))
+        discovery::list_of(discovery::schemas(&ctx.base_url, &derived))
     })
 }
 
-async fn schema(ctx: Ctx, id: IdPath, RawQuery(raw): RawQuery) -> Response {
+async fn schema(
+    State(app): State<Arc<ScimApp>>,
+    ctx: Ctx,
+    id: IdPath,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let derived = derived_attributes(&app).await;
     discovery_answer(&ctx, raw.as_deref(), || {
         let Ok(Path(id)) = id else {
             return Err(ScimError::not_found("no such schema"));
         };
-        let schema = discovery::schema(&ctx.base_url, &id, &derived_attributes())
+        let schema = discovery::schema(&ctx.base_url, &id, &derived)
             .ok_or_else(|| ScimError::not_found("no such schema"))?;
         serde_json::to_value(schema)
             .map_err(|_| ScimError::internal("a schema could not be written"))

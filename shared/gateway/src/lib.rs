@@ -11,6 +11,7 @@ pub mod auth;
 pub mod deadline;
 pub mod mirror;
 pub mod ports;
+pub mod rule_store;
 pub mod rules;
 pub mod service;
 #[cfg(any(test, feature = "test-util"))]
@@ -32,7 +33,7 @@ pub use audit_store::{
     AuditPage, AuditStore, AuditStoreError, InMemoryAuditStore, StoredAuditRecord, VerifyReport,
 };
 pub use auth::{AccessTokenVerifier, Auditor, TokenError};
-pub use rules::{IdentityRules, RuleError, RuleSet, RuleSource};
+pub use rules::{ActiveRuleSet, IdentityRules, RuleError, RuleSource};
 pub use service::{
     Actor, GatewayError, NewResource, RefusedInput, RequestContext, ResourceKind, ScimReply,
     ScimService,

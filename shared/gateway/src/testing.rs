@@ -14,7 +14,7 @@ use scim_core::{Group, PatchOp, PatchOpKind, Resource, User};
 use serde_json::{Map, Value, json};
 
 use crate::audit::{AuditError, AuditLog, AuditRecord};
-use crate::rules::{RuleError, RuleSet, RuleSource};
+use crate::rules::{ActiveRuleSet, RuleError, RuleSource};
 use crate::{Deadline, TargetError, TargetScimClient};
 
 /// One call the fake received.
@@ -674,7 +674,7 @@ pub struct UnavailableRules;
 
 #[async_trait]
 impl RuleSource for UnavailableRules {
-    async fn active(&self) -> Result<Arc<RuleSet>, RuleError> {
+    async fn active(&self) -> Result<Arc<ActiveRuleSet>, RuleError> {
         Err(RuleError::Unavailable("the rule store is down".into()))
     }
 }

@@ -6,4 +6,5 @@
 
 mod dynamodb_audit;
 mod dynamodb_mirror;
+mod dynamodb_rule_store;
 mod secrets_manager;

@@ -6,6 +6,7 @@ pub mod audit_store;
 pub mod clock;
 pub mod ledger;
 pub mod mirror;
+pub mod rule_store;
 pub mod rules;
 pub mod secrets;
 pub mod target;

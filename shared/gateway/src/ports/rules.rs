@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::rules::RuleSet;
+use crate::rules::ActiveRuleSet;
 
 /// Why the active rule set could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -22,5 +22,5 @@ pub enum RuleError {
 #[async_trait]
 pub trait RuleSource: Send + Sync {
     /// The active rule set.
-    async fn active(&self) -> Result<Arc<RuleSet>, RuleError>;
+    async fn active(&self) -> Result<Arc<ActiveRuleSet>, RuleError>;
 }

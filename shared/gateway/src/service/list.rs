@@ -10,6 +10,7 @@ use super::users::names;
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
 use crate::TargetError;
 use crate::audit::ListSummary;
+use crate::rules::ActiveRuleSet;
 use crate::translate::filter::{Lookup, plan_filter, user_name_lookup};
 use crate::translate::list::{MAX_RESULTS, order, page};
 use crate::translate::response::{group_to_client, members_json, user_to_client};
@@ -32,8 +33,18 @@ impl ScimService {
                 "`cursor` paging is not supported; page with `startIndex` and `count`",
             )));
         }
-        let plan = plan_filter(kind, query.filter.as_ref()).map_err(GatewayError::Invalid)?;
-        let named = query.filter.as_ref().and_then(user_name_lookup);
+        let mut plan = plan_filter(kind, query.filter.as_ref()).map_err(GatewayError::Invalid)?;
+        // Identity Center holds the read-back attribute as the rules made it: the lookup
+        // it answers is asked in its values; everything else is evaluated here, on the
+        // resources as Okta sees them.
+        if let (Lookup::Filter(filter), Ok(rules)) = (&mut plan.lookup, request.rules()) {
+            to_target_values(filter, &rules, kind);
+        }
+        let named = match &plan.lookup {
+            Lookup::Filter(filter) => user_name_lookup(filter).map(str::to_owned),
+            _ => None,
+        };
+        let named = named.as_deref();
         let reading = match (kind, named) {
             (ResourceKind::User, Some(name)) => Reading::Named(name),
             _ => Reading::Any,
@@ -58,6 +69,9 @@ impl ScimService {
                     // Center that compares it exactly misses a lookup in another case:
                     // a user the mirror knows under this name in any case is read by id.
                     resources = self.known_by_name(request, name).await?;
+                }
+                for resource in &mut resources {
+                    request.okta_resource(kind, resource);
                 }
                 if let Some(local) = &plan.local {
                     resources.retain(|resource| matches(local, resource));
@@ -114,6 +128,7 @@ impl ScimService {
                         continue;
                     };
                     self.fill_groups(request, resource, &id).await?;
+                    request.okta_group_names(resource);
                 }
             }
             _ => {}
@@ -178,7 +193,11 @@ impl ScimService {
                 let resources = page
                     .resources
                     .iter()
-                    .map(|u| user_to_client(u, &base))
+                    .map(|u| {
+                        let mut resource = user_to_client(u, &base);
+                        request.okta_resource(kind, &mut resource);
+                        resource
+                    })
                     .collect();
                 (resources, page.total_results)
             }
@@ -195,7 +214,11 @@ impl ScimService {
                 let resources = page
                     .resources
                     .iter()
-                    .map(|g| group_to_client(g, None, &base))
+                    .map(|g| {
+                        let mut resource = group_to_client(g, None, &base);
+                        request.okta_resource(kind, &mut resource);
+                        resource
+                    })
                     .collect();
                 (resources, page.total_results)
             }
@@ -257,5 +280,27 @@ impl ScimService {
                     .collect())
             }
         }
+    }
+}
+
+/// `filter` with the read-back attribute's `eq` values as Identity Center holds them
+/// under `rules` (Okta's lookup `displayName eq "Engineers"` asks for `okta-Engineers`).
+fn to_target_values(filter: &mut scim_core::Filter, rules: &ActiveRuleSet, kind: ResourceKind) {
+    use scim_core::{CompValue, CompareOp, Filter};
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::String(value),
+        } if path.sub_attr.is_none() => {
+            if let Some(target) = rules.outbound(kind, &path.name, value) {
+                *value = target;
+            }
+        }
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            to_target_values(a, rules, kind);
+            to_target_values(b, rules, kind);
+        }
+        _ => {}
     }
 }

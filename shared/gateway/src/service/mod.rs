@@ -200,6 +200,12 @@ impl ScimService {
         self
     }
 
+    /// The rule set in force, for what depends on it outside a request (the schemas a
+    /// client reads); `None` when it cannot be read.
+    pub async fn active_rules(&self) -> Option<Arc<crate::rules::ActiveRuleSet>> {
+        self.rules.active().await.ok()
+    }
+
     /// `GET /Users` or `GET /Groups` (RFC 7644 §3.4.2): filter, sort, page and project
     /// over the complete listing. Answers 200 with a ListResponse.
     pub async fn list(
@@ -240,6 +246,7 @@ impl ScimService {
             }
         })
         .await;
+        let result = result.map(|reply| request.okta_reply(reply));
         self.finish(request, &result).await;
         result
     }
@@ -267,6 +274,7 @@ impl ScimService {
             }
         })
         .await;
+        let result = result.map(|reply| request.okta_reply(reply));
         self.finish(request, &result).await;
         result
     }
@@ -296,6 +304,7 @@ impl ScimService {
             }
         })
         .await;
+        let result = result.map(|reply| request.okta_reply(reply));
         self.finish(request, &result).await;
         result
     }
@@ -326,6 +335,7 @@ impl ScimService {
             }
         })
         .await;
+        let result = result.map(|reply| request.okta_reply(reply));
         self.finish(request, &result).await;
         result
     }

@@ -15,7 +15,7 @@ use crate::audit::{
     AttributeChange, AuditActor, AuditOperation, AuditRecord, AuditSubject, ListSummary,
     MembershipChange, Outcome, secrets_in,
 };
-use crate::rules::RuleSet;
+use crate::rules::ActiveRuleSet;
 use crate::{Deadline, TargetError};
 
 /// The longest free text (user agent, ids) an audit record keeps from a request.
@@ -32,7 +32,7 @@ pub(super) struct Request<'a> {
     pub(super) membership: Option<MembershipChange>,
     pub(super) changes: Vec<AttributeChange>,
     pub(super) query: Option<ListSummary>,
-    rules: Option<Arc<RuleSet>>,
+    rules: Option<Arc<ActiveRuleSet>>,
     started: Instant,
     time: OffsetDateTime,
     operation: AuditOperation,
@@ -66,10 +66,78 @@ impl Request<'_> {
     }
 
     /// The rule set in force; a write cannot go on without it.
-    pub(super) fn rules(&self) -> Result<Arc<RuleSet>, GatewayError> {
+    pub(super) fn rules(&self) -> Result<Arc<ActiveRuleSet>, GatewayError> {
         self.rules
             .clone()
             .ok_or_else(|| anyhow::anyhow!("the active rule set could not be read").into())
+    }
+
+    /// A resource as Okta sees it: its read-back attribute (`userName`, a group's
+    /// `displayName`, and the names of a user's groups) in Okta's value under the rules.
+    pub(super) fn okta_resource(&self, kind: ResourceKind, resource: &mut Value) {
+        let Some(rules) = &self.rules else {
+            return;
+        };
+        let translate = |kind: ResourceKind, attribute: &str, value: &mut Value| {
+            if let Some(okta) = value
+                .as_str()
+                .and_then(|stored| rules.inbound(kind, attribute, stored))
+            {
+                *value = Value::String(okta);
+            }
+        };
+        let Some(object) = resource.as_object_mut() else {
+            return;
+        };
+        match kind {
+            ResourceKind::User => {
+                if let Some(name) = object.get_mut("userName") {
+                    translate(ResourceKind::User, "userName", name);
+                }
+                self.okta_group_names(resource);
+            }
+            ResourceKind::Group => {
+                if let Some(name) = object.get_mut("displayName") {
+                    translate(ResourceKind::Group, "displayName", name);
+                }
+            }
+        }
+    }
+
+    /// The names of a user's `groups` as Okta knows them.
+    pub(super) fn okta_group_names(&self, user: &mut Value) {
+        let (Some(rules), Some(Value::Array(groups))) = (&self.rules, user.get_mut("groups"))
+        else {
+            return;
+        };
+        for display in groups.iter_mut().filter_map(|g| g.get_mut("display")) {
+            if let Some(okta) = display
+                .as_str()
+                .and_then(|stored| rules.inbound(ResourceKind::Group, "displayName", stored))
+            {
+                *display = Value::String(okta);
+            }
+        }
+    }
+
+    /// A reply as Okta sees it (see [`Request::okta_resource`]); list replies are
+    /// translated as they are built, since their filters are evaluated on Okta's values.
+    pub(super) fn okta_reply(&self, reply: ScimReply) -> ScimReply {
+        let kind = self.kind;
+        match reply {
+            ScimReply::Ok(mut body) if body.get("Resources").is_none() => {
+                self.okta_resource(kind, &mut body);
+                ScimReply::Ok(body)
+            }
+            ScimReply::Created {
+                mut resource,
+                location,
+            } => {
+                self.okta_resource(kind, &mut resource);
+                ScimReply::Created { resource, location }
+            }
+            other => other,
+        }
     }
 
     /// Records the id the request names (capped: it may be anything).
