@@ -425,6 +425,42 @@ mod tests {
         assert_eq!(query.format, QueryFormat::Csv);
     }
 
+    /// `--region` (with `--aws-endpoint` and `--key-secret-id`) reaches every subcommand
+    /// that talks to AWS, before or after the subcommand's name.
+    #[test]
+    fn region_parses_for_every_table_command_before_or_after_the_subcommand() {
+        for argv in [
+            &["--region", "eu-west-1", "query", "--table", "t"][..],
+            &["query", "--table", "t", "--region", "eu-west-1"],
+            &[
+                "export",
+                "--table",
+                "t",
+                "--out",
+                "q.jsonl",
+                "--region",
+                "eu-west-1",
+            ],
+            &[
+                "verify",
+                "--table",
+                "t",
+                "--key-secret-id",
+                "k",
+                "--region",
+                "eu-west-1",
+            ],
+            &["--region=eu-west-1", "verify", "--table", "t"],
+        ] {
+            let args = parse(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert_eq!(args.source.region.as_deref(), Some("eu-west-1"), "{argv:?}");
+            assert_eq!(args.source.table.as_deref(), Some("t"), "{argv:?}");
+        }
+        let args = parse(&["query", "--table", "t"]).unwrap();
+        assert_eq!(args.source.region, None);
+        assert!(parse(&["query", "--table", "t", "--region"]).is_err());
+    }
+
     #[test]
     fn bad_values_are_refused_by_the_parser() {
         for argv in [
