@@ -28,6 +28,11 @@
 //! **Metrics.** The alarms and the dashboard name only metrics that
 //! `edge::metrics` emits, and the dashboard shows every one of them.
 //!
+//! **Rollout.** Every function is published behind an alias (`AutoPublishAlias`, its own or
+//! `Globals.Function`'s), which its events invoke; every function with an API route shifts
+//! that alias gradually (a canary or linear `DeploymentPreference`, `AllAtOnce` only by
+//! choice of a parameter) and rolls it back on its own Lambda error alarm.
+//!
 //! **The edge.** Every route of every function, but the audit API's, is on a REST API
 //! whose stage has a regional web ACL associated (written generally, so that the SCIM
 //! routes today and the Okta event hook later are covered alike); no function has a
@@ -2778,5 +2783,165 @@ fn the_scim_function_writes_only_mirror_items_in_the_state_table() {
         aws_adapters::dynamodb_mirror::PK_PREFIX,
         "MIRROR#",
         "the condition names the mirror's key prefix"
+    );
+}
+
+/// The `AWS/Lambda` `Errors` alarms of each function (by the `FunctionName` dimension).
+fn lambda_error_alarms(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, resource) in resources(template) {
+        let p = &resource["Properties"];
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm")
+            || p["Namespace"].as_str() != Some("AWS/Lambda")
+            || p["MetricName"].as_str() != Some("Errors")
+        {
+            continue;
+        }
+        for dimension in p["Dimensions"].as_sequence().into_iter().flatten() {
+            if dimension["Name"].as_str() == Some("FunctionName") {
+                for function in refs(&dimension["Value"]) {
+                    out.entry(function)
+                        .or_default()
+                        .insert(id.as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A deployment type that shifts traffic gradually (CodeDeploy's predefined Lambda configs).
+fn is_gradual(kind: &str) -> bool {
+    kind.starts_with("Canary") || kind.starts_with("Linear")
+}
+
+fn rollout_problems(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let error_alarms = lambda_error_alarms(template);
+    for function in functions(template) {
+        let id = &function.id;
+        match function.property("AutoPublishAlias").as_str() {
+            Some(alias) if !alias.is_empty() => {}
+            _ => problems.push(format!(
+                "{id}: no AutoPublishAlias (its own or Globals.Function's): its events would invoke $LATEST, \
+                 and no deployment could roll it back"
+            )),
+        }
+        let alarms = error_alarms.get(id).cloned().unwrap_or_default();
+        if alarms.is_empty() {
+            problems.push(format!("{id}: no AWS/Lambda Errors alarm on it"));
+        }
+        if routes(&function).is_empty() {
+            continue;
+        }
+        let preference = function.property("DeploymentPreference");
+        if preference.is_null() {
+            problems.push(format!(
+                "{id}: an API function without a DeploymentPreference"
+            ));
+            continue;
+        }
+        // The type: a gradual literal, or a parameter whose default is gradual.
+        let kind = &preference["Type"];
+        let default = match intrinsic(kind) {
+            Some((name, inner)) if name == "Ref" => {
+                let parameter = inner.as_str().unwrap_or_default();
+                template["Parameters"][parameter]["Default"]
+                    .as_str()
+                    .map(str::to_owned)
+            }
+            _ => kind.as_str().map(str::to_owned),
+        };
+        match default {
+            Some(kind) if is_gradual(&kind) => {}
+            other => problems.push(format!(
+                "{id}: DeploymentPreference.Type must be (default to) a canary or linear shift, not {other:?}"
+            )),
+        }
+        // The rollback alarms: every Errors alarm of the function, each an alarm of the
+        // template.
+        let named = refs(&preference["Alarms"]);
+        for alarm in &named {
+            if resource_type(template, alarm) != Some("AWS::CloudWatch::Alarm") {
+                problems.push(format!(
+                    "{id}: DeploymentPreference names {alarm}, not an alarm"
+                ));
+            }
+        }
+        for alarm in alarms.difference(&named) {
+            problems.push(format!(
+                "{id}: DeploymentPreference.Alarms lacks its error alarm {alarm}: a failing release would not roll back"
+            ));
+        }
+        if preference.get("Enabled").and_then(Value::as_bool) == Some(false) {
+            problems.push(format!("{id}: DeploymentPreference is disabled"));
+        }
+    }
+    problems
+}
+
+fn rollout_problems_after(edit: impl FnOnce(&mut Value)) -> Vec<String> {
+    let mut template = template();
+    edit(&mut template);
+    rollout_problems(&template)
+}
+
+#[test]
+fn every_function_is_behind_an_alias_and_the_api_functions_roll_back_on_their_error_alarms() {
+    let problems = rollout_problems(&template());
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_rollout_check_catches_a_missing_alias_preference_alarm_or_gradual_default() {
+    fn function<'a>(t: &'a mut Value, id: &str) -> &'a mut serde_norway::Mapping {
+        t["Resources"][id]["Properties"]
+            .as_mapping_mut()
+            .expect("a function's Properties")
+    }
+    // A new function, without an alias of its own, once the global one goes.
+    let problems = rollout_problems_after(|t| {
+        t["Globals"]["Function"]
+            .as_mapping_mut()
+            .expect("Globals.Function")
+            .remove("AutoPublishAlias");
+    });
+    assert!(
+        problems
+            .iter()
+            .filter(|p| p.contains("AutoPublishAlias"))
+            .count()
+            >= 3,
+        "{problems:#?}"
+    );
+    let problems = rollout_problems_after(|t| {
+        function(t, "AuditApiFunction").remove("DeploymentPreference");
+    });
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("AuditApiFunction: an API function without")),
+        "{problems:#?}"
+    );
+    let problems = rollout_problems_after(|t| {
+        function(t, "ScimApiFunction")["DeploymentPreference"]["Alarms"] =
+            serde_norway::from_str("[!Ref ScimApi5xxAlarm]").expect("YAML");
+    });
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("lacks its error alarm ScimApiErrorsAlarm")),
+        "{problems:#?}"
+    );
+    let problems = rollout_problems_after(|t| {
+        t["Parameters"]["DeploymentType"]["Default"] = Value::from("AllAtOnce");
+    });
+    assert!(
+        problems
+            .iter()
+            .filter(|p| p.contains("canary or linear"))
+            .count()
+            == 2,
+        "{problems:#?}"
     );
 }

@@ -1,0 +1,277 @@
+//! The docs' commands, run: every fenced block of README.md and docs/*.md whose info
+//! string is `sh runnable` (optionally `sh runnable exit=N` for a documented non-zero
+//! exit) runs with `bash -euo pipefail` against one `scimgw dev` started here and
+//! moto's DynamoDB and Secrets Manager, in document order, in a scratch directory.
+//!
+//! What a block may use: `scimgw` on `PATH` (this build), `SCIM_URL` and `SCIM_TOKEN`
+//! (the dev gateway's SCIM base URL and token), `AUDIT_URL` and `SCIMGW_AUDIT_TOKEN`
+//! (its audit API and auditor token), `examples/` (the repository's), AWS credentials
+//! and `AWS_ENDPOINT_URL` pointing at moto, where the tables the docs name
+//! (`scimgw-audit`, `scimgw-StateTable-1A2B3C4D`) and the secret `scimgw/audit-key`
+//! exist, freshly made.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The tables and secret the runnable blocks name, as a stack would have them.
+const AUDIT_TABLE: &str = "scimgw-audit";
+const STATE_TABLE: &str = "scimgw-StateTable-1A2B3C4D";
+const AUDIT_KEY_SECRET: &str = "scimgw/audit-key";
+
+/// One runnable block: where it is, what it runs, the exit code it must end with.
+#[derive(Debug)]
+struct Block {
+    file: String,
+    line: usize,
+    script: String,
+    exit: i32,
+}
+
+/// The `sh runnable` blocks of one Markdown document (fences may be indented, as in
+/// lists; the body is de-indented by the fence's indentation).
+fn runnable_blocks(file: &str, text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let trimmed = line.trim_start();
+        let Some(info) = trimmed.strip_prefix("```") else {
+            continue;
+        };
+        let indent = line.len() - trimmed.len();
+        let words: Vec<&str> = info.split_whitespace().collect();
+        let mut body = Vec::new();
+        for (_, inner) in lines.by_ref() {
+            if inner.trim_start().starts_with("```") {
+                break;
+            }
+            body.push(inner.get(indent..).unwrap_or(inner.trim_start()));
+        }
+        if words.first() != Some(&"sh") || words.get(1) != Some(&"runnable") {
+            continue;
+        }
+        let mut exit = 0;
+        for word in &words[2..] {
+            match word.strip_prefix("exit=").map(str::parse) {
+                Some(Ok(code)) => exit = code,
+                _ => panic!("{file}:{}: unknown runnable option {word:?}", n + 1),
+            }
+        }
+        blocks.push(Block {
+            file: file.to_owned(),
+            line: n + 1,
+            script: body.join("\n"),
+            exit,
+        });
+    }
+    blocks
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// README.md first, then docs/*.md by name.
+fn all_blocks() -> Vec<Block> {
+    let root = repo_root();
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+        .iter()
+        .flat_map(|path| {
+            let name = path.strip_prefix(&root).unwrap().display().to_string();
+            runnable_blocks(&name, &std::fs::read_to_string(path).unwrap())
+        })
+        .collect()
+}
+
+/// `scimgw dev` as a child process, killed when dropped.
+struct Dev {
+    child: Child,
+    info: Value,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dev(dir: &Path) -> Dev {
+    let info_path = dir.join("dev-info.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_scimgw"))
+        .args(["dev", "--listen", "127.0.0.1:0", "--info-json"])
+        .arg(&info_path)
+        .env("RUST_LOG", "error")
+        .env_remove("SCIMGW_DEV_SCIM_TOKEN")
+        .env_remove("SCIMGW_DEV_TARGET_TOKEN")
+        .stdout(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut dev = Dev {
+        child,
+        info: Value::Null,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(info) = std::fs::read_to_string(&info_path)
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        {
+            dev.info = info;
+            return dev;
+        }
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            panic!("scimgw dev exited before it wrote its info JSON: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scimgw dev did not start in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Fresh copies of the tables and secret the blocks name in moto.
+async fn prepare_moto() {
+    let config = test_services::moto_sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    for table in [AUDIT_TABLE, STATE_TABLE] {
+        // Left over from an earlier run against the same moto: start empty.
+        let _ = ddb.delete_table().table_name(table).send().await;
+    }
+    aws_adapters::dynamodb_audit::create_table(&ddb, AUDIT_TABLE)
+        .await
+        .unwrap();
+    aws_adapters::dynamodb_mirror::create_table(&ddb, STATE_TABLE)
+        .await
+        .unwrap();
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let key = "docs-test-audit-key-0123456789abcdef0123456789";
+    if secrets
+        .put_secret_value()
+        .secret_id(AUDIT_KEY_SECRET)
+        .secret_string(key)
+        .send()
+        .await
+        .is_err()
+    {
+        secrets
+            .create_secret()
+            .name(AUDIT_KEY_SECRET)
+            .secret_string(key)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn info(dev: &Dev, key: &str) -> String {
+    dev.info[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("scimgw dev's info JSON has no {key}"))
+        .to_owned()
+}
+
+#[test]
+fn readme_has_runnable_blocks() {
+    let blocks = all_blocks();
+    assert!(
+        blocks.iter().any(|b| b.file == "README.md"),
+        "README.md has no ```sh runnable block: the docs test would test nothing there"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runnable_doc_blocks_pass() {
+    // Arrange
+    let blocks = all_blocks();
+    assert!(!blocks.is_empty(), "no ```sh runnable block in the docs");
+    prepare_moto().await;
+    let dir = std::env::temp_dir().join(test_services::unique_name("scimgw-docs"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(repo_root().join("examples"), dir.join("examples")).unwrap();
+    let dev = start_dev(&dir);
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_scimgw")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    // Act
+    let mut failures = Vec::new();
+    for block in &blocks {
+        let script = block.script.clone();
+        let mut command = Command::new("bash");
+        command
+            .args(["-euo", "pipefail", "-c", &script])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .env("PATH", &path)
+            .env("SCIM_URL", info(&dev, "scim_url"))
+            .env("SCIM_TOKEN", info(&dev, "scim_token"))
+            .env("AUDIT_URL", info(&dev, "audit_url"))
+            .env("SCIMGW_AUDIT_TOKEN", info(&dev, "auditor_token"))
+            .env("AWS_ENDPOINT_URL", test_services::moto_url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("SCIMGW_RULES_AUTHOR", "docs-test")
+            .env("RUST_LOG", "error")
+            .env_remove("SCIMGW_STATE_TABLE")
+            .env_remove("SCIMGW_AUDIT_TABLE")
+            .env_remove("SCIMGW_AUDIT_KEY_SECRET_ID");
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        let code = output.status.code().unwrap_or(-1);
+        println!("{}:{}: exit {code}", block.file, block.line);
+        if code != block.exit {
+            failures.push(format!(
+                "{}:{}: exited {code}, expected {}\n--- script\n{}\n--- stdout\n{}--- stderr\n{}",
+                block.file,
+                block.line,
+                block.exit,
+                block.script,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+            ));
+        }
+    }
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Assert
+    assert!(
+        failures.is_empty(),
+        "{} of {} runnable doc blocks failed:\n\n{}",
+        failures.len(),
+        blocks.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn runnable_blocks_are_found_with_their_line_and_exit_code() {
+    let doc = "text\n```sh\nnot this\n```\n  ```sh runnable exit=1\n  false\n  ```\n";
+    let blocks = runnable_blocks("x.md", doc);
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(
+        (blocks[0].line, blocks[0].script.as_str(), blocks[0].exit),
+        (5, "false", 1)
+    );
+}
