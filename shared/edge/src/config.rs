@@ -9,6 +9,7 @@
 //! | `TARGET_DIALECT` | no | `identity-center` (default) or `scim` for a plain RFC 7644 server |
 //! | `REQUEST_BUDGET_MS` | no | time allowed for the target calls of one request, default 20000 |
 //! | `SECRET_CACHE_TTL_SECS` | no | how long secrets are cached before a re-read, default 300 |
+//! | `ALLOW_CROSS_REGION_TARGET` | no | `true` lets the function run in another region than Identity Center's SCIM endpoint (default `false`: refused at start-up, since it is most likely a stack deployed in the wrong region) |
 //! | `PUBLIC_BASE_URL` | no | the gateway's SCIM base URL as clients see it (for `Location` and `meta.location`); derived from the request when unset |
 //! | `STATE_TABLE_NAME` | no | the state table, where the mirror of Identity Center's users and groups is kept (`aws_adapters::DynamoDbMirror`, GetItem/PutItem/DeleteItem); when unset, each Lambda instance keeps its own mirror in memory |
 //! | `MIRROR_RETENTION_DAYS` | no | how long a mirror entry is kept after its last write (the state table's TTL), default 30 |
@@ -108,6 +109,34 @@ impl Config {
                 ConfigError::Invalid("TARGET_DIALECT", "expected `identity-center` or `scim`")
             })?,
         };
+        // Identity Center's SCIM endpoint names its region
+        // (`https://scim.<region>.amazonaws.com/…`); a function elsewhere works but pays
+        // the distance on every call, and is most likely a stack deployed in the wrong
+        // region, which the template cannot refuse. Lambda sets AWS_REGION.
+        let cross_region_allowed = match get("ALLOW_CROSS_REGION_TARGET").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "ALLOW_CROSS_REGION_TARGET",
+                    "expected `true` or `false`",
+                ));
+            }
+        };
+        if let (TargetDialect::IdentityCenter, Some(here), Some(there)) = (
+            target_dialect,
+            get("AWS_REGION"),
+            scim_endpoint_region(&target_base_url),
+        ) && here != there
+            && !cross_region_allowed
+        {
+            return Err(ConfigError::Invalid(
+                "TARGET_BASE_URL",
+                "Identity Center's SCIM endpoint is in another region than this function: \
+                 deploy the stack in Identity Center's region, or set ALLOW_CROSS_REGION_TARGET \
+                 (the AllowCrossRegionTarget parameter) to true",
+            ));
+        }
         Ok(Self {
             target_base_url,
             target_token_secret_id: required("TARGET_TOKEN_SECRET_ID")?,
@@ -133,6 +162,18 @@ impl Config {
             ),
         })
     }
+}
+
+/// The region of an Identity Center SCIM endpoint, `https://scim.<region>.amazonaws.com/…`;
+/// `None` for any other URL.
+pub fn scim_endpoint_region(url: &str) -> Option<String> {
+    let host = url.strip_prefix("https://")?.split('/').next()?;
+    let region = host.strip_prefix("scim.")?.strip_suffix(".amazonaws.com")?;
+    let plain = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    plain.then(|| region.to_owned())
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -284,5 +325,43 @@ mod tests {
             config(&pairs),
             Err(ConfigError::Invalid("TARGET_DIALECT", _))
         ));
+    }
+
+    #[test]
+    fn an_identity_center_endpoint_in_another_region_is_refused_unless_allowed() {
+        let endpoint = "https://scim.eu-west-1.amazonaws.com/abc-123/scim/v2";
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs: Vec<(&str, &str)> = vec![
+                ("TARGET_BASE_URL", endpoint),
+                ("TARGET_TOKEN_SECRET_ID", "t"),
+                ("SCIM_TOKENS_SECRET_ID", "s"),
+                ("AUDIT_TABLE_NAME", "a"),
+                ("AUDIT_KEY_SECRET_ID", "k"),
+            ];
+            pairs.extend_from_slice(extra);
+            let map: std::collections::HashMap<&str, &str> = pairs.into_iter().collect();
+            Config::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
+        };
+        assert!(with(&[("AWS_REGION", "eu-west-1")]).is_ok());
+        assert!(with(&[]).is_ok());
+        assert!(matches!(
+            with(&[("AWS_REGION", "us-east-1")]),
+            Err(ConfigError::Invalid("TARGET_BASE_URL", _))
+        ));
+        assert!(
+            with(&[
+                ("AWS_REGION", "us-east-1"),
+                ("ALLOW_CROSS_REGION_TARGET", "true")
+            ])
+            .is_ok()
+        );
+        assert!(matches!(
+            with(&[("ALLOW_CROSS_REGION_TARGET", "yes")]),
+            Err(ConfigError::Invalid("ALLOW_CROSS_REGION_TARGET", _))
+        ));
+        assert!(with(&[("AWS_REGION", "us-east-1"), ("TARGET_DIALECT", "scim")]).is_ok());
+        assert_eq!(scim_endpoint_region(endpoint).as_deref(), Some("eu-west-1"));
+        assert_eq!(scim_endpoint_region("https://scim.example.com/v2"), None);
+        assert_eq!(scim_endpoint_region("http://127.0.0.1:9090/scim/v2"), None);
     }
 }
