@@ -277,7 +277,7 @@ fn rule_source(path: Option<&Path>) -> anyhow::Result<(Arc<dyn RuleSource>, Stri
     Ok((Arc::new(FixedRules::new(active)), version))
 }
 
-fn write_info_json(path: &Path, info: &DevInfo) -> anyhow::Result<()> {
+pub(crate) fn write_info_json(path: &Path, info: &DevInfo) -> anyhow::Result<()> {
     use std::io::Write as _;
     let json = serde_json::to_string_pretty(info).context("serializing the info JSON")?;
     let mut options = std::fs::OpenOptions::new();

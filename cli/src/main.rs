@@ -4,6 +4,7 @@
 mod audit;
 mod dev;
 mod dev_audit;
+mod doctor;
 mod emulator;
 mod rules;
 
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Run the SCIM gateway locally, in front of the embedded emulator, until Ctrl-C.
     Dev(dev::DevArgs),
+    /// Check a running `scimgw dev` step by step and say what to fix.
+    Doctor(doctor::DoctorArgs),
     /// Run the IAM Identity Center SCIM emulator until Ctrl-C.
     Emulator(emulator::EmulatorArgs),
     /// Query, export and verify the audit trail (from the table or the audit API).
@@ -55,6 +58,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Emulator(args) => emulator::run(args)
             .await
             .map(|()| std::process::ExitCode::SUCCESS),
+        Command::Doctor(args) => Ok(doctor::run(args).await),
         Command::Audit(args) => Ok(audit::run(args).await),
         Command::Rules(args) => Ok(rules::run(args).await),
     }

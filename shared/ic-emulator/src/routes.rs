@@ -118,6 +118,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .patch(admin_patch_knobs),
         )
         .route(&format!("{ADMIN_PREFIX}/seed"), put(admin_put_seed))
+        .route(&format!("{ADMIN_PREFIX}/tokens"), put(admin_put_tokens))
         .route(&format!("{ADMIN_PREFIX}/stats"), get(admin_stats))
         .route(&format!("{ADMIN_PREFIX}/state"), get(admin_state))
         .route(&format!("{ADMIN_PREFIX}/reset"), post(admin_reset))
@@ -708,6 +709,24 @@ async fn admin_put_seed(State(shared): AppState, body: Body) -> Result<Response,
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensBody {
+    tokens: Vec<String>,
+}
+
+/// Replaces the accepted bearer tokens (one or two), as rotating Identity Center's SCIM
+/// token does; the answer does not echo them.
+async fn admin_put_tokens(State(shared): AppState, body: Body) -> Result<Response, ApiError> {
+    let value = read_json(body).await?;
+    let body: TokensBody =
+        serde_json::from_value(value).map_err(|e| ApiError::validation(format!("tokens: {e}")))?;
+    crate::Emulator { shared }
+        .set_tokens(body.tokens)
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn admin_stats(State(shared): AppState) -> Response {
     ok_json(StatusCode::OK, json!(crate::Emulator { shared }.stats()))
 }
@@ -769,6 +788,66 @@ mod tests {
         assert!(created.headers().contains_key("x-amzn-requestid"));
         assert_eq!(body_json(created).await["userName"], "u");
         assert_eq!(emulator.users().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn tokens_rotate_at_run_time_through_the_admin_route() {
+        // Arrange
+        let emulator = Emulator::new(EmulatorConfig::new("t")).unwrap();
+        let router = emulator.router();
+        let with = |token: &str, method: &str, uri: &str, body: &str| {
+            let mut r = request(method, uri, body);
+            r.headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            r
+        };
+
+        // Act
+        let three = router
+            .clone()
+            .oneshot(request(
+                "PUT",
+                "/_emulator/tokens",
+                r#"{"tokens":["a","b","c"]}"#,
+            ))
+            .await
+            .unwrap();
+        let stranger = router
+            .clone()
+            .oneshot(with("x", "PUT", "/_emulator/tokens", r#"{"tokens":["x"]}"#))
+            .await
+            .unwrap();
+        let rotated = router
+            .clone()
+            .oneshot(request(
+                "PUT",
+                "/_emulator/tokens",
+                r#"{"tokens":["n1","n2"]}"#,
+            ))
+            .await
+            .unwrap();
+        let old = router
+            .clone()
+            .oneshot(request("GET", "/scim/v2/ServiceProviderConfig", ""))
+            .await
+            .unwrap();
+        let new = router
+            .clone()
+            .oneshot(with("n2", "GET", "/scim/v2/ServiceProviderConfig", ""))
+            .await
+            .unwrap();
+        let admin_new = router
+            .oneshot(with("n1", "GET", "/_emulator/stats", ""))
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(three.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(rotated.status(), StatusCode::NO_CONTENT);
+        assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(new.status(), StatusCode::OK);
+        assert_eq!(admin_new.status(), StatusCode::OK);
     }
 
     #[tokio::test]
