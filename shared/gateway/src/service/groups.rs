@@ -3,7 +3,7 @@
 
 use scim_core::{AttrPath, Group, Member, PatchOp, Resource, ResourceId, project};
 
-use super::known::{Reading, with_attributes};
+use super::known::{Reading, Source, with_attributes};
 use super::request::{Request, from_target};
 use super::users::{names, same_id};
 use super::{GatewayError, ResourceKind, ScimReply, ScimService};
@@ -123,7 +123,7 @@ impl ScimService {
             .apply_group(group)
             .and_then(outbound_group)
             .map_err(GatewayError::Invalid)?;
-        let (before, _) = self.known_group(request, id).await?;
+        let (before, source) = self.known_group(request, id).await?;
         request.note_group(&before);
         let current = match desired.members {
             Some(_) => Some(self.member_ids(request, id).await?),
@@ -131,7 +131,7 @@ impl ScimService {
         };
         let plan = plan_group_replace(&desired, &before, current.as_deref())
             .map_err(GatewayError::Invalid)?;
-        self.finish_group_change(request, id, before, current, plan)
+        self.finish_group_change(request, id, (before, source), current, plan)
             .await
     }
 
@@ -147,7 +147,7 @@ impl ScimService {
             .apply_group_patch(patch)
             .map_err(GatewayError::Invalid)?;
         let intent = group_patch_intent(&patch, id).map_err(GatewayError::Invalid)?;
-        let (before, _) = self.known_group(request, id).await?;
+        let (before, source) = self.known_group(request, id).await?;
         request.note_group(&before);
         let current = if intent.needs_current_members() {
             Some(self.member_ids(request, id).await?)
@@ -157,7 +157,7 @@ impl ScimService {
         let plan = intent
             .plan(current.as_deref())
             .map_err(GatewayError::Invalid)?;
-        self.finish_group_change(request, id, before, current, plan)
+        self.finish_group_change(request, id, (before, source), current, plan)
             .await
     }
 
@@ -170,7 +170,7 @@ impl ScimService {
         &self,
         request: &mut Request<'_>,
         id: &str,
-        before: Group,
+        (before, source): (Group, Source),
         current: Option<Vec<String>>,
         plan: GroupPlan,
     ) -> Result<ScimReply, GatewayError> {
@@ -204,7 +204,7 @@ impl ScimService {
                 return Err(self.write_failed(error, GROUP, Some(id)).await);
             }
         }
-        self.remember_group(&after).await;
+        self.remember_group(&after, source).await;
         request.note_group(&after);
         request.changes = attribute_changes(
             Some(&group_to_client(&before, None, "")),

@@ -62,8 +62,12 @@ pub(super) enum Reading<'a> {
 /// Where a before-image came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
-    /// The mirror: no request was made, and it may be stale.
-    Mirror,
+    /// The mirror: no request was made, and it may be stale. Carries the entry's
+    /// creation time, so recording the after-image needs no second read of the entry.
+    Mirror {
+        /// When this gateway created the resource, as the entry says.
+        created_at: Option<time::OffsetDateTime>,
+    },
     /// Identity Center, just now.
     Target,
 }
@@ -84,7 +88,10 @@ impl ScimService {
         id: &str,
     ) -> Result<(User, Source), GatewayError> {
         match self.mirror.user(id).await {
-            Ok(Some(entry)) => return Ok((entry.user, Source::Mirror)),
+            Ok(Some(entry)) => {
+                let created_at = entry.created_at;
+                return Ok((entry.user, Source::Mirror { created_at }));
+            }
             Ok(None) => {}
             Err(error) => tracing::warn!(error = %error, "the mirror could not be read"),
         }
@@ -99,7 +106,10 @@ impl ScimService {
         id: &str,
     ) -> Result<(Group, Source), GatewayError> {
         match self.mirror.group(id).await {
-            Ok(Some(entry)) => return Ok((entry.group, Source::Mirror)),
+            Ok(Some(entry)) => {
+                let created_at = entry.created_at;
+                return Ok((entry.group, Source::Mirror { created_at }));
+            }
             Ok(None) => {}
             Err(error) => tracing::warn!(error = %error, "the mirror could not be read"),
         }
@@ -119,7 +129,7 @@ impl ScimService {
                 self.target.get_user(id, deadline)
             })
             .await?;
-        self.remember_user(&user).await;
+        self.remember_user(&user, Source::Target).await;
         Ok(user)
     }
 
@@ -135,7 +145,7 @@ impl ScimService {
                 self.target.get_group(id, deadline)
             })
             .await?;
-        self.remember_group(&group).await;
+        self.remember_group(&group, Source::Target).await;
         request.note_group(&group);
         Ok(group)
     }
@@ -190,9 +200,12 @@ impl ScimService {
         from_target(error, kind, id)
     }
 
-    /// Records a user as Identity Center holds it now, keeping when it was created.
-    pub(super) async fn remember_user(&self, user: &User) {
-        let created_at = self.created_at(ResourceKind::User, user.id()).await;
+    /// Records a user as Identity Center holds it now, keeping when it was created (as
+    /// the before-image's `source` says, else as the mirror says).
+    pub(super) async fn remember_user(&self, user: &User, source: Source) {
+        let created_at = self
+            .kept_created_at(ResourceKind::User, user.id(), source)
+            .await;
         self.put_user(user, created_at).await;
     }
 
@@ -211,10 +224,28 @@ impl ScimService {
         }
     }
 
-    /// Records a group as Identity Center holds it now (members are never kept).
-    pub(super) async fn remember_group(&self, group: &Group) {
-        let created_at = self.created_at(ResourceKind::Group, group.id()).await;
+    /// Records a group as Identity Center holds it now (members are never kept), like
+    /// [`ScimService::remember_user`].
+    pub(super) async fn remember_group(&self, group: &Group, source: Source) {
+        let created_at = self
+            .kept_created_at(ResourceKind::Group, group.id(), source)
+            .await;
         self.put_group(group, created_at).await;
+    }
+
+    /// The creation time an entry keeps when it is rewritten: the one its before-image
+    /// carried, or the mirror's, read only when the before-image came from Identity
+    /// Center.
+    async fn kept_created_at(
+        &self,
+        kind: ResourceKind,
+        id: Option<&str>,
+        source: Source,
+    ) -> Option<time::OffsetDateTime> {
+        match source {
+            Source::Mirror { created_at } => created_at,
+            Source::Target => self.created_at(kind, id).await,
+        }
     }
 
     /// Records a group this gateway has just created.

@@ -134,7 +134,7 @@ impl ScimService {
             .apply_user(user)
             .and_then(outbound_user)
             .map_err(GatewayError::Invalid)?;
-        let (before, _) = self.known_user(request, id).await?;
+        let (before, source) = self.known_user(request, id).await?;
         let deadline = request.deadline;
         let after = match self
             .call(request, 200, self.target.replace_user(id, &user, deadline))
@@ -143,7 +143,7 @@ impl ScimService {
             Ok(after) => after,
             Err(error) => return Err(self.write_failed(error, USER, Some(id)).await),
         };
-        self.remember_user(&after).await;
+        self.remember_user(&after, source).await;
         request.note_user(&after);
         request.changes = attribute_changes(Some(&before.to_value()), Some(&after.to_value()));
         Ok(ScimReply::Ok(project(
@@ -184,7 +184,7 @@ impl ScimService {
                 }
             }
         };
-        self.remember_user(&after).await;
+        self.remember_user(&after, source).await;
         request.note_user(&after);
         request.changes = attribute_changes(Some(&before.to_value()), Some(&after.to_value()));
         Ok(ScimReply::Ok(project(
