@@ -140,6 +140,7 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
                 latency_ms: 9,
                 correlation_id: format!("req-{n}"),
                 error: None,
+                reason: None,
             })
             .await
             .expect("append");

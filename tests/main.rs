@@ -9,6 +9,7 @@ mod harness;
 mod hostile_input;
 mod identity_center_values;
 mod mapping_rules;
+mod okta_events;
 mod okta_replay;
 mod schema_driven_client;
 mod scim_support;

@@ -2,16 +2,23 @@
 //!
 //! **IAM.** Each function's role must grant exactly the AWS calls its code makes, on its
 //! own resources only. The calls are derived at test time, not kept in a list: the
-//! function's source names the `aws_adapters` types it uses; each adapter module's SDK
-//! calls (`.get_secret_value()`, `.transact_write_items()` with its `Put`/`Update`
-//! items, …) are found in its source and mapped to IAM actions. Every derived action
-//! must be granted unless [`NOT_CALLED`] says, with a reason, why this function never
-//! makes it although its adapter can; nothing may be granted that the code cannot call.
-//! Resources are checked by what the function is told about in its environment: a
-//! function may touch only the tables and secrets its environment variables name, and
-//! only its own log group. DynamoDB is checked table by table: each adapter module
-//! reads its table's name from one variable ([`ADAPTER_TABLES`]), and the actions
-//! granted on a table are exactly those of the adapters bound to it.
+//! function's source names the `aws_adapters` types it uses; the code those types reach
+//! in their adapter module (their impls, and the module's functions and types those
+//! name, transitively: [`reachable_code`]) is searched for SDK calls
+//! (`.get_secret_value()`, `.transact_write_items()` with its `Put`/`Update` items, …),
+//! which are mapped to IAM actions, and so are the function's own SDK calls. A function
+//! that an SQS queue triggers also needs what Lambda's event source mapping does with
+//! its role ([`SQS_TRIGGER_ACTIONS`]). Every derived action must be granted unless
+//! [`NOT_CALLED`] says, with a reason, why this function never makes it although its
+//! adapter can; nothing may be granted that the code cannot call. Resources are checked
+//! by what the function is told about: a function may touch only the tables, secrets
+//! and queues its environment variables name (and the queue that triggers it), and only
+//! its own log group. DynamoDB is checked table by table and key by key: each adapter
+//! module reads its table's name from one variable and keeps its items under its own
+//! partition keys in a shared table ([`ADAPTER_TABLES`]); the actions granted on a table
+//! are exactly those of the adapters bound to it, and a grant limited by
+//! `dynamodb:LeadingKeys` to an adapter's keys carries only that adapter's actions.
+//! Writes to a table shared by several adapters are always limited to their keys.
 //!
 //! A role's grants are its inline policies and those of the `AWS::IAM::RolePolicy`,
 //! `AWS::IAM::Policy` and `AWS::IAM::ManagedPolicy` resources attached to it.
@@ -19,8 +26,9 @@
 //! **Fences.** Each secret's resource policy, and the audit table's, denies reading the
 //! value (writing the items) to every principal but exactly the roles whose grants read
 //! it (write them) and the break-glass parameter, and allows nothing; writing a secret's
-//! new value is never fenced. The fence rule alarms on exactly what the fences spare:
-//! reads and writes by anyone but those roles, and changes to the fences.
+//! new value is never fenced. The fence rules alarm on exactly what the fences spare:
+//! reads and writes by anyone but those roles, and changes to the fences; each rule's
+//! pattern fits EventBridge's size quota.
 //!
 //! **Settings.** Every function is built with cargo-lambda from the binary its crate
 //! defines, for `provided.al2023` on arm64, with JSON logs and X-Ray.
@@ -29,15 +37,20 @@
 //! `edge::metrics` emits, and the dashboard shows every one of them.
 //!
 //! **Rollout.** Every function is published behind an alias (`AutoPublishAlias`, its own or
-//! `Globals.Function`'s), which its events invoke; every function with an API route shifts
-//! that alias gradually (a canary or linear `DeploymentPreference`, `AllAtOnce` only by
-//! choice of a parameter) and rolls it back on its own Lambda error alarm.
+//! `Globals.Function`'s), which its events invoke; every function with an API route or a
+//! queue trigger shifts that alias gradually (a canary or linear `DeploymentPreference`,
+//! `AllAtOnce` only by choice of a parameter) and rolls it back on its own Lambda error
+//! alarm.
 //!
 //! **The edge.** Every route of every function, but the audit API's, is on a REST API
 //! whose stage has a regional web ACL associated (written generally, so that the SCIM
-//! routes today and the Okta event hook later are covered alike); no function has a
-//! function URL around it. The web ACL limits each source IP and, with a parameter, admits
-//! Okta's ranges only. The audit routes are on the HTTP API, behind its JWT authorizer.
+//! routes and the Okta event hook's are covered alike); no function has a function URL
+//! around it. The web ACL limits each source IP and, with a parameter, admits Okta's
+//! ranges only. The audit routes are on the HTTP API, behind its JWT authorizer.
+//!
+//! **Events.** The hook and the worker share one FIFO queue, which triggers the worker
+//! with partial batch responses; its redrive limit is the worker's, its visibility
+//! timeout six times the worker's timeout, and its dead-letter queue alarms.
 //!
 //! CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, `!If`, …) are parsed as
 //! tagged YAML values; their long forms (`Ref:`, `Fn::GetAtt:`) are understood too.
@@ -47,23 +60,49 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
-/// Actions a function's adapters can make that the function never does, and why. An
-/// entry that no longer matches a derived action fails the test, so this cannot rot.
-const NOT_CALLED: &[(&str, &str, &str)] = &[
+/// Actions a function's adapters can make that the function never does, and why:
+/// (function, adapter module, action, reason). An entry that no longer matches an action
+/// derived from that module for that function, or that the role grants on that module's
+/// items, fails the test, so this cannot rot.
+const NOT_CALLED: &[(&str, &str, &str, &str)] = &[
     (
         "AuditApiFunction",
+        "dynamodb_audit",
         "dynamodb:PutItem",
         "the audit API reads the trail; appending is the SCIM and event functions' job",
     ),
     (
         "AuditApiFunction",
+        "dynamodb_audit",
         "dynamodb:UpdateItem",
         "read-only, as above",
     ),
     (
         "AuditApiFunction",
+        "dynamodb_audit",
         "dynamodb:ConditionCheckItem",
         "read-only, as above",
+    ),
+    (
+        "ScimApiFunction",
+        "dynamodb_rule_store",
+        "dynamodb:PutItem",
+        "the function reads the active rule set (StoredRules); saving and activating rule \
+         sets is `scimgw rules`', with an administrator's own credentials",
+    ),
+    (
+        "EventWorkerFunction",
+        "dynamodb_rule_store",
+        "dynamodb:PutItem",
+        "as for ScimApiFunction: the worker reads the active rule set",
+    ),
+    (
+        "EventWorkerFunction",
+        "dynamodb_event_ledger",
+        "dynamodb:PutItem",
+        "claiming an event's uuid (EventLedger::claim, the ledger's only PutItem) is the \
+         hook's intake; the worker reads entries, sets their state and records failures \
+         (GetItem, UpdateItem)",
     ),
 ];
 
@@ -98,17 +137,26 @@ const LOCAL_ONLY: &[(&str, &str, &str)] = &[
 ];
 
 /// The environment variable each DynamoDB adapter module's table is named by, in every
-/// function that uses it: the module's actions are due on that table, and only there.
-/// A module that makes DynamoDB calls and is missing here fails the test.
-///
-/// `dynamodb_rule_store` (rule-set versions and the active pointer) is used today only
-/// by `scimgw rules`, with the administrator's own credentials, so no function is granted
-/// its calls yet; the function that reads the active set will name the state table in
-/// `STATE_TABLE_NAME` and be granted its `Query` and `GetItem` there.
-const ADAPTER_TABLES: &[(&str, &str)] = &[
-    ("dynamodb_audit", "AUDIT_TABLE_NAME"),
-    ("dynamodb_mirror", "STATE_TABLE_NAME"),
-    ("dynamodb_rule_store", "STATE_TABLE_NAME"),
+/// function that uses it, and the partition keys its items have in that table
+/// (`dynamodb:LeadingKeys` patterns; `None`: the table is the module's alone). The
+/// module's actions are due on that table, for those keys, and only there. A module
+/// that makes DynamoDB calls and is missing here fails the test, and each key pattern
+/// is checked against its adapter's constant
+/// (`the_state_table_adapters_keep_to_their_own_keys`).
+const ADAPTER_TABLES: &[(&str, &str, Option<&str>)] = &[
+    ("dynamodb_audit", "AUDIT_TABLE_NAME", None),
+    ("dynamodb_event_ledger", "STATE_TABLE_NAME", Some("EVENT#*")),
+    ("dynamodb_mirror", "STATE_TABLE_NAME", Some("MIRROR#*")),
+    ("dynamodb_rule_store", "STATE_TABLE_NAME", Some("RULES")),
+];
+
+/// What Lambda's SQS event source mapping does with the role of the function a queue
+/// triggers: it receives the batches, deletes what the function handled, and reads the
+/// queue's attributes (AWS's managed AWSLambdaSQSQueueExecutionRole grants the same).
+const SQS_TRIGGER_ACTIONS: [&str; 3] = [
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
 ];
 
 /// Actions every function needs from the platform rather than its code: writing its
@@ -505,12 +553,32 @@ impl<'a> Function<'a> {
             .unwrap_or_default()
     }
 
-    /// Its Rust source: every file under `<CodeUri>/src`.
+    /// The queues whose SQS events trigger it (`Queue: !GetAtt <queue>.Arn`).
+    fn sqs_triggers(&self) -> BTreeSet<String> {
+        self.value["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter(|(_, event)| event["Type"].as_str() == Some("SQS"))
+            .flat_map(|(_, event)| refs(&event["Properties"]["Queue"]))
+            .collect()
+    }
+
+    /// The resources it may touch: those its environment names, and the queues that
+    /// trigger it.
+    fn own_resources(&self) -> BTreeSet<String> {
+        let mut own = self.environment_refs();
+        own.extend(self.sqs_triggers());
+        own
+    }
+
+    /// Its Rust source: every file under `<CodeUri>/src`, without test modules.
     fn source(&self) -> String {
         rust_files(&root().join(self.code_uri()).join("src"))
             .iter()
             .map(std::fs::read_to_string)
             .filter_map(Result::ok)
+            .map(|code| without_tests(&code).to_owned())
             .collect()
     }
 }
@@ -692,22 +760,388 @@ fn module_calls(module: &str) -> Calls {
             found
                 .actions
                 .into_iter()
-                .filter(|a| !LOCAL_ONLY.iter().any(|(m, l, _)| *m == module && l == a)),
+                .filter(|a| !is_local_only(module, a)),
         );
     }
     calls
 }
 
-/// What a function's code can call: its own SDK calls and those of the adapter modules
-/// it uses, less the adapters' local-only calls.
+fn is_local_only(module: &str, action: &str) -> bool {
+    LOCAL_ONLY
+        .iter()
+        .any(|(m, l, _)| *m == module && *l == action)
+}
+
+/// What a function whose source is `source` can call through one adapter module: the
+/// SDK calls in the code that the module's names it uses reach ([`reachable_code`]), or
+/// in the whole module when it names the module itself (a path such as
+/// `dynamodb_audit::create_table` could lead anywhere in it), less the module's
+/// local-only calls.
+fn module_calls_for(module: &str, source: &str) -> Calls {
+    if is_word_in(module, source) {
+        return module_calls(module);
+    }
+    let used: BTreeSet<String> = adapter_modules()
+        .remove(module)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|name| is_word_in(name, source))
+        .collect();
+    let mut calls = sdk_calls(&reachable_code(module, &used));
+    calls.actions.retain(|a| !is_local_only(module, a));
+    calls
+}
+
+/// Rust code with its comments and the contents of its string and character literals
+/// blanked (replaced by spaces, line breaks kept), so that braces, names and calls
+/// inside them are not taken for code.
+fn blank_comments_and_literals(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    let mut out = String::with_capacity(code.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+            continue;
+        }
+        if c == '/' && next == Some('*') {
+            let mut depth = 0usize;
+            while i < chars.len() {
+                let pair = (chars[i], chars.get(i + 1).copied());
+                if pair == ('/', Some('*')) {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if pair == ('*', Some('/')) {
+                    depth = depth.saturating_sub(1);
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        // A raw string: r"…", r#"…"#, br"…" (the `r` not the end of an identifier).
+        let starts_word = |at: usize| at == 0 || !is_ident(chars[at - 1]);
+        let raw_prefix = c == 'r'
+            && (starts_word(i) || (chars[i - 1] == 'b' && (i < 2 || !is_ident(chars[i - 2]))));
+        if raw_prefix {
+            let hashes = chars[i + 1..].iter().take_while(|&&h| h == '#').count();
+            if chars.get(i + 1 + hashes) == Some(&'"') {
+                let open = 2 + hashes;
+                out.extend(&chars[i..i + open]);
+                i += open;
+                let closes_at = |at: usize| {
+                    chars[at] == '"' && (1..=hashes).all(|k| chars.get(at + k) == Some(&'#'))
+                };
+                while i < chars.len() && !closes_at(i) {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+                let close = (1 + hashes).min(chars.len() - i);
+                out.extend(&chars[i..i + close]);
+                i += close;
+                continue;
+            }
+        }
+        if c == '"' {
+            out.push('"');
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    out.push(' ');
+                    i += 1;
+                }
+                out.push(blank(chars[i]));
+                i += 1;
+            }
+            if i < chars.len() {
+                out.push('"');
+                i += 1;
+            }
+            continue;
+        }
+        // A character literal ('{', '\'', '\u{7d}'), not a lifetime ('a, 'static).
+        if c == '\'' {
+            let end = if next == Some('\\') {
+                chars
+                    .get(i + 3..)
+                    .and_then(|rest| rest.iter().position(|&q| q == '\''))
+                    .map(|p| i + 3 + p)
+            } else if chars.get(i + 2) == Some(&'\'') {
+                Some(i + 2)
+            } else {
+                None
+            };
+            if let Some(end) = end {
+                out.push('\'');
+                out.extend(std::iter::repeat_n(' ', end - i - 1));
+                out.push('\'');
+                i = end + 1;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// What a top-level item of a Rust file is, as far as reaching code goes.
+#[derive(Debug, PartialEq)]
+enum ItemKind {
+    /// `use …;`: always kept (the SDK crate's name is in it).
+    Use,
+    /// `impl … for Type` or `impl Type`: reached with its type.
+    Impl(String),
+    /// A named item (function, type, trait, constant, static, macro).
+    Named(String),
+    /// Anything else: always kept.
+    Other,
+}
+
+/// The words an item starts with, after its attributes and visibility.
+fn item_words(text: &str) -> Vec<&str> {
+    let mut rest = text.trim_start();
+    while let Some(after) = rest.strip_prefix('#') {
+        let mut depth = 0usize;
+        let mut end = after.len();
+        for (at, c) in after.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        end = at + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = after[end..].trim_start();
+    }
+    let words: Vec<&str> = rest
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let skip = words
+        .iter()
+        .take_while(|w| {
+            matches!(
+                **w,
+                "pub" | "crate" | "super" | "in" | "async" | "unsafe" | "extern" | "default"
+            )
+        })
+        .count();
+    words[skip..].to_vec()
+}
+
+/// An `impl` block's type: the last path segment after `for` (or after `impl` and its
+/// generics), without its own generics.
+fn impl_self_type(header: &str) -> String {
+    let header = header.trim_start().trim_start_matches("impl").trim_start();
+    let mut depth = 0usize;
+    let mut start = 0;
+    if header.starts_with('<') {
+        for (at, c) in header.char_indices() {
+            match c {
+                '<' => depth += 1,
+                '>' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        start = at + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let header = &header[start..];
+    let header = header.split(" where ").next().unwrap_or(header);
+    let after_for = header
+        .match_indices("for")
+        .filter(|(at, _)| {
+            let before = header[..*at].chars().next_back();
+            let after = header[at + 3..].chars().next();
+            before.is_some_and(char::is_whitespace) && after.is_some_and(char::is_whitespace)
+        })
+        .last()
+        .map_or(header, |(at, _)| &header[at + 3..]);
+    let path: String = after_for
+        .trim_start()
+        .trim_start_matches('&')
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+        .collect();
+    path.rsplit("::").next().unwrap_or_default().to_owned()
+}
+
+/// The top-level items of (blanked) Rust code: each ends at a `;` outside brackets, or
+/// at the `}` that closes its body (a `const`, `static`, `use` or `type` at its `;`).
+fn items(code: &str) -> Vec<(ItemKind, String)> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let push = |text: &str, out: &mut Vec<(ItemKind, String)>| {
+        if text.trim().is_empty() {
+            return;
+        }
+        let words = item_words(text);
+        let name = |at: usize| words.get(at).map(|w| (*w).to_owned()).unwrap_or_default();
+        let kind = match words.first().copied() {
+            Some("use") => ItemKind::Use,
+            Some("impl") => {
+                let at = text
+                    .match_indices("impl")
+                    .find(|(at, _)| {
+                        let before = text[..*at].chars().next_back();
+                        let after = text[at + 4..].chars().next();
+                        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                            && after.is_some_and(|c| c.is_whitespace() || c == '<')
+                    })
+                    .map_or(0, |(at, _)| at);
+                let header = text[at..].split('{').next().unwrap_or_default();
+                ItemKind::Impl(impl_self_type(header))
+            }
+            Some("const") if matches!(words.get(1).copied(), Some("fn" | "unsafe" | "async")) => {
+                let at = words.iter().position(|w| *w == "fn").map_or(0, |p| p + 1);
+                ItemKind::Named(name(at))
+            }
+            Some("fn" | "struct" | "enum" | "union" | "trait" | "type" | "const" | "static") => {
+                ItemKind::Named(name(1))
+            }
+            Some("macro_rules") => ItemKind::Named(name(1)),
+            _ => ItemKind::Other,
+        };
+        out.push((kind, text.to_owned()));
+    };
+    let ends_at_semicolon = |text: &str| {
+        let words = item_words(text);
+        match words.first().copied() {
+            Some("use" | "type" | "static") => true,
+            Some("const") => !matches!(words.get(1).copied(), Some("fn" | "unsafe" | "async")),
+            _ => false,
+        }
+    };
+    for (at, c) in code.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 && !ends_at_semicolon(&code[start..at]) {
+                    push(&code[start..=at], &mut out);
+                    start = at + 1;
+                }
+            }
+            ';' if depth == 0 => {
+                push(&code[start..=at], &mut out);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    push(&code[start..], &mut out);
+    out
+}
+
+/// Whether `text` names `name` other than as a method call or field (`.name`).
+fn names(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(|c| is_ident(c) || c == '.') && !after.is_some_and(is_ident)
+    })
+}
+
+/// The code of an adapter module (its test modules excepted) that the names `used`
+/// reach: their definitions and `impl` blocks, then, transitively, every function,
+/// type, constant or macro of the module that reached code names (a type with its
+/// `impl` blocks), and the module's `use` lines and other items always. It errs on the
+/// side of more code: a name is taken as used wherever it appears.
+fn reachable_code(module: &str, used: &BTreeSet<String>) -> String {
+    let items: Vec<(ItemKind, String)> = adapter_files(module)
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|code| items(&blank_comments_and_literals(without_tests(&code))))
+        .collect();
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut reached = BTreeSet::new();
+    for (index, (kind, _)) in items.iter().enumerate() {
+        match kind {
+            ItemKind::Impl(name) | ItemKind::Named(name) => {
+                by_name.entry(name.as_str()).or_default().push(index);
+            }
+            ItemKind::Use | ItemKind::Other => {
+                reached.insert(index);
+            }
+        }
+    }
+    let mut todo: Vec<&str> = used.iter().map(String::as_str).collect();
+    let mut seen = BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        for &index in by_name.get(name).into_iter().flatten() {
+            if reached.insert(index) {
+                let text = &items[index].1;
+                todo.extend(
+                    by_name
+                        .keys()
+                        .filter(|other| !seen.contains(*other) && names(text, other)),
+                );
+            }
+        }
+    }
+    reached
+        .iter()
+        .map(|&index| items[index].1.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether [`NOT_CALLED`] says that `function` never makes `action` through `module`.
+fn is_not_called(function: &str, module: &str, action: &str) -> bool {
+    NOT_CALLED
+        .iter()
+        .any(|(f, m, a, _)| *f == function && *m == module && *a == action)
+}
+
+/// What a function's code can call: its own SDK calls, those of the adapter code it
+/// uses (less what [`NOT_CALLED`] excepts), and, when a queue triggers it, what Lambda's
+/// event source mapping calls with its role.
 fn derived_calls(function: &Function<'_>) -> (Calls, BTreeSet<String>) {
     let source = function.source();
     let modules = modules_used(&source);
     let mut calls = sdk_calls(&source);
     for module in &modules {
-        let found = module_calls(module);
+        let found = module_calls_for(module, &source);
         calls.uses_index |= found.uses_index;
-        calls.actions.extend(found.actions);
+        calls.actions.extend(
+            found
+                .actions
+                .into_iter()
+                .filter(|a| !is_not_called(&function.id, module, a)),
+        );
+    }
+    if !function.sqs_triggers().is_empty() {
+        calls.actions.extend(SQS_TRIGGER_ACTIONS.map(str::to_owned));
     }
     (calls, modules)
 }
@@ -716,14 +1150,18 @@ fn is_dynamodb(action: &str) -> bool {
     action.starts_with("dynamodb:")
 }
 
-/// The DynamoDB actions a function's code makes on each table, by the variable each
-/// adapter module reads its table from; problems when that cannot be told.
+/// Who needs an action on a table's items: the partition keys it is needed for (an
+/// adapter's `LeadingKeys` pattern; `None`: any key), and what needs it.
+type KeyNeed = (Option<&'static str>, String);
+
+/// The DynamoDB actions a function's code makes on each table, and for which keys, by
+/// the variable each adapter module reads its table from; problems when that cannot be
+/// told.
 fn dynamodb_calls_by_table(
     function: &Function<'_>,
     template: &Value,
-    not_called: &BTreeSet<String>,
     problems: &mut Vec<String>,
-) -> BTreeMap<String, BTreeSet<String>> {
+) -> BTreeMap<String, BTreeMap<String, BTreeSet<KeyNeed>>> {
     let id = &function.id;
     let source = function.source();
     let is_table = |r: &String| resource_type(template, r) == Some("AWS::DynamoDB::Table");
@@ -732,17 +1170,17 @@ fn dynamodb_calls_by_table(
         .into_iter()
         .filter(|r| is_table(r))
         .collect();
-    let mut due: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut due: BTreeMap<String, BTreeMap<String, BTreeSet<KeyNeed>>> = BTreeMap::new();
     for module in modules_used(&source) {
-        let actions: BTreeSet<String> = module_calls(&module)
+        let actions: BTreeSet<String> = module_calls_for(&module, &source)
             .actions
             .into_iter()
-            .filter(|a| is_dynamodb(a) && !not_called.contains(a))
+            .filter(|a| is_dynamodb(a) && !is_not_called(id, &module, a))
             .collect();
         if actions.is_empty() {
             continue;
         }
-        let Some((_, variable)) = ADAPTER_TABLES.iter().find(|(m, _)| *m == module) else {
+        let Some((_, variable, keys)) = ADAPTER_TABLES.iter().find(|(m, _, _)| *m == module) else {
             problems.push(format!(
                 "{module} makes DynamoDB calls; name the variable its table comes from in ADAPTER_TABLES"
             ));
@@ -759,28 +1197,87 @@ fn dynamodb_calls_by_table(
             ));
         }
         for table in named {
-            due.entry(table)
-                .or_default()
-                .extend(actions.iter().cloned());
+            let on_table = due.entry(table).or_default();
+            for action in &actions {
+                on_table
+                    .entry(action.clone())
+                    .or_default()
+                    .insert((*keys, module.clone()));
+            }
         }
     }
-    // The function's own DynamoDB calls (none today) could be on any of its tables.
+    // The function's own DynamoDB calls (none today) could be on any of its tables, any key.
     let own: BTreeSet<String> = sdk_calls(&source)
         .actions
         .into_iter()
-        .filter(|a| is_dynamodb(a) && !not_called.contains(a))
+        .filter(|a| is_dynamodb(a))
         .collect();
     for table in &tables {
-        due.entry(table.clone())
-            .or_default()
-            .extend(own.iter().cloned());
-        if due.get(table).is_none_or(BTreeSet::is_empty) {
+        let on_table = due.entry(table.clone()).or_default();
+        for action in &own {
+            on_table
+                .entry(action.clone())
+                .or_default()
+                .insert((None, "its own code".to_owned()));
+        }
+        if on_table.is_empty() {
             problems.push(format!(
                 "{id}: its environment names {table}, which none of its code uses"
             ));
         }
     }
     due
+}
+
+/// A DynamoDB statement's grant on one table: its Sid, its actions, and the partition
+/// keys it is limited to (`None`: any).
+type TableGrant = (String, BTreeSet<String>, Option<BTreeSet<String>>);
+
+/// The partition keys a DynamoDB statement is limited to (its `dynamodb:LeadingKeys`
+/// patterns), `None` when it is not; problems for a condition that does not limit
+/// every request so.
+fn leading_keys(
+    statement: &Statement<'_>,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Option<BTreeSet<String>> {
+    let condition = &statement.value["Condition"];
+    let condition = condition.as_mapping()?;
+    let mut keys = None;
+    for (operator, tests) in condition {
+        let operator = operator.as_str().unwrap_or_default();
+        let Some(tests) = tests.as_mapping() else {
+            problems.push(format!("{what}: an unreadable condition {operator}"));
+            continue;
+        };
+        for (key, values) in tests {
+            let key = key.as_str().unwrap_or_default();
+            if key != "dynamodb:LeadingKeys" {
+                problems.push(format!(
+                    "{what}: condition {operator} on {key}: only dynamodb:LeadingKeys is understood here"
+                ));
+                continue;
+            }
+            // ForAnyValue, or a plain operator, lets a request through on one key of
+            // several, or on none (a Scan has no leading key).
+            if !matches!(
+                operator,
+                "ForAllValues:StringLike" | "ForAllValues:StringEquals"
+            ) {
+                problems.push(format!(
+                    "{what}: dynamodb:LeadingKeys under {operator}; use ForAllValues:StringLike"
+                ));
+            }
+            keys = Some(
+                one_or_many(values)
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(str::to_owned)
+                    .collect(),
+            );
+        }
+    }
+    keys
 }
 
 // ---------------------------------------------------------------------------------------
@@ -817,17 +1314,80 @@ fn the_policy_test_derives_calls_from_adapter_code() {
     for module in modules.keys() {
         if module_calls(module).actions.iter().any(|a| is_dynamodb(a)) {
             assert!(
-                ADAPTER_TABLES.iter().any(|(m, _)| m == module),
+                ADAPTER_TABLES.iter().any(|(m, _, _)| m == module),
                 "{module} calls DynamoDB but is not in ADAPTER_TABLES"
             );
         }
     }
-    for (module, _) in ADAPTER_TABLES {
+    for (module, _, _) in ADAPTER_TABLES {
         assert!(
             module_calls(module).actions.iter().any(|a| is_dynamodb(a)),
             "ADAPTER_TABLES lists {module}, which makes no DynamoDB call"
         );
     }
+}
+
+#[test]
+fn the_policy_test_follows_each_adapter_type_to_the_code_it_reaches() {
+    // Items, and the names in comments and literals that must not count.
+    let code = r##"
+        use aws_sdk_sqs::Client;
+        /// Unlike [`Poller`], never receives; see "Poller { .. }" and '{'.
+        pub struct Sender { client: Client, limit: Limits }
+        struct Limits;
+        const MAX: [usize; 2] = [1, 2];
+        #[async_trait::async_trait]
+        impl Port for Sender {
+            async fn send(&self) { self.client.send_message_batch().send(); encode(MAX); }
+        }
+        impl<'a> fmt::Debug for Poller<'a> { fn fmt(&self) { let s = r#"}"#; } }
+        impl Poller<'_> { fn run(&self) { receive(&self.client); self.encode(); } }
+        fn encode(_: [usize; 2]) {}
+        async fn receive(client: &Client) { client.receive_message().send(); }
+    "##;
+    let items = items(&blank_comments_and_literals(code));
+    let kinds: Vec<&ItemKind> = items.iter().map(|(kind, _)| kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &ItemKind::Use,
+            &ItemKind::Named("Sender".into()),
+            &ItemKind::Named("Limits".into()),
+            &ItemKind::Named("MAX".into()),
+            &ItemKind::Impl("Sender".into()),
+            &ItemKind::Impl("Poller".into()),
+            &ItemKind::Impl("Poller".into()),
+            &ItemKind::Named("encode".into()),
+            &ItemKind::Named("receive".into()),
+        ],
+        "{items:#?}"
+    );
+    assert!(names("encode(MAX)", "encode") && !names("self.encode()", "encode"));
+
+    // The real events adapter: the hook's SqsEventQueue sends, and only the CLI's and
+    // local runs' types receive, delete and hold messages back.
+    let reached = |names: &[&str]| -> Vec<String> {
+        let used = names.iter().map(|n| (*n).to_owned()).collect();
+        sdk_calls(&reachable_code("sqs_events", &used))
+            .actions
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(reached(&["SqsEventQueue"]), ["sqs:SendMessage"]);
+    let poller = reached(&["SqsPoller"]);
+    for action in [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+    ] {
+        assert!(poller.iter().any(|a| a == action), "{poller:?}");
+    }
+    assert!(!poller.iter().any(|a| a == "sqs:SendMessage"), "{poller:?}");
+    // Naming the module itself takes all of it.
+    let whole = module_calls_for("sqs_events", "use aws_adapters::sqs_events::MAX_WAIT;");
+    assert!(
+        whole.actions.contains("sqs:ReceiveMessage") && whole.actions.contains("sqs:SendMessage")
+    );
 }
 
 #[test]
@@ -1037,10 +1597,11 @@ fn policy_problems(template: &Value) -> Vec<String> {
         );
 
         let (calls, modules) = derived_calls(function);
-        let environment = function.environment_refs();
+        let own = function.own_resources();
         let log_group = function.log_group_id();
         let mut granted = BTreeSet::new();
-        let mut granted_on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // Per table: each statement's Sid, actions and the keys it is limited to.
+        let mut granted_on: BTreeMap<String, Vec<TableGrant>> = BTreeMap::new();
 
         for statement in statements(template, &role_id) {
             let sid = statement.sid();
@@ -1085,7 +1646,8 @@ fn policy_problems(template: &Value) -> Vec<String> {
                 }
                 "kms" => {
                     // Only with a customer-managed key, only through the services the code
-                    // uses, and encrypting only for a function that writes to DynamoDB.
+                    // uses, and encrypting only for a function that writes to DynamoDB or
+                    // sends to a queue.
                     let via: BTreeSet<String> = one_or_many(
                         &statement.value["Condition"]["StringEquals"]["kms:ViaService"],
                     )
@@ -1104,10 +1666,11 @@ fn policy_problems(template: &Value) -> Vec<String> {
                         .map(str::to_owned)
                         .collect();
                     let writes = calls.actions.iter().any(|a| {
-                        a.starts_with("dynamodb:")
-                            && ["Put", "Update", "Delete", "ConditionCheck", "BatchWrite"]
-                                .iter()
-                                .any(|verb| a["dynamodb:".len()..].starts_with(verb))
+                        a == "sqs:SendMessage"
+                            || (a.starts_with("dynamodb:")
+                                && ["Put", "Update", "Delete", "ConditionCheck", "BatchWrite"]
+                                    .iter()
+                                    .any(|verb| a["dynamodb:".len()..].starts_with(verb)))
                     });
                     let allowed: &[&str] = if writes {
                         &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
@@ -1136,26 +1699,33 @@ fn policy_problems(template: &Value) -> Vec<String> {
                     if literal_star {
                         problems.push(format!("{id}/{sid}: Resource \"*\" for {service}"));
                     }
-                    // Its own resources only: those its environment names.
+                    // Its own resources only: those its environment names (or that trigger it).
                     for r in &resource_refs {
-                        if resource_type(template, r) != Some(kind) || !environment.contains(r) {
+                        if resource_type(template, r) != Some(kind) || !own.contains(r) {
                             problems.push(format!(
                                 "{id}/{sid}: {r} is not a {kind} its environment names"
                             ));
                         }
                     }
                     if service == "dynamodb" {
-                        // Checked table by table below.
+                        // Checked table by table, and key by key, below.
+                        let keys = leading_keys(&statement, &format!("{id}/{sid}"), &mut problems);
                         for r in &resource_refs {
-                            granted_on
-                                .entry(r.clone())
-                                .or_default()
-                                .extend(actions.iter().cloned());
+                            granted_on.entry(r.clone()).or_default().push((
+                                sid.clone(),
+                                actions.iter().cloned().collect(),
+                                keys.clone(),
+                            ));
                         }
                     } else {
+                        if statement.value.get("Condition").is_some() {
+                            problems.push(format!(
+                                "{id}/{sid}: a condition here is not understood by this check"
+                            ));
+                        }
                         // Every such resource it is told about is granted (the code uses
                         // what it is given).
-                        for r in environment
+                        for r in own
                             .iter()
                             .filter(|r| resource_type(template, r) == Some(kind))
                         {
@@ -1179,30 +1749,94 @@ fn policy_problems(template: &Value) -> Vec<String> {
             }
         }
 
-        let not_called: BTreeSet<String> = NOT_CALLED
-            .iter()
-            .filter(|(f, _, _)| *f == id)
-            .map(|(_, a, _)| (*a).to_owned())
-            .collect();
-        // DynamoDB, table by table: exactly the actions of the adapters bound to it.
-        let due_on = dynamodb_calls_by_table(function, template, &not_called, &mut problems);
+        // DynamoDB, table by table and key by key: exactly the actions of the adapters
+        // bound to it, each granted for the keys that adapter's items have.
+        let due_on = dynamodb_calls_by_table(function, template, &mut problems);
+        let covers = |table: &str, action: &str, keys: Option<&str>| {
+            granted_on
+                .get(table)
+                .into_iter()
+                .flatten()
+                .any(|(_, actions, limit)| {
+                    actions.contains(action)
+                        && match (limit, keys) {
+                            (None, _) => true,
+                            (Some(limit), Some(keys)) => limit.contains(keys),
+                            (Some(_), None) => false,
+                        }
+                })
+        };
         let tables: BTreeSet<&String> = due_on.keys().chain(granted_on.keys()).collect();
         for table in tables {
             let due = due_on.get(table).cloned().unwrap_or_default();
-            let given = granted_on.get(table).cloned().unwrap_or_default();
-            for action in due.difference(&given) {
-                problems.push(format!(
-                    "{id}: its code calls {action} on {table}, which its role does not grant there"
-                ));
+            for (action, needs) in &due {
+                for (keys, by) in needs {
+                    if !covers(table, action, *keys) {
+                        let under = keys.map(|k| format!(" under {k}")).unwrap_or_default();
+                        problems.push(format!(
+                            "{id}: its code calls {action} on {table}, which its role does not grant there ({by}{under})"
+                        ));
+                    }
+                }
             }
-            for action in given.difference(&due) {
+            // A table whose every use is limited to some adapters' keys (the state table)
+            // is written only under those keys.
+            let keyed = !due.is_empty() && due.values().flatten().all(|(keys, _)| keys.is_some());
+            for (sid, actions, limit) in granted_on.get(table).into_iter().flatten() {
+                for action in actions {
+                    match limit {
+                        None => {
+                            if !due.contains_key(action) {
+                                problems.push(format!(
+                                    "{id}: grants {action} on {table}, which its code never calls there"
+                                ));
+                            }
+                            if keyed && looks_like_item_write(action) {
+                                problems.push(format!(
+                                    "{id}/{sid}: writes ({action}) to {table} under any key; limit them with \
+                                     dynamodb:LeadingKeys to the keys of the adapters that write there"
+                                ));
+                            }
+                        }
+                        Some(limit) => {
+                            for keys in limit {
+                                let needed = due.get(action).is_some_and(|needs| {
+                                    needs.iter().any(|(k, _)| *k == Some(keys.as_str()))
+                                });
+                                if !needed {
+                                    problems.push(format!(
+                                        "{id}/{sid}: grants {action} on {table} under {keys}, which its code never calls there"
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The exceptions: each still derived from its module, and not granted for it.
+        let source = function.source();
+        for (_, module, action, _) in NOT_CALLED.iter().filter(|(f, _, _, _)| *f == id) {
+            let derived = modules.contains(*module)
+                && module_calls_for(module, &source).actions.contains(*action);
+            let table = ADAPTER_TABLES
+                .iter()
+                .find(|(m, _, _)| m == module)
+                .map(|(_, variable, keys)| (function.variable_refs(variable), *keys));
+            let still_granted = match table {
+                Some((tables, keys)) if is_dynamodb(action) => {
+                    tables.iter().any(|t| covers(t, action, keys))
+                }
+                _ => granted.contains(*action) && !calls.actions.contains(*action),
+            };
+            if !derived || still_granted {
                 problems.push(format!(
-                    "{id}: grants {action} on {table}, which its code never calls there"
+                    "{id}: NOT_CALLED lists {action} of {module}, which its code cannot call or its role grants"
                 ));
             }
         }
         for action in &calls.actions {
-            if !granted.contains(action) && !not_called.contains(action) {
+            if !granted.contains(action) {
                 problems.push(format!(
                     "{id}: its code ({modules:?}) calls {action}, which its role does not grant"
                 ));
@@ -1212,13 +1846,6 @@ fn policy_problems(template: &Value) -> Vec<String> {
             if !calls.actions.contains(action) {
                 problems.push(format!(
                     "{id}: grants {action}, which its code ({modules:?}) never calls"
-                ));
-            }
-        }
-        for action in &not_called {
-            if !calls.actions.contains(action) || granted.contains(action) {
-                problems.push(format!(
-                    "{id}: NOT_CALLED lists {action}, which its code cannot call or its role grants"
                 ));
             }
         }
@@ -1233,7 +1860,7 @@ fn no_role_reaches_another_functions_resources() {
     let own: BTreeMap<String, BTreeSet<String>> = functions
         .iter()
         .map(|f| {
-            let mut mine = f.environment_refs();
+            let mut mine = f.own_resources();
             mine.insert(f.log_group_id());
             (f.role_id(), mine)
         })
@@ -1519,6 +2146,64 @@ fn every_function_route_but_the_audit_apis_is_behind_the_web_acl() {
 }
 
 #[test]
+fn the_okta_hook_serves_its_path_on_the_scim_api_and_its_url_carries_the_stage() {
+    let template = template();
+    let api = scim_api(&template);
+    let functions = functions(&template);
+    let hook = functions
+        .iter()
+        .find(|f| binary(f) == "okta-hook")
+        .expect("the okta-hook function");
+    // Okta's one-time verification (GET) and its deliveries (POST), on the SCIM API and
+    // so behind its web ACL (every_function_route_but_the_audit_apis_is_behind_the_web_acl).
+    let served: BTreeSet<(String, String, Option<String>)> = routes(hook)
+        .iter()
+        .map(|r| {
+            let field = |name: &str| r.properties[name].as_str().unwrap_or_default().to_owned();
+            (field("Method"), field("Path"), r.api())
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, Option<String>)> = ["GET", "POST"]
+        .into_iter()
+        .map(|m| (m.to_owned(), edge::HOOK_PATH.to_owned(), Some(api.clone())))
+        .collect();
+    assert_eq!(served, expected);
+    assert!(web_acls_of_apis(&template).contains_key(&api));
+
+    // HookUrl: the default endpoint carries the stage in front of the hook's path, which
+    // the hook's router strips as the SCIM router does.
+    let (_, branches) = intrinsic(&template["Outputs"]["HookUrl"]["Value"])
+        .expect("HookUrl is !If [HasPublicBaseUrl, …, …]");
+    let default_url = one_or_many(branches)
+        .into_iter()
+        .filter_map(intrinsic)
+        .find(|(name, _)| name == "Sub")
+        .and_then(|(_, text)| text.as_str().map(str::to_owned))
+        .expect("a !Sub default URL");
+    assert_eq!(
+        default_url,
+        format!(
+            "https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{{api}.Stage}}{}",
+            edge::HOOK_PATH
+        )
+    );
+    let stage = template["Resources"][api.as_str()]["Properties"]["StageName"]
+        .as_str()
+        .expect("a stage name");
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("/{stage}{}", edge::HOOK_PATH))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let stripped = edge::http::strip_stage_prefix(request, edge::HOOK_PATH);
+    assert_eq!(
+        stripped.uri().path(),
+        edge::HOOK_PATH,
+        "the router strips {stage}"
+    );
+}
+
+#[test]
 fn the_edge_check_catches_routes_around_the_web_acl() {
     let hook = |api: &str| -> Value {
         let yaml = format!(
@@ -1533,7 +2218,7 @@ fn the_edge_check_catches_routes_around_the_web_acl() {
         t["Resources"].as_mapping_mut().expect("Resources")
     }
 
-    // A future Okta event hook on the HTTP API, or on the REST API.
+    // The Okta event hook moved to the HTTP API, or back on the REST API.
     let on_http_api = edge_problems_after(|t| {
         let function = hook(
             "Type: HttpApi\n      Properties: {ApiId: !Ref HttpApi, Path: /hooks/okta, Method: POST}",
@@ -2160,37 +2845,179 @@ fn rule_exempts(branch: &Value) -> (BTreeSet<String>, bool) {
 
 /// The fence rule: each secret's reads by anyone but its readers, the audit table's item
 /// writes by anyone but its writers, and every change of a fence, to the alarm topic.
+/// The fence rules: the EventBridge rules whose logical id starts with this.
+const FENCE_RULE_PREFIX: &str = "Fence";
+
+/// EventBridge's default quota on an event pattern's size, in characters (adjustable;
+/// the template must deploy without an increase).
+const EVENT_PATTERN_MAX_CHARS: usize = 2048;
+
+/// The stack name's length the pattern size estimate assumes.
+const ESTIMATE_STACK_NAME_CHARS: usize = 32;
+
+fn fence_rules(template: &Value) -> Vec<(String, &Value)> {
+    resources(template)
+        .iter()
+        .filter(|(id, r)| {
+            r["Type"].as_str() == Some("AWS::Events::Rule")
+                && id
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(FENCE_RULE_PREFIX))
+        })
+        .map(|(id, r)| (id.as_str().unwrap_or_default().to_owned(), r))
+        .collect()
+}
+
+/// How long a value CloudFormation substitutes for an intrinsic can be: ARNs and names
+/// CloudFormation generates (`<stack>-<logical id>-<13 characters>`, a role's cut to 64),
+/// with an [`ESTIMATE_STACK_NAME_CHARS`] stack name, in a long Region name.
+fn estimated_chars(template: &Value, name: &str, inner: &Value) -> usize {
+    let stack = ESTIMATE_STACK_NAME_CHARS;
+    let generated = |id: &str| stack + 1 + id.len() + 1 + 13;
+    let target = |id: &str| resource_type(template, id).unwrap_or_default();
+    // A `!Sub` string: the stack's name as assumed, anything else substituted 64 long.
+    let sub_chars = |text: &str| {
+        let mut chars = 0;
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let end = rest[start..]
+                .find('}')
+                .map_or(rest.len(), |e| start + e + 1);
+            let name = &rest[start + 2..end.saturating_sub(1).max(start + 2)];
+            chars += start
+                + match name {
+                    "AWS::StackName" => stack,
+                    literal if literal.starts_with('!') => literal.len() + 2,
+                    _ => 64,
+                };
+            rest = &rest[end..];
+        }
+        chars + rest.len()
+    };
+    match name {
+        "GetAtt" => {
+            let parts: Vec<&str> = match inner {
+                Value::String(s) => s.split('.').collect(),
+                Value::Sequence(parts) => parts.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            match (parts.first().copied().map(target), parts.get(1).copied()) {
+                (Some("AWS::IAM::Role"), Some("Arn")) => {
+                    "arn:aws:iam::123456789012:role/".len() + generated(parts[0]).min(64)
+                }
+                (Some("AWS::DynamoDB::Table"), Some("Arn")) => {
+                    "arn:aws:dynamodb:ap-southeast-2:123456789012:table/".len()
+                        + generated(parts[0])
+                }
+                _ => 128,
+            }
+        }
+        "Ref" => {
+            let id = inner.as_str().unwrap_or_default();
+            match target(id) {
+                "AWS::SecretsManager::Secret" => {
+                    let named = intrinsic(&template["Resources"][id]["Properties"]["Name"])
+                        .and_then(|(_, n)| n.as_str().map(sub_chars));
+                    "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:".len()
+                        + named.unwrap_or(id.len() + 13)
+                        + "-AbCdEf".len()
+                }
+                "AWS::DynamoDB::Table" => generated(id),
+                _ => 128,
+            }
+        }
+        "Sub" => inner.as_str().map_or(128, sub_chars),
+        _ => 128,
+    }
+}
+
+/// A value as the JSON CloudFormation hands on, each intrinsic replaced by a string of
+/// its estimated length.
+fn estimated_json(template: &Value, value: &Value) -> serde_json::Value {
+    if let Some((name, inner)) = intrinsic(value) {
+        return serde_json::Value::String("x".repeat(estimated_chars(template, &name, inner)));
+    }
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or_default(),
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Sequence(items) => items.iter().map(|v| estimated_json(template, v)).collect(),
+        Value::Mapping(map) => map
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().unwrap_or_default().to_owned(),
+                    estimated_json(template, v),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Value::Tagged(tagged) => estimated_json(template, &tagged.value),
+    }
+}
+
 fn fence_rule_problems(template: &Value, problems: &mut Vec<String>) {
-    const RULE: &str = "FenceRule";
-    let rule = &template["Resources"][RULE];
-    if rule["Type"].as_str() != Some("AWS::Events::Rule") {
-        problems.push(format!("no {RULE}"));
+    let rules = fence_rules(template);
+    if rules.is_empty() {
+        problems.push(format!("no fence rules ({FENCE_RULE_PREFIX}…)"));
         return;
     }
-    let properties = &rule["Properties"];
-    if properties["State"].as_str() != Some("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS") {
-        problems
-            .push("the fence rule must take read-only management events (GetSecretValue)".into());
+    let mut branches: Vec<&Value> = Vec::new();
+    for (rule, resource) in &rules {
+        let properties = &resource["Properties"];
+        if properties["State"].as_str() != Some("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS") {
+            problems.push(format!(
+                "{rule} must take read-only management events (GetSecretValue)"
+            ));
+        }
+        let targets: BTreeSet<String> = one_or_many(&properties["Targets"])
+            .iter()
+            .flat_map(|t| refs(&t["Arn"]))
+            .collect();
+        if targets != BTreeSet::from(["AlarmTopic".to_owned(), "AlarmTopicArn".to_owned()]) {
+            problems.push(format!(
+                "{rule} must notify the alarm topic, not {targets:?}"
+            ));
+        }
+        let pattern = &properties["EventPattern"];
+        if one_or_many(&pattern["detail-type"])
+            .iter()
+            .filter_map(|d| d.as_str())
+            .collect::<Vec<_>>()
+            != ["AWS API Call via CloudTrail"]
+        {
+            problems.push(format!("{rule} must match CloudTrail's API calls"));
+        }
+        match pattern.get("$or") {
+            Some(alternatives) => branches.extend(one_or_many(alternatives)),
+            None => branches.push(pattern),
+        }
+        let chars = estimated_json(template, pattern).to_string().len();
+        if chars > EVENT_PATTERN_MAX_CHARS {
+            problems.push(format!(
+                "{rule}'s pattern may reach {chars} characters, over EventBridge's {EVENT_PATTERN_MAX_CHARS}: split it"
+            ));
+        }
+        // Its failed deliveries alarm.
+        let watched = resources(template).values().any(|alarm| {
+            alarm["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && std::iter::once(&alarm["Properties"])
+                    .chain(
+                        one_or_many(&alarm["Properties"]["Metrics"])
+                            .into_iter()
+                            .map(|m| &m["MetricStat"]["Metric"]),
+                    )
+                    .any(|metric| {
+                        metric["Namespace"].as_str() == Some("AWS/Events")
+                            && metric["MetricName"].as_str() == Some("FailedInvocations")
+                            && refs(&metric["Dimensions"]).contains(rule)
+                    })
+        });
+        if !watched {
+            problems.push(format!("no alarm on {rule}'s failed deliveries"));
+        }
     }
-    let targets: BTreeSet<String> = one_or_many(&properties["Targets"])
-        .iter()
-        .flat_map(|t| refs(&t["Arn"]))
-        .collect();
-    if targets != BTreeSet::from(["AlarmTopic".to_owned(), "AlarmTopicArn".to_owned()]) {
-        problems.push(format!(
-            "the fence rule must notify the alarm topic, not {targets:?}"
-        ));
-    }
-    let pattern = &properties["EventPattern"];
-    if one_or_many(&pattern["detail-type"])
-        .iter()
-        .filter_map(|d| d.as_str())
-        .collect::<Vec<_>>()
-        != ["AWS API Call via CloudTrail"]
-    {
-        problems.push("the fence rule must match CloudTrail's API calls".into());
-    }
-    let branches = one_or_many(&pattern["$or"]);
     let names = |branch: &Value| -> BTreeSet<String> {
         one_or_many(&branch["detail"]["eventName"])
             .iter()
@@ -2286,8 +3113,9 @@ fn fence_rule_problems(template: &Value, problems: &mut Vec<String>) {
             ));
         }
     }
-    // The created topic lets the rule publish.
-    let topic_allows_rule = resources(template)
+    // The created topic lets the rules, and only they, publish.
+    let rule_ids: BTreeSet<String> = rules.iter().map(|(id, _)| id.clone()).collect();
+    let topic_allows_rules = resources(template)
         .values()
         .filter(|r| r["Type"].as_str() == Some("AWS::SNS::TopicPolicy"))
         .filter(|r| refs(&r["Properties"]["Topics"]).contains("AlarmTopic"))
@@ -2295,10 +3123,12 @@ fn fence_rule_problems(template: &Value, problems: &mut Vec<String>) {
         .any(|s| {
             s["Effect"].as_str() == Some("Allow")
                 && s["Principal"]["Service"].as_str() == Some("events.amazonaws.com")
-                && refs(&s["Condition"]) == BTreeSet::from([RULE.to_owned()])
+                && refs(&s["Condition"]) == rule_ids
         });
-    if !topic_allows_rule {
-        problems.push("the alarm topic's policy does not let the fence rule publish".into());
+    if !topic_allows_rules {
+        problems.push(format!(
+            "the alarm topic's policy does not let exactly the fence rules {rule_ids:?} publish"
+        ));
     }
 }
 
@@ -2810,6 +3640,12 @@ fn lambda_error_alarms(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+/// Whether a function serves traffic a bad release would fail: API routes, or a queue
+/// that triggers it (a schedule's next run replaces a failed one).
+fn carries_traffic(function: &Function<'_>) -> bool {
+    !routes(function).is_empty() || !function.sqs_triggers().is_empty()
+}
+
 /// A deployment type that shifts traffic gradually (CodeDeploy's predefined Lambda configs).
 fn is_gradual(kind: &str) -> bool {
     kind.starts_with("Canary") || kind.starts_with("Linear")
@@ -2831,13 +3667,13 @@ fn rollout_problems(template: &Value) -> Vec<String> {
         if alarms.is_empty() {
             problems.push(format!("{id}: no AWS/Lambda Errors alarm on it"));
         }
-        if routes(&function).is_empty() {
+        if !carries_traffic(&function) {
             continue;
         }
         let preference = function.property("DeploymentPreference");
         if preference.is_null() {
             problems.push(format!(
-                "{id}: an API function without a DeploymentPreference"
+                "{id}: an API or queue-triggered function without a DeploymentPreference"
             ));
             continue;
         }
@@ -2920,7 +3756,17 @@ fn the_rollout_check_catches_a_missing_alias_preference_alarm_or_gradual_default
     assert!(
         problems
             .iter()
-            .any(|p| p.starts_with("AuditApiFunction: an API function without")),
+            .any(|p| p.starts_with("AuditApiFunction: an API or queue-triggered function without")),
+        "{problems:#?}"
+    );
+    let problems = rollout_problems_after(|t| {
+        function(t, "EventWorkerFunction").remove("DeploymentPreference");
+    });
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                .starts_with("EventWorkerFunction: an API or queue-triggered function without")),
         "{problems:#?}"
     );
     let problems = rollout_problems_after(|t| {
@@ -2936,12 +3782,390 @@ fn the_rollout_check_catches_a_missing_alias_preference_alarm_or_gradual_default
     let problems = rollout_problems_after(|t| {
         t["Parameters"]["DeploymentType"]["Default"] = Value::from("AllAtOnce");
     });
+    let template = template();
+    let shifting = functions(&template)
+        .iter()
+        .filter(|f| carries_traffic(f))
+        .count();
     assert!(
+        shifting >= 4,
+        "scim-api, audit-api, okta-hook and event-worker"
+    );
+    assert_eq!(
         problems
             .iter()
             .filter(|p| p.contains("canary or linear"))
-            .count()
-            == 2,
+            .count(),
+        shifting,
         "{problems:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The event-hook path
+
+#[test]
+fn the_state_table_adapters_keep_to_their_own_keys() {
+    // The LeadingKeys patterns the roles are checked against are the adapters' own
+    // partition keys, and no two adapters share one.
+    let pattern = |module: &str| {
+        ADAPTER_TABLES
+            .iter()
+            .find(|(m, _, _)| *m == module)
+            .and_then(|(_, _, keys)| *keys)
+            .unwrap_or_else(|| panic!("{module} has no key pattern"))
+    };
+    assert_eq!(
+        pattern("dynamodb_mirror"),
+        format!("{}*", aws_adapters::dynamodb_mirror::PK_PREFIX)
+    );
+    assert_eq!(
+        pattern("dynamodb_event_ledger"),
+        format!("{}*", aws_adapters::dynamodb_event_ledger::PK_PREFIX)
+    );
+    assert_eq!(
+        pattern("dynamodb_rule_store"),
+        aws_adapters::dynamodb_rule_store::RULES_PK
+    );
+    let on_state: Vec<&str> = ADAPTER_TABLES
+        .iter()
+        .filter(|(_, variable, _)| *variable == "STATE_TABLE_NAME")
+        .filter_map(|(_, _, keys)| *keys)
+        .collect();
+    for (i, a) in on_state.iter().enumerate() {
+        for b in &on_state[i + 1..] {
+            let prefix = |p: &str| p.trim_end_matches('*').to_owned();
+            assert!(
+                !prefix(a).starts_with(&prefix(b)) && !prefix(b).starts_with(&prefix(a)),
+                "{a} and {b} overlap"
+            );
+        }
+    }
+}
+
+/// The function with this binary.
+fn function_by_binary<'a>(functions: &'a [Function<'a>], name: &str) -> &'a Function<'a> {
+    functions
+        .iter()
+        .find(|f| binary(f) == name)
+        .unwrap_or_else(|| panic!("the {name} function"))
+}
+
+/// A number a property holds, literally or as a parameter's default.
+fn number_or_default(template: &Value, value: &Value) -> Option<u64> {
+    if let Some((name, inner)) = intrinsic(value) {
+        if name != "Ref" {
+            return None;
+        }
+        let default = &template["Parameters"][inner.as_str()?]["Default"];
+        return default
+            .as_u64()
+            .or_else(|| default.as_str().and_then(|s| s.parse().ok()));
+    }
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+}
+
+#[test]
+fn the_hook_and_the_worker_share_one_fifo_queue_whose_redrive_limit_is_the_workers() {
+    let template = template();
+    let functions = functions(&template);
+    let hook = function_by_binary(&functions, "okta-hook");
+    let worker = function_by_binary(&functions, "event-worker");
+
+    // One queue: the hook sends to it, and it triggers the worker.
+    let queue = hook.variable_refs("EVENTS_QUEUE_URL");
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(worker.variable_refs("EVENTS_QUEUE_URL"), queue);
+    assert_eq!(worker.sqs_triggers(), queue);
+    let queue_id = queue.iter().next().map(String::as_str).unwrap_or_default();
+    assert_eq!(resource_type(&template, queue_id), Some("AWS::SQS::Queue"));
+    let properties = &template["Resources"][queue_id]["Properties"];
+
+    // FIFO, de-duplicated by the id the hook gives (the event uuid), per message group.
+    assert_eq!(properties["FifoQueue"].as_bool(), Some(true));
+    assert_eq!(
+        properties["ContentBasedDeduplication"].as_bool(),
+        Some(false)
+    );
+    assert_eq!(
+        properties["DeduplicationScope"].as_str(),
+        Some("messageGroup")
+    );
+    assert_eq!(
+        properties["FifoThroughputLimit"].as_str(),
+        Some("perMessageGroupId")
+    );
+    let encrypted =
+        |p: &Value| p.get("SqsManagedSseEnabled").is_some() || p.get("KmsMasterKeyId").is_some();
+    assert!(encrypted(properties), "{queue_id} is encrypted");
+
+    // A visibility timeout of at least 6 times the worker's timeout (AWS's advice for a
+    // Lambda trigger), and the worker told the redrive limit it works to.
+    let timeout = number_or_default(&template, worker.property("Timeout")).expect("a timeout");
+    let visibility = number_or_default(&template, &properties["VisibilityTimeout"])
+        .expect("a visibility timeout");
+    assert!(visibility >= 6 * timeout, "{visibility} < 6 × {timeout}");
+    let redrive = &properties["RedrivePolicy"];
+    assert_eq!(
+        refs(&redrive["maxReceiveCount"]),
+        worker.variable_refs("EVENTS_MAX_RECEIVES"),
+        "the worker's EVENTS_MAX_RECEIVES is the queue's maxReceiveCount"
+    );
+    assert_eq!(
+        number_or_default(&template, &redrive["maxReceiveCount"]),
+        Some(u64::from(edge::config::DEFAULT_EVENTS_MAX_RECEIVES)),
+        "the parameter's default is the code's"
+    );
+
+    // The dead-letter queue: FIFO, encrypted, 14 days, taking only this queue's failures.
+    let dlq = refs(&redrive["deadLetterTargetArn"]);
+    let dlq_id = dlq.iter().next().map(String::as_str).unwrap_or_default();
+    let dlq_properties = &template["Resources"][dlq_id]["Properties"];
+    assert_eq!(dlq_properties["FifoQueue"].as_bool(), Some(true));
+    assert!(encrypted(dlq_properties), "{dlq_id} is encrypted");
+    assert_eq!(
+        number_or_default(&template, &dlq_properties["MessageRetentionPeriod"]),
+        Some(14 * 86_400)
+    );
+    let allow = &dlq_properties["RedriveAllowPolicy"];
+    assert_eq!(allow["redrivePermission"].as_str(), Some("byQueue"));
+    assert_eq!(one_or_many(&allow["sourceQueueArns"]).len(), 1);
+
+    // The trigger: batches of at most 10, partial batch responses, a concurrency cap.
+    let events: Vec<&Value> = worker.value["Properties"]["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(_, e)| e)
+        .filter(|e| e["Type"].as_str() == Some("SQS"))
+        .collect();
+    let [event] = events.as_slice() else {
+        panic!("one SQS trigger: {events:?}")
+    };
+    let trigger = &event["Properties"];
+    assert!(number_or_default(&template, &trigger["BatchSize"]).is_some_and(|n| n <= 10));
+    assert!(
+        one_or_many(&trigger["FunctionResponseTypes"])
+            .iter()
+            .any(|t| t.as_str() == Some("ReportBatchItemFailures")),
+        "the worker answers partial batch failures"
+    );
+    assert!(
+        trigger["ScalingConfig"].get("MaximumConcurrency").is_some(),
+        "Identity Center's load is capped"
+    );
+
+    // Alarms: anything in the dead-letter queue, and an old message on the queue.
+    let sqs_alarm = |queue: &str, metric: &str| {
+        resources(&template).values().any(|alarm| {
+            let p = &alarm["Properties"];
+            alarm["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && p["Namespace"].as_str() == Some("AWS/SQS")
+                && p["MetricName"].as_str() == Some(metric)
+                && refs(&p["Dimensions"]).contains(queue)
+        })
+    };
+    assert!(sqs_alarm(dlq_id, "ApproximateNumberOfMessagesVisible"));
+    assert!(sqs_alarm(queue_id, "ApproximateAgeOfOldestMessage"));
+}
+
+#[test]
+fn the_policy_check_holds_the_event_functions_to_their_keys_and_queue() {
+    let statement = |yaml: &str| -> Value { serde_norway::from_str(yaml).unwrap() };
+    let mentions = |problems: &[String], text: &str| problems.iter().any(|p| p.contains(text));
+    let set = |sid: &'static str, key: &'static str, value: &'static str| {
+        move |s: &mut Vec<Value>| {
+            for st in s.iter_mut().filter(|st| st["Sid"].as_str() == Some(sid)) {
+                st[key] = serde_norway::from_str(value).unwrap();
+            }
+        }
+    };
+
+    // The hook's ledger grant moved to the mirror's keys, or to any key.
+    let mirror_keys = problems_after(
+        "OktaHookRole",
+        set(
+            "StateTableEvents",
+            "Condition",
+            "{ForAllValues:StringLike: {dynamodb:LeadingKeys: ['MIRROR#*']}}",
+        ),
+    );
+    assert!(
+        mentions(
+            &mirror_keys,
+            "grants dynamodb:PutItem on StateTable under MIRROR#*, which its code never calls there"
+        ),
+        "{mirror_keys:?}"
+    );
+    assert!(
+        mentions(
+            &mirror_keys,
+            "calls dynamodb:PutItem on StateTable, which its role does not grant there (dynamodb_event_ledger under EVENT#*)"
+        ),
+        "{mirror_keys:?}"
+    );
+    let any_key = problems_after("OktaHookRole", |s| {
+        for st in s
+            .iter_mut()
+            .filter(|st| st["Sid"].as_str() == Some("StateTableEvents"))
+        {
+            st.as_mapping_mut()
+                .expect("a statement")
+                .remove("Condition");
+        }
+    });
+    assert!(
+        mentions(
+            &any_key,
+            "writes (dynamodb:PutItem) to StateTable under any key"
+        ),
+        "{any_key:?}"
+    );
+    let any_value = problems_after(
+        "OktaHookRole",
+        set(
+            "StateTableEvents",
+            "Condition",
+            "{ForAnyValue:StringLike: {dynamodb:LeadingKeys: ['EVENT#*']}}",
+        ),
+    );
+    assert!(
+        mentions(&any_value, "use ForAllValues:StringLike"),
+        "{any_value:?}"
+    );
+
+    // The hook receiving from its queue, which only the worker's trigger does.
+    let receives = problems_after(
+        "OktaHookRole",
+        set(
+            "EventsQueueSend",
+            "Action",
+            "[sqs:ReceiveMessage, sqs:SendMessage]",
+        ),
+    );
+    assert!(
+        mentions(&receives, "grants sqs:ReceiveMessage, which its code"),
+        "{receives:?}"
+    );
+
+    // The worker without its trigger's grant, or claiming uuids (the hook's), or sending.
+    let no_trigger = problems_after(
+        "EventWorkerRole",
+        set(
+            "EventsQueue",
+            "Action",
+            "[sqs:ChangeMessageVisibility, sqs:DeleteMessage, sqs:GetQueueAttributes]",
+        ),
+    );
+    assert!(
+        mentions(
+            &no_trigger,
+            "calls sqs:ReceiveMessage, which its role does not grant"
+        ),
+        "{no_trigger:?}"
+    );
+    let no_backoff = problems_after(
+        "EventWorkerRole",
+        set(
+            "EventsQueue",
+            "Action",
+            "[sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage]",
+        ),
+    );
+    assert!(
+        mentions(
+            &no_backoff,
+            "calls sqs:ChangeMessageVisibility, which its role does not grant"
+        ),
+        "{no_backoff:?}"
+    );
+    let claims = problems_after(
+        "EventWorkerRole",
+        set(
+            "StateTableEvents",
+            "Action",
+            "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]",
+        ),
+    );
+    assert!(
+        mentions(
+            &claims,
+            "grants dynamodb:PutItem on StateTable under EVENT#*"
+        ),
+        "{claims:?}"
+    );
+    assert!(
+        mentions(
+            &claims,
+            "NOT_CALLED lists dynamodb:PutItem of dynamodb_event_ledger"
+        ),
+        "{claims:?}"
+    );
+    let sends = problems_after("EventWorkerRole", |s| {
+        s.push(statement(
+            "{Sid: Send, Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt EventsQueue.Arn}",
+        ))
+    });
+    assert!(
+        mentions(&sends, "grants sqs:SendMessage, which its code"),
+        "{sends:?}"
+    );
+    // The dead-letter queue is no function's.
+    let dead_letters = problems_after("EventWorkerRole", |s| {
+        s.push(statement(
+            "{Sid: Dlq, Effect: Allow, Action: [sqs:ReceiveMessage], Resource: !GetAtt EventsDeadLetterQueue.Arn}",
+        ))
+    });
+    assert!(
+        mentions(
+            &dead_letters,
+            "EventsDeadLetterQueue is not a AWS::SQS::Queue its environment names"
+        ),
+        "{dead_letters:?}"
+    );
+}
+
+#[test]
+fn the_fence_rules_fit_eventbridges_pattern_quota() {
+    let template = template();
+    let mut problems = Vec::new();
+    fence_rule_problems(&template, &mut problems);
+    assert!(
+        !problems.iter().any(|p| p.contains("characters")),
+        "{problems:?}"
+    );
+    // The estimate is not vacuous: all the fences in one rule would not fit.
+    let mut one_rule = template.clone();
+    let mut alternatives = Vec::new();
+    for (id, rule) in fence_rules(&template) {
+        let pattern = &rule["Properties"]["EventPattern"];
+        match pattern.get("$or") {
+            Some(Value::Sequence(items)) => alternatives.extend(items.iter().cloned()),
+            _ => {
+                let mut branch = pattern.clone();
+                if let Some(map) = branch.as_mapping_mut() {
+                    map.remove("detail-type");
+                }
+                alternatives.push(branch);
+            }
+        }
+        if id != "FenceRule" {
+            one_rule["Resources"]
+                .as_mapping_mut()
+                .expect("Resources")
+                .remove(id.as_str());
+        }
+    }
+    one_rule["Resources"]["FenceRule"]["Properties"]["EventPattern"]["$or"] =
+        Value::Sequence(alternatives);
+    let mut problems = Vec::new();
+    fence_rule_problems(&one_rule, &mut problems);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("FenceRule's pattern may reach")),
+        "{problems:?}"
     );
 }

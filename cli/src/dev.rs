@@ -8,7 +8,9 @@
 //!
 //! It also serves the audit API at `/audit` on the same port, over an in-memory audit
 //! store that the SCIM path audits into, with a local token issuer
-//! (see [`crate::dev_audit`]).
+//! (see [`crate::dev_audit`]), and the Okta event hook at `/hooks/okta`, with an
+//! in-process queue, the worker and an embedded Okta API emulator
+//! (see [`crate::dev_events`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -74,6 +76,15 @@ pub struct DevArgs {
     /// validate. Without it the identity rules apply.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// Seed the embedded Okta API emulator from this JSON file: `{"users": [...],
+    /// "groups": [...], "memberships": {"<group id>": ["<user id>", ...]}}` in the Okta
+    /// API's own shapes.
+    #[arg(long, value_name = "FILE")]
+    okta_seed: Option<PathBuf>,
+    /// The event hook's shared secret, Okta's Authorization value (random when not
+    /// given). Also read from SCIMGW_DEV_HOOK_SECRET.
+    #[arg(long, env = "SCIMGW_DEV_HOOK_SECRET", hide_env_values = true)]
+    hook_secret: Option<String>,
 }
 
 /// What `scimgw dev` prints, and writes with `--info-json`.
@@ -95,6 +106,14 @@ pub struct DevInfo {
     pub auditor_token: String,
     /// The version of the active rule set: `identity`, or `file-<digest>` of `--rules`.
     pub rules_version: String,
+    /// The Okta event hook's URL (`…/hooks/okta`).
+    pub hook_url: String,
+    /// The hook's shared secret: the `Authorization` value a delivery carries.
+    pub hook_secret: String,
+    /// The embedded Okta API emulator's org URL (the API is under `/api/v1`).
+    pub okta_url: String,
+    /// Its API token, sent as `Authorization: SSWS <token>`.
+    pub okta_token: String,
 }
 
 /// A running `scimgw dev`: the gateway, and the emulator when it is the target.
@@ -102,6 +121,7 @@ pub struct DevServer {
     info: DevInfo,
     audit: Arc<InMemoryAuditLog>,
     emulator: Option<RunningEmulator>,
+    events: crate::dev_events::DevEvents,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -120,6 +140,15 @@ impl DevServer {
         if scim_token.is_empty() || !scim_token.chars().all(|c| c.is_ascii_graphic()) {
             bail!("--scim-token: expected printable ASCII without spaces");
         }
+        let hook_secret = args.hook_secret.clone().unwrap_or_else(random_token);
+        if hook_secret.trim().is_empty() || hook_secret.len() > 4096 {
+            bail!("--hook-secret: expected 1 to 4096 characters, not blank");
+        }
+        let okta_seed = args
+            .okta_seed
+            .as_deref()
+            .map(crate::dev_events::read_seed)
+            .transpose()?;
 
         let (emulator, target_url, target_token, dialect) = match &args.target {
             None => {
@@ -166,16 +195,36 @@ impl DevServer {
         )
         .context("--target: the target client could not be built")?;
         let counters = target.counters();
+        let target: Arc<dyn gateway::TargetScimClient> = Arc::new(target);
         let (rule_source, rules_version) = rule_source(args.rules.as_deref())?;
         let audit = Arc::new(InMemoryAuditLog::new());
         let audit_store = crate::dev_audit::store();
+        let audit_log = crate::dev_audit::log(audit.clone(), audit_store.clone());
+        // The SCIM API and the event worker share what the gateway knows of the target.
+        let mirror = Arc::new(gateway::mirror::InMemoryMirror::new());
         let service = ScimService::new(
-            Arc::new(target),
+            target.clone(),
             rule_source.clone(),
-            crate::dev_audit::log(audit.clone(), audit_store.clone()),
+            audit_log.clone(),
             Arc::new(SystemClock),
             REQUEST_BUDGET,
-        );
+        )
+        .with_mirror(mirror.clone());
+        let worker_service = ScimService::new(
+            target,
+            rule_source.clone(),
+            audit_log,
+            Arc::new(SystemClock),
+            REQUEST_BUDGET,
+        )
+        .with_mirror(mirror);
+        let events = crate::dev_events::DevEvents::start(
+            okta_seed,
+            &hook_secret,
+            random_token(),
+            Arc::new(worker_service),
+        )
+        .await?;
         let authenticator = BearerAuthenticator::new(secrets, SecretId::new(INBOUND_TOKENS_SECRET));
         // Metrics as in Lambda, but as debug log lines: stdout is the developer's terminal.
         let metrics = RequestMetrics::new("scim-api")
@@ -190,7 +239,13 @@ impl DevServer {
             .local_addr()
             .context("reading the listening address")?;
         let dev_audit = crate::dev_audit::DevAudit::new(addr, audit_store)?;
-        let router = dev_audit.router(scim_router(app));
+        // The hook as a plain service on its own path, in front of the rest, as API
+        // Gateway routes it to its own function.
+        let hook = events.hook.clone().into_service::<axum::body::Body>();
+        let router = axum::Router::new()
+            .route_service(edge::HOOK_PATH, hook.clone())
+            .route_service(&format!("{}/", edge::HOOK_PATH), hook)
+            .fallback_service(dev_audit.router(scim_router(app)));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             // With the peer's address, which refusals are logged with.
@@ -211,11 +266,16 @@ impl DevServer {
             audit_url: dev_audit.audit_url.clone(),
             auditor_token: dev_audit.auditor_token.clone(),
             rules_version,
+            hook_url: format!("http://{addr}{}", edge::HOOK_PATH),
+            hook_secret,
+            okta_url: events.okta.base_url(),
+            okta_token: events.okta_token.clone(),
         };
         Ok(Self {
             info,
             audit,
             emulator: emulator.map(|(e, _)| e),
+            events,
             stop,
             server,
         })
@@ -238,6 +298,7 @@ impl DevServer {
             .await
             .context("the gateway's server task failed")?
             .context("the gateway's server failed")?;
+        self.events.shutdown().await;
         if let Some(emulator) = self.emulator {
             emulator.shutdown().await;
         }
@@ -312,6 +373,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     println!("  Audit API URL:   {}", info.audit_url);
     println!("  Auditor token:   {}", info.auditor_token);
+    println!("  Event hook URL:  {}", info.hook_url);
+    println!("  Hook secret:     {}", info.hook_secret);
+    println!("  Okta API (emu):  {}/api/v1", info.okta_url);
+    println!("  Okta API token:  {}", info.okta_token);
     println!();
     println!(
         "  Try: curl -H 'Authorization: Bearer {}' {}/Users",
@@ -465,6 +530,103 @@ mod tests {
         );
         assert!(info["emulator_token"].as_str().unwrap().len() == 64);
         assert_eq!(server.audit_records(), 1);
+        server.shutdown().await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn dev_applies_an_okta_event_from_the_seeded_okta_emulator() {
+        // Arrange: Okta holds one user; the hook secret is given.
+        let dir = std::env::temp_dir().join(format!("scimgw-dev-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let seed = dir.join("okta.json");
+        std::fs::write(
+            &seed,
+            serde_json::json!({
+                "users": [{"id": "00u1grace1grace1grac", "status": "ACTIVE",
+                           "profile": {"login": "grace@example.com", "email": "grace@example.com",
+                                       "firstName": "Grace", "lastName": "Hopper"}}],
+                "groups": [],
+                "memberships": {}
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let server = DevServer::start(
+            args(&[
+                "--okta-seed",
+                seed.to_str().unwrap(),
+                "--hook-secret",
+                "s3cret-hook",
+            ])
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let info = server.info().clone();
+        let http = reqwest::Client::new();
+        let delivery = serde_json::json!({
+            "eventType": "com.okta.event_hook", "eventTypeVersion": "1.0",
+            "eventId": "env-1",
+            "data": {"events": [{
+                "uuid": "ev-1", "published": "2026-12-01T10:00:00.000Z",
+                "eventType": "user.lifecycle.create", "actor": null,
+                "target": [{"id": "00u1grace1grace1grac", "type": "User"}]
+            }]}
+        });
+
+        // Act
+        let wrong = http
+            .post(&info.hook_url)
+            .header("authorization", "nope")
+            .json(&delivery)
+            .send()
+            .await
+            .unwrap();
+        let accepted = http
+            .post(&info.hook_url)
+            .header("authorization", "s3cret-hook")
+            .json(&delivery)
+            .send()
+            .await
+            .unwrap();
+        // The worker runs beside the API: wait for the user to reach Identity Center.
+        let mut found = None;
+        for _ in 0..100 {
+            let users: serde_json::Value = http
+                .get(format!("{}/Users", info.scim_url))
+                .bearer_auth(&info.scim_token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if users["totalResults"] == 1 {
+                found = Some(users["Resources"][0].clone());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        // Assert
+        assert_eq!(wrong.status(), 401);
+        assert_eq!(accepted.status(), 200);
+        let user = found.expect("the event created the user");
+        assert_eq!(user["userName"], "grace@example.com");
+        assert_eq!(info.hook_secret, "s3cret-hook");
+        assert!(info.okta_url.starts_with("http://127.0.0.1:"));
+        assert_eq!(info.okta_token.len(), 64);
+        let okta = http
+            .get(format!(
+                "{}/api/v1/users/00u1grace1grace1grac",
+                info.okta_url
+            ))
+            .header("authorization", format!("SSWS {}", info.okta_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(okta.status(), 200, "the Okta emulator answers its own API");
         server.shutdown().await.unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }

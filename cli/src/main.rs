@@ -4,8 +4,10 @@
 mod audit;
 mod dev;
 mod dev_audit;
+mod dev_events;
 mod doctor;
 mod emulator;
+mod events;
 mod rules;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Validate, test, apply, list and roll back mapping rule sets (in the state table).
     Rules(rules::RulesArgs),
+    /// The Okta event path's dead-letter queue: list, replay, discard.
+    Events(events::EventsArgs),
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
@@ -61,5 +65,6 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Doctor(args) => Ok(doctor::run(args).await),
         Command::Audit(args) => Ok(audit::run(args).await),
         Command::Rules(args) => Ok(rules::run(args).await),
+        Command::Events(args) => Ok(events::run(args).await),
     }
 }

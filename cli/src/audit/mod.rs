@@ -118,6 +118,7 @@ enum OutcomeArg {
     Success,
     Failure,
     Refused,
+    Skipped,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -129,6 +130,8 @@ enum OperationArg {
     Delete,
     List,
     Get,
+    Replay,
+    Discard,
 }
 
 impl FilterArgs {
@@ -142,6 +145,7 @@ impl FilterArgs {
                 OutcomeArg::Success => Outcome::Success,
                 OutcomeArg::Failure => Outcome::Failure,
                 OutcomeArg::Refused => Outcome::Refused,
+                OutcomeArg::Skipped => Outcome::Skipped,
             }),
             operation: self.operation.map(|o| match o {
                 OperationArg::Create => AuditOperation::Create,
@@ -150,6 +154,8 @@ impl FilterArgs {
                 OperationArg::Delete => AuditOperation::Delete,
                 OperationArg::List => AuditOperation::List,
                 OperationArg::Get => AuditOperation::Get,
+                OperationArg::Replay => AuditOperation::Replay,
+                OperationArg::Discard => AuditOperation::Discard,
             }),
             limit,
             cursor,

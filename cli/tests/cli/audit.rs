@@ -68,6 +68,7 @@ fn record(n: usize) -> AuditRecord {
         latency_ms: 11,
         correlation_id: format!("req-{n:03}"),
         error: None,
+        reason: None,
     }
 }
 

@@ -7,4 +7,5 @@
 
 mod audit;
 mod docs_commands;
+mod events;
 mod rules;

@@ -120,6 +120,8 @@ fn record(rng: &mut Rng, n: u64, time: OffsetDateTime) -> AuditRecord {
         source: if actor.starts_with("okta-admin") {
             AuditSource::Event {
                 uuid: format!("evt-{n:08}"),
+                published: None,
+                event_type: None,
             }
         } else {
             AuditSource::Scim {
@@ -148,6 +150,7 @@ fn record(rng: &mut Rng, n: u64, time: OffsetDateTime) -> AuditRecord {
         latency_ms: rng.below(400),
         correlation_id: format!("req-{n:08}"),
         error: (outcome != Outcome::Success).then(|| "uniqueness: userName taken".into()),
+        reason: None,
     }
 }
 

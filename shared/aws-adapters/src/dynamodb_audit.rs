@@ -1288,7 +1288,11 @@ mod tests {
     fn record() -> AuditRecord {
         AuditRecord {
             time: datetime!(2024-04-05 06:32:12 UTC),
-            source: AuditSource::Event { uuid: "e-1".into() },
+            source: AuditSource::Event {
+                uuid: "e-1".into(),
+                published: None,
+                event_type: None,
+            },
             actor: AuditActor {
                 credential: "okta-admin:alice".into(),
                 user_agent: None,
@@ -1311,6 +1315,7 @@ mod tests {
             latency_ms: 1,
             correlation_id: "req-1".into(),
             error: None,
+            reason: None,
         }
     }
 

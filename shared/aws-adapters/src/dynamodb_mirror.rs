@@ -54,7 +54,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 type Item = HashMap<String, AttributeValue>;
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::sdk_error::BoxError;
 
 /// The TTL attribute (epoch seconds) on every mirror item, as the state table's
 /// `TimeToLiveSpecification` names it.
@@ -228,31 +228,15 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    let code = match &err {
-        SdkError::ServiceError(service) => service.err().code().unwrap_or("Unknown").to_owned(),
-        _ => {
-            return DynamoDbMirrorError::Unreachable {
-                op,
-                source: Box::new(err),
-            };
-        }
-    };
-    let source: BoxError = Box::new(err);
-    match code.as_str() {
-        "ProvisionedThroughputExceededException"
-        | "ThrottlingException"
-        | "RequestLimitExceeded" => DynamoDbMirrorError::Throttled { op, code, source },
-        "ResourceNotFoundException" => DynamoDbMirrorError::TableMissing { op, source },
-        "AccessDeniedException"
-        | "UnrecognizedClientException"
-        | "InvalidSignatureException"
-        | "MissingAuthenticationTokenException"
-        | "ExpiredTokenException"
-        | "KMSAccessDeniedException"
-        | "KMSDisabledException"
-        | "KMSInvalidStateException"
-        | "KMSNotFoundException" => DynamoDbMirrorError::Denied { op, code, source },
-        _ => DynamoDbMirrorError::Failed { op, code, source },
+    use crate::sdk_error::Kind;
+    let crate::sdk_error::Failure { kind, code, source } =
+        crate::sdk_error::sort(err, &crate::sdk_error::DYNAMODB);
+    match kind {
+        Kind::Unreachable => DynamoDbMirrorError::Unreachable { op, source },
+        Kind::Throttled => DynamoDbMirrorError::Throttled { op, code, source },
+        Kind::Missing => DynamoDbMirrorError::TableMissing { op, source },
+        Kind::Denied => DynamoDbMirrorError::Denied { op, code, source },
+        Kind::ConditionFailed | Kind::Failed => DynamoDbMirrorError::Failed { op, code, source },
     }
 }
 

@@ -57,7 +57,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 type Item = HashMap<String, AttributeValue>;
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::sdk_error::BoxError;
 
 /// The partition key of every rule item.
 pub const RULES_PK: &str = "RULES";
@@ -233,32 +233,16 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    let code = match &err {
-        SdkError::ServiceError(service) => service.err().code().unwrap_or("Unknown").to_owned(),
-        _ => {
-            return DynamoDbRuleStoreError::Unreachable {
-                op,
-                source: Box::new(err),
-            };
-        }
-    };
-    let source: BoxError = Box::new(err);
-    match code.as_str() {
-        "ConditionalCheckFailedException" => DynamoDbRuleStoreError::ConditionFailed { op },
-        "ProvisionedThroughputExceededException"
-        | "ThrottlingException"
-        | "RequestLimitExceeded" => DynamoDbRuleStoreError::Throttled { op, code, source },
-        "ResourceNotFoundException" => DynamoDbRuleStoreError::TableMissing { op, source },
-        "AccessDeniedException"
-        | "UnrecognizedClientException"
-        | "InvalidSignatureException"
-        | "MissingAuthenticationTokenException"
-        | "ExpiredTokenException"
-        | "KMSAccessDeniedException"
-        | "KMSDisabledException"
-        | "KMSInvalidStateException"
-        | "KMSNotFoundException" => DynamoDbRuleStoreError::Denied { op, code, source },
-        _ => DynamoDbRuleStoreError::Failed { op, code, source },
+    use crate::sdk_error::Kind;
+    let crate::sdk_error::Failure { kind, code, source } =
+        crate::sdk_error::sort(err, &crate::sdk_error::DYNAMODB);
+    match kind {
+        Kind::Unreachable => DynamoDbRuleStoreError::Unreachable { op, source },
+        Kind::ConditionFailed => DynamoDbRuleStoreError::ConditionFailed { op },
+        Kind::Throttled => DynamoDbRuleStoreError::Throttled { op, code, source },
+        Kind::Missing => DynamoDbRuleStoreError::TableMissing { op, source },
+        Kind::Denied => DynamoDbRuleStoreError::Denied { op, code, source },
+        Kind::Failed => DynamoDbRuleStoreError::Failed { op, code, source },
     }
 }
 

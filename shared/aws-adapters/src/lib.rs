@@ -1,17 +1,24 @@
 //! AWS implementations of the gateway's ports: Secrets Manager (secrets, and the age of
-//! a secret's value) and DynamoDB (the audit trail; in the state table, the mirror of
-//! Identity Center's users and groups and the versioned rule sets); SQS is planned for the
-//! event-hook path. Each adapter classifies its SDK's errors into the port's error type,
-//! so no SDK type crosses into the use cases.
+//! a secret's value), DynamoDB (the audit trail; in the state table, the mirror of
+//! Identity Center's users and groups, the versioned rule sets and the ledger of accepted
+//! Okta events) and SQS (the FIFO events queue from the hook to the worker, its
+//! dead-letter queue, and a poller that stands in for Lambda's SQS trigger in local runs
+//! and tests). Each adapter classifies its SDK's errors into the port's error type, so no
+//! SDK type crosses into the use cases.
 
 pub mod dynamodb_audit;
+pub mod dynamodb_event_ledger;
 pub mod dynamodb_mirror;
 pub mod dynamodb_rule_store;
+mod sdk_error;
 pub mod secret_age;
 pub mod secrets_manager;
+pub mod sqs_events;
 
 pub use dynamodb_audit::{DynamoDbAuditLog, DynamoDbLedger};
+pub use dynamodb_event_ledger::DynamoDbEventLedger;
 pub use dynamodb_mirror::DynamoDbMirror;
 pub use dynamodb_rule_store::DynamoDbRuleStore;
 pub use secret_age::SecretVersionAge;
 pub use secrets_manager::SecretsManagerSource;
+pub use sqs_events::{SqsDeadLetterQueue, SqsEventQueue, SqsPoller};

@@ -315,19 +315,20 @@ pub fn parse_time(name: &str, value: &str) -> Result<OffsetDateTime, BadParamete
     })
 }
 
-/// `success`, `failure` or `refused`.
+/// `success`, `failure`, `refused` or `skipped`.
 pub fn parse_outcome(value: &str) -> Result<Outcome, BadParameter> {
     match value {
         "success" => Ok(Outcome::Success),
         "failure" => Ok(Outcome::Failure),
         "refused" => Ok(Outcome::Refused),
+        "skipped" => Ok(Outcome::Skipped),
         _ => Err(BadParameter(
-            "`outcome` must be one of success, failure, refused".into(),
+            "`outcome` must be one of success, failure, refused, skipped".into(),
         )),
     }
 }
 
-/// `create`, `replace`, `patch`, `delete`, `list` or `get`.
+/// `create`, `replace`, `patch`, `delete`, `list`, `get`, `replay` or `discard`.
 pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
     match value {
         "create" => Ok(AuditOperation::Create),
@@ -336,8 +337,12 @@ pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
         "delete" => Ok(AuditOperation::Delete),
         "list" => Ok(AuditOperation::List),
         "get" => Ok(AuditOperation::Get),
+        "replay" => Ok(AuditOperation::Replay),
+        "discard" => Ok(AuditOperation::Discard),
         _ => Err(BadParameter(
-            "`operation` must be one of create, replace, patch, delete, list, get".into(),
+            "`operation` must be one of create, replace, patch, delete, list, get, replay, \
+             discard"
+                .into(),
         )),
     }
 }

@@ -173,6 +173,11 @@ pub struct BearerAuthenticator {
     secrets: Arc<dyn SecretSource>,
     secret_id: SecretId,
     last_refresh: Mutex<Option<Instant>>,
+    /// The whole header value is the secret (Okta's event hooks send `Authorization:
+    /// <secret>`), rather than `Bearer <token>`.
+    raw: bool,
+    /// What the audit trail calls slot N: `<credential>-N`.
+    credential: &'static str,
 }
 
 impl std::fmt::Debug for BearerAuthenticator {
@@ -190,21 +195,39 @@ impl BearerAuthenticator {
             secrets,
             secret_id,
             last_refresh: Mutex::new(None),
+            raw: false,
+            credential: "scim-token",
+        }
+    }
+
+    /// An authenticator of Okta event hooks: the whole `Authorization` value is the
+    /// shared secret, its hash is in `secret_id` in the same format, and the actor is
+    /// `hook-secret-1` or `hook-secret-2`.
+    pub fn hook_secret(secrets: Arc<dyn SecretSource>, secret_id: SecretId) -> Self {
+        Self {
+            raw: true,
+            credential: "hook-secret",
+            ..Self::new(secrets, secret_id)
         }
     }
 
     /// Authenticates the value of an `Authorization` header (`None` when absent).
     pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Authenticated, AuthError> {
-        let token = bearer_token(header.ok_or(AuthError::Missing)?)?;
+        let header = header.ok_or(AuthError::Missing)?;
+        let token = if self.raw {
+            raw_secret(header)?
+        } else {
+            bearer_token(header)?
+        };
         let current = self.tokens(false).await?;
         if let Some(slot) = current.matching_slot(token) {
-            return Ok(slot_actor(slot));
+            return Ok(self.slot_actor(slot));
         }
         // The token may be one just added by a rotation the cache has not seen yet.
         if self.may_refresh().await {
             let fresh = self.tokens(true).await?;
             if let Some(slot) = fresh.matching_slot(token) {
-                return Ok(slot_actor(slot));
+                return Ok(self.slot_actor(slot));
             }
         }
         Err(AuthError::Invalid)
@@ -231,10 +254,24 @@ impl BearerAuthenticator {
     }
 }
 
-fn slot_actor(slot: usize) -> Authenticated {
-    Authenticated {
-        credential: format!("scim-token-{slot}"),
+impl BearerAuthenticator {
+    fn slot_actor(&self, slot: usize) -> Authenticated {
+        Authenticated {
+            credential: format!("{}-{slot}", self.credential),
+        }
     }
+}
+
+/// A whole header value as a secret: UTF-8, not blank, no longer than a token can be.
+fn raw_secret(header: &[u8]) -> Result<&str, AuthError> {
+    let text = std::str::from_utf8(header).map_err(|_| AuthError::Malformed)?;
+    if text.trim().is_empty() {
+        return Err(AuthError::Missing);
+    }
+    if text.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed);
+    }
+    Ok(text)
 }
 
 /// The token of `Bearer <token>`, no longer than an inbound token can be.

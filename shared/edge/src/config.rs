@@ -1,5 +1,7 @@
-//! The `scim-api` function's configuration, read once per cold start from the
-//! environment. Variables carry secret ids (ARNs or names), never secret values.
+//! The functions' configuration, read once per cold start from the environment.
+//! Variables carry secret ids (ARNs or names), never secret values. [`Config`] is the
+//! `scim-api` function's (and, but for the inbound tokens, the `event-worker`'s);
+//! [`EventsConfig`] adds what the event-hook path needs.
 //!
 //! | variable | required | meaning |
 //! |---|---|---|
@@ -78,6 +80,21 @@ impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The `event-worker`'s configuration: the same variables but the inbound tokens
+    /// (`scim_tokens_secret_id` is left empty: the worker serves no SCIM client).
+    pub fn worker_from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| match name {
+            "SCIM_TOKENS_SECRET_ID" => Some("-".to_owned()),
+            other => lookup(other),
+        })
+        .map(|config| Self {
+            scim_tokens_secret_id: String::new(),
+            ..config
+        })
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
@@ -164,6 +181,87 @@ impl Config {
     }
 }
 
+/// The event-hook path's configuration (`okta-hook` and `event-worker`):
+///
+/// | variable | required | meaning |
+/// |---|---|---|
+/// | `STATE_TABLE_NAME` | yes | the state table, where event uuids are recorded (`EVENT#<uuid>` items) |
+/// | `EVENTS_QUEUE_URL` | yes | the SQS FIFO queue from the hook to the worker |
+/// | `HOOK_SECRET_ID` | hook | the secret holding the hashes of the hook's shared secret(s), in the inbound tokens' format ([`crate::auth`]) |
+/// | `OKTA_ORG_URL` | worker | the Okta org, e.g. `https://example.okta.com` |
+/// | `OKTA_TOKEN_SECRET_ID` | worker | the secret holding the Okta API token (SSWS, read-only admin) |
+/// | `EVENTS_MAX_RECEIVES` | no | the queue's redrive limit (`maxReceiveCount`), default 5: the attempt that reaches it is the last before the dead-letter queue |
+/// | `EVENT_RETENTION_DAYS` | no | how long an event uuid is remembered (duplicates within it are dropped), default 14 |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// The state table.
+    pub state_table_name: String,
+    /// The events queue's URL.
+    pub queue_url: String,
+    /// The hook-secret secret's id (the hook's).
+    pub hook_secret_id: Option<String>,
+    /// The Okta org URL (the worker's).
+    pub okta_org_url: Option<String>,
+    /// The Okta API token secret's id (the worker's).
+    pub okta_token_secret_id: Option<String>,
+    /// The queue's redrive limit.
+    pub max_receives: u32,
+    /// How long an event uuid is remembered.
+    pub retention: Duration,
+}
+
+/// The default redrive limit: five attempts, over about five minutes of backoff.
+pub const DEFAULT_EVENTS_MAX_RECEIVES: u32 = 5;
+
+/// The default time event uuids are remembered: Okta retries within seconds, but a
+/// batch may be redelivered late; two weeks is far beyond anything observed.
+pub const DEFAULT_EVENT_RETENTION_DAYS: u64 = 14;
+
+impl EventsConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let okta_org_url = get("OKTA_ORG_URL");
+        if okta_org_url.as_deref().is_some_and(|u| !is_http_url(u)) {
+            return Err(ConfigError::Invalid(
+                "OKTA_ORG_URL",
+                "expected an http(s) URL",
+            ));
+        }
+        let max_receives = positive(get("EVENTS_MAX_RECEIVES"), "EVENTS_MAX_RECEIVES")?.map_or(
+            Ok(DEFAULT_EVENTS_MAX_RECEIVES),
+            |n| {
+                u32::try_from(n).map_err(|_| {
+                    ConfigError::Invalid("EVENTS_MAX_RECEIVES", "expected a small number")
+                })
+            },
+        )?;
+        Ok(Self {
+            state_table_name: get("STATE_TABLE_NAME")
+                .ok_or(ConfigError::Missing("STATE_TABLE_NAME"))?,
+            queue_url: get("EVENTS_QUEUE_URL").ok_or(ConfigError::Missing("EVENTS_QUEUE_URL"))?,
+            hook_secret_id: get("HOOK_SECRET_ID"),
+            okta_org_url: okta_org_url.map(|u| u.trim_end_matches('/').to_owned()),
+            okta_token_secret_id: get("OKTA_TOKEN_SECRET_ID"),
+            max_receives,
+            retention: Duration::from_secs(
+                positive(get("EVENT_RETENTION_DAYS"), "EVENT_RETENTION_DAYS")?
+                    .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS)
+                    .saturating_mul(86_400),
+            ),
+        })
+    }
+}
+
 /// The region of an Identity Center SCIM endpoint, `https://scim.<region>.amazonaws.com/…`;
 /// `None` for any other URL.
 pub fn scim_endpoint_region(url: &str) -> Option<String> {
@@ -229,6 +327,45 @@ mod tests {
             "arn:aws:secretsmanager:us-east-1:1:secret:audit-key",
         ),
     ];
+
+    #[test]
+    fn the_events_configuration_needs_the_table_and_the_queue_and_checks_the_rest() {
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        const BASE: &[(&str, &str)] = &[
+            ("STATE_TABLE_NAME", "state"),
+            ("EVENTS_QUEUE_URL", "http://q"),
+        ];
+        let config = EventsConfig::from_lookup(lookup(BASE)).unwrap();
+        assert_eq!(config.max_receives, DEFAULT_EVENTS_MAX_RECEIVES);
+        assert_eq!(config.retention, Duration::from_secs(14 * 86_400));
+        assert_eq!(
+            EventsConfig::from_lookup(lookup(&[("STATE_TABLE_NAME", "state")])),
+            Err(ConfigError::Missing("EVENTS_QUEUE_URL"))
+        );
+        assert!(
+            EventsConfig::from_lookup(lookup(&[
+                ("STATE_TABLE_NAME", "state"),
+                ("EVENTS_QUEUE_URL", "http://q"),
+                ("OKTA_ORG_URL", "example.okta.com"),
+            ]))
+            .is_err()
+        );
+        let worker = Config::worker_from_lookup(lookup(&[
+            ("TARGET_BASE_URL", "https://scim.example/v2"),
+            ("TARGET_TOKEN_SECRET_ID", "t"),
+            ("AUDIT_TABLE_NAME", "a"),
+            ("AUDIT_KEY_SECRET_ID", "k"),
+        ]))
+        .unwrap();
+        assert!(worker.scim_tokens_secret_id.is_empty());
+    }
 
     #[test]
     fn the_required_variables_alone_give_the_defaults() {

@@ -269,6 +269,16 @@ impl RequestMetrics {
         self
     }
 
+    /// The function's name, as the documents' dimension gives it.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// Where the documents go, for a router's own documents (the hook's event counts).
+    pub fn sink(&self) -> &Arc<dyn EmfSink> {
+        &self.sink
+    }
+
     /// `router` with one EMF document written per request.
     pub fn instrument(self, router: Router) -> Router {
         router.layer(from_fn_with_state(Arc::new(self), record))

@@ -160,7 +160,8 @@ fn operation_name(method: &Method, matched: &str) -> &'static str {
         {
             "Discovery"
         }
-        None => "Other",
+        // No SCIM route has these (`scimgw events dlq`'s operations).
+        Some((_, Op::Replay | Op::Discard)) | None => "Other",
     }
 }
 

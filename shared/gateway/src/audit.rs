@@ -77,6 +77,9 @@ pub struct AuditRecord {
     /// For refusals and failures, the error detail the client got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For skipped events, why nothing was done (out of scope, already in step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What asked for an operation.
@@ -94,6 +97,20 @@ pub enum AuditSource {
     Event {
         /// The event's `uuid`.
         uuid: String,
+        /// Okta's `published` time of the event, RFC 3339.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        published: Option<String>,
+        /// The event type, e.g. `user.lifecycle.deactivate`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event_type: Option<String>,
+    },
+    /// An admin's command, e.g. `events dlq replay` (`scimgw`).
+    Admin {
+        /// The command.
+        command: String,
+        /// The Okta event it concerned, by its `uuid`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event_uuid: Option<String>,
     },
 }
 
@@ -140,6 +157,10 @@ pub enum AuditOperation {
     List,
     /// GET of one resource.
     Get,
+    /// A dead-lettered event put back on the events queue (`scimgw events dlq replay`).
+    Replay,
+    /// A dead-lettered event deleted (`scimgw events dlq discard`).
+    Discard,
 }
 
 /// How an operation ended.
@@ -152,6 +173,9 @@ pub enum Outcome {
     Failure,
     /// The gateway refused the request (bad input, unknown id); nothing was changed.
     Refused,
+    /// An event that needed nothing done (out of scope, already in step); `reason` says
+    /// why.
+    Skipped,
 }
 
 /// Membership changes sent to the target.
@@ -463,6 +487,7 @@ mod tests {
             latency_ms: 12,
             correlation_id: "req-1".into(),
             error: None,
+            reason: None,
         }
     }
 

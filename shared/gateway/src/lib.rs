@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_store;
 pub mod auth;
 pub mod deadline;
+pub mod events;
 pub mod mirror;
 pub mod ports;
 pub mod rule_store;

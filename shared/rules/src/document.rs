@@ -14,9 +14,11 @@
 //!     skip: true                        # not provisioned (answered 403 naming the rule)
 //! groups:
 //!   - map: {Engineers: aws-engineers}   # groups only: display names, one to one
-//! scope:                      # reserved for the event-hook path; kept, not applied
-//!   events: [user.lifecycle.create]
-//!   groups: [Engineers]
+//! scope:                      # what the Okta event-hook path acts on
+//!   events: [user.lifecycle.create]     # event types (all supported ones when absent)
+//!   groups: [Engineers]                 # Okta group names or ids (all when absent)
+//!   app: 0oa1b2c3d4E5f6G7h8i9           # only users assigned to this Okta app
+//!   delete: [users]                     # what an Okta deletion deletes (else deactivate)
 //! ```
 //!
 //! The document carries no version (the rule store assigns one when it saves the set):
@@ -51,7 +53,7 @@ const TOP_KEYS: &[&str] = &["users", "groups", "scope"];
 const RULE_KEYS: &[&str] = &[
     "name", "when", "set", "default", "copy", "rename", "remove", "skip", "map",
 ];
-const SCOPE_KEYS: &[&str] = &["events", "groups"];
+const SCOPE_KEYS: &[&str] = &["events", "groups", "app", "delete"];
 
 /// The longest display name Identity Center keeps (Identity Store `DisplayName`).
 const MAX_DISPLAY_NAME_CHARS: usize = 1024;
@@ -661,16 +663,35 @@ impl Loader {
                 continue;
             };
             let field = format!("scope.{key}");
+            if key == "app" {
+                match value {
+                    Yaml::String(app) if is_okta_id(&app) => scope.app = Some(app),
+                    Yaml::String(app) => self.problem(
+                        ProblemKind::InvalidScope,
+                        None,
+                        field,
+                        format!(
+                            "`{app}` is not an Okta app id (letters and digits, e.g. 0oa1b2c3d4)"
+                        ),
+                    ),
+                    other => self.wrong_type(None, &field, "an Okta app id", &other),
+                }
+                continue;
+            }
             let target = match key.as_str() {
                 "events" => &mut scope.events,
                 "groups" => &mut scope.groups,
+                "delete" => &mut scope.delete,
                 other => {
                     let hint = suggestion(other, SCOPE_KEYS);
                     self.problem(
                         ProblemKind::UnknownKey,
                         None,
                         field,
-                        format!("unknown key `{other}`{hint}; `scope` has `events` and `groups`"),
+                        format!(
+                            "unknown key `{other}`{hint}; `scope` has `events`, `groups`, `app` \
+                             and `delete`"
+                        ),
                     );
                     continue;
                 }
@@ -694,21 +715,23 @@ impl Loader {
                     self.wrong_type(None, &item_field, "a string", &item);
                     continue;
                 };
-                let valid = if key == "events" {
-                    is_event_type(&text)
-                } else {
-                    !text.trim().is_empty() && text.chars().count() <= MAX_DISPLAY_NAME_CHARS
+                let valid = match key.as_str() {
+                    "events" => is_event_type(&text),
+                    "delete" => DELETABLE_KINDS.contains(&text.as_str()),
+                    _ => !text.trim().is_empty() && text.chars().count() <= MAX_DISPLAY_NAME_CHARS,
                 };
                 if valid {
                     target.push(text);
                 } else {
-                    let message = if key == "events" {
-                        format!(
+                    let message = match key.as_str() {
+                        "events" => format!(
                             "`{text}` is not an Okta event type (dotted lower-case words, e.g. \
                              user.lifecycle.create)"
-                        )
-                    } else {
-                        format!("a group is 1 to {MAX_DISPLAY_NAME_CHARS} characters, not blank")
+                        ),
+                        "delete" => format!("`{text}` is neither `users` nor `groups`"),
+                        _ => format!(
+                            "a group is 1 to {MAX_DISPLAY_NAME_CHARS} characters, not blank"
+                        ),
                     };
                     self.problem(ProblemKind::InvalidScope, None, item_field, message);
                 }
@@ -728,6 +751,14 @@ fn only_skip(rule: &Rule) -> bool {
 }
 
 /// `user.lifecycle.create`: two or more dot-separated words of `a-z`, `0-9` and `_`.
+/// What `scope.delete` may name.
+const DELETABLE_KINDS: &[&str] = &["users", "groups"];
+
+/// An Okta object id: letters and digits (e.g. `0oa1b2c3d4E5f6G7h8i9`).
+fn is_okta_id(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 fn is_event_type(text: &str) -> bool {
     text.len() <= 128
         && text.split('.').count() >= 2
@@ -824,7 +855,22 @@ mod tests {
                     "group.user_membership.add".into()
                 ],
                 groups: vec!["Engineers".into()],
+                ..Scope::default()
             })
         );
+        let loaded =
+            RuleSet::load("scope:\n  app: 0oa1b2c3d4E5f6G7h8i9\n  delete: [users, groups]\n")
+                .unwrap();
+        let scope = loaded.rule_set.scope().unwrap();
+        assert_eq!(scope.app.as_deref(), Some("0oa1b2c3d4E5f6G7h8i9"));
+        assert_eq!(scope.delete, ["users", "groups"]);
+        for bad in [
+            "scope:\n  app: 'not an id!'\n",
+            "scope:\n  app: [x]\n",
+            "scope:\n  delete: [everything]\n",
+        ] {
+            let problems = RuleSet::load(bad).unwrap_err();
+            assert!(!problems.problems.is_empty(), "{bad}");
+        }
     }
 }

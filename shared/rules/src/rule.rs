@@ -50,8 +50,8 @@ impl RuleSet {
         }
     }
 
-    /// The `scope:` section, if the document has one. Kept for the event-hook path;
-    /// nothing in this crate applies it.
+    /// The `scope:` section, if the document has one: the event worker applies it
+    /// (`gateway::events`); nothing in this crate does.
     pub fn scope(&self) -> Option<&Scope> {
         self.scope.as_ref()
     }
@@ -80,15 +80,40 @@ impl Default for RuleSet {
     }
 }
 
-/// The reserved `scope:` section: which Okta event types and groups the event-hook path
-/// will handle. Its keys are closed (unknown keys are refused), so that giving them
-/// meaning later changes no document that loads today.
+/// The `scope:` section: what the Okta event-hook path acts on. Its keys are closed
+/// (unknown keys are refused), so that giving new keys meaning later changes no
+/// document that loads today. SCIM pushes from Okta are scoped by Okta's app
+/// assignments, not by this.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
-    /// `events:` Okta event types, e.g. `user.lifecycle.create`, as written.
+    /// `events:` Okta event types, e.g. `user.lifecycle.create`, as written; empty: all
+    /// the types the gateway acts on.
     pub events: Vec<String>,
-    /// `groups:` Okta group names or ids, as written.
+    /// `groups:` Okta group names or ids, as written; empty: every group but Okta's
+    /// built-in ones. When given, users are in scope through membership of one of them.
     pub groups: Vec<String>,
+    /// `app:` an Okta app id: only users assigned to it are in scope.
+    pub app: Option<String>,
+    /// `delete:` `users` and/or `groups`: what a deletion in Okta deletes in Identity
+    /// Center. Users not named are deactivated instead; groups not named are kept.
+    pub delete: Vec<String>,
+}
+
+impl Scope {
+    /// Whether the scope lets `event_type` through.
+    pub fn admits_event(&self, event_type: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == event_type)
+    }
+
+    /// Whether an Okta deletion of a user deletes it in Identity Center.
+    pub fn deletes_users(&self) -> bool {
+        self.delete.iter().any(|k| k == "users")
+    }
+
+    /// Whether an Okta deletion of a group deletes it in Identity Center.
+    pub fn deletes_groups(&self) -> bool {
+        self.delete.iter().any(|k| k == "groups")
+    }
 }
 
 /// One rule: an optional condition, and what it does to the resources that meet it.

@@ -80,6 +80,7 @@ fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
         latency_ms: 7,
         correlation_id: format!("req-{n}"),
         error: None,
+        reason: None,
     }
 }
 

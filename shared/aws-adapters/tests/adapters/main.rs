@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod dynamodb_audit;
+mod dynamodb_event_ledger;
 mod dynamodb_mirror;
 mod dynamodb_rule_store;
 mod secrets_manager;
+mod sqs_events;

@@ -19,7 +19,6 @@ mod pacer;
 mod paging;
 mod port;
 mod resources;
-mod token;
 mod wire;
 
 use std::fmt;
@@ -29,10 +28,10 @@ use std::time::{Duration, Instant};
 pub use gateway::ports::target::{TargetDialect, UnknownDialect};
 use gateway::{Deadline, SecretId, SecretSource};
 
+use crate::token::TokenCache;
 pub use backoff::RetryPolicy;
 pub use counters::TargetCounters;
 use pacer::Pacer;
-use token::TokenCache;
 
 /// The `User-Agent` of every request. Identity Center blocks PATCH requests without one
 /// (`docs/identity-center-dialect.md` §7), so the HTTP client sends it on every request

@@ -65,6 +65,7 @@ fn record(n: u32, outcome: Outcome, operation: AuditOperation, name: &str) -> Au
         latency_ms: 7,
         correlation_id: format!("req-{n}"),
         error: None,
+        reason: None,
     }
 }
 

@@ -63,6 +63,7 @@ fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
         latency_ms: 5,
         correlation_id: format!("req-{n}"),
         error: None,
+        reason: None,
     }
 }
 
@@ -840,6 +841,7 @@ mod query {
             target_calls: 1,
             latency_ms: 3,
             correlation_id: "req-1".into(),
+            reason: None,
             error: None,
         }
     }

@@ -4,8 +4,10 @@
 pub mod audit_log;
 pub mod audit_store;
 pub mod clock;
+pub mod events;
 pub mod ledger;
 pub mod mirror;
+pub mod okta;
 pub mod rule_store;
 pub mod rules;
 pub mod secrets;

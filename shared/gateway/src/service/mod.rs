@@ -25,6 +25,7 @@
 //! - within a second of this process creating a resource, a read or listing that could
 //!   include it first makes sure Identity Center shows it (one read, retried).
 
+pub mod converge;
 mod error;
 mod groups;
 mod known;

@@ -41,6 +41,11 @@ pub(super) struct Request<'a> {
     /// included (counted by the target adapter through `ports::target::count_request`).
     requests: Arc<AtomicU32>,
     secrets: Vec<String>,
+    /// Whether a failure gets its audit record (an event's attempt that will be retried
+    /// does not: only its last outcome is recorded).
+    pub(super) record_failure: bool,
+    /// Why nothing was done, for an event that needed nothing.
+    pub(super) skipped: Option<String>,
 }
 
 fn capped(text: &str) -> String {
@@ -48,6 +53,20 @@ fn capped(text: &str) -> String {
 }
 
 impl Request<'_> {
+    /// Names the operation the record describes, once the use case knows it.
+    pub(super) fn set_operation(&mut self, operation: AuditOperation) {
+        self.operation = operation;
+    }
+
+    /// Starts the record's subject over, for a resource of `kind`.
+    pub(super) fn reset_subject(&mut self, kind: ResourceKind) {
+        self.subject = AuditSubject {
+            resource_type: Some(kind),
+            ..AuditSubject::default()
+        };
+        self.changes.clear();
+    }
+
     /// The counter of this request's target requests, for `counting_requests`.
     pub(super) fn counter(&self) -> Arc<AtomicU32> {
         self.requests.clone()
@@ -247,6 +266,8 @@ impl ScimService {
             target_status: None,
             requests: Arc::new(AtomicU32::new(0)),
             secrets: body.map(secrets_in).unwrap_or_default(),
+            record_failure: true,
+            skipped: None,
         };
         // Reads go on without rules (the record then names the rule set `unavailable`);
         // writes fail on `Request::rules`.
@@ -286,7 +307,12 @@ impl ScimService {
         request: Request<'_>,
         result: &Result<ScimReply, GatewayError>,
     ) {
+        if let (Err(error), false) = (result, request.record_failure) {
+            tracing::warn!(error = %super::error::cause_chain(error), "an attempt failed; it will be retried");
+            return;
+        }
         let (outcome, status, error) = match result {
+            Ok(_) if request.skipped.is_some() => (Outcome::Skipped, 204, None),
             Ok(reply) => (Outcome::Success, reply.status(), None),
             Err(error) => {
                 let reached = request.target_calls() > 0;
@@ -334,6 +360,7 @@ impl ScimService {
             latency_ms: u64::try_from(request.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             correlation_id: capped(&request.ctx.correlation_id),
             error,
+            reason: request.skipped,
         };
         record.redact(&request.secrets);
         if let Err(error) = self.audit.append(record.clone()).await {

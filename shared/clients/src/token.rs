@@ -1,6 +1,6 @@
-//! The bearer token, read through the secrets port and cached with a TTL, so that a
-//! rotated token is picked up within the TTL, or at once when the target refuses the
-//! old one.
+//! An API token (Identity Center's bearer token, Okta's SSWS token), read through the
+//! secrets port and cached with a TTL, so that a rotated token is picked up within the
+//! TTL, or at once when the server refuses the old one. Shared by the clients.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,0 +1,403 @@
+//! The worker's use case: for each queued event, read what Okta holds now, decide under
+//! the rules' scope what Identity Center should hold ([`Convergence`]), and have the
+//! SCIM service make it so. Because the decision rests on Okta's current state, not on
+//! the event, applying events in any order, or one twice, ends in the same state.
+//!
+//! Messages of one FIFO group (one Okta user or group) are handled in order; once one
+//! fails, the rest of its group in the batch are failed too, so that none overtakes it.
+//! A message whose event the ledger shows as applied, skipped or discarded is a
+//! redelivery and is acknowledged without acting again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::join_all;
+use rules::Scope;
+
+use super::envelope::{EventKind, kind_of, subject_of};
+use super::profile::{scim_group, scim_user};
+use crate::audit::AuditSource;
+use crate::ports::events::{
+    EventBatchHandler, EventLedger, EventState, QueuedEvent, ReceivedMessage,
+};
+use crate::ports::okta::{OktaDirectory, OktaError, OktaGroup, OktaUser};
+use crate::service::converge::{Convergence, Desired, EventVerdict, Intent};
+use crate::service::{Actor, GatewayError, RequestContext, ResourceKind, ScimService};
+
+/// The credential name event records carry as their actor (the hook's shared secret
+/// authenticated the delivery; Okta's own actor is in the event).
+pub const EVENT_CREDENTIAL: &str = "okta-event-hook";
+
+/// How long a failed message waits before its next try: doubling from 10 seconds,
+/// capped at 15 minutes (the most a Lambda SQS retry can be delayed by visibility).
+pub fn retry_delay(receive_count: u32) -> Duration {
+    let doublings = receive_count.saturating_sub(1).min(7);
+    Duration::from_secs((10u64 << doublings).min(900))
+}
+
+/// Why an event failed this time.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("not an event this gateway queued: {0}")]
+    NotAnEvent(String),
+    #[error(transparent)]
+    Okta(#[from] OktaError),
+    #[error("{}", crate::service::cause_chain(.0))]
+    Gateway(#[from] GatewayError),
+    #[error("the event ledger: {0}")]
+    Ledger(String),
+}
+
+/// The worker, built once per cold start.
+pub struct EventWorker {
+    service: Arc<ScimService>,
+    okta: Arc<dyn OktaDirectory>,
+    ledger: Arc<dyn EventLedger>,
+    max_receives: u32,
+}
+
+impl std::fmt::Debug for EventWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventWorker")
+            .field("max_receives", &self.max_receives)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventWorker {
+    /// The worker over its ports. `max_receives` is the queue's redrive limit: the
+    /// attempt that reaches it is the last before the dead-letter queue, and the only
+    /// failed one recorded in the audit trail.
+    pub fn new(
+        service: Arc<ScimService>,
+        okta: Arc<dyn OktaDirectory>,
+        ledger: Arc<dyn EventLedger>,
+        max_receives: u32,
+    ) -> Self {
+        Self {
+            service,
+            okta,
+            ledger,
+            max_receives: max_receives.max(1),
+        }
+    }
+
+    /// Handles one message; `Err` when it is to be tried again (or set aside).
+    pub async fn handle(&self, message: &ReceivedMessage) -> Result<(), String> {
+        let result = self.try_handle(message).await;
+        if let Err(error) = &result {
+            tracing::warn!(
+                message_id = %message.message_id,
+                receive_count = message.receive_count,
+                error = %error,
+                "an event failed"
+            );
+        }
+        result.map_err(|e| e.to_string())
+    }
+
+    async fn try_handle(&self, message: &ReceivedMessage) -> Result<(), Failure> {
+        let event: QueuedEvent =
+            serde_json::from_str(&message.body).map_err(|e| Failure::NotAnEvent(e.to_string()))?;
+        let entry = self
+            .ledger
+            .entry(&event.uuid)
+            .await
+            .map_err(|e| Failure::Ledger(e.to_string()))?;
+        if entry.is_some_and(|e| e.state.is_final()) {
+            return Ok(());
+        }
+        let final_attempt = message.receive_count >= self.max_receives;
+        let ctx = RequestContext {
+            actor: Actor {
+                credential: EVENT_CREDENTIAL.to_owned(),
+            },
+            correlation_id: event.uuid.clone(),
+            base_url: String::new(),
+            user_agent: subject_of(&event.event).actor,
+            source: AuditSource::Event {
+                uuid: event.uuid.clone(),
+                published: Some(event.published.clone()),
+                event_type: Some(event.event_type.clone()),
+            },
+        };
+        let outcome = match self.convergence(&event).await {
+            Ok(convergence) => self
+                .service
+                .converge(convergence, &ctx, final_attempt)
+                .await
+                .map_err(Failure::from),
+            Err(failure) => {
+                if final_attempt {
+                    // Okta could not be read on the last try: the event still gets its
+                    // one record, as a failure.
+                    let why = failure.to_string();
+                    let kind = match kind_of(&event.event_type) {
+                        Some(EventKind::Group) => ResourceKind::Group,
+                        _ => ResourceKind::User,
+                    };
+                    let _ = self
+                        .service
+                        .converge(
+                            Convergence::Fail {
+                                kind,
+                                okta_id: Some(event.group_key.clone()),
+                                why,
+                            },
+                            &ctx,
+                            true,
+                        )
+                        .await;
+                }
+                Err(failure)
+            }
+        };
+        match outcome {
+            Ok(verdict) => {
+                let state = match verdict {
+                    EventVerdict::Applied => EventState::Applied,
+                    EventVerdict::Skipped(_) => EventState::Skipped,
+                };
+                self.ledger
+                    .set_state(&event.uuid, state)
+                    .await
+                    .map_err(|e| Failure::Ledger(e.to_string()))
+            }
+            Err(failure) => {
+                let text = failure.to_string();
+                if let Err(error) = self.ledger.record_failure(&event.uuid, &text).await {
+                    tracing::error!(error = %error, "an event's failure could not be recorded");
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// What the event asks of Identity Center, from Okta's current state.
+    async fn convergence(&self, event: &QueuedEvent) -> Result<Convergence, Failure> {
+        let rules = self.service.active_rules().await.ok_or_else(|| {
+            Failure::Gateway(anyhow::anyhow!("the active rule set could not be read").into())
+        })?;
+        let scope = rules.rules().scope().cloned().unwrap_or_default();
+        let subject = subject_of(&event.event);
+        let Some(kind) = kind_of(&event.event_type) else {
+            return Err(Failure::NotAnEvent(format!(
+                "event type {} is not one the gateway acts on",
+                event.event_type
+            )));
+        };
+        let resource = match kind {
+            EventKind::Group => ResourceKind::Group,
+            _ => ResourceKind::User,
+        };
+        if !scope.admits_event(&event.event_type) {
+            return Ok(Convergence::Skip {
+                kind: resource,
+                okta_id: Some(event.group_key.clone()),
+                why: format!("event type {} is not in the rules' scope", event.event_type),
+            });
+        }
+        match kind {
+            EventKind::User | EventKind::AppAssignment => {
+                let user_id = subject.user_id.unwrap_or_else(|| event.group_key.clone());
+                let okta_user = self.okta.user(&user_id).await?;
+                Ok(Convergence::User(
+                    self.user_intent(&user_id, okta_user, None, &scope).await?,
+                ))
+            }
+            EventKind::Group => {
+                let group_id = subject.group_id.unwrap_or_else(|| event.group_key.clone());
+                let okta_group = self.okta.group(&group_id).await?;
+                if let Some(group) = &okta_group
+                    && !group_in_scope(group, &scope)
+                {
+                    return Ok(Convergence::Skip {
+                        kind: ResourceKind::Group,
+                        okta_id: Some(group_id),
+                        why: format!("group {} is not in the rules' scope", group.name()),
+                    });
+                }
+                Ok(Convergence::Group(group_intent(
+                    &group_id, okta_group, &scope,
+                )?))
+            }
+            EventKind::Membership => {
+                let (Some(user_id), Some(group_id)) = (subject.user_id, subject.group_id) else {
+                    return Err(Failure::NotAnEvent(
+                        "a membership without its user and group".into(),
+                    ));
+                };
+                let okta_group = self.okta.group(&group_id).await?;
+                if let Some(group) = &okta_group
+                    && !group_in_scope(group, &scope)
+                {
+                    return Ok(Convergence::Skip {
+                        kind: ResourceKind::Group,
+                        okta_id: Some(group_id),
+                        why: format!("group {} is not in the rules' scope", group.name()),
+                    });
+                }
+                let okta_user = self.okta.user(&user_id).await?;
+                let groups = match &okta_user {
+                    Some(_) => self.okta.user_groups(&user_id).await?,
+                    None => None,
+                };
+                let in_okta = groups
+                    .as_deref()
+                    .is_some_and(|gs| gs.iter().any(|g| g.id == group_id));
+                let user = self
+                    .user_intent(&user_id, okta_user, groups.as_deref(), &scope)
+                    .await?;
+                let group = group_intent(&group_id, okta_group, &scope)?;
+                let member = in_okta
+                    && matches!(user.desired, Desired::Present(_))
+                    && matches!(group.desired, Desired::Present(_));
+                Ok(Convergence::Membership {
+                    user,
+                    group,
+                    member,
+                })
+            }
+        }
+    }
+
+    /// What Identity Center should hold for an Okta user (`None`: Okta no longer has
+    /// it). `groups` are the user's groups when already read.
+    async fn user_intent(
+        &self,
+        user_id: &str,
+        okta_user: Option<OktaUser>,
+        groups: Option<&[OktaGroup]>,
+        scope: &Scope,
+    ) -> Result<Intent<scim_core::User>, Failure> {
+        let Some(okta_user) = okta_user else {
+            return Ok(Intent {
+                okta_id: user_id.to_owned(),
+                desired: Desired::Absent {
+                    delete: scope.deletes_users(),
+                    why: "deleted in Okta",
+                },
+            });
+        };
+        let desired = if self.user_in_scope(&okta_user, groups, scope).await? {
+            Desired::Present(Box::new(
+                scim_user(&okta_user).map_err(GatewayError::Invalid)?,
+            ))
+        } else {
+            Desired::Absent {
+                delete: false,
+                why: "out of the rules' scope",
+            }
+        };
+        Ok(Intent {
+            okta_id: user_id.to_owned(),
+            desired,
+        })
+    }
+
+    /// Whether the scope takes a user in: assigned to the scope's app, if it names
+    /// one, and a member of one of its groups, if it names any.
+    async fn user_in_scope(
+        &self,
+        user: &OktaUser,
+        groups: Option<&[OktaGroup]>,
+        scope: &Scope,
+    ) -> Result<bool, Failure> {
+        if let Some(app) = &scope.app
+            && !self.okta.is_assigned_to_app(app, &user.id).await?
+        {
+            return Ok(false);
+        }
+        if scope.groups.is_empty() {
+            return Ok(true);
+        }
+        let read;
+        let groups = match groups {
+            Some(groups) => groups,
+            None => {
+                read = self.okta.user_groups(&user.id).await?.unwrap_or_default();
+                &read
+            }
+        };
+        Ok(groups.iter().any(|g| group_in_scope(g, scope)))
+    }
+}
+
+/// Whether the scope takes a group in: named by name or id when it names groups;
+/// otherwise every group but Okta's built-in ones (Everyone).
+fn group_in_scope(group: &OktaGroup, scope: &Scope) -> bool {
+    if scope.groups.is_empty() {
+        return group.group_type != "BUILT_IN";
+    }
+    scope
+        .groups
+        .iter()
+        .any(|g| g == &group.id || g == group.name())
+}
+
+fn group_intent(
+    group_id: &str,
+    okta_group: Option<OktaGroup>,
+    scope: &Scope,
+) -> Result<Intent<scim_core::Group>, Failure> {
+    let desired = match okta_group {
+        Some(group) if group_in_scope(&group, scope) => {
+            Desired::Present(Box::new(scim_group(&group).map_err(GatewayError::Invalid)?))
+        }
+        Some(_) => Desired::Absent {
+            delete: false,
+            why: "out of the rules' scope",
+        },
+        None => Desired::Absent {
+            delete: scope.deletes_groups(),
+            why: "deleted in Okta",
+        },
+    };
+    Ok(Intent {
+        okta_id: group_id.to_owned(),
+        desired,
+    })
+}
+
+#[async_trait]
+impl EventBatchHandler for EventWorker {
+    /// Groups run concurrently, messages of one group in order; after a failure the
+    /// rest of its group fails without being tried.
+    async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<String> {
+        let mut groups: Vec<(String, Vec<ReceivedMessage>)> = Vec::new();
+        for message in batch {
+            let key = serde_json::from_str::<QueuedEvent>(&message.body)
+                .map(|e| e.group_key)
+                .unwrap_or_else(|_| message.message_id.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, messages)) => messages.push(message),
+                None => groups.push((key, vec![message])),
+            }
+        }
+        let results = join_all(groups.into_iter().map(|(_, messages)| async move {
+            let mut failed = Vec::new();
+            for message in messages {
+                if !failed.is_empty() || self.handle(&message).await.is_err() {
+                    failed.push(message.message_id);
+                }
+            }
+            failed
+        }))
+        .await;
+        results.into_iter().flatten().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_fifteen_minutes() {
+        assert_eq!(retry_delay(1), Duration::from_secs(10));
+        assert_eq!(retry_delay(2), Duration::from_secs(20));
+        assert_eq!(retry_delay(4), Duration::from_secs(80));
+        assert_eq!(retry_delay(40), Duration::from_secs(900));
+    }
+}
