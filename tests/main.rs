@@ -11,6 +11,7 @@ mod identity_center_values;
 mod mapping_rules;
 mod okta_events;
 mod okta_replay;
+mod reconcile;
 mod schema_driven_client;
 mod scim_support;
 mod secrets_scan;

@@ -33,14 +33,17 @@
 //! **Settings.** Every function is built with cargo-lambda from the binary its crate
 //! defines, for `provided.al2023` on arm64, with JSON logs and X-Ray.
 //!
-//! **Metrics.** The alarms and the dashboard name only metrics that
-//! `edge::metrics` emits, and the dashboard shows every one of them.
+//! **Metrics.** The alarms and the dashboard name only metrics that the functions emit:
+//! `edge::metrics`' names, and those a function declares in its own `src/metrics.rs`
+//! (every `&str` constant there, read from the source: [`own_metric_names`]); an alarm
+//! on a function's own metric names that function, and the dashboard shows every metric.
 //!
 //! **Rollout.** Every function is published behind an alias (`AutoPublishAlias`, its own or
 //! `Globals.Function`'s), which its events invoke; every function with an API route or a
-//! queue trigger shifts that alias gradually (a canary or linear `DeploymentPreference`,
-//! `AllAtOnce` only by choice of a parameter) and rolls it back on its own Lambda error
-//! alarm.
+//! queue trigger, and any other that has a `DeploymentPreference` (the scheduled
+//! reconciler, which writes to Identity Center), shifts that alias gradually (a canary or
+//! linear `DeploymentPreference`, `AllAtOnce` only by choice of a parameter) and rolls it
+//! back on its own Lambda error alarm.
 //!
 //! **The edge.** Every route of every function, but the audit API's, is on a REST API
 //! whose stage has a regional web ACL associated (written generally, so that the SCIM
@@ -51,6 +54,11 @@
 //! **Events.** The hook and the worker share one FIFO queue, which triggers the worker
 //! with partial batch responses; its redrive limit is the worker's, its visibility
 //! timeout six times the worker's timeout, and its dead-letter queue alarms.
+//!
+//! **Reconciliation.** The reconciler runs on its schedule, one run at a time, within
+//! Lambda's 15 minutes, in the mode a parameter gives (the code's modes, reporting by
+//! default), touches no queue and no event item, and its drift and refusal alarms watch
+//! the metrics it emits, the drift alarm over two periods of the default schedule.
 //!
 //! CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, `!If`, …) are parsed as
 //! tagged YAML values; their long forms (`Ref:`, `Fn::GetAtt:`) are understood too.
@@ -95,6 +103,12 @@ const NOT_CALLED: &[(&str, &str, &str, &str)] = &[
         "dynamodb_rule_store",
         "dynamodb:PutItem",
         "as for ScimApiFunction: the worker reads the active rule set",
+    ),
+    (
+        "ReconcilerFunction",
+        "dynamodb_rule_store",
+        "dynamodb:PutItem",
+        "as for ScimApiFunction: a reconcile run reads the active rule set",
     ),
     (
         "EventWorkerFunction",
@@ -3356,6 +3370,44 @@ fn the_fence_check_catches_extra_missing_and_wrong_principals_and_actions() {
 // ---------------------------------------------------------------------------------------
 // Metrics
 
+/// The metric names a function declares itself, by constant name: every
+/// `pub const NAME: &str = "Value";` of its `src/metrics.rs` (outside its tests), empty
+/// when it has none (its metrics are `edge::metrics`').
+fn own_metric_names(function: &Function<'_>) -> BTreeMap<String, String> {
+    let path = root()
+        .join(function.code_uri())
+        .join("src")
+        .join("metrics.rs");
+    let code = std::fs::read_to_string(path).unwrap_or_default();
+    without_tests(&code)
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("pub const ")?;
+            let (name, value) = rest.split_once(": &str = \"")?;
+            let value = value.strip_suffix("\";")?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// Every metric the functions emit: `edge::metrics`' and each function's own (see
+/// [`own_metric_names`]), with the functions that declare each of the latter.
+fn emitted_metrics(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut emitted: BTreeMap<String, BTreeSet<String>> = edge::metrics::METRIC_NAMES
+        .iter()
+        .map(|name| ((*name).to_owned(), BTreeSet::new()))
+        .collect();
+    for function in functions(template) {
+        for value in own_metric_names(&function).into_values() {
+            emitted
+                .entry(value)
+                .or_default()
+                .insert(function.id.clone());
+        }
+    }
+    emitted
+}
+
 /// The `scimgw` metric names the alarms use.
 fn alarm_metric_names(template: &Value) -> Vec<String> {
     let mut names = Vec::new();
@@ -3426,24 +3478,56 @@ fn dashboard_metric_names(value: &serde_json::Value, out: &mut Vec<String>) {
 #[test]
 fn alarms_and_dashboard_use_exactly_the_metrics_the_functions_emit() {
     let template = template();
-    let emitted: BTreeSet<&str> = edge::metrics::METRIC_NAMES.into_iter().collect();
+    let emitted = emitted_metrics(&template);
+    let all = functions(&template);
+    let reconciler = own_metric_names(function_by_binary(&all, "reconciler"));
+    assert!(
+        reconciler.len() >= 10,
+        "the reconciler's metric names are read from its source: {reconciler:?}"
+    );
+    assert!(
+        emitted.len() >= edge::metrics::METRIC_NAMES.len() + reconciler.len(),
+        "no function's own metric shadows another's or edge::metrics': {emitted:?}"
+    );
 
     let alarmed = alarm_metric_names(&template);
     for name in &alarmed {
         assert!(
-            emitted.contains(name.as_str()),
-            "an alarm uses {name}, which edge::metrics does not emit"
+            emitted.contains_key(name.as_str()),
+            "an alarm uses {name}, which no function emits"
         );
     }
-    // The alarms the deployment promises: Identity Center throttling and token age.
+    // The alarms the deployment promises: Identity Center throttling and token age, drift
+    // that persists, and a reconcile plan refused for its size.
+    let reconciler_metric = |constant: &str| {
+        reconciler
+            .get(constant)
+            .cloned()
+            .unwrap_or_else(|| panic!("the reconciler declares {constant}"))
+    };
     for required in [
-        edge::metrics::TARGET_THROTTLES,
-        edge::metrics::TARGET_CALLS,
-        edge::metrics::TARGET_TOKEN_AGE_DAYS,
+        edge::metrics::TARGET_THROTTLES.to_owned(),
+        edge::metrics::TARGET_CALLS.to_owned(),
+        edge::metrics::TARGET_TOKEN_AGE_DAYS.to_owned(),
+        reconciler_metric("DRIFT_CHANGES"),
+        reconciler_metric("RECONCILE_REFUSED"),
     ] {
+        assert!(alarmed.contains(&required), "no alarm on {required}");
+    }
+    // An alarm on a function's own metric names that function.
+    for (id, resource) in resources(&template) {
+        let properties = &resource["Properties"];
+        let Some(name) = properties["MetricName"].as_str() else {
+            continue;
+        };
+        let owners = emitted.get(name).cloned().unwrap_or_default();
+        if properties["Namespace"].as_str() != Some(edge::metrics::NAMESPACE) || owners.is_empty() {
+            continue;
+        }
+        let named = refs(&properties["Dimensions"]);
         assert!(
-            alarmed.iter().any(|n| n == required),
-            "no alarm on {required}"
+            !named.is_empty() && named.is_subset(&owners),
+            "{id:?}: {name} is emitted by {owners:?} only, the alarm names {named:?}"
         );
     }
 
@@ -3451,11 +3535,11 @@ fn alarms_and_dashboard_use_exactly_the_metrics_the_functions_emit() {
     dashboard_metric_names(&dashboard_body(&template), &mut shown);
     for name in &shown {
         assert!(
-            emitted.contains(name.as_str()),
-            "the dashboard shows {name}, which edge::metrics does not emit"
+            emitted.contains_key(name.as_str()),
+            "the dashboard shows {name}, which no function emits"
         );
     }
-    for name in emitted {
+    for name in emitted.keys() {
         assert!(
             shown.iter().any(|s| s == name),
             "the dashboard does not show {name}"
@@ -3646,6 +3730,16 @@ fn carries_traffic(function: &Function<'_>) -> bool {
     !routes(function).is_empty() || !function.sqs_triggers().is_empty()
 }
 
+/// Whether a bad release of a function does harm that the next run does not undo: it
+/// serves traffic, or it writes to Identity Center (its environment names the target),
+/// as the scheduled reconciler does.
+fn needs_gradual_rollout(function: &Function<'_>) -> bool {
+    carries_traffic(function)
+        || function.value["Properties"]["Environment"]["Variables"]
+            .get("TARGET_BASE_URL")
+            .is_some()
+}
+
 /// A deployment type that shifts traffic gradually (CodeDeploy's predefined Lambda configs).
 fn is_gradual(kind: &str) -> bool {
     kind.starts_with("Canary") || kind.starts_with("Linear")
@@ -3667,13 +3761,14 @@ fn rollout_problems(template: &Value) -> Vec<String> {
         if alarms.is_empty() {
             problems.push(format!("{id}: no AWS/Lambda Errors alarm on it"));
         }
-        if !carries_traffic(&function) {
+        if !needs_gradual_rollout(&function) {
             continue;
         }
         let preference = function.property("DeploymentPreference");
         if preference.is_null() {
             problems.push(format!(
-                "{id}: an API or queue-triggered function without a DeploymentPreference"
+                "{id}: a function that serves traffic or writes to Identity Center without a \
+                 DeploymentPreference"
             ));
             continue;
         }
@@ -3756,7 +3851,7 @@ fn the_rollout_check_catches_a_missing_alias_preference_alarm_or_gradual_default
     assert!(
         problems
             .iter()
-            .any(|p| p.starts_with("AuditApiFunction: an API or queue-triggered function without")),
+            .any(|p| p.starts_with("AuditApiFunction: a function that serves traffic or writes")),
         "{problems:#?}"
     );
     let problems = rollout_problems_after(|t| {
@@ -3766,7 +3861,17 @@ fn the_rollout_check_catches_a_missing_alias_preference_alarm_or_gradual_default
         problems
             .iter()
             .any(|p| p
-                .starts_with("EventWorkerFunction: an API or queue-triggered function without")),
+                .starts_with("EventWorkerFunction: a function that serves traffic or writes")),
+        "{problems:#?}"
+    );
+    // The scheduled reconciler serves no traffic, but writes to Identity Center.
+    let problems = rollout_problems_after(|t| {
+        function(t, "ReconcilerFunction").remove("DeploymentPreference");
+    });
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("ReconcilerFunction: a function that serves traffic or writes")),
         "{problems:#?}"
     );
     let problems = rollout_problems_after(|t| {
@@ -3785,11 +3890,11 @@ fn the_rollout_check_catches_a_missing_alias_preference_alarm_or_gradual_default
     let template = template();
     let shifting = functions(&template)
         .iter()
-        .filter(|f| carries_traffic(f))
+        .filter(|f| needs_gradual_rollout(f))
         .count();
     assert!(
-        shifting >= 4,
-        "scim-api, audit-api, okta-hook and event-worker"
+        shifting >= 5,
+        "scim-api, audit-api, okta-hook, event-worker and reconciler"
     );
     assert_eq!(
         problems
@@ -4124,6 +4229,161 @@ fn the_policy_check_holds_the_event_functions_to_their_keys_and_queue() {
             "EventsDeadLetterQueue is not a AWS::SQS::Queue its environment names"
         ),
         "{dead_letters:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Reconciliation
+
+/// Lambda's longest timeout, in seconds.
+const LAMBDA_MAX_TIMEOUT: u64 = 900;
+
+/// The seconds between runs of a `rate(…)` schedule expression; `None` for a `cron(…)`.
+fn rate_seconds(expression: &str) -> Option<u64> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (value, unit) = inner.trim().split_once(' ')?;
+    let value: u64 = value.parse().ok()?;
+    let unit = match unit.trim_end_matches('s') {
+        "minute" => 60,
+        "hour" => 3_600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(value * unit)
+}
+
+/// The alarm on a `scimgw` metric of `function`, by metric name.
+fn function_metric_alarm<'a>(template: &'a Value, function: &str, metric: &str) -> &'a Value {
+    let found: Vec<&Value> = resources(template)
+        .values()
+        .filter(|r| {
+            let p = &r["Properties"];
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && p["Namespace"].as_str() == Some(edge::metrics::NAMESPACE)
+                && p["MetricName"].as_str() == Some(metric)
+                && refs(&p["Dimensions"]).contains(function)
+        })
+        .map(|r| &r["Properties"])
+        .collect();
+    let [alarm] = found.as_slice() else {
+        panic!("one alarm on {function}'s {metric}: {found:?}")
+    };
+    alarm
+}
+
+#[test]
+fn the_reconciler_runs_on_its_schedule_one_at_a_time_and_its_alarms_watch_what_it_emits() {
+    let template = template();
+    let functions = functions(&template);
+    let reconciler = function_by_binary(&functions, "reconciler");
+    let id = reconciler.id.as_str();
+
+    // One schedule, from a parameter whose default the drift alarm's period follows.
+    let events: Vec<&Value> = reconciler.value["Properties"]["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(_, e)| e)
+        .collect();
+    let [event] = events.as_slice() else {
+        panic!("{id}: one event, its schedule: {events:?}")
+    };
+    assert_eq!(event["Type"].as_str(), Some("Schedule"), "{id}");
+    assert_eq!(
+        refs(&event["Properties"]["Schedule"]),
+        BTreeSet::from(["ReconcileSchedule".to_owned()])
+    );
+    let schedule = template["Parameters"]["ReconcileSchedule"]["Default"]
+        .as_str()
+        .unwrap_or_default();
+    let every = rate_seconds(schedule).expect("ReconcileSchedule's default is a rate(…)");
+    assert_eq!(every, 3_600, "{schedule}");
+
+    // One run at a time, within Lambda's limit.
+    assert_eq!(
+        number_or_default(
+            &template,
+            reconciler.property("ReservedConcurrentExecutions")
+        ),
+        Some(1),
+        "{id}: runs must not overlap"
+    );
+    assert_eq!(
+        number_or_default(&template, reconciler.property("Timeout")),
+        Some(LAMBDA_MAX_TIMEOUT)
+    );
+
+    // The mode: the code's two, reporting by default.
+    assert_eq!(
+        reconciler.variable_refs("RECONCILE_MODE"),
+        BTreeSet::from(["ReconcileMode".to_owned()])
+    );
+    let mode = &template["Parameters"]["ReconcileMode"];
+    assert_eq!(
+        mode["Default"].as_str(),
+        Some(edge::ReconcileMode::default().as_str())
+    );
+    assert_eq!(edge::ReconcileMode::default(), edge::ReconcileMode::Report);
+    let allowed: Vec<&str> = one_or_many(&mode["AllowedValues"])
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(
+        allowed,
+        [
+            edge::ReconcileMode::Report.as_str(),
+            edge::ReconcileMode::Apply.as_str()
+        ]
+    );
+
+    // No queue, no event item: told about none, granted none.
+    for resource in reconciler.own_resources() {
+        assert_ne!(
+            resource_type(&template, &resource),
+            Some("AWS::SQS::Queue"),
+            "{id}: {resource}"
+        );
+    }
+    for statement in statements(&template, &reconciler.role_id()) {
+        let sid = statement.sid();
+        assert!(
+            statement.actions().iter().all(|a| !a.starts_with("sqs:")),
+            "{id}/{sid}"
+        );
+        assert!(
+            !format!("{:?}", statement.value["Condition"]).contains("EVENT#"),
+            "{id}/{sid}"
+        );
+    }
+    let (calls, modules) = derived_calls(reconciler);
+    assert!(
+        !modules.contains("dynamodb_event_ledger") && !modules.contains("sqs_events"),
+        "{modules:?}"
+    );
+    assert!(calls.actions.contains("dynamodb:PutItem"), "{calls:?}");
+
+    // Drift that two runs in a row found, and a refused plan.
+    let own = own_metric_names(reconciler);
+    let drift = function_metric_alarm(&template, id, &own["DRIFT_CHANGES"]);
+    assert_eq!(number_or_default(&template, &drift["Period"]), Some(every));
+    assert_eq!(
+        number_or_default(&template, &drift["EvaluationPeriods"]),
+        Some(2)
+    );
+    assert_eq!(
+        number_or_default(&template, &drift["DatapointsToAlarm"]),
+        Some(2)
+    );
+    assert_eq!(number_or_default(&template, &drift["Threshold"]), Some(0));
+    assert_eq!(
+        drift["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
+    let refused = function_metric_alarm(&template, id, &own["RECONCILE_REFUSED"]);
+    assert_eq!(number_or_default(&template, &refused["Threshold"]), Some(1));
+    assert_eq!(
+        refused["ComparisonOperator"].as_str(),
+        Some("GreaterThanOrEqualToThreshold")
     );
 }
 

@@ -312,10 +312,10 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes `info` as JSON, readable by the owner only: it holds bearer tokens.
 /// The rule source `--rules` asks for, and its version: the file's rule set, which must
-/// validate (its warnings go to stderr), or the identity.
-fn rule_source(path: Option<&Path>) -> anyhow::Result<(Arc<dyn RuleSource>, String)> {
+/// validate (its warnings go to stderr), or the identity. `scimgw sync --dev` loads the
+/// same file the same way, so that both name the same version.
+pub(crate) fn rule_source(path: Option<&Path>) -> anyhow::Result<(Arc<dyn RuleSource>, String)> {
     let Some(path) = path else {
         return Ok((Arc::new(IdentityRules::new()), IDENTITY_VERSION.to_owned()));
     };
@@ -338,6 +338,7 @@ fn rule_source(path: Option<&Path>) -> anyhow::Result<(Arc<dyn RuleSource>, Stri
     Ok((Arc::new(FixedRules::new(active)), version))
 }
 
+/// Writes `info` as JSON, readable by the owner only: it holds bearer tokens.
 pub(crate) fn write_info_json(path: &Path, info: &DevInfo) -> anyhow::Result<()> {
     use std::io::Write as _;
     let json = serde_json::to_string_pretty(info).context("serializing the info JSON")?;

@@ -377,12 +377,19 @@ fn operation_word(operation: AuditOperation) -> &'static str {
     }
 }
 
-/// Who ran the command, as the machine knows them: `user@host`.
-fn operator() -> String {
+/// Who ran the command, as the machine knows them: `user@host` (for the audit records
+/// of `scimgw events` and `scimgw sync`).
+pub(crate) fn operator() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".to_owned());
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".to_owned());
+    // HOSTNAME is a shell variable that is seldom exported.
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned());
     format!("{user}@{host}")
 }
 

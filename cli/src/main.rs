@@ -9,6 +9,7 @@ mod doctor;
 mod emulator;
 mod events;
 mod rules;
+mod sync;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -40,6 +41,8 @@ enum Command {
     Rules(rules::RulesArgs),
     /// The Okta event path's dead-letter queue: list, replay, discard.
     Events(events::EventsArgs),
+    /// Plan or apply the changes that make Identity Center match Okta.
+    Sync(sync::SyncArgs),
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
@@ -66,5 +69,6 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Audit(args) => Ok(audit::run(args).await),
         Command::Rules(args) => Ok(rules::run(args).await),
         Command::Events(args) => Ok(events::run(args).await),
+        Command::Sync(args) => Ok(sync::run(args).await),
     }
 }

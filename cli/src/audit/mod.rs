@@ -132,6 +132,7 @@ enum OperationArg {
     Get,
     Replay,
     Discard,
+    Reconcile,
 }
 
 impl FilterArgs {
@@ -156,6 +157,7 @@ impl FilterArgs {
                 OperationArg::Get => AuditOperation::Get,
                 OperationArg::Replay => AuditOperation::Replay,
                 OperationArg::Discard => AuditOperation::Discard,
+                OperationArg::Reconcile => AuditOperation::Reconcile,
             }),
             limit,
             cursor,

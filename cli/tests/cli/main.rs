@@ -9,3 +9,4 @@ mod audit;
 mod docs_commands;
 mod events;
 mod rules;
+mod sync;

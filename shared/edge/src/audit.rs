@@ -328,7 +328,8 @@ pub fn parse_outcome(value: &str) -> Result<Outcome, BadParameter> {
     }
 }
 
-/// `create`, `replace`, `patch`, `delete`, `list`, `get`, `replay` or `discard`.
+/// `create`, `replace`, `patch`, `delete`, `list`, `get`, `replay`, `discard` or
+/// `reconcile`.
 pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
     match value {
         "create" => Ok(AuditOperation::Create),
@@ -339,9 +340,10 @@ pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
         "get" => Ok(AuditOperation::Get),
         "replay" => Ok(AuditOperation::Replay),
         "discard" => Ok(AuditOperation::Discard),
+        "reconcile" => Ok(AuditOperation::Reconcile),
         _ => Err(BadParameter(
             "`operation` must be one of create, replace, patch, delete, list, get, replay, \
-             discard"
+             discard, reconcile"
                 .into(),
         )),
     }

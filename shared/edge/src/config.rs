@@ -1,7 +1,8 @@
 //! The functions' configuration, read once per cold start from the environment.
 //! Variables carry secret ids (ARNs or names), never secret values. [`Config`] is the
-//! `scim-api` function's (and, but for the inbound tokens, the `event-worker`'s);
-//! [`EventsConfig`] adds what the event-hook path needs.
+//! `scim-api` function's (and, but for the inbound tokens, the `event-worker`'s and the
+//! `reconciler`'s); [`EventsConfig`] adds what the event-hook path needs, and
+//! [`ReconcileConfig`] what the scheduled reconciler needs.
 //!
 //! | variable | required | meaning |
 //! |---|---|---|
@@ -262,6 +263,88 @@ impl EventsConfig {
     }
 }
 
+/// The scheduled reconciler's configuration (the target, the audit trail and the mirror
+/// come from [`Config::worker_from_lookup`]):
+///
+/// | variable | required | meaning |
+/// |---|---|---|
+/// | `STATE_TABLE_NAME` | yes | the state table: the active rule set, and the mirror the run refreshes |
+/// | `OKTA_ORG_URL` | yes | the Okta org, e.g. `https://example.okta.com` |
+/// | `OKTA_TOKEN_SECRET_ID` | yes | the secret holding the Okta API token (SSWS, read-only admin) |
+/// | `RECONCILE_MODE` | no | `report` (default): plan and report the drift; `apply`: also apply the plan within the safety rules |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileConfig {
+    /// The state table.
+    pub state_table_name: String,
+    /// The Okta org URL, without a trailing slash.
+    pub okta_org_url: String,
+    /// The Okta API token secret's id.
+    pub okta_token_secret_id: String,
+    /// Whether a run applies its plan.
+    pub mode: ReconcileMode,
+}
+
+/// What a scheduled reconcile run does with its plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReconcileMode {
+    /// Report the drift (audit record and metrics), change nothing: the default, so that
+    /// a new deployment shows what it would do before it does it.
+    #[default]
+    Report,
+    /// Apply the plan's changes too, within the safety rules.
+    Apply,
+}
+
+impl ReconcileMode {
+    /// The variable's value for this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::Apply => "apply",
+        }
+    }
+}
+
+impl ReconcileConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let okta_org_url = required("OKTA_ORG_URL")?;
+        if !is_http_url(&okta_org_url) {
+            return Err(ConfigError::Invalid(
+                "OKTA_ORG_URL",
+                "expected an http(s) URL",
+            ));
+        }
+        let mode = match get("RECONCILE_MODE").as_deref() {
+            None | Some("report") => ReconcileMode::Report,
+            Some("apply") => ReconcileMode::Apply,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "RECONCILE_MODE",
+                    "expected `report` or `apply`",
+                ));
+            }
+        };
+        Ok(Self {
+            state_table_name: required("STATE_TABLE_NAME")?,
+            okta_org_url: okta_org_url.trim_end_matches('/').to_owned(),
+            okta_token_secret_id: required("OKTA_TOKEN_SECRET_ID")?,
+            mode,
+        })
+    }
+}
+
 /// The region of an Identity Center SCIM endpoint, `https://scim.<region>.amazonaws.com/…`;
 /// `None` for any other URL.
 pub fn scim_endpoint_region(url: &str) -> Option<String> {
@@ -365,6 +448,64 @@ mod tests {
         ]))
         .unwrap();
         assert!(worker.scim_tokens_secret_id.is_empty());
+    }
+
+    #[test]
+    fn the_reconcile_configuration_needs_the_table_and_okta_and_reports_by_default() {
+        // Arrange
+        let lookup = |pairs: Vec<(&'static str, &'static str)>| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let base = vec![
+            ("STATE_TABLE_NAME", "state"),
+            ("OKTA_ORG_URL", "https://example.okta.com/"),
+            ("OKTA_TOKEN_SECRET_ID", "okta"),
+        ];
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs: Vec<_> = base
+                .iter()
+                .filter(|(k, _)| *k != extra.0)
+                .copied()
+                .collect();
+            pairs.push(extra);
+            ReconcileConfig::from_lookup(lookup(pairs))
+        };
+
+        // Act
+        let config = ReconcileConfig::from_lookup(lookup(base.clone())).unwrap();
+
+        // Assert
+        assert_eq!(config.mode, ReconcileMode::Report);
+        assert_eq!(config.okta_org_url, "https://example.okta.com");
+        assert_eq!(
+            with(("RECONCILE_MODE", "apply")).unwrap().mode,
+            ReconcileMode::Apply
+        );
+        assert_eq!(
+            with(("RECONCILE_MODE", " report ")).unwrap().mode.as_str(),
+            "report"
+        );
+        assert!(matches!(
+            with(("RECONCILE_MODE", "yes")),
+            Err(ConfigError::Invalid("RECONCILE_MODE", _))
+        ));
+        assert_eq!(
+            ReconcileConfig::from_lookup(lookup(base[1..].to_vec())),
+            Err(ConfigError::Missing("STATE_TABLE_NAME"))
+        );
+        assert_eq!(
+            ReconcileConfig::from_lookup(lookup(vec![base[0], base[2]])),
+            Err(ConfigError::Missing("OKTA_ORG_URL"))
+        );
+        assert!(matches!(
+            with(("OKTA_ORG_URL", "example.okta.com")),
+            Err(ConfigError::Invalid("OKTA_ORG_URL", _))
+        ));
     }
 
     #[test]

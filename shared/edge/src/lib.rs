@@ -25,7 +25,9 @@ pub mod static_secrets;
 pub use app::ScimApp;
 pub use audit::{AuditApp, audit_router};
 pub use auth::{BearerAuthenticator, InboundTokens, hash_token, inbound_tokens_secret};
-pub use config::{Config, ConfigError, EventsConfig, TargetDialect};
+pub use config::{
+    Config, ConfigError, EventsConfig, ReconcileConfig, ReconcileMode, TargetDialect,
+};
 pub use error::to_response;
 pub use hook::{HOOK_PATH, HookApp, hook_router};
 pub use http::{CORRELATION_HEADER, InvocationId};

@@ -160,8 +160,9 @@ fn operation_name(method: &Method, matched: &str) -> &'static str {
         {
             "Discovery"
         }
-        // No SCIM route has these (`scimgw events dlq`'s operations).
-        Some((_, Op::Replay | Op::Discard)) | None => "Other",
+        // No SCIM route has these (`scimgw events dlq`'s operations, the reconciler's
+        // run summaries).
+        Some((_, Op::Replay | Op::Discard | Op::Reconcile)) | None => "Other",
     }
 }
 

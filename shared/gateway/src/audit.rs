@@ -104,6 +104,11 @@ pub enum AuditSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         event_type: Option<String>,
     },
+    /// A reconcile run (`scimgw sync apply`, the scheduled `reconciler`).
+    Reconcile {
+        /// The run's id.
+        run: String,
+    },
     /// An admin's command, e.g. `events dlq replay` (`scimgw`).
     Admin {
         /// The command.
@@ -161,6 +166,9 @@ pub enum AuditOperation {
     Replay,
     /// A dead-lettered event deleted (`scimgw events dlq discard`).
     Discard,
+    /// A scheduled reconcile run's summary: what drift it found, what it applied, what
+    /// the safety rules held back (each change it applied has its own record).
+    Reconcile,
 }
 
 /// How an operation ended.

@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod events;
 pub mod mirror;
 pub mod ports;
+pub mod reconcile;
 pub mod rule_store;
 pub mod rules;
 pub mod service;

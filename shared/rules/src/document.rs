@@ -19,6 +19,7 @@
 //!   groups: [Engineers]                 # Okta group names or ids (all when absent)
 //!   app: 0oa1b2c3d4E5f6G7h8i9           # only users assigned to this Okta app
 //!   delete: [users]                     # what an Okta deletion deletes (else deactivate)
+//!   delete_after_days: 30               # reconciliation: days deactivated before deleted
 //! ```
 //!
 //! The document carries no version (the rule store assigns one when it saves the set):
@@ -53,7 +54,7 @@ const TOP_KEYS: &[&str] = &["users", "groups", "scope"];
 const RULE_KEYS: &[&str] = &[
     "name", "when", "set", "default", "copy", "rename", "remove", "skip", "map",
 ];
-const SCOPE_KEYS: &[&str] = &["events", "groups", "app", "delete"];
+const SCOPE_KEYS: &[&str] = &["events", "groups", "app", "delete", "delete_after_days"];
 
 /// The longest display name Identity Center keeps (Identity Store `DisplayName`).
 const MAX_DISPLAY_NAME_CHARS: usize = 1024;
@@ -678,6 +679,18 @@ impl Loader {
                 }
                 continue;
             }
+            if key == "delete_after_days" {
+                match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(days) if days <= 3650 => scope.delete_after_days = Some(days),
+                    _ => self.problem(
+                        ProblemKind::InvalidScope,
+                        None,
+                        field,
+                        "a whole number of days from 0 to 3650".to_owned(),
+                    ),
+                }
+                continue;
+            }
             let target = match key.as_str() {
                 "events" => &mut scope.events,
                 "groups" => &mut scope.groups,
@@ -689,8 +702,8 @@ impl Loader {
                         None,
                         field,
                         format!(
-                            "unknown key `{other}`{hint}; `scope` has `events`, `groups`, `app` \
-                             and `delete`"
+                            "unknown key `{other}`{hint}; `scope` has `events`, `groups`, `app`, \
+                             `delete` and `delete_after_days`"
                         ),
                     );
                     continue;

@@ -97,6 +97,10 @@ pub struct Scope {
     /// `delete:` `users` and/or `groups`: what a deletion in Okta deletes in Identity
     /// Center. Users not named are deactivated instead; groups not named are kept.
     pub delete: Vec<String>,
+    /// `delete_after_days:` how long a user gone from Okta stays deactivated before
+    /// reconciliation deletes it (with `delete: [users]`); the reconciler's default when
+    /// absent.
+    pub delete_after_days: Option<u32>,
 }
 
 impl Scope {

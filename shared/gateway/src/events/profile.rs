@@ -95,6 +95,18 @@ pub fn scim_user(okta: &OktaUser) -> Result<User, ScimError> {
     User::from_value(Value::Object(user))
 }
 
+/// Whether the rules' scope takes an Okta group in: named by name or id when it names
+/// groups; otherwise every group but Okta's built-in ones (Everyone).
+pub fn group_in_scope(group: &OktaGroup, scope: &rules::Scope) -> bool {
+    if scope.groups.is_empty() {
+        return group.group_type != "BUILT_IN";
+    }
+    scope
+        .groups
+        .iter()
+        .any(|g| g == &group.id || g == group.name())
+}
+
 /// The SCIM group for an Okta group: its name and, as `externalId`, its Okta id.
 pub fn scim_group(okta: &OktaGroup) -> Result<Group, ScimError> {
     Group::from_value(json!({

@@ -16,7 +16,7 @@ use futures::future::join_all;
 use rules::Scope;
 
 use super::envelope::{EventKind, kind_of, subject_of};
-use super::profile::{scim_group, scim_user};
+use super::profile::{group_in_scope, scim_group, scim_user};
 use crate::audit::AuditSource;
 use crate::ports::events::{
     EventBatchHandler, EventLedger, EventState, QueuedEvent, ReceivedMessage,
@@ -276,7 +276,7 @@ impl EventWorker {
                 okta_id: user_id.to_owned(),
                 desired: Desired::Absent {
                     delete: scope.deletes_users(),
-                    why: "deleted in Okta",
+                    why: "deleted in Okta".into(),
                 },
             });
         };
@@ -287,7 +287,7 @@ impl EventWorker {
         } else {
             Desired::Absent {
                 delete: false,
-                why: "out of the rules' scope",
+                why: "out of the rules' scope".into(),
             }
         };
         Ok(Intent {
@@ -324,18 +324,6 @@ impl EventWorker {
     }
 }
 
-/// Whether the scope takes a group in: named by name or id when it names groups;
-/// otherwise every group but Okta's built-in ones (Everyone).
-fn group_in_scope(group: &OktaGroup, scope: &Scope) -> bool {
-    if scope.groups.is_empty() {
-        return group.group_type != "BUILT_IN";
-    }
-    scope
-        .groups
-        .iter()
-        .any(|g| g == &group.id || g == group.name())
-}
-
 fn group_intent(
     group_id: &str,
     okta_group: Option<OktaGroup>,
@@ -347,11 +335,11 @@ fn group_intent(
         }
         Some(_) => Desired::Absent {
             delete: false,
-            why: "out of the rules' scope",
+            why: "out of the rules' scope".into(),
         },
         None => Desired::Absent {
             delete: scope.deletes_groups(),
-            why: "deleted in Okta",
+            why: "deleted in Okta".into(),
         },
     };
     Ok(Intent {

@@ -32,7 +32,7 @@ pub enum Desired<T> {
         /// deactivated and a group kept).
         delete: bool,
         /// Why, for the audit record: `deleted in Okta`, `out of scope`.
-        why: &'static str,
+        why: String,
     },
 }
 
@@ -678,7 +678,7 @@ fn eq_filter(attribute: &str, value: &str) -> Result<Filter, GatewayError> {
 /// `replace` operations (with paths) for every attribute `desired` sets that `current`
 /// holds otherwise: sub-attributes of `name` and of the enterprise extension one by one,
 /// everything else whole. Attributes `desired` leaves out are left as they are.
-fn differing_attributes(current: &Value, desired: &Value) -> Vec<Value> {
+pub(crate) fn differing_attributes(current: &Value, desired: &Value) -> Vec<Value> {
     let (Some(current), Some(desired)) = (current.as_object(), desired.as_object()) else {
         return Vec::new();
     };

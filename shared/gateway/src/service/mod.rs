@@ -31,6 +31,7 @@ mod groups;
 mod known;
 mod list;
 mod request;
+mod snapshot;
 mod users;
 
 use std::sync::Arc;
