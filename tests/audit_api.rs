@@ -141,6 +141,8 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
                 correlation_id: format!("req-{n}"),
                 error: None,
                 reason: None,
+                source_ip: None,
+                request_id: None,
             })
             .await
             .expect("append");

@@ -49,7 +49,12 @@
 //! whose stage has a regional web ACL associated (written generally, so that the SCIM
 //! routes and the Okta event hook's are covered alike); no function has a function URL
 //! around it. The web ACL limits each source IP and, with a parameter, admits Okta's
-//! ranges only. The audit routes are on the HTTP API, behind its JWT authorizer.
+//! ranges only. Its rate rules split the SCIM API's requests: the SCIM routes are limited
+//! by one, the Okta event hook's by another with a limit at least as high (Okta sends both
+//! from the same addresses and never retries a refused event delivery), and every request
+//! is counted by exactly one ([`rate_rule_problems`], which evaluates the rules'
+//! scope-down statements on the paths WAF sees, stage included). The audit routes are on
+//! the HTTP API, behind its JWT authorizer.
 //!
 //! **Events.** The hook and the worker share one FIFO queue, which triggers the worker
 //! with partial batch responses; its redrive limit is the worker's, its visibility
@@ -2342,6 +2347,324 @@ fn the_audit_routes_are_on_the_http_api_behind_its_jwt_authorizer() {
     }
 }
 
+/// The web ACL's rate rule for the SCIM routes: every request to the SCIM API but the
+/// Okta event hook's.
+const SCIM_RATE_RULE: &str = "RateLimitPerSourceIp";
+
+/// The web ACL's rate rule for the Okta event hook's path, with a limit of its own: Okta
+/// sends its SCIM calls and its event deliveries from the same addresses, and never
+/// retries a delivery refused with a 4xx, so SCIM traffic must not spend the hook's count.
+const HOOK_RATE_RULE: &str = "HookRateLimitPerSourceIp";
+
+/// The SCIM API's web ACL.
+fn scim_web_acl(template: &Value) -> String {
+    web_acls_of_apis(template)
+        .get(&scim_api(template))
+        .cloned()
+        .expect("the SCIM API's web ACL")
+}
+
+/// Whether a WAF statement matches a request with this URI path, for the statements a
+/// scope-down on the path is written with: `ByteMatchStatement` on `UriPath` (`EXACTLY`,
+/// `STARTS_WITH`, `ENDS_WITH`, `CONTAINS`; text transformations `NONE`, `LOWERCASE` and
+/// `URL_DECODE`, applied in priority order to the path, never to the search string), and
+/// `NotStatement`, `AndStatement` and `OrStatement` of those. `Err` names what it cannot
+/// evaluate.
+fn waf_matches(statement: &Value, path: &str) -> Result<bool, String> {
+    let Some((kind, inner)) = statement
+        .as_mapping()
+        .filter(|m| m.len() == 1)
+        .and_then(|m| m.iter().next())
+    else {
+        return Err(format!("not one WAF statement: {statement:?}"));
+    };
+    let all = |key: &str| -> Result<Vec<bool>, String> {
+        let statements = one_or_many(&inner[key]);
+        if statements.len() < 2 {
+            return Err(format!("{key} needs two statements or more"));
+        }
+        statements
+            .into_iter()
+            .map(|s| waf_matches(s, path))
+            .collect()
+    };
+    match kind.as_str() {
+        Some("NotStatement") => Ok(!waf_matches(&inner["Statement"], path)?),
+        Some("AndStatement") => Ok(all("Statements")?.into_iter().all(|m| m)),
+        Some("OrStatement") => Ok(all("Statements")?.into_iter().any(|m| m)),
+        Some("ByteMatchStatement") => {
+            if inner["FieldToMatch"].get("UriPath").is_none() {
+                return Err(format!(
+                    "a byte match on {:?}, not UriPath",
+                    inner["FieldToMatch"]
+                ));
+            }
+            let search = inner["SearchString"]
+                .as_str()
+                .ok_or_else(|| format!("SearchString {:?} is not text", inner["SearchString"]))?;
+            let mut transformations: Vec<(u64, &str)> = one_or_many(&inner["TextTransformations"])
+                .into_iter()
+                .map(|t| {
+                    (
+                        t["Priority"].as_u64().unwrap_or_default(),
+                        t["Type"].as_str().unwrap_or("?"),
+                    )
+                })
+                .collect();
+            transformations.sort_unstable();
+            let mut value = path.to_owned();
+            for (_, transformation) in transformations {
+                value = match transformation {
+                    "NONE" => value,
+                    "LOWERCASE" => value.to_ascii_lowercase(),
+                    "URL_DECODE" => url_decode(&value),
+                    other => return Err(format!("cannot apply text transformation {other}")),
+                };
+            }
+            match inner["PositionalConstraint"].as_str() {
+                Some("EXACTLY") => Ok(value == search),
+                Some("STARTS_WITH") => Ok(value.starts_with(search)),
+                Some("ENDS_WITH") => Ok(value.ends_with(search)),
+                Some("CONTAINS") => Ok(value.contains(search)),
+                other => Err(format!("cannot evaluate PositionalConstraint {other:?}")),
+            }
+        }
+        other => Err(format!("cannot evaluate a {other:?}")),
+    }
+}
+
+/// WAF's `URL_DECODE`: `%XX` escapes decoded, anything else kept.
+fn url_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = if bytes[i] == b'%' {
+            text.get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        } else {
+            None
+        };
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The URI paths WAF sees for requests to a REST API route: on the stage's execute-api
+/// endpoint, where the stage is the first segment (`/prod/hooks/okta`), and on a custom
+/// domain mapped to the stage's root (`/hooks/okta`); each with and without a trailing
+/// slash. A greedy `{proxy+}` stands for a SCIM resource, and for one whose path ends
+/// like the hook's (a SCIM request may not trade its rule for the hook's).
+fn waf_paths(stage: &str, route_path: &str) -> Vec<String> {
+    let hook_tail = edge::HOOK_PATH.trim_start_matches('/');
+    let concrete: Vec<String> = match route_path.split_once("{proxy+}") {
+        Some((head, tail)) => [
+            "Users/2819c223".to_owned(),
+            format!("Users/2819c223/{hook_tail}"),
+        ]
+        .iter()
+        .map(|resource| format!("{head}{resource}{tail}"))
+        .collect(),
+        None => vec![route_path.to_owned()],
+    };
+    concrete
+        .iter()
+        .flat_map(|path| [format!("/{stage}{path}"), path.clone()])
+        .flat_map(|path| [format!("{path}/"), path])
+        .collect()
+}
+
+/// What keeps the SCIM API's web ACL from limiting each source IP with one rate rule for
+/// the SCIM routes and another, at least as high, for the Okta event hook's, every request
+/// counted by exactly one (one line each; empty when it does).
+fn rate_rule_problems(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let api = scim_api(template);
+    let acl_id = scim_web_acl(template);
+    let acl = &template["Resources"][acl_id.as_str()]["Properties"];
+    let rules: Vec<(Option<String>, &Value)> = one_or_many(&acl["Rules"])
+        .into_iter()
+        .map(conditional)
+        .collect();
+    let name = |rule: &Value| rule["Name"].as_str().unwrap_or("?").to_owned();
+    let rate_rules: Vec<(Option<String>, &Value)> = rules
+        .iter()
+        .filter(|(_, r)| r["Statement"].get("RateBasedStatement").is_some())
+        .cloned()
+        .collect();
+    let parameter_default = |value: &Value| -> Option<u64> {
+        let named = refs(value);
+        let parameter = named.iter().next().filter(|_| named.len() == 1)?;
+        let default = &template["Parameters"][parameter.as_str()]["Default"];
+        default
+            .as_u64()
+            .or_else(|| default.as_str().and_then(|d| d.parse().ok()))
+    };
+
+    // Each rate rule: always there, per source IP, from a parameter with a default, and
+    // answering 429 with Retry-After (Okta's SCIM client retries it; a 403 it would not).
+    let mut limits = BTreeMap::new();
+    let mut metric_names = BTreeSet::new();
+    for (condition, rule) in &rate_rules {
+        let rule_name = name(rule);
+        if let Some(condition) = condition {
+            problems.push(format!("{rule_name}: only under {condition}"));
+        }
+        let statement = &rule["Statement"]["RateBasedStatement"];
+        if statement["AggregateKeyType"].as_str() != Some("IP") {
+            problems.push(format!("{rule_name}: not keyed on the source IP"));
+        }
+        match parameter_default(&statement["Limit"]) {
+            Some(limit) if limit >= 10 => {
+                limits.insert(rule_name.clone(), limit);
+            }
+            other => problems.push(format!(
+                "{rule_name}: its Limit is not a parameter with a default of 10 or more ({other:?})"
+            )),
+        }
+        let response = &rule["Action"]["Block"]["CustomResponse"];
+        let retry_after = one_or_many(&response["ResponseHeaders"])
+            .iter()
+            .any(|h| h["Name"].as_str() == Some("Retry-After"));
+        if response["ResponseCode"].as_u64() != Some(429) || !retry_after {
+            problems.push(format!(
+                "{rule_name}: does not block with 429 and Retry-After"
+            ));
+        }
+        let metric = rule["VisibilityConfig"]["MetricName"]
+            .as_str()
+            .unwrap_or("?");
+        if !metric_names.insert(metric.to_owned()) {
+            problems.push(format!(
+                "{rule_name}: metric name {metric} is another rule's"
+            ));
+        }
+    }
+    for wanted in [SCIM_RATE_RULE, HOOK_RATE_RULE] {
+        if !rate_rules.iter().any(|(_, r)| name(r) == wanted) {
+            problems.push(format!("{acl_id}: no rate-based rule {wanted}"));
+        }
+    }
+    if let (Some(scim), Some(hook)) = (limits.get(SCIM_RATE_RULE), limits.get(HOOK_RATE_RULE))
+        && hook < scim
+    {
+        problems.push(format!(
+            "{HOOK_RATE_RULE}'s default limit {hook} is below {SCIM_RATE_RULE}'s {scim}"
+        ));
+    }
+
+    // Priorities: unique, and the allow-list (block what is not in an IP set) before
+    // every rate rule, so that what is not Okta never spends Okta's count.
+    let priority = |rule: &Value| rule["Priority"].as_u64();
+    let mut priorities = BTreeSet::new();
+    for (_, rule) in &rules {
+        if !priority(rule).is_some_and(|p| priorities.insert(p)) {
+            problems.push(format!(
+                "{}: priority {:?} is missing or another rule's",
+                name(rule),
+                rule["Priority"]
+            ));
+        }
+    }
+    for (_, allow) in rules.iter().filter(|(_, r)| {
+        r["Statement"]["NotStatement"]["Statement"]
+            .get("IPSetReferenceStatement")
+            .is_some()
+    }) {
+        for (_, rate) in &rate_rules {
+            if priority(allow) >= priority(rate) {
+                problems.push(format!("{} comes after {}", name(allow), name(rate)));
+            }
+        }
+    }
+
+    // Every request is counted by exactly one of the two: the SCIM rule's scope-down
+    // statement is the negation of the hook rule's, word for word.
+    let scope = |wanted: &str| {
+        rate_rules
+            .iter()
+            .find(|(_, r)| name(r) == wanted)
+            .map(|(_, r)| &r["Statement"]["RateBasedStatement"]["ScopeDownStatement"])
+    };
+    if let (Some(scim), Some(hook)) = (scope(SCIM_RATE_RULE), scope(HOOK_RATE_RULE))
+        && (hook.is_null() || scim["NotStatement"]["Statement"] != *hook)
+    {
+        problems.push(format!(
+            "{SCIM_RATE_RULE}'s scope-down statement is not the negation of {HOOK_RATE_RULE}'s: \
+             a request could be counted by both, or by neither"
+        ));
+    }
+
+    // Each route of the SCIM API, at each path WAF may see for it, is counted by exactly
+    // one rate rule: the SCIM function's by the SCIM rule, the hook's by the hook rule.
+    let stage = template["Resources"][api.as_str()]["Properties"]["StageName"]
+        .as_str()
+        .unwrap_or("prod");
+    let mut covered = 0;
+    for function in functions(template) {
+        let expected = match binary(&function) {
+            "scim-api" => Some(SCIM_RATE_RULE),
+            "okta-hook" => Some(HOOK_RATE_RULE),
+            _ => None,
+        };
+        for route in routes(&function) {
+            if route.kind != "Api" || route.api().as_deref() != Some(api.as_str()) {
+                continue;
+            }
+            let label = route.label();
+            for path in waf_paths(stage, route.properties["Path"].as_str().unwrap_or("/")) {
+                let mut counting = Vec::new();
+                for (_, rule) in &rate_rules {
+                    let scope = &rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"];
+                    let counts = if scope.is_null() {
+                        Ok(true)
+                    } else {
+                        waf_matches(scope, &path)
+                    };
+                    match counts {
+                        Ok(true) => counting.push(name(rule)),
+                        Ok(false) => {}
+                        Err(e) => problems.push(format!("{}: {e}", name(rule))),
+                    }
+                }
+                covered += 1;
+                match (counting.as_slice(), expected) {
+                    ([], _) => problems.push(format!("{label}: {path} is counted by no rate rule")),
+                    ([one], Some(expected)) if one != expected => problems.push(format!(
+                        "{label}: {path} is limited by {one}, not {expected}"
+                    )),
+                    ([_], _) => {}
+                    (several, _) => problems.push(format!(
+                        "{label}: {path} is counted by several rate rules: {several:?}"
+                    )),
+                }
+            }
+        }
+    }
+    if covered == 0 {
+        problems.push(format!("{api}: no route to check the rate rules against"));
+    }
+    problems.sort();
+    problems.dedup();
+    problems
+}
+
+/// The problems the rate rule check finds in the template after `edit`.
+fn rate_rule_problems_after(edit: impl FnOnce(&mut Value)) -> Vec<String> {
+    let mut template = template();
+    edit(&mut template);
+    rate_rule_problems(&template)
+}
+
 #[test]
 fn the_web_acl_limits_each_source_ip_and_can_admit_only_oktas_ranges() {
     let template = template();
@@ -2371,38 +2694,36 @@ fn the_web_acl_limits_each_source_ip_and_can_admit_only_oktas_ranges() {
             rule["Name"].as_str().unwrap_or("?")
         );
     }
-    let parameter_default = |value: &Value| -> Option<String> {
-        let named = refs(value);
-        let parameter = named.iter().next().filter(|_| named.len() == 1)?;
-        let default = &template["Parameters"][parameter.as_str()]["Default"];
-        default
-            .as_str()
-            .map(str::to_owned)
-            .or_else(|| default.as_u64().map(|n| n.to_string()))
-    };
 
-    // The rate rule: always there, per source IP, from a parameter with a default.
-    let (rate_condition, rate) = rules
-        .iter()
-        .find(|(_, r)| r["Statement"].get("RateBasedStatement").is_some())
-        .expect("a rate-based rule");
-    assert_eq!(rate_condition, &None, "the rate rule is unconditional");
-    let statement = &rate["Statement"]["RateBasedStatement"];
-    assert_eq!(statement["AggregateKeyType"].as_str(), Some("IP"));
+    // The rate rules: the SCIM routes limited by one, the event hook's by the other, each
+    // request counted by exactly one, per source IP, answering 429.
+    let problems = rate_rule_problems(&template);
     assert!(
-        statement.get("ScopeDownStatement").is_none(),
-        "the rate rule counts every request"
+        problems.is_empty(),
+        "the web ACL's rate rules:\n  {}",
+        problems.join("\n  ")
     );
-    let limit =
-        parameter_default(&statement["Limit"]).expect("Limit is a parameter with a default");
-    assert!(limit.parse::<u64>().is_ok_and(|n| n >= 10), "{limit}");
-    assert!(
-        rate["Action"].get("Block").is_some(),
-        "the rate rule blocks"
+    let rule = |wanted: &str| -> &Value {
+        rules
+            .iter()
+            .map(|(_, r)| *r)
+            .find(|r| r["Name"].as_str() == Some(wanted))
+            .unwrap_or_else(|| panic!("{acl_id}: the rule {wanted}"))
+    };
+    let (scim_rate, hook_rate) = (rule(SCIM_RATE_RULE), rule(HOOK_RATE_RULE));
+    let limit_parameter = |rule: &Value| refs(&rule["Statement"]["RateBasedStatement"]["Limit"]);
+    assert_eq!(
+        limit_parameter(scim_rate),
+        BTreeSet::from(["ScimSourceIpRateLimit".to_owned()])
+    );
+    assert_eq!(
+        limit_parameter(hook_rate),
+        BTreeSet::from(["HookSourceIpRateLimit".to_owned()])
     );
 
     // The allow-list: present only when its parameter (empty by default) is set, blocking
-    // every source outside the IP set built from it, before the rate rule.
+    // every source outside the IP set built from it, before the rate rules
+    // (rate_rule_problems checks the order).
     let (allow_condition, allow) = rules
         .iter()
         .find(|(_, r)| {
@@ -2417,11 +2738,6 @@ fn the_web_acl_limits_each_source_ip_and_can_admit_only_oktas_ranges() {
     assert!(
         allow["Action"].get("Block").is_some(),
         "the allow-list rule blocks the rest"
-    );
-    let priority = |rule: &Value| rule["Priority"].as_u64().expect("a priority");
-    assert!(
-        priority(allow) < priority(rate),
-        "the allow-list comes before the rate rule"
     );
     let parameter = match intrinsic(&template["Conditions"][condition]) {
         Some((not, Value::Sequence(inner))) if not == "Not" => match inner
@@ -2476,6 +2792,198 @@ fn the_web_acl_limits_each_source_ip_and_can_admit_only_oktas_ranges() {
     assert!(
         redacted.iter().any(|h| h == "authorization"),
         "{redacted:?}"
+    );
+}
+
+#[test]
+fn the_rate_rule_check_catches_a_hook_counted_by_both_or_neither_and_a_wrong_split() {
+    let acl = scim_web_acl(&template());
+    let mentions = |problems: &[String], text: &str| problems.iter().any(|p| p.contains(text));
+    let rule = |t: &Value, name: &str| -> Value {
+        t["Resources"][acl.as_str()]["Properties"]["Rules"]
+            .as_sequence()
+            .and_then(|rules| rules.iter().find(|r| r["Name"].as_str() == Some(name)))
+            .cloned()
+            .unwrap_or_else(|| panic!("the rule {name}"))
+    };
+    let set_rule = |t: &mut Value, name: &str, edit: &dyn Fn(&mut Value)| {
+        let rules = t["Resources"][acl.as_str()]["Properties"]["Rules"]
+            .as_sequence_mut()
+            .expect("Rules");
+        let rule = rules
+            .iter_mut()
+            .find(|r| r["Name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("the rule {name}"));
+        edit(rule);
+    };
+    fn scope(rule: &mut Value) -> &mut Value {
+        &mut rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    }
+    // The hook's match, written on both rules (the hook's, and negated on the SCIM rule's).
+    let hook_match_on_both = |t: &mut Value, statement: &str| {
+        let statement: Value = serde_norway::from_str(statement).unwrap();
+        set_rule(t, HOOK_RATE_RULE, &|r| *scope(r) = statement.clone());
+        set_rule(t, SCIM_RATE_RULE, &|r| {
+            scope(r)["NotStatement"]["Statement"] = statement.clone();
+        });
+    };
+    let byte_match = |constraint: &str, search: &str| {
+        format!(
+            "ByteMatchStatement: {{FieldToMatch: {{UriPath: {{}}}}, PositionalConstraint: {constraint}, \
+             SearchString: {search}, TextTransformations: [{{Priority: 0, Type: LOWERCASE}}]}}"
+        )
+    };
+    let hook_post = "OktaHookFunction/Deliver (Api POST /hooks/okta)";
+
+    // The hook excluded from both rules: the hook rule matches only the path without the
+    // stage, while the SCIM rule still leaves out every path containing /hooks/okta.
+    let neither = rate_rule_problems_after(|t| {
+        set_rule(t, HOOK_RATE_RULE, &|r| {
+            scope(r)["AndStatement"]["Statements"][0]["ByteMatchStatement"]["PositionalConstraint"] =
+                Value::from("EXACTLY");
+        });
+    });
+    assert!(
+        mentions(
+            &neither,
+            &format!("{hook_post}: /prod/hooks/okta is counted by no rate rule")
+        ),
+        "{neither:?}"
+    );
+    assert!(mentions(&neither, "is not the negation of"), "{neither:?}");
+
+    // The hook rule gone: its deliveries are counted by nothing.
+    let removed = rate_rule_problems_after(|t| {
+        t["Resources"][acl.as_str()]["Properties"]["Rules"]
+            .as_sequence_mut()
+            .expect("Rules")
+            .retain(|r| r["Name"].as_str() != Some(HOOK_RATE_RULE));
+    });
+    assert!(
+        mentions(&removed, &format!("no rate-based rule {HOOK_RATE_RULE}")),
+        "{removed:?}"
+    );
+    assert!(
+        mentions(
+            &removed,
+            &format!("{hook_post}: /prod/hooks/okta is counted by no rate rule")
+        ),
+        "{removed:?}"
+    );
+
+    // The SCIM rule counting every request again: the hook's deliveries spend its count.
+    let both = rate_rule_problems_after(|t| {
+        set_rule(t, SCIM_RATE_RULE, &|r| {
+            r["Statement"]["RateBasedStatement"]
+                .as_mapping_mut()
+                .expect("RateBasedStatement")
+                .remove("ScopeDownStatement");
+        });
+    });
+    assert!(
+        mentions(
+            &both,
+            &format!("{hook_post}: /prod/hooks/okta is counted by several rate rules")
+        ),
+        "{both:?}"
+    );
+
+    // A split blind to the stage prefix: on the execute-api endpoint the path is
+    // /prod/hooks/okta, so a match on the start of the path leaves the hook to the SCIM rule.
+    let stage_blind = rate_rule_problems_after(|t| {
+        hook_match_on_both(t, &byte_match("STARTS_WITH", "/hooks/okta"));
+    });
+    assert!(
+        mentions(
+            &stage_blind,
+            &format!(
+                "{hook_post}: /prod/hooks/okta is limited by {SCIM_RATE_RULE}, not {HOOK_RATE_RULE}"
+            )
+        ),
+        "{stage_blind:?}"
+    );
+    assert!(
+        !mentions(&stage_blind, "(Api POST /hooks/okta): /hooks/okta "),
+        "without the stage (a custom domain) it works: {stage_blind:?}"
+    );
+
+    // A split on the hook's path alone: a SCIM request whose path ends in /hooks/okta
+    // gets the hook's higher limit.
+    let suffix = rate_rule_problems_after(|t| {
+        hook_match_on_both(t, &byte_match("ENDS_WITH", "/hooks/okta"));
+    });
+    assert!(
+        mentions(
+            &suffix,
+            &format!(
+                "(Api ANY /scim/v2/{{proxy+}}): /prod/scim/v2/Users/2819c223/hooks/okta is limited by {HOOK_RATE_RULE}, not {SCIM_RATE_RULE}"
+            )
+        ),
+        "{suffix:?}"
+    );
+
+    // A search string that the lowercased path can never equal.
+    let case = rate_rule_problems_after(|t| {
+        set_rule(t, HOOK_RATE_RULE, &|r| {
+            scope(r)["AndStatement"]["Statements"][0]["ByteMatchStatement"]["SearchString"] =
+                Value::from("/Hooks/Okta");
+        });
+    });
+    assert!(
+        mentions(
+            &case,
+            &format!("{hook_post}: /prod/hooks/okta is counted by no rate rule")
+        ),
+        "{case:?}"
+    );
+
+    // The hook's limit below the SCIM one; a 403 that Okta would not retry; a shared
+    // priority and metric name; the allow-list after a rate rule.
+    let lower = rate_rule_problems_after(|t| {
+        t["Parameters"]["HookSourceIpRateLimit"]["Default"] = Value::from(100);
+    });
+    assert!(
+        mentions(
+            &lower,
+            &format!("{HOOK_RATE_RULE}'s default limit 100 is below")
+        ),
+        "{lower:?}"
+    );
+    let forbidden = rate_rule_problems_after(|t| {
+        set_rule(t, HOOK_RATE_RULE, &|r| {
+            r["Action"]["Block"]["CustomResponse"]["ResponseCode"] = Value::from(403);
+        });
+    });
+    assert!(
+        mentions(
+            &forbidden,
+            &format!("{HOOK_RATE_RULE}: does not block with 429 and Retry-After")
+        ),
+        "{forbidden:?}"
+    );
+    let scim_rule = rule(&template(), SCIM_RATE_RULE);
+    let shared = rate_rule_problems_after(|t| {
+        set_rule(t, HOOK_RATE_RULE, &|r| {
+            r["Priority"] = scim_rule["Priority"].clone();
+            r["VisibilityConfig"]["MetricName"] =
+                scim_rule["VisibilityConfig"]["MetricName"].clone();
+        });
+    });
+    assert!(
+        mentions(&shared, "is missing or another rule's"),
+        "{shared:?}"
+    );
+    assert!(mentions(&shared, "is another rule's"), "{shared:?}");
+    let late_allow_list = rate_rule_problems_after(|t| {
+        set_rule(t, HOOK_RATE_RULE, &|r| r["Priority"] = Value::from(0));
+        set_rule(t, SCIM_RATE_RULE, &|r| r["Priority"] = Value::from(5));
+    });
+    assert!(
+        mentions(
+            &late_allow_list,
+            &format!("OktaIpAllowList comes after {HOOK_RATE_RULE}")
+        ),
+        "{late_allow_list:?}"
     );
 }
 

@@ -363,6 +363,8 @@ async fn record(
         correlation_id: letter.message_id.clone(),
         error: None,
         reason: event.map(|e| format!("{} of {}", e.event_type, e.published)),
+        source_ip: None,
+        request_id: None,
     };
     audit
         .append(record)

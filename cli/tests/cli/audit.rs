@@ -69,6 +69,8 @@ fn record(n: usize) -> AuditRecord {
         correlation_id: format!("req-{n:03}"),
         error: None,
         reason: None,
+        source_ip: None,
+        request_id: None,
     }
 }
 

@@ -5,7 +5,9 @@
 //!
 //! What a block may use: `scimgw` on `PATH` (this build), `SCIM_URL` and `SCIM_TOKEN`
 //! (the dev gateway's SCIM base URL and token), `AUDIT_URL` and `SCIMGW_AUDIT_TOKEN`
-//! (its audit API and auditor token), `examples/` (the repository's), AWS credentials
+//! (its audit API and auditor token), `HOOK_URL`, `HOOK_SECRET`, `OKTA_URL` and
+//! `OKTA_TOKEN` (its event hook and embedded Okta API), `DEV_INFO` (the file its
+//! `--info-json` wrote), `examples/` (the repository's), AWS credentials
 //! and `AWS_ENDPOINT_URL` pointing at moto, where the tables the docs name
 //! (`scimgw-audit`, `scimgw-StateTable-1A2B3C4D`) and the secret `scimgw/audit-key`
 //! exist, freshly made.
@@ -223,6 +225,11 @@ async fn runnable_doc_blocks_pass() {
             .env("SCIM_TOKEN", info(&dev, "scim_token"))
             .env("AUDIT_URL", info(&dev, "audit_url"))
             .env("SCIMGW_AUDIT_TOKEN", info(&dev, "auditor_token"))
+            .env("HOOK_URL", info(&dev, "hook_url"))
+            .env("HOOK_SECRET", info(&dev, "hook_secret"))
+            .env("OKTA_URL", info(&dev, "okta_url"))
+            .env("OKTA_TOKEN", info(&dev, "okta_token"))
+            .env("DEV_INFO", dir.join("dev-info.json"))
             .env("AWS_ENDPOINT_URL", test_services::moto_url())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")

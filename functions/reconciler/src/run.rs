@@ -414,6 +414,8 @@ fn summary_record(run: &str, started: Instant, started_at: time::OffsetDateTime)
         correlation_id: run.to_owned(),
         error: None,
         reason: None,
+        source_ip: None,
+        request_id: None,
     }
 }
 

@@ -151,6 +151,8 @@ fn record(rng: &mut Rng, n: u64, time: OffsetDateTime) -> AuditRecord {
         correlation_id: format!("req-{n:08}"),
         error: (outcome != Outcome::Success).then(|| "uniqueness: userName taken".into()),
         reason: None,
+        source_ip: None,
+        request_id: None,
     }
 }
 

@@ -1316,6 +1316,8 @@ mod tests {
             correlation_id: "req-1".into(),
             error: None,
             reason: None,
+            source_ip: None,
+            request_id: None,
         }
     }
 

@@ -82,6 +82,11 @@ pub struct StagePrefix(pub String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationName(pub &'static str);
 
+/// API Gateway's id of the request (`requestContext.requestId`), put into the
+/// request's extensions by the function's wiring (`edge::lambda`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequestId(pub String);
+
 /// The address the request came from, as the function's wiring learnt it from API
 /// Gateway (`edge::lambda`); refusals are logged with it, since a flood is told apart
 /// by its source.
@@ -91,13 +96,18 @@ pub struct SourceIp(pub String);
 /// The request's source address: what API Gateway saw, else the TCP peer (`scimgw dev`
 /// serves with connection info), else `unknown`.
 pub fn source_ip(request: &Request) -> String {
+    known_source_ip(request).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The request's source address when it is known (see [`source_ip`]).
+pub fn known_source_ip(request: &Request) -> Option<String> {
     if let Some(SourceIp(ip)) = request.extensions().get::<SourceIp>() {
-        return ip.clone();
+        return Some(ip.clone());
     }
     request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
+        .map(|info| info.0.ip().to_string())
 }
 
 /// Marks a response as a refusal of the request's credentials (no, a malformed or an

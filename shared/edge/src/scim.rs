@@ -218,6 +218,11 @@ async fn authenticate(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(200).collect()),
         source,
+        source_ip: crate::http::known_source_ip(&request),
+        request_id: request
+            .extensions()
+            .get::<crate::http::ApiRequestId>()
+            .map(|id| id.0.clone()),
     };
     request.extensions_mut().insert(Arc::new(context));
     next.run(request).await
@@ -646,6 +651,48 @@ mod tests {
         let metrics = RequestMetrics::new("scim-api").with_sink(Arc::new(sink.clone()));
         let app = ScimApp::new(service, authenticator).with_metrics(metrics);
         (scim_router(Arc::new(app)), target, sink)
+    }
+
+    #[tokio::test]
+    async fn a_record_carries_the_callers_address_and_api_gateways_request_id() {
+        // Arrange: what the Lambda wiring puts on a request from API Gateway.
+        let audit = Arc::new(InMemoryAuditLog::new());
+        let secrets = StaticSecretSource::new().with(
+            SecretId::new("inbound"),
+            SecretString::new(inbound_tokens_secret(&[TOKEN])),
+        );
+        let service = ScimService::new(
+            Arc::new(ScriptedTargetClient::new()),
+            Arc::new(IdentityRules::new()),
+            audit.clone(),
+            Arc::new(SystemClock),
+            Duration::from_secs(5),
+        );
+        let authenticator = BearerAuthenticator::new(Arc::new(secrets), SecretId::new("inbound"));
+        let router = scim_router(Arc::new(ScimApp::new(service, authenticator)));
+        let mut request = Request::builder()
+            .uri("/scim/v2/Users/not-an-id")
+            .header(http::header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(crate::http::SourceIp("203.0.113.9".into()));
+        request.extensions_mut().insert(crate::http::ApiRequestId(
+            "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into(),
+        ));
+
+        // Act
+        router.oneshot(request).await.unwrap();
+
+        // Assert
+        let records = audit.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].source_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(
+            records[0].request_id.as_deref(),
+            Some("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")
+        );
     }
 
     #[tokio::test]

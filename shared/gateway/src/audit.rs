@@ -8,8 +8,8 @@
 //! tests, and [`TracingAuditLog`], which writes records as log lines.
 //!
 //! Secrets never enter a record: attribute changes skip [`SENSITIVE_ATTRIBUTES`], and
-//! [`AuditRecord::redact`] scrubs every string of a record of the secrets a request
-//! carried, so that even an error message echoing a password cannot leak it.
+//! [`AuditRecord::redact`] scrubs the free text where a secret can still appear (an
+//! error message echoing a password, a filter naming one), and nothing else.
 
 use std::sync::Mutex;
 
@@ -80,6 +80,12 @@ pub struct AuditRecord {
     /// For skipped events, why nothing was done (out of scope, already in step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The caller's address, for a request (API Gateway's view of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// API Gateway's request id, for a request that came through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// What asked for an operation.
@@ -336,9 +342,14 @@ pub fn secrets_in(body: &Value) -> Vec<String> {
 }
 
 impl AuditRecord {
-    /// Replaces every occurrence of each secret in the record's free text and values
-    /// with [`REDACTED`]. Longer secrets go first so that one secret containing another
-    /// is not half-redacted.
+    /// Replaces every occurrence of each secret in the record's free text, the only
+    /// places a secret can appear: the error detail (which may echo a value of the
+    /// body, or of the target's answer) and the list filter as sent. Nothing else is
+    /// touched: ids, names, the user agent and the attribute changes are the record's
+    /// evidence, and secrets never enter them (changes skip [`SENSITIVE_ATTRIBUTES`]),
+    /// so a caller cannot blank its own record by sending a password such as `-`.
+    /// Longer secrets go first so that one secret containing another is not
+    /// half-redacted.
     pub fn redact(&mut self, secrets: &[String]) {
         let mut secrets: Vec<&str> = secrets
             .iter()
@@ -363,37 +374,6 @@ impl AuditRecord {
             && let Some(filter) = &mut query.filter
         {
             scrub(filter);
-        }
-        for text in [
-            &mut self.subject.external_id,
-            &mut self.subject.target_id,
-            &mut self.subject.name,
-            &mut self.actor.user_agent,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            scrub(text);
-        }
-        for change in &mut self.changes {
-            for value in [&mut change.before, &mut change.after]
-                .into_iter()
-                .flatten()
-            {
-                scrub_value(value, &scrub);
-            }
-        }
-    }
-}
-
-fn scrub_value(value: &mut Value, scrub: &impl Fn(&mut String)) {
-    let mut stack = vec![value];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::String(s) => scrub(s),
-            Value::Array(items) => stack.extend(items.iter_mut()),
-            Value::Object(map) => stack.extend(map.values_mut()),
-            _ => {}
         }
     }
 }
@@ -496,6 +476,8 @@ mod tests {
             correlation_id: "req-1".into(),
             error: None,
             reason: None,
+            source_ip: None,
+            request_id: None,
         }
     }
 
@@ -546,23 +528,50 @@ mod tests {
     }
 
     #[test]
-    fn redaction_scrubs_every_text_and_value_of_a_record() {
+    fn redaction_scrubs_the_free_text_where_a_secret_can_appear_and_nothing_else() {
         // Arrange
         let mut record = record();
         record.error = Some("invalid value \"hunter2-pw\" for active".into());
-        record.changes = vec![AttributeChange {
+        record.query = Some(ListSummary {
+            filter: Some("password eq \"hunter2-pw\"".into()),
+            total_results: Some(0),
+        });
+        let changes = vec![AttributeChange {
             attribute: "title".into(),
             before: None,
             after: Some(json!({"deep": ["was hunter2-pw"]})),
         }];
+        record.changes = changes.clone();
 
         // Act
         record.redact(&["hunter2-pw".to_owned()]);
 
         // Assert
-        let text = serde_json::to_string(&record).unwrap();
-        assert!(!text.contains("hunter2-pw"), "{text}");
-        assert!(text.contains(REDACTED));
+        assert_eq!(
+            record.error.as_deref(),
+            Some("invalid value \"[redacted]\" for active")
+        );
+        assert_eq!(
+            record.query.as_ref().and_then(|q| q.filter.as_deref()),
+            Some("password eq \"[redacted]\"")
+        );
+        assert_eq!(record.changes, changes, "the evidence is not rewritten");
+    }
+
+    #[test]
+    fn a_password_of_one_character_cannot_blank_the_records_ids_and_names() {
+        // Arrange: a caller sends "password": "-" hoping to blank its own traces.
+        let mut record = record();
+        record.subject.target_id = Some("b2cd2c6f7f-ce61ce4e-61bb-43ec-9875-c384ee4edb41".into());
+        record.subject.name = Some("ada-lovelace@example.com".into());
+        record.actor.user_agent = Some("Okta SCIM Client 1.0.0".into());
+        let before = record.clone();
+
+        // Act
+        record.redact(&secrets_in(&json!({"userName": "ada", "password": "-"})));
+
+        // Assert
+        assert_eq!(record, before);
     }
 
     #[test]

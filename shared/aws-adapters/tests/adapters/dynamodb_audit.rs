@@ -81,6 +81,8 @@ fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
         correlation_id: format!("req-{n}"),
         error: None,
         reason: None,
+        source_ip: None,
+        request_id: None,
     }
 }
 

@@ -66,6 +66,8 @@ fn record(n: u32, outcome: Outcome, operation: AuditOperation, name: &str) -> Au
         correlation_id: format!("req-{n}"),
         error: None,
         reason: None,
+        source_ip: None,
+        request_id: None,
     }
 }
 

@@ -64,6 +64,8 @@ fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
         correlation_id: format!("req-{n}"),
         error: None,
         reason: None,
+        source_ip: None,
+        request_id: None,
     }
 }
 
@@ -842,6 +844,8 @@ mod query {
             latency_ms: 3,
             correlation_id: "req-1".into(),
             reason: None,
+            source_ip: None,
+            request_id: None,
             error: None,
         }
     }

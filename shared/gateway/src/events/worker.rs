@@ -121,6 +121,8 @@ impl EventWorker {
                 published: Some(event.published.clone()),
                 event_type: Some(event.event_type.clone()),
             },
+            source_ip: None,
+            request_id: None,
         };
         let outcome = match self.convergence(&event).await {
             Ok(convergence) => self

@@ -152,6 +152,8 @@ pub fn reconcile_context(run: &str, credential: &str) -> RequestContext {
         source: AuditSource::Reconcile {
             run: run.to_owned(),
         },
+        source_ip: None,
+        request_id: None,
     }
 }
 

@@ -65,6 +65,12 @@ pub struct RequestContext {
     /// What asked for the operation, as the audit record names it (for a SCIM call the
     /// method and the route template that matched, set by the edge).
     pub source: AuditSource,
+    /// The caller's address as API Gateway saw it (the TCP peer locally); `None` for
+    /// work that no request carried (an event, a reconcile run).
+    pub source_ip: Option<String>,
+    /// API Gateway's id of the request (`requestContext.requestId`), which its access
+    /// logs and CloudTrail name; `None` outside API Gateway.
+    pub request_id: Option<String>,
 }
 
 /// The authenticated caller.

@@ -361,6 +361,8 @@ impl ScimService {
             correlation_id: capped(&request.ctx.correlation_id),
             error,
             reason: request.skipped,
+            source_ip: request.ctx.source_ip.as_deref().map(capped),
+            request_id: request.ctx.request_id.as_deref().map(capped),
         };
         record.redact(&request.secrets);
         if let Err(error) = self.audit.append(record.clone()).await {

@@ -238,6 +238,8 @@ fn harness() -> Harness {
             method: "GET".into(),
             path: "/Users".into(),
         },
+        source_ip: None,
+        request_id: None,
     };
     Harness {
         service,
