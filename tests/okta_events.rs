@@ -442,11 +442,13 @@ async fn every_event_type_is_applied_from_oktas_current_state_with_one_record_ea
     assert_eq!(renamed.id, ada.id, "updated in place");
     assert_eq!(renamed.resource["name"]["familyName"], "Dough");
     assert_eq!(renamed.display_name, "John Dough (Okta)");
-    for (action, uuid, active) in [
-        ("suspend", "e-03", false),
-        ("unsuspend", "e-04", true),
-        ("deactivate", "e-05", false),
-        ("activate", "e-06", true),
+    for (action, event_type, uuid, active) in [
+        ("suspend", "user.lifecycle.suspend", "e-03", false),
+        ("unsuspend", "user.lifecycle.unsuspend", "e-04", true),
+        ("deactivate", "user.lifecycle.deactivate", "e-05", false),
+        ("activate", "user.lifecycle.reactivate", "e-06", true),
+        ("deactivate", "user.lifecycle.deactivate", "e-16", false),
+        ("activate", "user.lifecycle.activate", "e-17", true),
     ] {
         path.okta_call(
             reqwest::Method::POST,
@@ -454,11 +456,7 @@ async fn every_event_type_is_applied_from_oktas_current_state_with_one_record_ea
             None,
         )
         .await;
-        let event_type = match action {
-            "activate" => "user.lifecycle.reactivate".to_owned(),
-            other => format!("user.lifecycle.{other}"),
-        };
-        path.deliver(&[user_event(&event_type, uuid, ADA)]).await;
+        path.deliver(&[user_event(event_type, uuid, ADA)]).await;
         path.drain().await;
         assert_eq!(path.ic_user(ADA).expect("user").active, active, "{action}");
     }
@@ -583,10 +581,23 @@ async fn every_event_type_is_applied_from_oktas_current_state_with_one_record_ea
     path.drain().await;
     assert!(path.ic_group(ENG).is_none(), "group deleted");
     assert!(path.ic_user(ADA).is_none(), "user deleted");
+    // Bob, deactivated above, deleted in Okta: the completed deletion deletes him too.
+    for _ in 0..2 {
+        path.okta_call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/users/{BOB}"),
+            None,
+        )
+        .await;
+    }
+    path.deliver(&[user_event("user.lifecycle.delete.completed", "e-18", BOB)])
+        .await;
+    path.drain().await;
+    assert!(path.ic_user(BOB).is_none(), "user deleted");
 
     // One record per event, with its uuid, type and Okta's published time.
     let per = path.records_per_event();
-    for n in 1..=15 {
+    for n in 1..=18 {
         let uuid = format!("e-{n:02}");
         let records = per
             .get(&uuid)
@@ -606,7 +617,7 @@ async fn every_event_type_is_applied_from_oktas_current_state_with_one_record_ea
     assert_eq!(per["e-11"][0].outcome, Outcome::Skipped);
     assert!(per["e-11"][0].reason.is_some());
     assert_eq!(per["e-01"][0].outcome, Outcome::Success);
-    for n in 1..=15 {
+    for n in 1..=18 {
         let entry = path
             .ledger
             .entry(&format!("e-{n:02}"))
