@@ -5,8 +5,8 @@
 //! Every request gets exactly one audit record, reads included, so that an auditor can
 //! also see who read what: success, refusal (input the gateway would not forward;
 //! nothing reached the target) and failure alike. A failed audit write is logged at
-//! error level with the whole record and does not change the answer, because the target
-//! has already changed.
+//! error level with the record's ids only (never its names or values) and does not
+//! change the answer, because the target has already changed.
 //!
 //! Costs, in HTTP requests to Identity Center (every page and retry counted, as each
 //! audit record's `target_calls` says). What the gateway already knows of a resource

@@ -365,9 +365,26 @@ impl ScimService {
             request_id: request.ctx.request_id.as_deref().map(capped),
         };
         record.redact(&request.secrets);
-        if let Err(error) = self.audit.append(record.clone()).await {
-            let json = serde_json::to_string(&record).unwrap_or_default();
-            tracing::error!(error = %error, record = %json, "the audit record could not be written");
+        // The record holds personal data (names, attribute values): a failed append
+        // logs what finds the operation again (ids, correlation id), nothing more.
+        let ids = (
+            record.correlation_id.clone(),
+            record.subject.target_id.clone(),
+            record.subject.external_id.clone(),
+            record.operation,
+            record.outcome,
+        );
+        if let Err(error) = self.audit.append(record).await {
+            let (correlation_id, target_id, external_id, operation, outcome) = ids;
+            tracing::error!(
+                error = %error,
+                correlation_id,
+                target_id = target_id.as_deref().unwrap_or("-"),
+                external_id = external_id.as_deref().unwrap_or("-"),
+                operation = ?operation,
+                outcome = ?outcome,
+                "the audit record could not be written"
+            );
         }
     }
 }

@@ -1321,6 +1321,71 @@ async fn a_failed_audit_write_does_not_change_the_answer() {
     assert_eq!(target.writes().len(), 1);
 }
 
+/// Log lines written while a test runs, for what they must and must not say.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_audit_write_logs_ids_only_never_the_records_personal_data() {
+    // Arrange: the log of this thread (a current-thread runtime keeps the test on it).
+    let captured = CapturedLog::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let service = ScimService::new(
+        Arc::new(ScriptedTargetClient::new()),
+        Arc::new(IdentityRules::new()),
+        Arc::new(FailingAuditLog::default()),
+        Arc::new(crate::SystemClock),
+        Duration::from_secs(5),
+    );
+    let ctx = harness().ctx;
+
+    // Act
+    let reply = Edge(&service)
+        .create(
+            ResourceKind::User,
+            okta_user("grace.hopper@example.com"),
+            &ctx,
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("the audit record could not be written"),
+        "{log}"
+    );
+    assert!(log.contains(&ctx.correlation_id), "{log}");
+    let body = reply.body.unwrap();
+    let id = body["id"].as_str().unwrap();
+    assert!(
+        log.contains(id),
+        "the target id finds the operation again: {log}"
+    );
+    assert!(
+        !log.contains("grace.hopper"),
+        "no user name in the log: {log}"
+    );
+}
+
 #[tokio::test]
 async fn without_rules_writes_fail_and_reads_still_answer() {
     // Arrange
