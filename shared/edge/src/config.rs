@@ -83,23 +83,22 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// The `event-worker`'s configuration: the same variables but the inbound tokens
-    /// (`scim_tokens_secret_id` is left empty: the worker serves no SCIM client).
+    /// The `event-worker`'s and the `reconciler`'s configuration: the same variables but
+    /// the inbound tokens (`scim_tokens_secret_id` is left empty: they serve no SCIM
+    /// client).
     pub fn worker_from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| match name {
-            "SCIM_TOKENS_SECRET_ID" => Some("-".to_owned()),
-            other => lookup(other),
-        })
-        .map(|config| Self {
-            scim_tokens_secret_id: String::new(),
-            ..config
-        })
+        Self::read(lookup, false)
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(lookup, true)
+    }
+
+    /// Reads the configuration; `inbound`: whether the inbound tokens' secret is needed.
+    fn read(lookup: impl Fn(&str) -> Option<String>, inbound: bool) -> Result<Self, ConfigError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -158,7 +157,11 @@ impl Config {
         Ok(Self {
             target_base_url,
             target_token_secret_id: required("TARGET_TOKEN_SECRET_ID")?,
-            scim_tokens_secret_id: required("SCIM_TOKENS_SECRET_ID")?,
+            scim_tokens_secret_id: if inbound {
+                required("SCIM_TOKENS_SECRET_ID")?
+            } else {
+                String::new()
+            },
             target_dialect,
             request_budget: positive(get("REQUEST_BUDGET_MS"), "REQUEST_BUDGET_MS")?
                 .map_or(DEFAULT_REQUEST_BUDGET, Duration::from_millis),

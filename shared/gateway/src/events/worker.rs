@@ -83,9 +83,17 @@ impl EventWorker {
         }
     }
 
-    /// Handles one message; `Err` when it is to be tried again (or set aside).
-    pub async fn handle(&self, message: &ReceivedMessage) -> Result<(), String> {
-        let result = self.try_handle(message).await;
+    /// Handles one message, its body already read as an event (or why it is not one);
+    /// `Err` when it is to be tried again (or set aside).
+    async fn handle(
+        &self,
+        message: &ReceivedMessage,
+        event: Result<QueuedEvent, String>,
+    ) -> Result<(), String> {
+        let result = match event {
+            Ok(event) => self.try_handle(message, event).await,
+            Err(why) => Err(Failure::NotAnEvent(why)),
+        };
         if let Err(error) = &result {
             tracing::warn!(
                 message_id = %message.message_id,
@@ -97,9 +105,11 @@ impl EventWorker {
         result.map_err(|e| e.to_string())
     }
 
-    async fn try_handle(&self, message: &ReceivedMessage) -> Result<(), Failure> {
-        let event: QueuedEvent =
-            serde_json::from_str(&message.body).map_err(|e| Failure::NotAnEvent(e.to_string()))?;
+    async fn try_handle(
+        &self,
+        message: &ReceivedMessage,
+        event: QueuedEvent,
+    ) -> Result<(), Failure> {
         let entry = self
             .ledger
             .entry(&event.uuid)
@@ -355,20 +365,23 @@ impl EventBatchHandler for EventWorker {
     /// Groups run concurrently, messages of one group in order; after a failure the
     /// rest of its group fails without being tried.
     async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<String> {
-        let mut groups: Vec<(String, Vec<ReceivedMessage>)> = Vec::new();
+        type Read = (ReceivedMessage, Result<QueuedEvent, String>);
+        let mut groups: Vec<(String, Vec<Read>)> = Vec::new();
         for message in batch {
-            let key = serde_json::from_str::<QueuedEvent>(&message.body)
-                .map(|e| e.group_key)
-                .unwrap_or_else(|_| message.message_id.clone());
+            let event =
+                serde_json::from_str::<QueuedEvent>(&message.body).map_err(|e| e.to_string());
+            let key = event
+                .as_ref()
+                .map_or_else(|_| message.message_id.clone(), |e| e.group_key.clone());
             match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, messages)) => messages.push(message),
-                None => groups.push((key, vec![message])),
+                Some((_, messages)) => messages.push((message, event)),
+                None => groups.push((key, vec![(message, event)])),
             }
         }
         let results = join_all(groups.into_iter().map(|(_, messages)| async move {
             let mut failed = Vec::new();
-            for message in messages {
-                if !failed.is_empty() || self.handle(&message).await.is_err() {
+            for (message, event) in messages {
+                if !failed.is_empty() || self.handle(&message, event).await.is_err() {
                     failed.push(message.message_id);
                 }
             }
