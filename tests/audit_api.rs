@@ -21,9 +21,9 @@ use edge::{AuditApp, audit_router};
 use gateway::audit::{
     AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
-use gateway::audit_store::chain::AuditKeys;
-use gateway::audit_store::ledger::AuditKeySource;
-use gateway::{ResourceKind, SecretString, SystemClock};
+use gateway::audit_store::MemoryAnchors;
+use gateway::audit_store::keys::{AuditPowers, LocalAuditKeys};
+use gateway::{ResourceKind, SystemClock};
 use http::StatusCode;
 use http_body_util::BodyExt;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
@@ -101,15 +101,17 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     let ddb = aws_sdk_dynamodb::Client::new(&test_services::moto_sdk_config().await);
     let table = test_services::unique_name("e2e-audit-api");
     create_table(&ddb, &table).await.expect("create table");
-    let keys = AuditKeys::parse(&SecretString::new("audit-api-e2e-key-0123456789abcdef0123"))
-        .expect("key");
-    let store = Arc::new(DynamoDbAuditLog::new(
-        ddb,
-        table,
-        AuditKeySource::Fixed(Arc::new(keys)),
-        Arc::new(SystemClock),
-        time::Duration::days(30),
-    ));
+    let keys = LocalAuditKeys::random().expect("keys");
+    let store = Arc::new(
+        DynamoDbAuditLog::new(
+            ddb,
+            table,
+            AuditPowers::local(&keys),
+            Arc::new(SystemClock),
+            time::Duration::days(400),
+        )
+        .with_anchors(Arc::new(MemoryAnchors::default())),
+    );
     for n in 1..=2 {
         store
             .append(AuditRecord {

@@ -18,8 +18,8 @@ use axum::response::Response;
 use clients::{HttpTargetScimClient, TargetClientConfig, TargetDialect};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
 use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog, Outcome};
-use gateway::audit_store::chain::AuditKeys;
-use gateway::audit_store::ledger::AuditKeySource;
+use gateway::audit_store::MemoryAnchors;
+use gateway::audit_store::keys::{AuditPowers, LocalAuditKeys};
 use gateway::audit_store::{AuditQuery, AuditStore, MAX_LIMIT, StoredAuditRecord};
 use gateway::rules::IdentityRules;
 use gateway::{ScimService, SecretId, SecretString, SystemClock};
@@ -30,8 +30,6 @@ use crate::okta_replay::{FIXTURES, Target, replay};
 use crate::scim_support::{
     INBOUND_TOKEN, INBOUND_TOKEN_2, TARGET_TOKEN, TestGateway, init_test_log,
 };
-
-const AUDIT_KEY: &str = "e2e-audit-key-5f0c9a7e3b1d42688c0e1f2a3b4c5d6e";
 
 /// Writes every record to both logs: the in-memory one is the gateway's own account
 /// of what it audited, the table is what auditors get.
@@ -142,14 +140,17 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
     create_table(&ddb, &table)
         .await
         .expect("create the audit table");
-    let keys = AuditKeys::parse(&SecretString::new(AUDIT_KEY)).expect("audit key");
-    let trail = Arc::new(DynamoDbAuditLog::new(
-        ddb.clone(),
-        table.clone(),
-        AuditKeySource::Fixed(Arc::new(keys)),
-        Arc::new(SystemClock),
-        time::Duration::days(400),
-    ));
+    let keys = LocalAuditKeys::random().expect("audit keys");
+    let trail = Arc::new(
+        DynamoDbAuditLog::new(
+            ddb.clone(),
+            table.clone(),
+            AuditPowers::local(&keys),
+            Arc::new(SystemClock),
+            time::Duration::days(400),
+        )
+        .with_anchors(Arc::new(MemoryAnchors::default())),
+    );
     let memory = Arc::new(InMemoryAuditLog::new());
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let audit: Arc<dyn AuditLog> = Arc::new(Both(memory.clone(), trail.clone()));
@@ -361,7 +362,6 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
         INBOUND_TOKEN.into(),
         INBOUND_TOKEN_2.into(),
         TARGET_TOKEN.into(),
-        AUDIT_KEY.into(),
     ];
     assert!(
         passwords.len() > 400,

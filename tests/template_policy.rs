@@ -18,7 +18,13 @@
 //! partition keys in a shared table ([`ADAPTER_TABLES`]); the actions granted on a table
 //! are exactly those of the adapters bound to it, and a grant limited by
 //! `dynamodb:LeadingKeys` to an adapter's keys carries only that adapter's actions.
-//! Writes to a table shared by several adapters are always limited to their keys.
+//! Writes to a table shared by several adapters are always limited to their keys. The
+//! audit keys' and the anchors' actions are checked resource by resource too: each on
+//! exactly what the variable its adapter reads names ([`ACTION_RESOURCES`]), so a writer
+//! (`writer_powers`) gets `kms:GenerateMac` on the MAC key, a verifier
+//! (`verifier_powers`) `kms:VerifyMac` on it and `kms:GetPublicKey` on the seal key, and
+//! the sealer (`sealer_powers`, `KmsMacVerifier`) `kms:Sign` as well, and the anchors'
+//! S3 actions on the bucket (listing) or its objects under their prefix.
 //!
 //! A role's grants are its inline policies and those of the `AWS::IAM::RolePolicy`,
 //! `AWS::IAM::Policy` and `AWS::IAM::ManagedPolicy` resources attached to it.
@@ -26,9 +32,16 @@
 //! **Fences.** Each secret's resource policy, and the audit table's, denies reading the
 //! value (writing the items) to every principal but exactly the roles whose grants read
 //! it (write them) and the break-glass parameter, and allows nothing; writing a secret's
-//! new value is never fenced. The fence rules alarm on exactly what the fences spare:
-//! reads and writes by anyone but those roles, and changes to the fences; each rule's
-//! pattern fits EventBridge's size quota.
+//! new value is never fenced. Each audit key's policy allows the account's IAM only, and
+//! denies the key's power (`kms:GenerateMac`, `kms:Sign`) to every principal but exactly
+//! the roles granted it and the break-glass parameter, and disabling or deleting the key
+//! to all but the break-glass roles; the anchor bucket's policy does the same for writing
+//! and deleting anchors. Whatever the template grants, nobody but the writers can make a
+//! MAC and nobody but the sealer a signature or an anchor
+//! ([`the_audit_apis_and_the_auditors_permissions_cannot_produce_a_record_or_seal_that_verifies`]).
+//! The fence rules alarm on exactly what the fences spare: reads, writes and key uses by
+//! anyone but those roles, and changes to the fences; each rule's pattern fits
+//! EventBridge's size quota.
 //!
 //! **Settings.** Every function is built with cargo-lambda from the binary its crate
 //! defines, for `provided.al2023` on arm64, with JSON logs and X-Ray.
@@ -64,6 +77,10 @@
 //! Lambda's 15 minutes, in the mode a parameter gives (the code's modes, reporting by
 //! default), touches no queue and no event item, and its drift and refusal alarms watch
 //! the metrics it emits, the drift alarm over two periods of the default schedule.
+//!
+//! **Sealing.** The sealer seals every 15 minutes and verifies the day before once a
+//! day, one run at a time; its alarms watch every metric it emits, and its silence
+//! (no sealing run for two hours, no verification for a day and more) alarms too.
 //!
 //! CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, `!If`, …) are parsed as
 //! tagged YAML values; their long forms (`Ref:`, `Fn::GetAtt:`) are understood too.
@@ -116,6 +133,18 @@ const NOT_CALLED: &[(&str, &str, &str, &str)] = &[
         "as for ScimApiFunction: a reconcile run reads the active rule set",
     ),
     (
+        "AuditApiFunction",
+        "s3_seal_anchors",
+        "s3:PutObject",
+        "the audit API reads the anchors to verify; anchoring a seal is the sealer's",
+    ),
+    (
+        "AuditApiFunction",
+        "s3_seal_anchors",
+        "s3:PutObjectRetention",
+        "as above: the retention is set as the sealer puts an anchor",
+    ),
+    (
         "EventWorkerFunction",
         "dynamodb_event_ledger",
         "dynamodb:PutItem",
@@ -149,6 +178,16 @@ const LOCAL_ONLY: &[(&str, &str, &str)] = &[
         "create_table: the tests make their state table",
     ),
     (
+        "s3_seal_anchors",
+        "s3:CreateBucket",
+        "create_bucket: the tests and `scimgw dev` make their anchor bucket",
+    ),
+    (
+        "s3_seal_anchors",
+        "s3:PutBucketObjectLockConfiguration",
+        "create_bucket, as above",
+    ),
+    (
         "dynamodb_mirror",
         "dynamodb:UpdateTimeToLive",
         "create_table, as above",
@@ -169,6 +208,25 @@ const ADAPTER_TABLES: &[(&str, &str, Option<&str>)] = &[
     ("dynamodb_rule_store", "STATE_TABLE_NAME", Some("RULES")),
 ];
 
+/// The environment variable naming the resource each audit-key and anchor action is on,
+/// in every function whose code makes it (`edge::Config`, `edge::audit::AuditConfig` and
+/// `SealerConfig` read them; the adapters use what they are given): the action is due
+/// on exactly the resources that variable names, and granted nowhere else.
+const ACTION_RESOURCES: &[(&str, &str)] = &[
+    ("kms:GenerateMac", "AUDIT_MAC_KEY_ID"),
+    ("kms:VerifyMac", "AUDIT_MAC_KEY_IDS"),
+    ("kms:Sign", "AUDIT_SEAL_KEY_IDS"),
+    ("kms:GetPublicKey", "AUDIT_SEAL_KEY_IDS"),
+    ("s3:GetObject", "AUDIT_ANCHOR_BUCKET"),
+    ("s3:ListBucket", "AUDIT_ANCHOR_BUCKET"),
+    ("s3:PutObject", "AUDIT_ANCHOR_BUCKET"),
+    ("s3:PutObjectRetention", "AUDIT_ANCHOR_BUCKET"),
+];
+
+/// The S3 actions on a bucket rather than its objects: granted on the bucket's ARN; the
+/// others on its anchors' objects only (`<bucket>/<DEFAULT_PREFIX>*`).
+const S3_BUCKET_ACTIONS: [&str; 1] = ["s3:ListBucket"];
+
 /// What Lambda's SQS event source mapping does with the role of the function a queue
 /// triggers: it receives the batches, deletes what the function handled, and reads the
 /// queue's attributes (AWS's managed AWSLambdaSQSQueueExecutionRole grants the same).
@@ -184,7 +242,7 @@ const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
 const TRACE_ACTIONS: [&str; 2] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
 
 /// The operations of the SDK clients the adapters use (the `operation` modules of
-/// aws-sdk-dynamodb, aws-sdk-secretsmanager and aws-sdk-sqs 1.x).
+/// aws-sdk-dynamodb, aws-sdk-secretsmanager, aws-sdk-sqs, aws-sdk-kms and aws-sdk-s3 1.x).
 const SDK_OPERATIONS: &[(&str, &str, &[&str])] = &[
     (
         "aws_sdk_dynamodb",
@@ -308,6 +366,207 @@ const SDK_OPERATIONS: &[(&str, &str, &[&str])] = &[
             "untag_queue",
         ],
     ),
+    (
+        "aws_sdk_kms",
+        "kms",
+        &[
+            "cancel_key_deletion",
+            "connect_custom_key_store",
+            "create_alias",
+            "create_custom_key_store",
+            "create_grant",
+            "create_key",
+            "decapsulate",
+            "decrypt",
+            "delete_alias",
+            "delete_custom_key_store",
+            "delete_imported_key_material",
+            "derive_shared_secret",
+            "describe_custom_key_stores",
+            "describe_key",
+            "disable_key",
+            "disable_key_rotation",
+            "disconnect_custom_key_store",
+            "enable_key",
+            "enable_key_rotation",
+            "encapsulate",
+            "encrypt",
+            "generate_data_key",
+            "generate_data_key_pair",
+            "generate_data_key_pair_without_plaintext",
+            "generate_data_key_without_plaintext",
+            "generate_mac",
+            "generate_random",
+            "get_key_last_usage",
+            "get_key_policy",
+            "get_key_rotation_status",
+            "get_parameters_for_import",
+            "get_public_key",
+            "import_key_material",
+            "list_aliases",
+            "list_grants",
+            "list_key_policies",
+            "list_key_rotations",
+            "list_keys",
+            "list_resource_tags",
+            "list_retirable_grants",
+            "put_key_policy",
+            "re_encrypt",
+            "replicate_key",
+            "retire_grant",
+            "revoke_grant",
+            "rotate_key_on_demand",
+            "schedule_key_deletion",
+            "sign",
+            "tag_resource",
+            "untag_resource",
+            "update_alias",
+            "update_custom_key_store",
+            "update_key_description",
+            "update_primary_region",
+            "verify",
+            "verify_mac",
+        ],
+    ),
+    (
+        "aws_sdk_s3",
+        "s3",
+        &[
+            "abort_multipart_upload",
+            "complete_multipart_upload",
+            "copy_object",
+            "create_bucket",
+            "create_bucket_metadata_configuration",
+            "create_bucket_metadata_table_configuration",
+            "create_multipart_upload",
+            "create_session",
+            "delete_bucket",
+            "delete_bucket_analytics_configuration",
+            "delete_bucket_cors",
+            "delete_bucket_encryption",
+            "delete_bucket_intelligent_tiering_configuration",
+            "delete_bucket_inventory_configuration",
+            "delete_bucket_lifecycle",
+            "delete_bucket_metadata_configuration",
+            "delete_bucket_metadata_table_configuration",
+            "delete_bucket_metrics_configuration",
+            "delete_bucket_ownership_controls",
+            "delete_bucket_policy",
+            "delete_bucket_replication",
+            "delete_bucket_tagging",
+            "delete_bucket_website",
+            "delete_object",
+            "delete_object_annotation",
+            "delete_object_tagging",
+            "delete_objects",
+            "delete_public_access_block",
+            "get_bucket_abac",
+            "get_bucket_accelerate_configuration",
+            "get_bucket_acl",
+            "get_bucket_analytics_configuration",
+            "get_bucket_cors",
+            "get_bucket_encryption",
+            "get_bucket_intelligent_tiering_configuration",
+            "get_bucket_inventory_configuration",
+            "get_bucket_lifecycle_configuration",
+            "get_bucket_location",
+            "get_bucket_logging",
+            "get_bucket_metadata_configuration",
+            "get_bucket_metadata_table_configuration",
+            "get_bucket_metrics_configuration",
+            "get_bucket_notification_configuration",
+            "get_bucket_ownership_controls",
+            "get_bucket_policy",
+            "get_bucket_policy_status",
+            "get_bucket_replication",
+            "get_bucket_request_payment",
+            "get_bucket_tagging",
+            "get_bucket_versioning",
+            "get_bucket_website",
+            "get_object",
+            "get_object_acl",
+            "get_object_annotation",
+            "get_object_attributes",
+            "get_object_legal_hold",
+            "get_object_lock_configuration",
+            "get_object_retention",
+            "get_object_tagging",
+            "get_object_torrent",
+            "get_public_access_block",
+            "head_bucket",
+            "head_object",
+            "list_bucket_analytics_configurations",
+            "list_bucket_intelligent_tiering_configurations",
+            "list_bucket_inventory_configurations",
+            "list_bucket_metrics_configurations",
+            "list_buckets",
+            "list_directory_buckets",
+            "list_multipart_uploads",
+            "list_object_annotations",
+            "list_object_versions",
+            "list_objects",
+            "list_objects_v2",
+            "list_parts",
+            "put_bucket_abac",
+            "put_bucket_accelerate_configuration",
+            "put_bucket_acl",
+            "put_bucket_analytics_configuration",
+            "put_bucket_cors",
+            "put_bucket_encryption",
+            "put_bucket_intelligent_tiering_configuration",
+            "put_bucket_inventory_configuration",
+            "put_bucket_lifecycle_configuration",
+            "put_bucket_logging",
+            "put_bucket_metrics_configuration",
+            "put_bucket_notification_configuration",
+            "put_bucket_ownership_controls",
+            "put_bucket_policy",
+            "put_bucket_replication",
+            "put_bucket_request_payment",
+            "put_bucket_tagging",
+            "put_bucket_versioning",
+            "put_bucket_website",
+            "put_object",
+            "put_object_acl",
+            "put_object_annotation",
+            "put_object_legal_hold",
+            "put_object_lock_configuration",
+            "put_object_retention",
+            "put_object_tagging",
+            "put_public_access_block",
+            "rename_object",
+            "restore_object",
+            "select_object_content",
+            "update_bucket_metadata_annotation_table_configuration",
+            "update_bucket_metadata_inventory_table_configuration",
+            "update_bucket_metadata_journal_table_configuration",
+            "update_object_encryption",
+            "upload_part",
+            "upload_part_copy",
+            "write_get_object_response",
+        ],
+    ),
+];
+
+/// The IAM actions of the S3 operations whose names differ from their operation's (or
+/// that need more than one); an S3 operation found in code and missing here must be
+/// looked up and added, not guessed.
+const S3_ACTIONS: &[(&str, &[&str])] = &[
+    ("create_bucket", &["s3:CreateBucket"]),
+    ("delete_object", &["s3:DeleteObject"]),
+    ("delete_objects", &["s3:DeleteObject"]),
+    ("get_object", &["s3:GetObject"]),
+    ("get_object_retention", &["s3:GetObjectRetention"]),
+    ("head_bucket", &["s3:ListBucket"]),
+    ("head_object", &["s3:GetObject"]),
+    ("list_object_versions", &["s3:ListBucketVersions"]),
+    ("list_objects", &["s3:ListBucket"]),
+    ("list_objects_v2", &["s3:ListBucket"]),
+    (
+        "put_object_lock_configuration",
+        &["s3:PutBucketObjectLockConfiguration"],
+    ),
+    ("put_object_retention", &["s3:PutObjectRetention"]),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -395,7 +654,12 @@ fn collect_refs(value: &Value, out: &mut BTreeSet<String>) {
                     ),
                     _ => ("", None),
                 };
-                out.extend(sub_names(text));
+                // A name the variables map defines is the variable, not a logical id.
+                let defined = |name: &String| {
+                    vars.and_then(Value::as_mapping)
+                        .is_some_and(|m| m.contains_key(name.as_str()))
+                };
+                out.extend(sub_names(text).into_iter().filter(|n| !defined(n)));
                 if let Some(vars) = vars {
                     collect_refs(vars, out);
                 }
@@ -486,32 +750,38 @@ fn policy_documents<'a>(template: &'a Value, role_id: &str) -> Vec<&'a Value> {
     documents
 }
 
-fn statements<'a>(template: &'a Value, role_id: &str) -> Vec<Statement<'a>> {
+/// The statements of a policy document, each `!If` branch but `AWS::NoValue` its own.
+fn document_statements(document: &Value) -> Vec<Statement<'_>> {
     let mut out = Vec::new();
-    for document in policy_documents(template, role_id) {
-        for statement in one_or_many(&document["Statement"]) {
-            match intrinsic(statement) {
-                Some((name, Value::Sequence(branches))) if name == "If" => {
-                    let condition = branches.first().and_then(Value::as_str).map(str::to_owned);
-                    for branch in branches.iter().skip(1) {
-                        let is_no_value = intrinsic(branch)
-                            .is_some_and(|(n, v)| n == "Ref" && v.as_str() == Some("AWS::NoValue"));
-                        if !is_no_value {
-                            out.push(Statement {
-                                value: branch,
-                                condition: condition.clone(),
-                            });
-                        }
+    for statement in one_or_many(&document["Statement"]) {
+        match intrinsic(statement) {
+            Some((name, Value::Sequence(branches))) if name == "If" => {
+                let condition = branches.first().and_then(Value::as_str).map(str::to_owned);
+                for branch in branches.iter().skip(1) {
+                    let is_no_value = intrinsic(branch)
+                        .is_some_and(|(n, v)| n == "Ref" && v.as_str() == Some("AWS::NoValue"));
+                    if !is_no_value {
+                        out.push(Statement {
+                            value: branch,
+                            condition: condition.clone(),
+                        });
                     }
                 }
-                _ => out.push(Statement {
-                    value: statement,
-                    condition: None,
-                }),
             }
+            _ => out.push(Statement {
+                value: statement,
+                condition: None,
+            }),
         }
     }
     out
+}
+
+fn statements<'a>(template: &'a Value, role_id: &str) -> Vec<Statement<'a>> {
+    policy_documents(template, role_id)
+        .into_iter()
+        .flat_map(document_statements)
+        .collect()
 }
 
 /// A function of the template, with what the test needs to know about it.
@@ -723,8 +993,9 @@ fn sdk_calls(code: &str) -> Calls {
 }
 
 /// The IAM actions one SDK operation needs. Most are the operation's name; the
-/// exceptions are the DynamoDB transactions (authorized per item action) and the SQS
-/// batches (authorized as their single-message actions).
+/// exceptions are the DynamoDB transactions (authorized per item action), the SQS
+/// batches (authorized as their single-message actions), KMS's re-encryption, and S3's
+/// ([`S3_ACTIONS`]; a put that locks its object needs the lock's action too).
 fn iam_actions(prefix: &str, op: &str, code: &str) -> Vec<String> {
     let action = |name: &str| format!("{prefix}:{name}");
     match (prefix, op) {
@@ -750,6 +1021,26 @@ fn iam_actions(prefix: &str, op: &str, code: &str) -> Vec<String> {
         ("secretsmanager", "batch_get_secret_value") => {
             vec![action("BatchGetSecretValue"), action("GetSecretValue")]
         }
+        ("kms", "re_encrypt") => vec![action("ReEncryptFrom"), action("ReEncryptTo")],
+        ("s3", "put_object") => {
+            let mut actions = vec![action("PutObject")];
+            if code.contains(".object_lock_mode(")
+                || code.contains(".object_lock_retain_until_date(")
+            {
+                actions.push(action("PutObjectRetention"));
+            }
+            if code.contains(".object_lock_legal_hold_status(") {
+                actions.push(action("PutObjectLegalHold"));
+            }
+            actions
+        }
+        ("s3", op) => S3_ACTIONS
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map(|(_, actions)| actions.iter().map(|a| (*a).to_owned()).collect())
+            .unwrap_or_else(|| {
+                panic!("S3's {op}: name its IAM actions in S3_ACTIONS (template_policy.rs)")
+            }),
         _ => vec![action(&pascal(op))],
     }
 }
@@ -792,23 +1083,75 @@ fn is_local_only(module: &str, action: &str) -> bool {
 }
 
 /// What a function whose source is `source` can call through one adapter module: the
-/// SDK calls in the code that the module's names it uses reach ([`reachable_code`]), or
-/// in the whole module when it names the module itself (a path such as
-/// `dynamodb_audit::create_table` could lead anywhere in it), less the module's
+/// SDK calls in the code that the module's names it uses reach ([`reachable_code`]),
+/// those it names by path included (`kms_audit_keys::writer_powers`, [`path_names`]),
+/// or in the whole module when it names the module any other way (`use
+/// aws_adapters::dynamodb_audit;` could lead anywhere in it), less the module's
 /// local-only calls.
 fn module_calls_for(module: &str, source: &str) -> Calls {
-    if is_word_in(module, source) {
-        return module_calls(module);
-    }
-    let used: BTreeSet<String> = adapter_modules()
+    let mut used: BTreeSet<String> = adapter_modules()
         .remove(module)
         .unwrap_or_default()
         .into_iter()
         .filter(|name| is_word_in(name, source))
         .collect();
+    if is_word_in(module, source) {
+        match path_names(module, source) {
+            Some(names) => used.extend(names),
+            None => return module_calls(module),
+        }
+    }
     let mut calls = sdk_calls(&reachable_code(module, &used));
     calls.actions.retain(|a| !is_local_only(module, a));
     calls
+}
+
+/// The names of a module's items that `source` reaches by path, `module::name` or
+/// `module::{a, b}`; `None` when it names the module otherwise (`use …::module;`,
+/// `module::*`, a path to a name the module does not define, such as a submodule's),
+/// which could lead anywhere in it.
+fn path_names(module: &str, source: &str) -> Option<BTreeSet<String>> {
+    let code = blank_comments_and_literals(source);
+    let defined: BTreeSet<String> = adapter_files(module)
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|code| items(&blank_comments_and_literals(without_tests(&code))))
+        .filter_map(|(kind, _)| match kind {
+            ItemKind::Impl(name) | ItemKind::Named(name) => Some(name),
+            ItemKind::Use | ItemKind::Other => None,
+        })
+        .collect();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = BTreeSet::new();
+    for (at, _) in code.match_indices(module) {
+        let rest = &code[at + module.len()..];
+        if code[..at].chars().next_back().is_some_and(is_ident)
+            || rest.chars().next().is_some_and(is_ident)
+        {
+            continue;
+        }
+        let rest = rest.trim_start().strip_prefix("::")?.trim_start();
+        let named: Vec<&str> = match rest.strip_prefix('{') {
+            Some(list) => {
+                let list = &list[..list.find('}')?];
+                if list.contains('{') {
+                    return None;
+                }
+                list.split(',')
+                    .map(|n| n.split(" as ").next().unwrap_or(n).trim())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            }
+            None => vec![&rest[..rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len())]],
+        };
+        for name in named {
+            if !defined.contains(name) {
+                return None;
+            }
+            names.insert(name.to_owned());
+        }
+    }
+    Some(names)
 }
 
 /// Rust code with its comments and the contents of its string and character literals
@@ -1402,10 +1745,68 @@ fn the_policy_test_follows_each_adapter_type_to_the_code_it_reaches() {
         assert!(poller.iter().any(|a| a == action), "{poller:?}");
     }
     assert!(!poller.iter().any(|a| a == "sqs:SendMessage"), "{poller:?}");
-    // Naming the module itself takes all of it.
-    let whole = module_calls_for("sqs_events", "use aws_adapters::sqs_events::MAX_WAIT;");
+    // Naming the module itself takes all of it; a path to one of its items takes what
+    // that item reaches.
+    for source in [
+        "use aws_adapters::sqs_events;",
+        "use aws_adapters::sqs_events::*;",
+        "aws_adapters::sqs_events::not_an_item();",
+    ] {
+        let whole = module_calls_for("sqs_events", source);
+        assert!(
+            whole.actions.contains("sqs:ReceiveMessage")
+                && whole.actions.contains("sqs:SendMessage"),
+            "{source}: {whole:?}"
+        );
+    }
+    let by_path = module_calls_for(
+        "sqs_events",
+        "let q = aws_adapters::sqs_events::SqsEventQueue::new(c, url);",
+    );
+    assert_eq!(
+        by_path.actions.into_iter().collect::<Vec<_>>(),
+        ["sqs:SendMessage"]
+    );
+
+    // The audit keys: each role's powers reach their KMS calls only (writers MAC,
+    // verifiers check, the sealer signs and checks).
+    let keys = |source: &str| -> Vec<String> {
+        module_calls_for("kms_audit_keys", source)
+            .actions
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(
+        keys("let p = aws_adapters::kms_audit_keys::writer_powers(&kms, &id);"),
+        ["kms:GenerateMac"]
+    );
+    assert_eq!(
+        keys("use aws_adapters::kms_audit_keys::verifier_powers;"),
+        ["kms:GetPublicKey", "kms:VerifyMac"]
+    );
+    assert_eq!(
+        keys("use aws_adapters::kms_audit_keys::{KmsMacVerifier, sealer_powers};"),
+        ["kms:GetPublicKey", "kms:Sign", "kms:VerifyMac"]
+    );
+    // The anchors: a put with a retention needs PutObjectRetention; making the bucket
+    // is local only.
+    assert_eq!(
+        module_calls_for("s3_seal_anchors", "S3SealAnchors::new(s3, bucket)")
+            .actions
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+            "s3:PutObjectRetention"
+        ]
+    );
     assert!(
-        whole.actions.contains("sqs:ReceiveMessage") && whole.actions.contains("sqs:SendMessage")
+        module_calls("s3_seal_anchors")
+            .actions
+            .iter()
+            .all(|a| !a.contains("Bucket") || S3_BUCKET_ACTIONS.contains(&a.as_str()))
     );
 }
 
@@ -1417,6 +1818,23 @@ fn every_function_is_built_with_cargo_lambda_for_arm64_with_json_logs_and_tracin
         functions.len() >= 3,
         "scim-api, audit-api and token-age at least"
     );
+    // Every function crate is deployed, so that every main's grants are checked here
+    // (the sealer's as the others').
+    let deployed: BTreeSet<String> = functions.iter().map(Function::code_uri).collect();
+    for entry in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let dir = entry.expect("functions/ entry").path();
+        if dir.join("src/main.rs").exists() {
+            let code_uri = format!(
+                "functions/{}",
+                dir.file_name().unwrap_or_default().to_string_lossy()
+            );
+            assert!(
+                deployed.contains(&code_uri),
+                "{code_uri} is no function of template.yaml"
+            );
+        }
+    }
+    assert!(deployed.contains("functions/sealer"), "{deployed:?}");
     for function in &functions {
         let id = &function.id;
         assert_eq!(
@@ -1621,6 +2039,8 @@ fn policy_problems(template: &Value) -> Vec<String> {
         let mut granted = BTreeSet::new();
         // Per table: each statement's Sid, actions and the keys it is limited to.
         let mut granted_on: BTreeMap<String, Vec<TableGrant>> = BTreeMap::new();
+        // The audit keys' and the anchors' actions: the resources each is granted on.
+        let mut granted_bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
 
         for statement in statements(template, &role_id) {
             let sid = statement.sid();
@@ -1646,8 +2066,63 @@ fn policy_problems(template: &Value) -> Vec<String> {
                 "{id}/{sid}: one service per statement keeps resources checkable"
             );
             let service = services.into_iter().next().unwrap_or_default();
+            let on_audit_keys = !resource_refs.is_empty()
+                && resource_refs
+                    .iter()
+                    .all(|r| resource_type(template, r) == Some("AWS::KMS::Key"));
 
             match service {
+                // The audit keys' powers and the anchors: each action on exactly what its
+                // variable names (ACTION_RESOURCES), the anchors' by bucket or object.
+                "s3" | "kms" if service == "s3" || on_audit_keys => {
+                    granted.extend(actions.iter().cloned());
+                    if literal_star {
+                        problems.push(format!("{id}/{sid}: Resource \"*\" for {service}"));
+                    }
+                    if statement.value.get("Condition").is_some() {
+                        problems.push(format!(
+                            "{id}/{sid}: a condition here is not understood by this check"
+                        ));
+                    }
+                    for action in &actions {
+                        let Some((_, variable)) =
+                            ACTION_RESOURCES.iter().find(|(a, _)| a == action)
+                        else {
+                            problems.push(format!(
+                                "{id}/{sid}: {action} is bound to no variable in ACTION_RESOURCES"
+                            ));
+                            continue;
+                        };
+                        let named = function.variable_refs(variable);
+                        for r in resource_refs.difference(&named) {
+                            problems.push(format!(
+                                "{id}/{sid}: grants {action} on {r}, which its {variable} does not name"
+                            ));
+                        }
+                        granted_bound
+                            .entry(action.clone())
+                            .or_default()
+                            .extend(resource_refs.iter().cloned());
+                        if service == "s3" {
+                            let on_bucket = S3_BUCKET_ACTIONS.contains(&action.as_str());
+                            let want = if on_bucket {
+                                String::new()
+                            } else {
+                                format!("/{}*", aws_adapters::s3_seal_anchors::DEFAULT_PREFIX)
+                            };
+                            for resource in &resources {
+                                let path = s3_arn_path(resource);
+                                if path.as_deref() != Some(want.as_str()) {
+                                    problems.push(format!(
+                                        "{id}/{sid}: {action} on a resource ending {path:?}; it must be on the \
+                                         bucket's ARN{}",
+                                        if on_bucket { "".to_owned() } else { format!(" followed by {want:?}") }
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
                 "logs" => {
                     if actions.iter().any(|a| !LOG_ACTIONS.contains(&a.as_str()))
                         || resource_refs != BTreeSet::from([log_group.clone()])
@@ -1854,6 +2329,35 @@ fn policy_problems(template: &Value) -> Vec<String> {
                 ));
             }
         }
+        // The audit keys and the anchors: each action the code makes on every resource its
+        // variable names.
+        for action in calls
+            .actions
+            .iter()
+            .filter(|a| a.starts_with("kms:") || a.starts_with("s3:"))
+        {
+            let Some((_, variable)) = ACTION_RESOURCES.iter().find(|(a, _)| a == action) else {
+                problems.push(format!(
+                    "{id}: its code calls {action}; bind it to the variable naming its resource in ACTION_RESOURCES"
+                ));
+                continue;
+            };
+            let named = function.variable_refs(variable);
+            if named.is_empty() {
+                problems.push(format!(
+                    "{id}: its code calls {action}, but its environment sets no {variable} naming where"
+                ));
+            }
+            let on = granted_bound
+                .get(action.as_str())
+                .cloned()
+                .unwrap_or_default();
+            for r in named.difference(&on) {
+                problems.push(format!(
+                    "{id}: its code calls {action} on {r} ({variable}), which its role does not grant there"
+                ));
+            }
+        }
         for action in &calls.actions {
             if !granted.contains(action) {
                 problems.push(format!(
@@ -1870,6 +2374,24 @@ fn policy_problems(template: &Value) -> Vec<String> {
         }
     }
     problems
+}
+
+/// What follows the last substitution of an S3 ARN (`!GetAtt Bucket.Arn`: nothing;
+/// `!Sub "arn:…:s3:::${Bucket}/seals/*"`: `/seals/*`), `None` for anything else.
+fn s3_arn_path(resource: &Value) -> Option<String> {
+    let (name, inner) = intrinsic(resource)?;
+    match name.as_str() {
+        "GetAtt" => (refs(resource).len() == 1).then(String::new),
+        "Sub" => {
+            let text = match inner {
+                Value::String(text) => text.as_str(),
+                Value::Sequence(parts) => parts.first()?.as_str()?,
+                _ => return None,
+            };
+            Some(text[text.rfind('}')? + 1..].to_owned())
+        }
+        _ => None,
+    }
 }
 
 #[test]
@@ -3203,15 +3725,22 @@ fn spared(statement: &Value, what: &str, problems: &mut Vec<String>) -> [BTreeSe
     }
 }
 
+/// A fence statement's `Resource` where the policy is the resource's own (a secret's,
+/// a table's, a key's): `"*"`.
+fn any_resource(resource: &Value) -> bool {
+    resource.as_str() == Some("*")
+}
+
 /// Checks one fence: a policy document that allows nothing, and denies `denied` (at
 /// least; never anything in `never`) to every principal but `expected` roles and the
-/// break-glass roles.
+/// break-glass roles, on the resources `resource_ok` accepts.
 fn check_fence(
     what: &str,
     document: &Value,
     denied: &BTreeSet<String>,
     never: &dyn Fn(&str) -> bool,
     expected: &BTreeSet<String>,
+    resource_ok: &dyn Fn(&Value) -> bool,
     problems: &mut Vec<String>,
 ) {
     let statements = one_or_many(&document["Statement"]);
@@ -3228,10 +3757,10 @@ fn check_fence(
             ));
             continue;
         }
-        if statement["Principal"].as_str() != Some("*")
-            || statement["Resource"].as_str() != Some("*")
-        {
-            problems.push(format!("{what}: Principal and Resource must be \"*\""));
+        if statement["Principal"].as_str() != Some("*") || !resource_ok(&statement["Resource"]) {
+            problems.push(format!(
+                "{what}: Principal must be \"*\", and Resource the fenced resource whole"
+            ));
         }
         let actions: BTreeSet<String> = one_or_many(&statement["Action"])
             .iter()
@@ -3246,12 +3775,12 @@ fn check_fence(
         expected_with.insert(BREAK_GLASS.to_owned());
         if with != expected_with {
             problems.push(format!(
-                "{what}: spares {with:?} with break-glass roles; exactly {expected_with:?} read or write it"
+                "{what}: spares {with:?} with break-glass roles; exactly {expected_with:?} are granted what it fences"
             ));
         }
         if without != *expected {
             problems.push(format!(
-                "{what}: spares {without:?} without break-glass roles; exactly {expected:?} read or write it"
+                "{what}: spares {without:?} without break-glass roles; exactly {expected:?} are granted what it fences"
             ));
         }
         covered.extend(actions);
@@ -3298,6 +3827,7 @@ fn secret_fence_problems(template: &Value, problems: &mut Vec<String>) {
             &denied,
             &never,
             &readers,
+            &any_resource,
             problems,
         );
     }
@@ -3340,6 +3870,396 @@ fn table_fence_problems(template: &Value, problems: &mut Vec<String>) {
         &denied,
         &never,
         &writers,
+        &any_resource,
+        problems,
+    );
+}
+
+/// The audit keys, by `KeyUsage`: the key spec the adapter's algorithm needs, the power
+/// (the action that makes what verifiers accept) and the actions that only check.
+const AUDIT_KEY_KINDS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "GENERATE_VERIFY_MAC",
+        "HMAC_256",
+        "kms:GenerateMac",
+        &["kms:VerifyMac", "kms:DescribeKey"],
+    ),
+    (
+        "SIGN_VERIFY",
+        "ECC_NIST_P256",
+        "kms:Sign",
+        &["kms:GetPublicKey", "kms:Verify", "kms:DescribeKey"],
+    ),
+];
+
+/// What retires an audit key, and so leaves the retained trail unverifiable: the
+/// break-glass roles' alone (without them, nobody's).
+const KEY_RETIREMENT: [&str; 2] = ["kms:DisableKey", "kms:ScheduleKeyDeletion"];
+
+/// The anchor bucket the stack creates (unless a parameter names one of your own).
+const ANCHOR_BUCKET: &str = "AuditAnchorBucket";
+
+/// Writing an anchor: a new version, which readers get instead of the sealer's.
+const ANCHOR_WRITES: [&str; 2] = ["s3:PutObject", "s3:PutObjectRetention"];
+
+/// Hiding an anchor (a delete marker) or, once its retention is over, deleting it.
+const ANCHOR_DELETES: [&str; 2] = ["s3:DeleteObject", "s3:DeleteObjectVersion"];
+
+/// Whether an IAM action pattern (`kms:*`, `kms:Generate*`, `*`) covers `action`.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    fn glob(pattern: &[u8], text: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some((b'*', rest)) => (0..=text.len()).any(|at| glob(rest, &text[at..])),
+            Some((b'?', rest)) => !text.is_empty() && glob(rest, &text[1..]),
+            Some((c, rest)) => text
+                .first()
+                .is_some_and(|t| t.eq_ignore_ascii_case(c) && glob(rest, &text[1..])),
+        }
+    }
+    glob(pattern.as_bytes(), action.as_bytes())
+}
+
+/// Every principal of the template that an identity policy lets do `action` on
+/// `resource` (a logical id): roles, users and groups by their inline policies and the
+/// policy resources attached to them, and a managed policy attached to nobody here (it
+/// could be attached to anyone) by its own id. Erring on the side of more: an action
+/// pattern that covers it, `NotAction`, `Resource: "*"`, `NotResource` and any ARN
+/// pattern with a wildcard all count.
+fn principals_allowed(template: &Value, action: &str, resource: &str) -> BTreeSet<String> {
+    let allows = |document: &Value| {
+        document_statements(document).iter().any(|s| {
+            let v = s.value;
+            let action_hit = v.get("NotAction").is_some()
+                || one_or_many(&v["Action"])
+                    .iter()
+                    .filter_map(|a| a.as_str())
+                    .any(|a| action_matches(a, action));
+            let resource_hit = v.get("NotResource").is_some()
+                || one_or_many(&v["Resource"])
+                    .iter()
+                    .any(|r| refs(r).contains(resource) || format!("{r:?}").contains('*'));
+            v["Effect"].as_str() == Some("Allow") && action_hit && resource_hit
+        })
+    };
+    let mut out = BTreeSet::new();
+    for (id, r) in resources(template) {
+        let id = id.as_str().unwrap_or_default();
+        let p = &r["Properties"];
+        let (grantees, documents): (BTreeSet<String>, Vec<&Value>) = match r["Type"].as_str() {
+            Some("AWS::IAM::Role" | "AWS::IAM::User" | "AWS::IAM::Group") => (
+                BTreeSet::from([id.to_owned()]),
+                one_or_many(&p["Policies"])
+                    .into_iter()
+                    .map(|policy| &policy["PolicyDocument"])
+                    .collect(),
+            ),
+            Some("AWS::IAM::RolePolicy" | "AWS::IAM::UserPolicy" | "AWS::IAM::GroupPolicy") => {
+                let mut to = refs(&p["RoleName"]);
+                to.extend(refs(&p["UserName"]));
+                to.extend(refs(&p["GroupName"]));
+                (to, vec![&p["PolicyDocument"]])
+            }
+            Some("AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy") => {
+                let mut to = refs(&p["Roles"]);
+                to.extend(refs(&p["Users"]));
+                to.extend(refs(&p["Groups"]));
+                if to.is_empty() {
+                    to.insert(id.to_owned());
+                }
+                (to, vec![&p["PolicyDocument"]])
+            }
+            _ => continue,
+        };
+        if documents.into_iter().any(allows) {
+            out.extend(grantees);
+        }
+    }
+    out
+}
+
+/// The account itself as a key policy's principal: `arn:<partition>:iam::<account>:root`,
+/// which delegates to the account's IAM policies.
+fn is_account_root(principal: &Value) -> bool {
+    let aws = &principal["AWS"];
+    intrinsic(aws).is_some_and(|(name, inner)| {
+        name == "Sub" && inner.as_str() == Some("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    })
+}
+
+/// Checks a deny that spares the break-glass roles alone: its condition is
+/// `!If [HasBreakGlassPrincipals, {ArnNotEquals: {aws:PrincipalArn: !Split [",", !Ref
+/// BreakGlassPrincipalArns]}}, !Ref AWS::NoValue]`, so that without them it denies
+/// everyone.
+fn check_break_glass_only(what: &str, statement: &Value, problems: &mut Vec<String>) {
+    let ok = match intrinsic(&statement["Condition"]) {
+        Some((name, Value::Sequence(branches))) if name == "If" && branches.len() == 3 => {
+            let with = &branches[1];
+            let only_arn = with.as_mapping().is_some_and(|m| m.len() == 1)
+                && with["ArnNotEquals"]
+                    .as_mapping()
+                    .is_some_and(|m| m.len() == 1);
+            let split =
+                intrinsic(&with["ArnNotEquals"]["aws:PrincipalArn"]).is_some_and(|(name, args)| {
+                    name == "Split"
+                        && args.get(0).and_then(Value::as_str) == Some(",")
+                        && args.get(1).map(refs) == Some(BTreeSet::from([BREAK_GLASS.to_owned()]))
+                });
+            let without = intrinsic(&branches[2])
+                .is_some_and(|(n, v)| n == "Ref" && v.as_str() == Some("AWS::NoValue"));
+            branches[0].as_str() == Some(HAS_BREAK_GLASS) && only_arn && split && without
+        }
+        _ => false,
+    };
+    if !ok {
+        problems.push(format!(
+            "{what}: the condition must be !If [{HAS_BREAK_GLASS}, ArnNotEquals aws:PrincipalArn \
+             !Split [\",\", !Ref {BREAK_GLASS}], !Ref AWS::NoValue]: the break-glass roles alone, else nobody"
+        ));
+    }
+}
+
+/// An audit key's fence: the key policy allows the account (its IAM) only; it denies the
+/// key's power to every principal but exactly the roles granted it and the break-glass
+/// roles, never the checks verifiers need, and retiring the key to all but the
+/// break-glass roles. The key is of the spec its adapter's algorithm needs, and retained.
+fn audit_key_fence_problems(template: &Value, problems: &mut Vec<String>) {
+    let adapter = read("shared/aws-adapters/src/kms_audit_keys.rs");
+    assert!(
+        adapter.contains("MacAlgorithmSpec::HmacSha256")
+            && adapter.contains("SigningAlgorithmSpec::EcdsaSha256"),
+        "the key specs below follow the adapter's algorithms: HMAC_SHA_256, ECDSA_SHA_256"
+    );
+    let mut kinds = BTreeSet::new();
+    for (id, resource) in resources(template) {
+        let Some(key) = id.as_str() else { continue };
+        if resource["Type"].as_str() != Some("AWS::KMS::Key") {
+            continue;
+        }
+        let p = &resource["Properties"];
+        let usage = p["KeyUsage"].as_str().unwrap_or_default();
+        let Some((_, spec, power, checks)) = AUDIT_KEY_KINDS.iter().find(|(u, ..)| *u == usage)
+        else {
+            problems.push(format!(
+                "{key}: KeyUsage {usage:?} is not an audit key's (AUDIT_KEY_KINDS)"
+            ));
+            continue;
+        };
+        kinds.insert(usage);
+        if p["KeySpec"].as_str() != Some(spec) {
+            problems.push(format!("{key}: KeySpec must be {spec}"));
+        }
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            if resource[policy].as_str() != Some("Retain") {
+                problems.push(format!(
+                    "{key}: {policy} must be Retain: the retained trail needs its keys"
+                ));
+            }
+        }
+        let holders = principals_allowed(template, power, key);
+        if holders.is_empty() {
+            problems.push(format!("{key}: no role holds {power}"));
+        }
+        let mut fence = Vec::new();
+        let mut retired = BTreeSet::new();
+        for statement in one_or_many(&p["KeyPolicy"]["Statement"]) {
+            let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+            let what = format!("{key}/{sid}");
+            match statement["Effect"].as_str() {
+                Some("Allow") => {
+                    if !is_account_root(&statement["Principal"])
+                        || statement.get("Condition").is_some()
+                    {
+                        problems.push(format!(
+                            "{what}: a key policy allows the account's root (its IAM) only; anyone \
+                             else gets a key's use through IAM, which the denies bound"
+                        ));
+                    }
+                }
+                Some("Deny") if intrinsic(&statement["Condition"]).is_some() => {
+                    check_break_glass_only(&what, statement, problems);
+                    for action in one_or_many(&statement["Action"])
+                        .iter()
+                        .filter_map(|a| a.as_str())
+                    {
+                        if action == *power || checks.contains(&action) || action.contains('*') {
+                            problems.push(format!(
+                                "{what}: {action} is not the break-glass roles' alone"
+                            ));
+                        }
+                        retired.insert(action.to_owned());
+                    }
+                }
+                Some("Deny") => fence.push(statement.clone()),
+                other => problems.push(format!("{what}: Effect {other:?}")),
+            }
+        }
+        for action in KEY_RETIREMENT {
+            if !retired.contains(action) {
+                problems.push(format!(
+                    "{key}: nothing keeps {action} to the break-glass roles"
+                ));
+            }
+        }
+        let mut document = serde_norway::Mapping::new();
+        document.insert("Statement".into(), Value::Sequence(fence));
+        check_fence(
+            key,
+            &Value::Mapping(document),
+            &BTreeSet::from([(*power).to_owned()]),
+            &|action: &str| checks.contains(&action),
+            &holders,
+            &any_resource,
+            problems,
+        );
+    }
+    for (usage, ..) in AUDIT_KEY_KINDS {
+        if !kinds.contains(usage) {
+            problems.push(format!("no audit key with KeyUsage {usage}"));
+        }
+    }
+}
+
+/// The anchor bucket: Object Lock in compliance mode for at least the seals' retention,
+/// versioned, private, retained; its policy refuses plain HTTP, denies writing anchors to
+/// every principal but exactly the roles granted it and the break-glass roles, and
+/// deleting them to all but the break-glass roles.
+fn anchor_fence_problems(template: &Value, problems: &mut Vec<String>) {
+    let bucket = &template["Resources"][ANCHOR_BUCKET];
+    let p = &bucket["Properties"];
+    if bucket["Type"].as_str() != Some("AWS::S3::Bucket") {
+        problems.push(format!("no {ANCHOR_BUCKET}"));
+        return;
+    }
+    for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+        if bucket[policy].as_str() != Some("Retain") {
+            problems.push(format!("{ANCHOR_BUCKET}: {policy} must be Retain"));
+        }
+    }
+    let retention = &p["ObjectLockConfiguration"]["Rule"]["DefaultRetention"];
+    if p["ObjectLockEnabled"].as_bool() != Some(true)
+        || p["ObjectLockConfiguration"]["ObjectLockEnabled"].as_str() != Some("Enabled")
+        || retention["Mode"].as_str() != Some("COMPLIANCE")
+        || refs(&retention["Days"]) != BTreeSet::from(["AuditAnchorRetentionDays".to_owned()])
+    {
+        problems.push(format!(
+            "{ANCHOR_BUCKET}: Object Lock on, by default in COMPLIANCE mode for AuditAnchorRetentionDays"
+        ));
+    }
+    if p["VersioningConfiguration"]["Status"].as_str() != Some("Enabled") {
+        problems.push(format!("{ANCHOR_BUCKET}: versioning must be on"));
+    }
+    let block = &p["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        if block[setting].as_bool() != Some(true) {
+            problems.push(format!("{ANCHOR_BUCKET}: {setting} must be true"));
+        }
+    }
+    if one_or_many(&p["OwnershipControls"]["Rules"])
+        .iter()
+        .all(|r| r["ObjectOwnership"].as_str() != Some("BucketOwnerEnforced"))
+    {
+        problems.push(format!(
+            "{ANCHOR_BUCKET}: ObjectOwnership must be BucketOwnerEnforced"
+        ));
+    }
+    // The seals outlive their records by the bookkeeping margin; so must the anchors'
+    // default, and records may not be kept less than the floor the functions enforce.
+    let parameters = &template["Parameters"];
+    let number = |name: &str, field: &str| number_or_default(template, &parameters[name][field]);
+    let floor = gateway::audit_store::ledger::RETENTION_FLOOR
+        .whole_days()
+        .unsigned_abs();
+    let margin = gateway::audit_store::ledger::BOOKKEEPING_MARGIN
+        .whole_days()
+        .unsigned_abs();
+    if number("AuditRetentionDays", "MinValue") != Some(floor) {
+        problems.push(format!(
+            "AuditRetentionDays: MinValue must be the retention floor, {floor}"
+        ));
+    }
+    for field in ["MinValue", "Default"] {
+        let records = number("AuditRetentionDays", field).unwrap_or(u64::MAX);
+        let anchors = number("AuditAnchorRetentionDays", field).unwrap_or(0);
+        if anchors < records.saturating_add(margin) {
+            problems.push(format!(
+                "AuditAnchorRetentionDays' {field} ({anchors}) is less than AuditRetentionDays' plus {margin}"
+            ));
+        }
+    }
+
+    let policies: Vec<&Value> = resources(template)
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::S3::BucketPolicy"))
+        .filter(|r| refs(&r["Properties"]["Bucket"]).contains(ANCHOR_BUCKET))
+        .collect();
+    let [policy] = policies.as_slice() else {
+        problems.push(format!(
+            "{ANCHOR_BUCKET}: {} bucket policies, not one",
+            policies.len()
+        ));
+        return;
+    };
+    if policy["Condition"].as_str() != bucket["Condition"].as_str() {
+        problems.push(format!(
+            "{ANCHOR_BUCKET}: its policy must exist exactly when it does"
+        ));
+    }
+    let writers = principals_allowed(template, "s3:PutObject", ANCHOR_BUCKET);
+    if writers.is_empty() {
+        problems.push(format!("{ANCHOR_BUCKET}: nobody writes anchors"));
+    }
+    let mut fence = Vec::new();
+    let (mut tls, mut deletes) = (false, BTreeSet::new());
+    for statement in one_or_many(&policy["Properties"]["PolicyDocument"]["Statement"]) {
+        let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+        let what = format!("{ANCHOR_BUCKET}/{sid}");
+        let actions: Vec<&str> = one_or_many(&statement["Action"])
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        if statement["Condition"]["Bool"]["aws:SecureTransport"].as_str() == Some("false") {
+            tls |= statement["Effect"].as_str() == Some("Deny") && actions == ["s3:*"];
+        } else if intrinsic(&statement["Condition"]).is_some() {
+            check_break_glass_only(&what, statement, problems);
+            for action in actions {
+                if !ANCHOR_DELETES.contains(&action) {
+                    problems.push(format!(
+                        "{what}: {action} is not the break-glass roles' alone"
+                    ));
+                }
+                deletes.insert(action.to_owned());
+            }
+        } else {
+            fence.push(statement.clone());
+        }
+    }
+    if !tls {
+        problems.push(format!(
+            "{ANCHOR_BUCKET}: its policy must deny s3:* without TLS"
+        ));
+    }
+    for action in ANCHOR_DELETES {
+        if !deletes.contains(action) {
+            problems.push(format!(
+                "{ANCHOR_BUCKET}: nothing keeps {action} to the break-glass roles"
+            ));
+        }
+    }
+    let mut document = serde_norway::Mapping::new();
+    document.insert("Statement".into(), Value::Sequence(fence));
+    check_fence(
+        ANCHOR_BUCKET,
+        &Value::Mapping(document),
+        &ANCHOR_WRITES.map(str::to_owned).into(),
+        &|action: &str| !ANCHOR_WRITES.contains(&action),
+        &writers,
+        &|resource: &Value| refs(resource) == BTreeSet::from([ANCHOR_BUCKET.to_owned()]),
         problems,
     );
 }
@@ -3430,6 +4350,10 @@ fn estimated_chars(template: &Value, name: &str, inner: &Value) -> usize {
                 (Some("AWS::DynamoDB::Table"), Some("Arn")) => {
                     "arn:aws:dynamodb:ap-southeast-2:123456789012:table/".len()
                         + generated(parts[0])
+                }
+                // A key id is a UUID, or mrk- and 32 hex digits: 36 characters either way.
+                (Some("AWS::KMS::Key"), Some("Arn")) => {
+                    "arn:aws:kms:ap-southeast-2:123456789012:key/".len() + 36
                 }
                 _ => 128,
             }
@@ -3635,6 +4559,68 @@ fn fence_rule_problems(template: &Value, problems: &mut Vec<String>) {
             ));
         }
     }
+    // Each audit key: its power used by anyone but its holders, and its policy changed
+    // or the key retired.
+    let on_resource = |branch: &Value, id: &str| refs(&branch["detail"]["resources"]).contains(id);
+    for (id, resource) in resources(template) {
+        let Some(key) = id.as_str() else { continue };
+        if resource["Type"].as_str() != Some("AWS::KMS::Key") {
+            continue;
+        }
+        let usage = resource["Properties"]["KeyUsage"]
+            .as_str()
+            .unwrap_or_default();
+        let Some((_, _, power, _)) = AUDIT_KEY_KINDS.iter().find(|(u, ..)| *u == usage) else {
+            continue;
+        };
+        let holders = principals_allowed(template, power, key);
+        let event = power.trim_start_matches("kms:");
+        let uses: Vec<&&Value> = branches
+            .iter()
+            .filter(|b| names(b).contains(event) && on_resource(b, key))
+            .collect();
+        if uses.is_empty() {
+            problems.push(format!("the fence rule does not watch {event} with {key}"));
+        }
+        for branch in uses {
+            let (exempt, no_issuer) = rule_exempts(branch);
+            if exempt != holders || !no_issuer {
+                problems.push(format!(
+                    "the fence rule exempts {exempt:?} (callers without a role: {no_issuer}) from {event} with {key}; exactly {holders:?} hold it"
+                ));
+            }
+        }
+        let changes = branches.iter().any(|b| {
+            let n = names(b);
+            on_resource(b, key)
+                && ["PutKeyPolicy", "DisableKey", "ScheduleKeyDeletion"]
+                    .iter()
+                    .all(|c| n.contains(*c))
+        });
+        if !changes {
+            problems.push(format!(
+                "the fence rule does not watch PutKeyPolicy, DisableKey and ScheduleKeyDeletion on {key}"
+            ));
+        }
+    }
+    // The anchor bucket: its fence changed or removed, or a lifecycle rule (which
+    // expires objects past any bucket policy) added.
+    let bucket_changes = branches.iter().any(|b| {
+        let n = names(b);
+        refs(&b["detail"]["requestParameters"]["bucketName"]).contains(ANCHOR_BUCKET)
+            && [
+                "PutBucketPolicy",
+                "DeleteBucketPolicy",
+                "PutBucketLifecycle",
+            ]
+            .iter()
+            .all(|c| n.contains(*c))
+    });
+    if !bucket_changes {
+        problems.push(format!(
+            "the fence rule does not watch PutBucketPolicy, DeleteBucketPolicy and PutBucketLifecycle on {ANCHOR_BUCKET}"
+        ));
+    }
     // The created topic lets the rules, and only they, publish.
     let rule_ids: BTreeSet<String> = rules.iter().map(|(id, _)| id.clone()).collect();
     let topic_allows_rules = resources(template)
@@ -3658,6 +4644,8 @@ fn fence_problems(template: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     secret_fence_problems(template, &mut problems);
     table_fence_problems(template, &mut problems);
+    audit_key_fence_problems(template, &mut problems);
+    anchor_fence_problems(template, &mut problems);
     fence_rule_problems(template, &mut problems);
     problems
 }
@@ -3768,16 +4756,16 @@ fn the_fence_check_catches_extra_missing_and_wrong_principals_and_actions() {
         "{extra:?}"
     );
 
-    // The audit API's role not spared on the audit key, which it reads; no break-glass.
-    let missing = edited(&arns("AuditKeySecretPolicy"), &|c| {
+    // The reconciler's role not spared on the Okta API token, which it reads; no break-glass.
+    let missing = edited(&arns("OktaApiTokenSecretPolicy"), &|c| {
         c["aws:PrincipalArn"] = yaml(
-            "!If [HasBreakGlassPrincipals, !Split [',', !Sub '${ScimApiRole.Arn}'], [!GetAtt ScimApiRole.Arn]]",
+            "!If [HasBreakGlassPrincipals, !Split [',', !Sub '${EventWorkerRole.Arn}'], [!GetAtt EventWorkerRole.Arn]]",
         )
     });
     assert!(
         mentions(
             &missing,
-            "AuditKeySecret/OnlyItsReadersReadTheValue: spares"
+            "OktaApiTokenSecret/OnlyItsReadersReadTheValue: spares"
         ),
         "{missing:?}"
     );
@@ -3872,6 +4860,304 @@ fn the_fence_check_catches_extra_missing_and_wrong_principals_and_actions() {
     assert!(
         mentions(&roles_only, "callers without a role: false"),
         "{roles_only:?}"
+    );
+
+    // The key rule exempting the audit API's role from MACs; the change rule without the
+    // keys' or the anchor bucket's branch.
+    let macs = edited(
+        &[
+            "FenceAuditKeyRule",
+            "Properties",
+            "EventPattern",
+            "$or",
+            "0",
+            "detail",
+            "userIdentity",
+        ],
+        &|u| {
+            *u = yaml(
+                "{$or: [{sessionContext: {sessionIssuer: {arn: [anything-but: [!GetAtt ScimApiRole.Arn, !GetAtt EventWorkerRole.Arn, !GetAtt ReconcilerRole.Arn, !GetAtt AuditApiRole.Arn]]}}}, {sessionContext: {sessionIssuer: {arn: [exists: false]}}}]}",
+            );
+        },
+    );
+    assert!(
+        mentions(&macs, "from GenerateMac with AuditMacKey"),
+        "{macs:?}"
+    );
+    let changes = ["FenceChangeRule", "Properties", "EventPattern", "$or"];
+    let no_keys = edited(&changes, &|branches| {
+        if let Value::Sequence(branches) = branches {
+            branches.retain(|b| !matches!(b["source"][0].as_str(), Some("aws.kms" | "aws.s3")));
+        }
+    });
+    for key in ["AuditMacKey", "AuditSealKey"] {
+        assert!(
+            mentions(
+                &no_keys,
+                &format!(
+                    "does not watch PutKeyPolicy, DisableKey and ScheduleKeyDeletion on {key}"
+                )
+            ),
+            "{no_keys:?}"
+        );
+    }
+    assert!(
+        mentions(&no_keys, "PutBucketLifecycle on AuditAnchorBucket"),
+        "{no_keys:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Separated powers: who can make the audit trail verify
+
+/// The powers that make something verifiers accept: (action, on what, what it makes).
+const POWERS: [(&str, &str, &str); 3] = [
+    (
+        "kms:GenerateMac",
+        "AuditMacKey",
+        "a record, head or registration",
+    ),
+    ("kms:Sign", "AuditSealKey", "a seal"),
+    ("s3:PutObject", ANCHOR_BUCKET, "a seal's anchor"),
+];
+
+/// The roles of the functions whose code makes `action` (derived as the policy check
+/// derives it).
+fn roles_whose_code_calls(template: &Value, action: &str) -> BTreeSet<String> {
+    functions(template)
+        .iter()
+        .filter(|f| derived_calls(f).0.actions.contains(action))
+        .map(Function::role_id)
+        .collect()
+}
+
+/// What could let anyone but the writers make a MAC, or anyone but the sealer a seal's
+/// signature or anchor, that verifies: a grant of a power to any other principal of the
+/// template (by any action pattern or resource pattern that covers it), any power in the
+/// audit API's role, and a key or bucket policy that does not deny the power to every
+/// principal outside its holders and the break-glass roles (the auditors' roles, the
+/// account's administrators: whatever IAM grants them). Empty when nothing could.
+fn power_problems(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let audit_api = functions(template)
+        .iter()
+        .find(|f| f.code_uri() == "functions/audit-api")
+        .map(Function::role_id)
+        .expect("the audit-api function");
+    for (power, resource, makes) in POWERS {
+        let by_code = roles_whose_code_calls(template, power);
+        let by_grant = principals_allowed(template, power, resource);
+        if by_code.is_empty() {
+            problems.push(format!(
+                "no function's code calls {power}: who makes {makes}?"
+            ));
+        }
+        if by_grant != by_code {
+            problems.push(format!(
+                "{power} on {resource}, which makes {makes} that verifies, is granted to {by_grant:?}; \
+                 exactly {by_code:?}, whose code makes it, may hold it"
+            ));
+        }
+        if by_code.contains(&audit_api) {
+            problems.push(format!("the audit API's code makes {makes} ({power})"));
+        }
+    }
+    for statement in statements(template, &audit_api) {
+        for action in statement.actions() {
+            for (power, ..) in POWERS {
+                if action_matches(&action, power) {
+                    problems.push(format!(
+                        "{audit_api}/{}: {action} covers {power}; the audit API only verifies",
+                        statement.sid()
+                    ));
+                }
+            }
+        }
+    }
+    // Whatever IAM grants: the keys' and the bucket's own policies.
+    audit_key_fence_problems(template, &mut problems);
+    anchor_fence_problems(template, &mut problems);
+    problems
+}
+
+#[test]
+fn the_audit_apis_and_the_auditors_permissions_cannot_produce_a_record_or_seal_that_verifies() {
+    let template = template();
+    let problems = power_problems(&template);
+    assert!(
+        problems.is_empty(),
+        "template.yaml's audit powers:\n  {}",
+        problems.join("\n  ")
+    );
+    // Who holds them, by name: the writers MAC; the sealer signs and anchors.
+    let all = functions(&template);
+    let roles = |binaries: &[&str]| -> BTreeSet<String> {
+        binaries
+            .iter()
+            .map(|b| function_by_binary(&all, b).role_id())
+            .collect()
+    };
+    for (power, resource, _) in POWERS {
+        let holders = principals_allowed(&template, power, resource);
+        let expected = if power == "kms:GenerateMac" {
+            roles(&["scim-api", "event-worker", "reconciler"])
+        } else {
+            roles(&["sealer"])
+        };
+        assert_eq!(holders, expected, "{power} on {resource}");
+        assert!(!holders.contains("AuditApiRole"), "{power}");
+    }
+    // The audit API verifies: it checks MACs and reads the seal key's public half.
+    let (calls, _) = derived_calls(function_by_binary(&all, "audit-api"));
+    for action in [
+        "kms:VerifyMac",
+        "kms:GetPublicKey",
+        "s3:GetObject",
+        "s3:ListBucket",
+    ] {
+        assert!(calls.actions.contains(action), "{action}: {calls:?}");
+    }
+}
+
+#[test]
+fn the_power_check_catches_a_mac_signature_or_anchor_power_beyond_its_holders() {
+    let template = template();
+    let yaml = |text: &str| -> Value { serde_norway::from_str(text).unwrap() };
+    let mentions = |problems: &[String], text: &str| problems.iter().any(|p| p.contains(text));
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut template = template.clone();
+        edit(&mut template);
+        power_problems(&template)
+    };
+    let grant = |role: &'static str, statement: &'static str| {
+        move |t: &mut Value| {
+            if let Value::Sequence(statements) = &mut t["Resources"][role]["Properties"]["Policies"]
+                [0]["PolicyDocument"]["Statement"]
+            {
+                statements.push(serde_norway::from_str(statement).unwrap());
+            }
+        }
+    };
+
+    // The audit API's role granted GenerateMac: the grant and the role are named, and
+    // the policy check finds a grant its code never calls.
+    let forge = grant(
+        "AuditApiRole",
+        "{Sid: Forge, Effect: Allow, Action: [kms:GenerateMac], Resource: !GetAtt AuditMacKey.Arn}",
+    );
+    let problems = with(&forge);
+    assert!(
+        mentions(&problems, "kms:GenerateMac on AuditMacKey")
+            && mentions(
+                &problems,
+                "AuditApiRole/Forge: kms:GenerateMac covers kms:GenerateMac"
+            ),
+        "{problems:?}"
+    );
+    let mut edited = template.clone();
+    forge(&mut edited);
+    assert!(
+        mentions(
+            &policy_problems(&edited),
+            "AuditApiFunction: grants kms:GenerateMac, which its code"
+        ),
+        "the policy check too"
+    );
+
+    // A wildcard for another function, on every key: both key powers.
+    let problems = with(&grant(
+        "TokenAgeRole",
+        "{Sid: All, Effect: Allow, Action: ['kms:*'], Resource: '*'}",
+    ));
+    assert!(
+        mentions(&problems, "kms:GenerateMac on AuditMacKey")
+            && mentions(&problems, "kms:Sign on AuditSealKey"),
+        "{problems:?}"
+    );
+
+    // The sealer's power given to a writer; a policy for auditors attached to nobody yet.
+    let problems = with(&grant(
+        "ScimApiRole",
+        "{Sid: Anchor, Effect: Allow, Action: [s3:PutObject], Resource: !Sub '${AuditAnchorBucket.Arn}/seals/*'}",
+    ));
+    assert!(
+        mentions(&problems, "s3:PutObject on AuditAnchorBucket"),
+        "{problems:?}"
+    );
+    let problems = with(&|t| {
+        t["Resources"]["Auditors"] = yaml(
+            "{Type: AWS::IAM::ManagedPolicy, Properties: {PolicyDocument: {Version: '2012-10-17', \
+             Statement: [{Effect: Allow, Action: ['kms:S*'], Resource: !GetAtt AuditSealKey.Arn}]}}}",
+        );
+    });
+    assert!(mentions(&problems, "\"Auditors\""), "{problems:?}");
+
+    // The MAC key's fence sparing the audit API's role; the key policy allowing it.
+    let problems = with(&|t| {
+        t["Resources"]["AuditMacKey"]["Properties"]["KeyPolicy"]["Statement"][1]["Condition"]["ArnNotEquals"]
+            ["aws:PrincipalArn"] = yaml(
+            "!If [HasBreakGlassPrincipals, !Split [',', !Sub '${ScimApiRole.Arn},${EventWorkerRole.Arn},${ReconcilerRole.Arn},${AuditApiRole.Arn},${BreakGlassPrincipalArns}'], \
+             [!GetAtt ScimApiRole.Arn, !GetAtt EventWorkerRole.Arn, !GetAtt ReconcilerRole.Arn, !GetAtt AuditApiRole.Arn]]",
+        );
+    });
+    assert!(
+        mentions(&problems, "AuditMacKey/OnlyTheWritersMakeMacs: spares"),
+        "{problems:?}"
+    );
+    let problems = with(&|t| {
+        if let Value::Sequence(statements) =
+            &mut t["Resources"]["AuditSealKey"]["Properties"]["KeyPolicy"]["Statement"]
+        {
+            statements.push(yaml(
+                "{Sid: Auditors, Effect: Allow, Principal: {AWS: !GetAtt AuditApiRole.Arn}, Action: kms:Sign, Resource: '*'}",
+            ));
+        }
+    });
+    assert!(
+        mentions(&problems, "AuditSealKey/Auditors: a key policy allows"),
+        "{problems:?}"
+    );
+
+    // No fence on Sign; retirement left to anyone.
+    let problems = with(&|t| {
+        if let Value::Sequence(statements) =
+            &mut t["Resources"]["AuditSealKey"]["Properties"]["KeyPolicy"]["Statement"]
+        {
+            statements.retain(|s| s["Effect"].as_str() == Some("Allow"));
+        }
+    });
+    assert!(
+        mentions(&problems, "AuditSealKey: does not deny kms:Sign")
+            && mentions(
+                &problems,
+                "AuditSealKey: nothing keeps kms:ScheduleKeyDeletion"
+            ),
+        "{problems:?}"
+    );
+
+    // The bucket's fence sparing the audit API's role, or gone.
+    let problems = with(&|t| {
+        t["Resources"]["AuditAnchorBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][1]
+            ["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] = yaml(
+            "!If [HasBreakGlassPrincipals, !Split [',', !Sub '${SealerRole.Arn},${AuditApiRole.Arn},${BreakGlassPrincipalArns}'], [!GetAtt SealerRole.Arn, !GetAtt AuditApiRole.Arn]]",
+        );
+    });
+    assert!(
+        mentions(
+            &problems,
+            "AuditAnchorBucket/OnlyTheSealerWritesAnchors: spares"
+        ),
+        "{problems:?}"
+    );
+    let problems = with(&|t| {
+        t["Resources"]
+            .as_mapping_mut()
+            .expect("Resources")
+            .remove("AuditAnchorBucketPolicy");
+    });
+    assert!(
+        mentions(&problems, "AuditAnchorBucket: 0 bucket policies"),
+        "{problems:?}"
     );
 }
 
@@ -3993,8 +5279,13 @@ fn alarms_and_dashboard_use_exactly_the_metrics_the_functions_emit() {
         reconciler.len() >= 10,
         "the reconciler's metric names are read from its source: {reconciler:?}"
     );
+    let sealer = own_metric_names(function_by_binary(&all, "sealer"));
     assert!(
-        emitted.len() >= edge::metrics::METRIC_NAMES.len() + reconciler.len(),
+        sealer.len() >= 5,
+        "the sealer's metric names are read from its source: {sealer:?}"
+    );
+    assert!(
+        emitted.len() >= edge::metrics::METRIC_NAMES.len() + reconciler.len() + sealer.len(),
         "no function's own metric shadows another's or edge::metrics': {emitted:?}"
     );
 
@@ -4006,20 +5297,23 @@ fn alarms_and_dashboard_use_exactly_the_metrics_the_functions_emit() {
         );
     }
     // The alarms the deployment promises: Identity Center throttling and token age, drift
-    // that persists, and a reconcile plan refused for its size.
-    let reconciler_metric = |constant: &str| {
-        reconciler
-            .get(constant)
+    // that persists, a reconcile plan refused for its size, and every metric of the
+    // sealer (failed and silent sealing, repairs, the daily verification's findings).
+    let metric = |of: &BTreeMap<String, String>, constant: &str| {
+        of.get(constant)
             .cloned()
-            .unwrap_or_else(|| panic!("the reconciler declares {constant}"))
+            .unwrap_or_else(|| panic!("{constant} is declared"))
     };
     for required in [
         edge::metrics::TARGET_THROTTLES.to_owned(),
         edge::metrics::TARGET_CALLS.to_owned(),
         edge::metrics::TARGET_TOKEN_AGE_DAYS.to_owned(),
-        reconciler_metric("DRIFT_CHANGES"),
-        reconciler_metric("RECONCILE_REFUSED"),
-    ] {
+        metric(&reconciler, "DRIFT_CHANGES"),
+        metric(&reconciler, "RECONCILE_REFUSED"),
+    ]
+    .into_iter()
+    .chain(sealer.values().cloned())
+    {
         assert!(alarmed.contains(&required), "no alarm on {required}");
     }
     // An alarm on a function's own metric names that function.
@@ -4936,4 +6230,139 @@ fn the_fence_rules_fit_eventbridges_pattern_quota() {
             .any(|p| p.starts_with("FenceRule's pattern may reach")),
         "{problems:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Sealing
+
+/// The `scimgw` alarms on a function's metric, by metric name.
+fn function_metric_alarms<'a>(template: &'a Value, function: &str, metric: &str) -> Vec<&'a Value> {
+    resources(template)
+        .values()
+        .filter(|r| {
+            let p = &r["Properties"];
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && p["Namespace"].as_str() == Some(edge::metrics::NAMESPACE)
+                && p["MetricName"].as_str() == Some(metric)
+                && refs(&p["Dimensions"]).contains(function)
+        })
+        .map(|r| &r["Properties"])
+        .collect()
+}
+
+#[test]
+fn the_sealer_seals_and_verifies_on_its_schedules_one_at_a_time_and_its_alarms_watch_what_it_emits()
+{
+    let template = template();
+    let functions = functions(&template);
+    let sealer = function_by_binary(&functions, "sealer");
+    let id = sealer.id.as_str();
+
+    // Two schedules, each with the task the code reads (`sealer::Task`, snake_case).
+    let lib = read(Path::new(&sealer.code_uri()).join("src/lib.rs"));
+    assert!(
+        lib.contains("#[serde(rename_all = \"snake_case\")]\npub enum Task")
+            && lib.contains("    Seal,")
+            && lib.contains("    Verify,"),
+        "sealer::Task's variants, seal and verify"
+    );
+    let mut tasks = BTreeMap::new();
+    for (name, event) in sealer.value["Properties"]["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(event["Type"].as_str(), Some("Schedule"), "{id}: {name:?}");
+        let input: serde_json::Value =
+            serde_json::from_str(event["Properties"]["Input"].as_str().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{id}: {name:?}'s Input: {e}"));
+        let task = input["task"].as_str().unwrap_or_default().to_owned();
+        let schedule = event["Properties"]["Schedule"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            tasks.insert(task, schedule).is_none(),
+            "{id}: one schedule per task"
+        );
+    }
+    assert_eq!(
+        tasks.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["seal", "verify"]
+    );
+    // Sealing every 15 minutes: an hour is sealed within 20 minutes of its end.
+    assert_eq!(rate_seconds(&tasks["seal"]), Some(900), "{tasks:?}");
+    // Verifying once a day (cron(minutes hours * * ? *)), after midnight's hour is sealed.
+    let fields: Vec<&str> = tasks["verify"]
+        .trim_start_matches("cron(")
+        .trim_end_matches(')')
+        .split(' ')
+        .collect();
+    assert!(
+        matches!(fields.as_slice(), [m, h, "*", "*", "?", "*"]
+            if m.parse::<u8>().is_ok() && h.parse::<u8>().is_ok_and(|h| h >= 1)),
+        "{tasks:?}"
+    );
+
+    // One sealer at a time, within Lambda's limit; the keys and retention it is given.
+    assert_eq!(
+        number_or_default(&template, sealer.property("ReservedConcurrentExecutions")),
+        Some(1),
+        "{id}: runs must not overlap"
+    );
+    assert_eq!(
+        number_or_default(&template, sealer.property("Timeout")),
+        Some(LAMBDA_MAX_TIMEOUT)
+    );
+    for (variable, expected) in [
+        ("AUDIT_SEAL_KEY_IDS", "AuditSealKey"),
+        ("AUDIT_MAC_KEY_IDS", "AuditMacKey"),
+        ("AUDIT_RETENTION_DAYS", "AuditRetentionDays"),
+        ("AUDIT_TABLE_NAME", "AuditTable"),
+    ] {
+        assert_eq!(
+            sealer.variable_refs(variable),
+            BTreeSet::from([expected.to_owned()]),
+            "{id}: {variable}"
+        );
+    }
+
+    // Its alarms: a failed run, a repair, problems found, a failed verification (each at
+    // the first), and its silence, as breaching.
+    let own = own_metric_names(sealer);
+    let alarms = |constant: &str| function_metric_alarms(&template, id, &own[constant]);
+    for constant in [
+        "AUDIT_SEAL_FAILED",
+        "AUDIT_SEAL_REPAIRS",
+        "AUDIT_VERIFY_PROBLEMS",
+        "AUDIT_VERIFY_FAILED",
+    ] {
+        let at_first = alarms(constant).into_iter().any(|a| {
+            a["Statistic"].as_str() == Some("Maximum")
+                && number_or_default(&template, &a["Threshold"]) == Some(1)
+                && a["ComparisonOperator"].as_str() == Some("GreaterThanOrEqualToThreshold")
+        });
+        assert!(at_first, "{id}: no alarm at the first {constant}");
+    }
+    // Silence: a metric every run of a task publishes (AuditSealsWritten for sealing,
+    // AuditVerifyFailed for verifying), counted, missing data breaching, over a window
+    // longer than the schedule's interval and not much longer.
+    let silence = |constant: &str, least: u64, most: u64| {
+        let found = alarms(constant).into_iter().any(|a| {
+            let number = |field: &str| number_or_default(&template, &a[field]).unwrap_or(0);
+            let window = number("Period") * number("DatapointsToAlarm").max(1);
+            a["Statistic"].as_str() == Some("SampleCount")
+                && a["TreatMissingData"].as_str() == Some("breaching")
+                && a["ComparisonOperator"].as_str() == Some("LessThanThreshold")
+                && number("Threshold") == 1
+                && number("EvaluationPeriods") == number("DatapointsToAlarm")
+                && (least..=most).contains(&window)
+        });
+        assert!(
+            found,
+            "{id}: no alarm on {constant} missing for {least}-{most} s"
+        );
+    };
+    silence("AUDIT_SEALS_WRITTEN", 2 * 900, 3 * 3_600);
+    silence("AUDIT_VERIFY_FAILED", 86_400 + 900, 30 * 3_600);
 }

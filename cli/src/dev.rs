@@ -25,7 +25,7 @@ use edge::metrics::{LogSink, RequestMetrics};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
 use gateway::audit::InMemoryAuditLog;
 use gateway::rules::{ActiveRuleSet, FixedRules, IDENTITY_VERSION, IdentityRules, RuleSource};
-use gateway::{ScimService, SecretId, SecretString, SystemClock, TargetDialect};
+use gateway::{ScimService, SecretId, SecretSource, SecretString, SystemClock, TargetDialect};
 use ic_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use rand::Rng;
 use serde::Serialize;
@@ -85,6 +85,18 @@ pub struct DevArgs {
     /// given). Also read from SCIMGW_DEV_HOOK_SECRET.
     #[arg(long, env = "SCIMGW_DEV_HOOK_SECRET", hide_env_values = true)]
     hook_secret: Option<String>,
+    /// Keep every stateful part (the audit table with its KMS keys and anchor bucket,
+    /// the state table, the secrets, the events queues) at this AWS endpoint, e.g. a
+    /// local moto server, instead of in memory; created on start when missing.
+    #[arg(long, value_name = "URL")]
+    aws_endpoint: Option<String>,
+    /// The region for --aws-endpoint (default us-east-1).
+    #[arg(long, requires = "aws_endpoint")]
+    region: Option<String>,
+    /// What the names of the tables, keys, bucket and queues at --aws-endpoint start
+    /// with.
+    #[arg(long, requires = "aws_endpoint", default_value = crate::dev_aws::DEFAULT_PREFIX)]
+    aws_prefix: String,
 }
 
 /// What `scimgw dev` prints, and writes with `--info-json`.
@@ -114,6 +126,24 @@ pub struct DevInfo {
     pub okta_url: String,
     /// Its API token, sent as `Authorization: SSWS <token>`.
     pub okta_token: String,
+    /// With `--aws-endpoint`: the endpoint every stateful part is kept at.
+    pub aws_endpoint: Option<String>,
+    /// With `--aws-endpoint`: the region.
+    pub region: Option<String>,
+    /// With `--aws-endpoint`: the audit table.
+    pub audit_table: Option<String>,
+    /// With `--aws-endpoint`: the state table (mirror, event ledger).
+    pub state_table: Option<String>,
+    /// With `--aws-endpoint`: the bucket of seal anchors.
+    pub seal_bucket: Option<String>,
+    /// With `--aws-endpoint`: the events FIFO queue.
+    pub events_queue_url: Option<String>,
+    /// With `--aws-endpoint`: its dead-letter queue (`scimgw events dlq`).
+    pub events_dlq_url: Option<String>,
+    /// With `--aws-endpoint`: the audit trail's KMS HMAC key (`--mac-key-ids`).
+    pub audit_mac_key: Option<String>,
+    /// With `--aws-endpoint`: the audit trail's KMS seal key (`--seal-key-ids`).
+    pub audit_seal_key: Option<String>,
 }
 
 /// A running `scimgw dev`: the gateway, and the emulator when it is the target.
@@ -174,17 +204,34 @@ impl DevServer {
             }
         };
 
-        let secrets = Arc::new(
-            StaticSecretSource::new()
-                .with(
-                    SecretId::new(TARGET_TOKEN_SECRET),
-                    SecretString::new(target_token),
-                )
-                .with(
-                    SecretId::new(INBOUND_TOKENS_SECRET),
-                    SecretString::new(inbound_tokens_secret(&[&scim_token])),
-                ),
-        );
+        let aws = match &args.aws_endpoint {
+            Some(endpoint) => Some(
+                crate::dev_aws::DevAws::prepare(endpoint, args.region.as_deref(), &args.aws_prefix)
+                    .await?,
+            ),
+            None => None,
+        };
+        let inbound = inbound_tokens_secret(&[&scim_token]);
+        let secrets: Arc<dyn SecretSource> = match &aws {
+            Some(aws) => Arc::new(
+                aws.secrets(&[
+                    (TARGET_TOKEN_SECRET, &target_token),
+                    (INBOUND_TOKENS_SECRET, &inbound),
+                ])
+                .await?,
+            ),
+            None => Arc::new(
+                StaticSecretSource::new()
+                    .with(
+                        SecretId::new(TARGET_TOKEN_SECRET),
+                        SecretString::new(target_token),
+                    )
+                    .with(
+                        SecretId::new(INBOUND_TOKENS_SECRET),
+                        SecretString::new(inbound),
+                    ),
+            ),
+        };
         let target = HttpTargetScimClient::new(
             TargetClientConfig::new(
                 target_url.clone(),
@@ -198,10 +245,16 @@ impl DevServer {
         let target: Arc<dyn gateway::TargetScimClient> = Arc::new(target);
         let (rule_source, rules_version) = rule_source(args.rules.as_deref())?;
         let audit = Arc::new(InMemoryAuditLog::new());
-        let audit_store = crate::dev_audit::store();
+        let audit_store: Arc<dyn crate::dev_audit::Trail> = match &aws {
+            Some(aws) => Arc::new(aws.audit_store()),
+            None => crate::dev_audit::store()?,
+        };
         let audit_log = crate::dev_audit::log(audit.clone(), audit_store.clone());
         // The SCIM API and the event worker share what the gateway knows of the target.
-        let mirror = Arc::new(gateway::mirror::InMemoryMirror::new());
+        let mirror: Arc<dyn gateway::mirror::Mirror> = match &aws {
+            Some(aws) => Arc::new(aws.mirror()),
+            None => Arc::new(gateway::mirror::InMemoryMirror::new()),
+        };
         let service = ScimService::new(
             target.clone(),
             rule_source.clone(),
@@ -223,6 +276,7 @@ impl DevServer {
             &hook_secret,
             random_token(),
             Arc::new(worker_service),
+            aws.as_ref(),
         )
         .await?;
         let authenticator = BearerAuthenticator::new(secrets, SecretId::new(INBOUND_TOKENS_SECRET));
@@ -270,6 +324,15 @@ impl DevServer {
             hook_secret,
             okta_url: events.okta.base_url(),
             okta_token: events.okta_token.clone(),
+            aws_endpoint: aws.as_ref().map(|a| a.endpoint.clone()),
+            region: aws.as_ref().map(|a| a.region.clone()),
+            audit_table: aws.as_ref().map(|a| a.audit_table.clone()),
+            state_table: aws.as_ref().map(|a| a.state_table.clone()),
+            seal_bucket: aws.as_ref().map(|a| a.seal_bucket.clone()),
+            events_queue_url: aws.as_ref().map(|a| a.queue_url.clone()),
+            events_dlq_url: aws.as_ref().map(|a| a.dlq_url.clone()),
+            audit_mac_key: aws.as_ref().map(|a| a.keys.mac.clone()),
+            audit_seal_key: aws.as_ref().map(|a| a.keys.seal.clone()),
         };
         Ok(Self {
             info,

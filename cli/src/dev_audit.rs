@@ -23,7 +23,7 @@ use edge::metrics::{LogSink, RequestMetrics};
 use edge::{AuditApp, audit_router};
 use gateway::SystemClock;
 use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog};
-use gateway::audit_store::InMemoryAuditStore;
+use gateway::audit_store::{AuditStore, InMemoryAuditStore};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
@@ -48,26 +48,33 @@ pub const CLIENT_ID: &str = "scimgw-dev";
 /// How long the printed auditor token is valid.
 pub const TOKEN_LIFETIME: time::Duration = time::Duration::hours(12);
 
-/// How long dev keeps audit records (the process ends long before).
-const RETENTION: time::Duration = time::Duration::days(1);
+/// How long dev's records are kept: the production default (the retention floor
+/// applies to every record all the same).
+pub const RETENTION: time::Duration = time::Duration::days(400);
 
-/// The store `scimgw dev` audits into and serves `/audit` from.
-pub fn store() -> Arc<InMemoryAuditStore> {
-    Arc::new(InMemoryAuditStore::ephemeral(
-        Arc::new(SystemClock),
-        RETENTION,
+/// What dev audits into and serves `/audit` from: an audit log and store in one.
+pub trait Trail: AuditLog + AuditStore {}
+
+impl<T: AuditLog + AuditStore> Trail for T {}
+
+/// The in-memory trail: one process with every power (random local keys), sealing as
+/// it writes.
+pub fn store() -> anyhow::Result<Arc<InMemoryAuditStore>> {
+    Ok(Arc::new(
+        InMemoryAuditStore::ephemeral(Arc::new(SystemClock), RETENTION)
+            .context("generating the local audit keys")?,
     ))
 }
 
 /// The SCIM path's audit log: `dev`'s own in-memory log (it counts records) and the
 /// audit store, written in that order.
-pub fn log(own: Arc<InMemoryAuditLog>, store: Arc<InMemoryAuditStore>) -> Arc<dyn AuditLog> {
+pub fn log(own: Arc<InMemoryAuditLog>, store: Arc<dyn Trail>) -> Arc<dyn AuditLog> {
     Arc::new(Both { own, store })
 }
 
 struct Both {
     own: Arc<InMemoryAuditLog>,
-    store: Arc<InMemoryAuditStore>,
+    store: Arc<dyn Trail>,
 }
 
 #[async_trait]
@@ -166,7 +173,7 @@ pub struct DevAudit {
 impl DevAudit {
     /// Sets up the issuer, the verifier (fetching the key set from the dev port itself,
     /// as the Lambda fetches Okta's) and the audit API over `store`.
-    pub fn new(addr: SocketAddr, store: Arc<InMemoryAuditStore>) -> anyhow::Result<Self> {
+    pub fn new(addr: SocketAddr, store: Arc<dyn Trail>) -> anyhow::Result<Self> {
         let base = format!("http://{addr}");
         let issuer = Arc::new(DevIssuer::generate(base.clone())?);
         let verifier = JwksVerifier::new(
@@ -311,7 +318,7 @@ mod tests {
         // fetches the key set from it).
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let audit = DevAudit::new(addr, store()).unwrap();
+        let audit = DevAudit::new(addr, store().unwrap()).unwrap();
         let router = audit.router(Router::new());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;

@@ -1,7 +1,8 @@
 //! `scimgw dev`'s Okta event path: the hook router the `okta-hook` function serves, an
 //! in-process FIFO queue with a dead-letter queue and an in-memory ledger in place of
-//! SQS and the state table, the worker the `event-worker` function runs, and an
-//! embedded Okta API emulator as the worker's Okta (`docs/okta-events.md`, "Locally").
+//! SQS and the state table (or, with `--aws-endpoint`, the real ones there), the worker
+//! the `event-worker` function runs, and an embedded Okta API emulator as the worker's
+//! Okta (`docs/okta-events.md`, "Locally").
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +15,10 @@ use edge::{BearerAuthenticator, HookApp, StaticSecretSource, hook_router, inboun
 use gateway::events::{
     EventIntake, EventWorker, InMemoryEventLedger, LocalEventQueue, retry_delay,
 };
-use gateway::{ScimService, SecretId, SecretString, SystemClock};
+use gateway::ports::events::{EventLedger, EventQueue};
+use gateway::{ScimService, SecretId, SecretSource, SecretString, SystemClock};
+
+use crate::dev_aws::DevAws;
 use okta_emulator::{Emulator, EmulatorConfig, RunningEmulator, Seed};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,7 +27,7 @@ const HOOK_SECRET: &str = "dev/hook-secret";
 const OKTA_TOKEN_SECRET: &str = "dev/okta-token";
 
 /// The redrive limit, as the stack's default.
-const MAX_RECEIVES: u32 = 5;
+pub const MAX_RECEIVES: u32 = 5;
 
 /// How many batches the local worker runs at once (the stack's concurrency cap).
 const WORKER_CONCURRENCY: usize = 5;
@@ -55,12 +59,14 @@ pub fn read_seed(path: &Path) -> anyhow::Result<Seed> {
 
 impl DevEvents {
     /// Starts the Okta emulator (seeded) and the worker; `service` is the SCIM use cases
-    /// the worker converges Identity Center through.
+    /// the worker converges Identity Center through. With `aws`, the secrets, the
+    /// ledger and the queues are the ones there.
     pub async fn start(
         seed: Option<Seed>,
         hook_secret: &str,
         okta_token: String,
         service: Arc<ScimService>,
+        aws: Option<&DevAws>,
     ) -> anyhow::Result<Self> {
         let mut config = EmulatorConfig::new(okta_token.clone());
         if let Some(seed) = seed {
@@ -69,20 +75,30 @@ impl DevEvents {
         let okta = Emulator::start(config, "127.0.0.1:0")
             .await
             .context("starting the embedded Okta API emulator (is --okta-seed consistent?)")?;
-        let secrets = Arc::new(
-            StaticSecretSource::new()
-                .with(
-                    SecretId::new(HOOK_SECRET),
-                    SecretString::new(inbound_tokens_secret(&[hook_secret])),
-                )
-                .with(
-                    SecretId::new(OKTA_TOKEN_SECRET),
-                    SecretString::new(okta_token.clone()),
-                ),
-        );
-        let ledger = Arc::new(InMemoryEventLedger::new());
-        let queue = Arc::new(LocalEventQueue::new(MAX_RECEIVES, retry_delay));
-        let intake = EventIntake::new(ledger.clone(), queue.clone(), Arc::new(SystemClock));
+        let hook_hashes = inbound_tokens_secret(&[hook_secret]);
+        let secrets: Arc<dyn SecretSource> = match aws {
+            Some(aws) => Arc::new(
+                aws.secrets(&[
+                    (HOOK_SECRET, &hook_hashes),
+                    (OKTA_TOKEN_SECRET, &okta_token),
+                ])
+                .await?,
+            ),
+            None => Arc::new(
+                StaticSecretSource::new()
+                    .with(SecretId::new(HOOK_SECRET), SecretString::new(hook_hashes))
+                    .with(
+                        SecretId::new(OKTA_TOKEN_SECRET),
+                        SecretString::new(okta_token.clone()),
+                    ),
+            ),
+        };
+        let local_queue = Arc::new(LocalEventQueue::new(MAX_RECEIVES, retry_delay));
+        let (ledger, queue): (Arc<dyn EventLedger>, Arc<dyn EventQueue>) = match aws {
+            Some(aws) => (Arc::new(aws.event_ledger()), Arc::new(aws.event_queue())),
+            None => (Arc::new(InMemoryEventLedger::new()), local_queue.clone()),
+        };
+        let intake = EventIntake::new(ledger.clone(), queue, Arc::new(SystemClock));
         let app = HookApp::new(
             intake,
             BearerAuthenticator::hook_secret(secrets.clone(), SecretId::new(HOOK_SECRET)),
@@ -100,7 +116,13 @@ impl DevEvents {
             MAX_RECEIVES,
         ));
         let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(queue.clone().run(worker, WORKER_CONCURRENCY, stopped));
+        let worker = match aws.map(DevAws::poller) {
+            // As Lambda's SQS trigger would: receive, run the worker, delete what it did.
+            Some(poller) => tokio::spawn(async move {
+                poller.run(&*worker, stopped).await;
+            }),
+            None => tokio::spawn(local_queue.run(worker, WORKER_CONCURRENCY, stopped)),
+        };
         Ok(Self {
             hook: hook_router(Arc::new(app)),
             okta,

@@ -14,20 +14,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use aws_adapters::{
-    DynamoDbAuditLog, DynamoDbEventLedger, SecretsManagerSource, SqsDeadLetterQueue,
-};
+use aws_adapters::kms_audit_keys::writer_powers;
+use aws_adapters::{DynamoDbAuditLog, DynamoDbEventLedger, SqsDeadLetterQueue};
 use aws_config::{BehaviorVersion, Region};
 use clap::{Args, Subcommand};
+use gateway::Clock;
 use gateway::SystemClock;
 use gateway::audit::{
     AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
-use gateway::audit_store::ledger::AuditKeySource;
 use gateway::events::envelope::{EventKind, kind_of};
 use gateway::ports::events::{DeadLetter, DeadLetterQueue, EventLedger, EventState};
 use gateway::service::ResourceKind;
-use gateway::{Clock, SecretId};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How many dead letters `list` shows unless told otherwise.
@@ -63,14 +61,10 @@ pub struct PlaceArgs {
     /// The audit table (`AuditTableName`): replays and discards are recorded in it.
     #[arg(long, env = "SCIMGW_AUDIT_TABLE", global = true, value_name = "NAME")]
     audit_table: Option<String>,
-    /// The audit key secret (`AuditKeySecretArn`), to sign those records.
-    #[arg(
-        long,
-        env = "SCIMGW_AUDIT_KEY_SECRET",
-        global = true,
-        value_name = "ARN"
-    )]
-    audit_key_secret: Option<String>,
+    /// The audit trail's KMS HMAC key (`AuditMacKeyArn`), to MAC those records (needs
+    /// kms:GenerateMac on it: the stack's writers and break-glass roles have it).
+    #[arg(long, env = "SCIMGW_AUDIT_MAC_KEY", global = true, value_name = "ARN")]
+    audit_mac_key: Option<String>,
     /// The AWS endpoint, e.g. a local moto server.
     #[arg(long, global = true, value_name = "URL")]
     aws_endpoint: Option<String>,
@@ -160,31 +154,22 @@ async fn open(place: &PlaceArgs, needs_audit: bool) -> anyhow::Result<Tools> {
         .table
         .as_ref()
         .map(|t| DynamoDbEventLedger::new(dynamodb.clone(), t.clone(), Arc::new(SystemClock)));
-    let audit = match (&place.audit_table, &place.audit_key_secret) {
-        (Some(table), Some(secret)) => {
-            let secrets = Arc::new(SecretsManagerSource::new(
-                aws_sdk_secretsmanager::Client::new(&aws),
-                std::time::Duration::from_secs(300),
-            ));
-            Some(DynamoDbAuditLog::new(
-                dynamodb,
-                table.clone(),
-                AuditKeySource::Secret {
-                    source: secrets,
-                    id: SecretId::new(secret.clone()),
-                },
-                Arc::new(SystemClock),
-                time::Duration::days(
-                    i64::try_from(edge::config::DEFAULT_AUDIT_RETENTION_DAYS)
-                        .unwrap_or(i64::MAX / 86_400),
-                ),
-            ))
-        }
+    let audit = match (&place.audit_table, &place.audit_mac_key) {
+        (Some(table), Some(mac_key)) => Some(DynamoDbAuditLog::new(
+            dynamodb,
+            table.clone(),
+            writer_powers(&aws_sdk_kms::Client::new(&aws), mac_key),
+            Arc::new(SystemClock),
+            time::Duration::days(
+                i64::try_from(edge::config::DEFAULT_AUDIT_RETENTION_DAYS)
+                    .unwrap_or(i64::MAX / 86_400),
+            ),
+        )),
         (None, None) if !needs_audit => None,
         _ => anyhow::bail!(
             "replays and discards are recorded in the audit trail: give --audit-table NAME \
-             and --audit-key-secret ARN (the stack's AuditTableName and AuditKeySecretArn \
-             outputs), or SCIMGW_AUDIT_TABLE and SCIMGW_AUDIT_KEY_SECRET"
+             and --audit-mac-key ARN (the stack's AuditTableName and AuditMacKeyArn \
+             outputs), or SCIMGW_AUDIT_TABLE and SCIMGW_AUDIT_MAC_KEY"
         ),
     };
     Ok(Tools {

@@ -4,6 +4,7 @@
 mod audit;
 mod dev;
 mod dev_audit;
+mod dev_aws;
 mod dev_events;
 mod doctor;
 mod emulator;

@@ -29,13 +29,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use async_trait::async_trait;
+use aws_adapters::kms_audit_keys::writer_powers;
 use aws_adapters::{DynamoDbAuditLog, DynamoDbMirror, DynamoDbRuleStore, SecretsManagerSource};
 use aws_config::{BehaviorVersion, Region};
 use clap::{Args, Subcommand, ValueEnum};
 use clients::{HttpTargetScimClient, OktaClient, OktaClientConfig, TargetClientConfig};
 use edge::StaticSecretSource;
 use gateway::audit::{AuditError, AuditLog, AuditRecord, TracingAuditLog};
-use gateway::audit_store::ledger::AuditKeySource;
 use gateway::reconcile::plan::{DEFAULT_THRESHOLD_PERCENT, Plan, Safety};
 use gateway::reconcile::{PlanCost, apply_change, make_plan, reconcile_context};
 use gateway::rules::{RuleSource, StoredRules};
@@ -150,9 +150,10 @@ struct SourceArgs {
     /// `apply` without --dev.
     #[arg(long, env = "SCIMGW_AUDIT_TABLE", value_name = "NAME")]
     audit_table: Option<String>,
-    /// The audit key secret (AuditKeySecretArn) that signs those records.
-    #[arg(long, env = "SCIMGW_AUDIT_KEY_SECRET", value_name = "ARN")]
-    audit_key_secret: Option<String>,
+    /// The audit trail's KMS HMAC key (AuditMacKeyArn) that MACs those records (needs
+    /// kms:GenerateMac on it).
+    #[arg(long, env = "SCIMGW_AUDIT_MAC_KEY", value_name = "ARN")]
+    audit_mac_key: Option<String>,
     /// The AWS endpoint, e.g. a local moto server.
     #[arg(long, value_name = "URL")]
     aws_endpoint: Option<String>,
@@ -423,13 +424,13 @@ async fn open_stack(
              stack's StateTableName output) or SCIMGW_STATE_TABLE",
         )?
         .to_owned();
-    let audit_place = match (purpose, &sources.audit_table, &sources.audit_key_secret) {
+    let audit_place = match (purpose, &sources.audit_table, &sources.audit_mac_key) {
         (Purpose::Plan, _, _) => None,
         (Purpose::Apply, Some(table), Some(secret)) => Some((table.clone(), secret.clone())),
         (Purpose::Apply, _, _) => bail!(
             "apply records every change in the audit trail: give --audit-table NAME and \
-             --audit-key-secret ARN (the stack's AuditTableName and AuditKeySecretArn \
-             outputs), or SCIMGW_AUDIT_TABLE and SCIMGW_AUDIT_KEY_SECRET"
+             --audit-mac-key ARN (the stack's AuditTableName and AuditMacKeyArn outputs), \
+             or SCIMGW_AUDIT_TABLE and SCIMGW_AUDIT_MAC_KEY"
         ),
     };
     // Decided before AWS is asked anything: a missing token is a usage error.
@@ -470,14 +471,11 @@ async fn open_stack(
         .with_retention(days(edge::config::DEFAULT_MIRROR_RETENTION_DAYS));
     let (audit_log, audit_place): (Arc<dyn AuditLog>, String) = match audit_place {
         None => (Arc::new(TracingAuditLog), "the logs".to_owned()),
-        Some((audit_table, key_secret)) => (
+        Some((audit_table, mac_key)) => (
             Arc::new(DynamoDbAuditLog::new(
                 dynamodb,
                 audit_table.clone(),
-                AuditKeySource::Secret {
-                    source: secrets_manager.clone(),
-                    id: SecretId::new(key_secret),
-                },
+                writer_powers(&aws_sdk_kms::Client::new(&aws), &mac_key),
                 Arc::new(SystemClock),
                 days(edge::config::DEFAULT_AUDIT_RETENTION_DAYS),
             )),

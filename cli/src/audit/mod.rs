@@ -16,7 +16,7 @@
 
 mod export;
 mod output;
-mod table;
+pub(crate) mod table;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,20 +48,42 @@ pub struct SourceArgs {
     /// Read the audit table directly (IAM credentials from the default chain).
     #[arg(long, env = "SCIMGW_AUDIT_TABLE", global = true, value_name = "NAME")]
     pub table: Option<String>,
-    /// The DynamoDB (and Secrets Manager) endpoint, e.g. a local moto server.
+    /// The AWS endpoint (DynamoDB, KMS, S3), e.g. a local moto server.
     #[arg(long, global = true, value_name = "URL")]
     pub aws_endpoint: Option<String>,
     /// The AWS region (default: from the environment or profile).
     #[arg(long, global = true)]
     pub region: Option<String>,
-    /// The secret holding the audit key(s), needed by `verify` against the table.
+    /// The KMS HMAC keys whose record MACs `verify` accepts, comma-separated, the
+    /// current one first (the stack's AuditMacKeyArn output). Needs kms:VerifyMac.
     #[arg(
         long,
-        env = "SCIMGW_AUDIT_KEY_SECRET_ID",
+        env = "SCIMGW_AUDIT_MAC_KEY_IDS",
         global = true,
-        value_name = "ID"
+        value_name = "ARN,...",
+        value_delimiter = ','
     )]
-    pub key_secret_id: Option<String>,
+    pub mac_key_ids: Vec<String>,
+    /// The KMS signing keys whose seals `verify` accepts, comma-separated, the current
+    /// one first (the stack's AuditSealKeyArn output). Needs kms:GetPublicKey; `seal`
+    /// signs with the first, which needs kms:Sign.
+    #[arg(
+        long,
+        env = "SCIMGW_AUDIT_SEAL_KEY_IDS",
+        global = true,
+        value_name = "ARN,...",
+        value_delimiter = ','
+    )]
+    pub seal_key_ids: Vec<String>,
+    /// The bucket holding the seals' write-once anchors (the stack's
+    /// AuditAnchorBucketName output), needed by `verify` and `seal` against the table.
+    #[arg(
+        long,
+        env = "SCIMGW_AUDIT_ANCHOR_BUCKET",
+        global = true,
+        value_name = "NAME"
+    )]
+    pub anchor_bucket: Option<String>,
     /// Read through the audit API at this base URL (the stage URL, before `/audit`).
     #[arg(long, env = "SCIMGW_AUDIT_API", global = true, value_name = "URL")]
     pub api: Option<String>,
@@ -87,6 +109,9 @@ enum AuditCommand {
     /// Check a period for deleted, altered, inserted or re-ordered records. Exits 0
     /// when intact, 1 when not.
     Verify(VerifyArgs),
+    /// Seal every finished hour not sealed yet, now (what the stack's sealer does every
+    /// 15 minutes). Against the table only; needs the seal key's kms:Sign.
+    Seal,
 }
 
 /// The filters every subcommand that reads records shares.
@@ -260,21 +285,28 @@ pub async fn run(args: AuditArgs) -> ExitCode {
 async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     if matches!(args.command, AuditCommand::Verify(_))
         && args.source.table.is_some()
-        && args.source.key_secret_id.is_none()
+        && (args.source.mac_key_ids.is_empty()
+            || args.source.seal_key_ids.is_empty()
+            || args.source.anchor_bucket.is_none())
     {
-        bail!("verify against the table needs --key-secret-id (the secret holding the audit key)");
+        bail!(
+            "verify against the table needs --mac-key-ids, --seal-key-ids and --anchor-bucket \
+             (the stack's AuditMacKeyArn, AuditSealKeyArn and AuditAnchorBucketName outputs)"
+        );
     }
-    let store = open_store(&args.source).await?;
     match args.command {
         AuditCommand::Query(query) => {
+            let store = open_store(&args.source).await?;
             run_query(store.as_ref(), &query, out).await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export(export) => {
+            let store = open_store(&args.source).await?;
             export::run_export(store.as_ref(), &export).await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify(verify) => {
+            let store = open_store(&args.source).await?;
             let intact = run_verify(store.as_ref(), &verify, out).await?;
             Ok(if intact {
                 ExitCode::SUCCESS
@@ -282,7 +314,30 @@ async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCo
                 ExitCode::from(1)
             })
         }
+        AuditCommand::Seal => run_seal(&args.source, out).await,
     }
+}
+
+/// `scimgw audit seal`: one sealing run against the table, printed as JSON.
+async fn run_seal(source: &SourceArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let Some(table) = &source.table else {
+        bail!(
+            "seal works against the table: give --table NAME (the stack's AuditTableName output)"
+        );
+    };
+    if source.anchor_bucket.is_none() {
+        bail!("seal needs --anchor-bucket (the stack's AuditAnchorBucketName output)");
+    }
+    let store = table::open_sealer(table, source).await?;
+    let run = store.seal_run().await.context("sealing failed")?;
+    let summary = serde_json::json!({
+        "sealed_through": run.sealed.as_ref().map(|s| s.through.clone()),
+        "chains": run.sealed.as_ref().map_or(0, |s| s.chains),
+        "signature": run.sealed.as_ref().map(|s| s.mac.clone()),
+        "repairs": run.repairs,
+    });
+    writeln!(out, "{summary:#}")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn open_store(source: &SourceArgs) -> anyhow::Result<Box<dyn AuditStore>> {
@@ -291,7 +346,7 @@ async fn open_store(source: &SourceArgs) -> anyhow::Result<Box<dyn AuditStore>> 
         (None, None) => bail!(
             "say where the trail is: --table NAME (direct, IAM credentials) or --api URL (audit API)"
         ),
-        (Some(table), None) => table::open(table, source).await,
+        (Some(table), None) => Ok(Box::new(table::open(table, source).await?)),
         (None, Some(api)) => {
             let token = source
                 .token
@@ -433,7 +488,7 @@ mod tests {
         assert_eq!(query.format, QueryFormat::Csv);
     }
 
-    /// `--region` (with `--aws-endpoint` and `--key-secret-id`) reaches every subcommand
+    /// `--region` (with `--aws-endpoint` and the key options) reaches every subcommand
     /// that talks to AWS, before or after the subcommand's name.
     #[test]
     fn region_parses_for_every_table_command_before_or_after_the_subcommand() {
@@ -453,8 +508,8 @@ mod tests {
                 "verify",
                 "--table",
                 "t",
-                "--key-secret-id",
-                "k",
+                "--mac-key-ids",
+                "k1,k2",
                 "--region",
                 "eu-west-1",
             ],
@@ -490,7 +545,9 @@ mod tests {
                 table: None,
                 aws_endpoint: None,
                 region: None,
-                key_secret_id: None,
+                mac_key_ids: Vec::new(),
+                seal_key_ids: Vec::new(),
+                anchor_bucket: None,
                 api: Some(api.to_owned()),
                 token: Some("t".to_owned()),
             };
@@ -514,7 +571,9 @@ mod tests {
                 table: None,
                 aws_endpoint: None,
                 region: None,
-                key_secret_id: None,
+                mac_key_ids: Vec::new(),
+                seal_key_ids: Vec::new(),
+                anchor_bucket: None,
                 api: Some("http://127.0.0.1:9/".to_owned()),
                 token: Some("t".to_owned()),
             })

@@ -11,19 +11,17 @@ use std::sync::Arc;
 
 use aws_adapters::DynamoDbAuditLog;
 use aws_adapters::dynamodb_audit::create_table;
+use aws_adapters::kms_audit_keys::{AuditKeyArns, ensure_keys, writer_powers};
+use aws_adapters::s3_seal_anchors::create_bucket;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gateway::audit::{
     AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
-use gateway::audit_store::chain::AuditKeys;
-use gateway::audit_store::ledger::AuditKeySource;
 use gateway::audit_store::{AuditQuery, AuditStore, InMemoryAuditStore};
 use gateway::auth::StaticAccessTokenVerifier;
-use gateway::{Auditor, ResourceKind, SecretString, SystemClock};
+use gateway::{Auditor, ResourceKind, SystemClock};
 use serde_json::Value;
 use time::OffsetDateTime;
-
-const AUDIT_KEY: &str = "cli-test-audit-key-0123456789abcdef0123456789";
 
 fn record(n: usize) -> AuditRecord {
     let outcome = match n % 5 {
@@ -78,6 +76,8 @@ struct Table {
     name: String,
     log: DynamoDbAuditLog,
     ddb: aws_sdk_dynamodb::Client,
+    keys: AuditKeyArns,
+    bucket: String,
 }
 
 /// A fresh audit table in moto holding `count` records.
@@ -86,32 +86,42 @@ async fn table(count: usize) -> Table {
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     let name = test_services::unique_name("cli-audit");
     create_table(&ddb, &name).await.unwrap();
-    let keys = AuditKeys::parse(&SecretString::new(AUDIT_KEY)).unwrap();
+    let keys = ensure_keys(&aws_sdk_kms::Client::new(&config), &name)
+        .await
+        .unwrap();
+    let bucket = test_services::unique_name("cli-anchors");
+    create_bucket(&aws_sdk_s3::Client::new(&config), &bucket, 1)
+        .await
+        .unwrap();
     let log = DynamoDbAuditLog::new(
         ddb.clone(),
         name.clone(),
-        AuditKeySource::Fixed(Arc::new(keys)),
+        writer_powers(&aws_sdk_kms::Client::new(&config), &keys.mac),
         Arc::new(SystemClock),
-        time::Duration::days(30),
+        time::Duration::days(400),
     );
     for n in 1..=count {
         log.append(record(n)).await.unwrap();
     }
-    Table { name, log, ddb }
+    Table {
+        name,
+        log,
+        ddb,
+        keys,
+        bucket,
+    }
 }
 
-/// The audit key in moto's Secrets Manager; its id.
-async fn key_secret() -> String {
-    let config = test_services::moto_sdk_config().await;
-    let sm = aws_sdk_secretsmanager::Client::new(&config);
-    let name = test_services::unique_name("audit-key");
-    sm.create_secret()
-        .name(&name)
-        .secret_string(AUDIT_KEY)
-        .send()
-        .await
-        .unwrap();
-    name
+/// The verifier material `verify` against the table needs.
+fn verifier_args(t: &Table) -> Vec<String> {
+    vec![
+        "--mac-key-ids".into(),
+        t.keys.mac.clone(),
+        "--seal-key-ids".into(),
+        t.keys.seal.clone(),
+        "--anchor-bucket".into(),
+        t.bucket.clone(),
+    ]
 }
 
 /// Runs `scimgw audit <args>` against the table (or with the arguments given).
@@ -361,16 +371,13 @@ async fn an_interrupted_export_resumes_and_equals_a_full_export_in_both_formats(
 async fn verify_exits_0_on_an_intact_table_and_1_naming_a_deleted_record() {
     // Arrange
     let t = table(6).await;
-    let secret = key_secret().await;
+    let keys = verifier_args(&t);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let page = t.log.query(&AuditQuery::default()).await.unwrap();
     let victim = page.records[2].clone();
 
     // Act
-    let clean = scimgw(
-        on_table(&t, &["verify", "--key-secret-id", &secret]),
-        vec![],
-    )
-    .await;
+    let clean = scimgw(on_table(&t, &[&["verify"], &keys[..]].concat()), vec![]).await;
     let no_key = scimgw(on_table(&t, &["verify"]), vec![]).await;
     t.ddb
         .delete_item()
@@ -386,15 +393,11 @@ async fn verify_exits_0_on_an_intact_table_and_1_naming_a_deleted_record() {
         .send()
         .await
         .unwrap();
-    let tampered = scimgw(
-        on_table(&t, &["verify", "--key-secret-id", &secret]),
-        vec![],
-    )
-    .await;
+    let tampered = scimgw(on_table(&t, &[&["verify"], &keys[..]].concat()), vec![]).await;
     let tampered_json = scimgw(
         on_table(
             &t,
-            &["verify", "--key-secret-id", &secret, "--format", "json"],
+            &[&["verify"], &keys[..], &["--format", "json"]].concat(),
         ),
         vec![],
     )
@@ -415,7 +418,7 @@ async fn verify_exits_0_on_an_intact_table_and_1_naming_a_deleted_record() {
     );
     assert_eq!(no_key.status.code(), Some(2));
     assert!(
-        stderr(&no_key).contains("--key-secret-id"),
+        stderr(&no_key).contains("--mac-key-ids"),
         "{}",
         stderr(&no_key)
     );
@@ -447,10 +450,9 @@ async fn verify_exits_0_on_an_intact_table_and_1_naming_a_deleted_record() {
 #[tokio::test]
 async fn the_same_commands_work_through_the_audit_api_with_a_token() {
     // Arrange: the audit router on loopback over an in-memory store.
-    let store = Arc::new(InMemoryAuditStore::ephemeral(
-        Arc::new(SystemClock),
-        time::Duration::days(30),
-    ));
+    let store = Arc::new(
+        InMemoryAuditStore::ephemeral(Arc::new(SystemClock), time::Duration::days(400)).unwrap(),
+    );
     for n in 1..=9 {
         store.append(record(n)).await.unwrap();
     }

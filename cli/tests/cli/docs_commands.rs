@@ -9,8 +9,9 @@
 //! `OKTA_TOKEN` (its event hook and embedded Okta API), `DEV_INFO` (the file its
 //! `--info-json` wrote), `examples/` (the repository's), AWS credentials
 //! and `AWS_ENDPOINT_URL` pointing at moto, where the tables the docs name
-//! (`scimgw-audit`, `scimgw-StateTable-1A2B3C4D`) and the secret `scimgw/audit-key`
-//! exist, freshly made.
+//! (`scimgw-audit`, `scimgw-StateTable-1A2B3C4D`) exist, freshly made, with the audit
+//! trail's keys and anchor bucket as a stack's outputs name them:
+//! `AUDIT_MAC_KEY_ARN`, `AUDIT_SEAL_KEY_ARN` and `AUDIT_ANCHOR_BUCKET`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The tables and secret the runnable blocks name, as a stack would have them.
+/// The tables and bucket the runnable blocks name, as a stack would have them.
 const AUDIT_TABLE: &str = "scimgw-audit";
 const STATE_TABLE: &str = "scimgw-StateTable-1A2B3C4D";
-const AUDIT_KEY_SECRET: &str = "scimgw/audit-key";
+const ANCHOR_BUCKET: &str = "scimgw-auditanchorbucket-1a2b3c4d";
 
 /// One runnable block: where it is, what it runs, the exit code it must end with.
 #[derive(Debug)]
@@ -144,8 +145,9 @@ fn start_dev(dir: &Path) -> Dev {
     }
 }
 
-/// Fresh copies of the tables and secret the blocks name in moto.
-async fn prepare_moto() {
+/// Fresh copies of the tables the blocks name in moto, the anchor bucket, and the audit
+/// keys (made once per moto); the keys' ARNs.
+async fn prepare_moto() -> aws_adapters::kms_audit_keys::AuditKeyArns {
     let config = test_services::moto_sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     for table in [AUDIT_TABLE, STATE_TABLE] {
@@ -158,24 +160,16 @@ async fn prepare_moto() {
     aws_adapters::dynamodb_mirror::create_table(&ddb, STATE_TABLE)
         .await
         .unwrap();
-    let secrets = aws_sdk_secretsmanager::Client::new(&config);
-    let key = "docs-test-audit-key-0123456789abcdef0123456789";
-    if secrets
-        .put_secret_value()
-        .secret_id(AUDIT_KEY_SECRET)
-        .secret_string(key)
-        .send()
+    aws_adapters::s3_seal_anchors::create_bucket(
+        &aws_sdk_s3::Client::new(&config),
+        ANCHOR_BUCKET,
+        1,
+    )
+    .await
+    .unwrap();
+    aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&config), "scimgw")
         .await
-        .is_err()
-    {
-        secrets
-            .create_secret()
-            .name(AUDIT_KEY_SECRET)
-            .secret_string(key)
-            .send()
-            .await
-            .unwrap();
-    }
+        .unwrap()
 }
 
 fn info(dev: &Dev, key: &str) -> String {
@@ -199,7 +193,7 @@ async fn runnable_doc_blocks_pass() {
     // Arrange
     let blocks = all_blocks();
     assert!(!blocks.is_empty(), "no ```sh runnable block in the docs");
-    prepare_moto().await;
+    let keys = prepare_moto().await;
     let dir = std::env::temp_dir().join(test_services::unique_name("scimgw-docs"));
     std::fs::create_dir_all(&dir).unwrap();
     std::os::unix::fs::symlink(repo_root().join("examples"), dir.join("examples")).unwrap();
@@ -230,6 +224,9 @@ async fn runnable_doc_blocks_pass() {
             .env("OKTA_URL", info(&dev, "okta_url"))
             .env("OKTA_TOKEN", info(&dev, "okta_token"))
             .env("DEV_INFO", dir.join("dev-info.json"))
+            .env("AUDIT_MAC_KEY_ARN", &keys.mac)
+            .env("AUDIT_SEAL_KEY_ARN", &keys.seal)
+            .env("AUDIT_ANCHOR_BUCKET", ANCHOR_BUCKET)
             .env("AWS_ENDPOINT_URL", test_services::moto_url())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -241,7 +238,9 @@ async fn runnable_doc_blocks_pass() {
             .env("RUST_LOG", "error")
             .env_remove("SCIMGW_STATE_TABLE")
             .env_remove("SCIMGW_AUDIT_TABLE")
-            .env_remove("SCIMGW_AUDIT_KEY_SECRET_ID");
+            .env_remove("SCIMGW_AUDIT_MAC_KEY_IDS")
+            .env_remove("SCIMGW_AUDIT_SEAL_KEY_IDS")
+            .env_remove("SCIMGW_AUDIT_ANCHOR_BUCKET");
         let output = tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
             .unwrap();

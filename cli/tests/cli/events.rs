@@ -14,8 +14,6 @@ use gateway::SystemClock;
 use gateway::ports::events::{DeadLetterQueue, EventLedger, EventState, QueuedEvent};
 use serde_json::{Value, json};
 
-const AUDIT_KEY: &str = "cli-test-audit-key-0123456789abcdef0123456789";
-
 struct Place {
     queue_url: String,
     dlq_url: String,
@@ -70,14 +68,12 @@ async fn place() -> Place {
     aws_adapters::dynamodb_audit::create_table(&ddb, &audit_table)
         .await
         .unwrap();
-    let audit_key = test_services::unique_name("cli-events-key");
-    aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(&audit_key)
-        .secret_string(AUDIT_KEY)
-        .send()
-        .await
-        .unwrap();
+    // The audit trail's HMAC key in moto's KMS: replays and discards are MACed with it.
+    let audit_key =
+        aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&config), &audit_table)
+            .await
+            .unwrap()
+            .mac;
     let ledger = DynamoDbEventLedger::new(ddb.clone(), state_table.clone(), Arc::new(SystemClock));
     for (n, user) in ["00u1", "00u2", "00u3"].iter().enumerate() {
         let event = queued(&format!("dead-{n}"), user);
@@ -129,7 +125,7 @@ async fn scimgw(place: &Place, args: &[&str], audited: bool) -> Output {
         all.extend([
             "--audit-table".into(),
             place.audit_table.clone(),
-            "--audit-key-secret".into(),
+            "--audit-mac-key".into(),
             place.audit_key.clone(),
         ]);
     }
@@ -142,7 +138,7 @@ async fn scimgw(place: &Place, args: &[&str], audited: bool) -> Output {
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
             .env_remove("SCIMGW_AUDIT_TABLE")
-            .env_remove("SCIMGW_AUDIT_KEY_SECRET")
+            .env_remove("SCIMGW_AUDIT_MAC_KEY")
             .env("RUST_LOG", "warn")
             .output()
             .unwrap()

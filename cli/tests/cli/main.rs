@@ -10,3 +10,4 @@ mod docs_commands;
 mod events;
 mod rules;
 mod sync;
+mod tamper;

@@ -197,7 +197,7 @@ async fn scimgw(args: Vec<String>, env: &[(&str, &str)]) -> Output {
             .args(&args)
             .env_remove("SCIMGW_STATE_TABLE")
             .env_remove("SCIMGW_AUDIT_TABLE")
-            .env_remove("SCIMGW_AUDIT_KEY_SECRET")
+            .env_remove("SCIMGW_AUDIT_MAC_KEY")
             .env_remove("SCIMGW_OKTA_TOKEN")
             .env_remove("SCIMGW_TARGET_TOKEN")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -684,14 +684,14 @@ async fn against_a_stack_the_rules_come_from_the_state_table_and_apply_is_audite
     aws_adapters::dynamodb_audit::create_table(&ddb, &audit)
         .await
         .unwrap();
-    let mut arns = Vec::new();
-    for (name, value) in [
-        (
-            "sync-audit-key",
-            "sync-test-audit-key-0123456789abcdef0123456789",
-        ),
-        ("sync-okta-token", OKTA_TOKEN),
-    ] {
+    // The audit trail's HMAC key in moto's KMS; the Okta token in Secrets Manager.
+    let mut arns = vec![
+        aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&aws), &audit)
+            .await
+            .unwrap()
+            .mac,
+    ];
+    for (name, value) in [("sync-okta-token", OKTA_TOKEN)] {
         let created = secrets
             .create_secret()
             .name(test_services::unique_name(name))
@@ -737,7 +737,7 @@ async fn against_a_stack_the_rules_come_from_the_state_table_and_apply_is_audite
             &state,
             "--audit-table",
             &audit,
-            "--audit-key-secret",
+            "--audit-mac-key",
             &arns[0],
             "--aws-endpoint",
             &moto,

@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use aws_adapters::{DynamoDbAuditLog, SecretsManagerSource};
+use aws_adapters::kms_audit_keys::verifier_powers;
+use aws_adapters::{DynamoDbAuditLog, S3SealAnchors};
 use clients::jwks::{JwksVerifier, JwksVerifierConfig};
 use edge::audit::AuditConfig;
 use edge::{AuditApp, audit_router};
-use gateway::audit_store::ledger::AuditKeySource;
-use gateway::{SecretId, SystemClock};
+use gateway::SystemClock;
 
 /// The audit API only reads; retention matters only to writers (the SCIM and event
 /// functions), so any value will do here.
@@ -39,20 +39,23 @@ async fn main() -> Result<(), lambda_http::Error> {
     let verifier = JwksVerifier::new(jwt).map_err(|e| format!("audit-api cannot start: {e}"))?;
 
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let secrets = Arc::new(SecretsManagerSource::new(
-        aws_sdk_secretsmanager::Client::new(&aws),
-        config.secret_cache_ttl,
-    ));
+    // Verifiers hold VerifyMac and GetPublicKey: they can check the trail, never
+    // extend it (docs/audit-table.md, "Who holds what").
     let store = DynamoDbAuditLog::new(
         aws_sdk_dynamodb::Client::new(&aws),
         config.table_name.clone(),
-        AuditKeySource::Secret {
-            source: secrets,
-            id: SecretId::new(config.key_secret_id.clone()),
-        },
+        verifier_powers(
+            &aws_sdk_kms::Client::new(&aws),
+            config.mac_key_ids.clone(),
+            config.seal_key_ids.clone(),
+        ),
         Arc::new(SystemClock),
         UNUSED_RETENTION,
-    );
+    )
+    .with_anchors(Arc::new(S3SealAnchors::new(
+        aws_sdk_s3::Client::new(&aws),
+        config.anchor_bucket.clone(),
+    )));
 
     // One EMF metrics line per request (edge::metrics): counts, outcomes and latency.
     let app = AuditApp::new(Arc::new(store), Arc::new(verifier));

@@ -14,7 +14,6 @@ use aws_adapters::{
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clients::{HttpTargetScimClient, OktaClient, OktaClientConfig, TargetClientConfig};
 use edge::{Config, EventsConfig};
-use gateway::audit_store::ledger::AuditKeySource;
 use gateway::events::{EventWorker, retry_delay};
 use gateway::ports::events::{EventBatchHandler, ReceivedMessage};
 use gateway::rules::StoredRules;
@@ -127,10 +126,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let audit = DynamoDbAuditLog::new(
         dynamodb.clone(),
         config.audit_table_name.clone(),
-        AuditKeySource::Secret {
-            source: secrets.clone(),
-            id: SecretId::new(config.audit_key_secret_id.clone()),
-        },
+        // Writers hold the MAC key's GenerateMac and nothing more (docs/audit-table.md).
+        aws_adapters::kms_audit_keys::writer_powers(
+            &aws_sdk_kms::Client::new(&aws),
+            &config.audit_mac_key_id,
+        ),
         Arc::new(SystemClock),
         time::Duration::try_from(config.audit_retention).map_err(|e| fail(&e))?,
     );

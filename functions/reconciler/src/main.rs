@@ -13,7 +13,6 @@ use aws_adapters::{DynamoDbAuditLog, DynamoDbMirror, DynamoDbRuleStore, SecretsM
 use clients::{HttpTargetScimClient, OktaClient, OktaClientConfig, TargetClientConfig};
 use edge::metrics::{StdoutSink, function_name};
 use edge::{Config, ReconcileConfig};
-use gateway::audit_store::ledger::AuditKeySource;
 use gateway::reconcile::Safety;
 use gateway::rules::StoredRules;
 use gateway::service::cause_chain;
@@ -53,10 +52,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let audit = Arc::new(DynamoDbAuditLog::new(
         dynamodb.clone(),
         config.audit_table_name.clone(),
-        AuditKeySource::Secret {
-            source: secrets.clone(),
-            id: SecretId::new(config.audit_key_secret_id.clone()),
-        },
+        // Writers hold the MAC key's GenerateMac and nothing more (docs/audit-table.md).
+        aws_adapters::kms_audit_keys::writer_powers(
+            &aws_sdk_kms::Client::new(&aws),
+            &config.audit_mac_key_id,
+        ),
         Arc::new(SystemClock),
         time::Duration::try_from(config.audit_retention).map_err(|e| fail(&e))?,
     ));

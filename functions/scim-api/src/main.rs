@@ -19,7 +19,6 @@ use aws_adapters::{DynamoDbAuditLog, DynamoDbMirror, DynamoDbRuleStore, SecretsM
 use clients::{HttpTargetScimClient, TargetClientConfig};
 use edge::metrics::{RequestMetrics, function_name};
 use edge::{BearerAuthenticator, Config, ScimApp, scim_router};
-use gateway::audit_store::ledger::AuditKeySource;
 use gateway::rules::{IdentityRules, RuleSource, StoredRules};
 use gateway::{ScimService, SecretId, SystemClock};
 
@@ -48,10 +47,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let audit = DynamoDbAuditLog::new(
         dynamodb.clone(),
         config.audit_table_name.clone(),
-        AuditKeySource::Secret {
-            source: secrets.clone(),
-            id: SecretId::new(config.audit_key_secret_id.clone()),
-        },
+        // Writers hold the MAC key's GenerateMac and nothing more (docs/audit-table.md).
+        aws_adapters::kms_audit_keys::writer_powers(
+            &aws_sdk_kms::Client::new(&aws),
+            &config.audit_mac_key_id,
+        ),
         Arc::new(SystemClock),
         time::Duration::try_from(config.audit_retention)
             .map_err(|e| format!("scim-api cannot start: audit retention: {e}"))?,

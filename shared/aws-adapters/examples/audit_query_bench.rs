@@ -22,10 +22,11 @@ use aws_sdk_dynamodb::Client;
 use gateway::audit::{
     AttributeChange, AuditActor, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
-use gateway::audit_store::chain::{AuditKey, AuditKeys};
+use gateway::audit_store::MemoryAnchors;
+use gateway::audit_store::keys::{AuditPowers, LocalAuditKeys};
 use gateway::audit_store::ledger::{
-    AuditKeySource, ChainItems, ChainedAuditLog, LedgerAppend, LedgerBackend, LedgerError,
-    RawChain, RawHead, RawRecord, RawSeal, RawSealHead, SealEntry, SealHeadEntry,
+    ChainItems, ChainedAuditLog, ClosingEntry, LedgerAppend, LedgerBackend, LedgerError, RawChain,
+    RawHead, RawRecord, RawSeal, RawSealHead, SealEntry, SealHeadEntry,
 };
 use gateway::audit_store::{AuditPage, AuditQuery, AuditStore, AuditStoreError};
 use gateway::translate::ResourceKind;
@@ -170,8 +171,11 @@ impl LedgerBackend for Collecting {
     async fn seal_head(&self) -> Result<Option<RawSealHead>, LedgerError> {
         Ok(None)
     }
-    async fn close_hours_through(&self, _: &str) -> Result<(), LedgerError> {
+    async fn set_closing(&self, _: &ClosingEntry, _: Option<&str>) -> Result<(), LedgerError> {
         Ok(())
+    }
+    async fn latest_seal_before(&self, _: Option<&str>) -> Result<Option<RawSeal>, LedgerError> {
+        Ok(None)
     }
     async fn registrations(&self, _: &str, _: &str) -> Result<Vec<RawChain>, LedgerError> {
         Ok(vec![])
@@ -214,10 +218,10 @@ impl LedgerBackend for Collecting {
     }
 }
 
-fn keys() -> AuditKeySource {
-    AuditKeySource::Fixed(Arc::new(AuditKeys::single(
-        AuditKey::new(&[42; 32]).unwrap(),
-    )))
+/// One set of local keys for every writer and the verifier of the run.
+fn keys() -> AuditPowers {
+    static KEYS: std::sync::OnceLock<LocalAuditKeys> = std::sync::OnceLock::new();
+    AuditPowers::local(KEYS.get_or_init(|| LocalAuditKeys::random().unwrap()))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -339,7 +343,8 @@ async fn main() {
         keys(),
         Arc::new(FixedClock::new(T0 + span)),
         Duration::days(400),
-    );
+    )
+    .with_anchors(Arc::new(MemoryAnchors::default()));
     let mut rng = Rng(0x1234_5678_9ABC_DEF1);
     type Make = Box<dyn Fn(&mut Rng) -> (AuditQuery, bool)>;
     let hour = |rng: &mut Rng| T0 + Duration::hours(rng.below((DAYS * 24) as u64) as i64);

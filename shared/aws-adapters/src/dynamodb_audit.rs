@@ -30,9 +30,11 @@ use futures::StreamExt as _;
 use gateway::Clock;
 use gateway::audit::{AuditError, AuditLog, AuditRecord, Outcome};
 use gateway::audit_store::chain;
+use gateway::audit_store::keys::AuditPowers;
 use gateway::audit_store::ledger::{
-    Anomaly, AuditKeySource, ChainItems, ChainedAuditLog, LedgerAppend, LedgerBackend, LedgerError,
-    RawChain, RawHead, RawRecord, RawSeal, RawSealHead, SealEntry, SealHeadEntry, SealSummary,
+    Anomaly, ChainItems, ChainedAuditLog, ClosingEntry, LedgerAppend, LedgerBackend, LedgerError,
+    RawChain, RawHead, RawRecord, RawSeal, RawSealHead, SealAnchors, SealEntry, SealHeadEntry,
+    SealRun, SealSummary,
 };
 use gateway::audit_store::{
     AuditPage, AuditQuery, AuditStore, AuditStoreError, ProblemKind, QueryCursor, RecordIntegrity,
@@ -238,6 +240,12 @@ struct ChainItem<'a> {
     chain: &'a str,
     created_at: &'a str,
     key_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_chain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_hash: Option<&'a str>,
     mac: &'a str,
     expires_at: i64,
 }
@@ -351,6 +359,9 @@ fn raw_chain(item: &Item) -> RawChain {
         chain: s(item, SK).unwrap_or_default(),
         created_at: s(item, "created_at"),
         key_id: s(item, "key_id"),
+        prev_chain: s(item, "prev_chain"),
+        prev_seq: n(item, "prev_seq"),
+        prev_hash: s(item, "prev_hash"),
         mac: s(item, "mac"),
     }
 }
@@ -523,6 +534,9 @@ impl DynamoDbLedger {
                     chain: &g.chain,
                     created_at: &g.created_at,
                     key_id: &g.key_id,
+                    prev_chain: g.prev.as_ref().map(|p| p.chain.as_str()),
+                    prev_seq: g.prev.as_ref().map(|p| p.seq),
+                    prev_hash: g.prev.as_ref().map(|p| p.hash.as_str()),
                     mac: &g.mac,
                     expires_at: g.expires_at,
                 })
@@ -846,27 +860,39 @@ impl LedgerBackend for DynamoDbLedger {
             key_id: s(&item, "key_id"),
             mac: s(&item, "mac"),
             closing: s(&item, "closing"),
+            closing_key_id: s(&item, "closing_key_id"),
+            closing_sig: s(&item, "closing_sig"),
         }))
     }
 
-    async fn close_hours_through(&self, hour: &str) -> Result<(), LedgerError> {
-        let result = self
+    async fn set_closing(
+        &self,
+        closing: &ClosingEntry,
+        expected: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(SEALS_PK, HEAD_SK)))
-            .update_expression("SET #closing = :hour, #kind = :kind")
-            .condition_expression("attribute_not_exists(#closing) OR #closing < :hour")
+            .update_expression("SET #closing = :hour, #ck = :key, #cs = :sig, #kind = :kind")
             .expression_attribute_names("#closing", "closing")
+            .expression_attribute_names("#ck", "closing_key_id")
+            .expression_attribute_names("#cs", "closing_sig")
             .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":hour", AttributeValue::S(hour.to_owned()))
-            .expression_attribute_values(":kind", AttributeValue::S("seal-head".into()))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":hour", AttributeValue::S(closing.hour.clone()))
+            .expression_attribute_values(":key", AttributeValue::S(closing.key_id.clone()))
+            .expression_attribute_values(":sig", AttributeValue::S(closing.sig.clone()))
+            .expression_attribute_values(":kind", AttributeValue::S("seal-head".into()));
+        let update = match expected {
+            Some(expected) => update
+                .condition_expression("#closing = :expected")
+                .expression_attribute_values(":expected", AttributeValue::S(expected.to_owned())),
+            None => update.condition_expression("attribute_not_exists(#closing)"),
+        };
+        match update.send().await {
             Ok(_) => Ok(()),
-            // Already closed through this hour or later.
-            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(LedgerError::Conflict),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -1020,6 +1046,29 @@ impl LedgerBackend for DynamoDbLedger {
         Ok(out.items.unwrap_or_default().first().map(raw_seal))
     }
 
+    async fn latest_seal_before(&self, hour: Option<&str>) -> Result<Option<RawSeal>, LedgerError> {
+        // Hour keys are digits first; the pointer's `HEAD` sorts after them all.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND #sk < :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(SEALS_PK.into()))
+            .expression_attribute_values(
+                ":hi",
+                AttributeValue::S(hour.unwrap_or(HEAD_SK).to_owned()),
+            )
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.items.unwrap_or_default().first().map(raw_seal))
+    }
+
     async fn records_between(
         &self,
         since: OffsetDateTime,
@@ -1154,22 +1203,30 @@ pub struct DynamoDbAuditLog {
 }
 
 impl DynamoDbAuditLog {
-    /// An audit log over `table`, MACing with the keys from `keys`, keeping records for
-    /// `retention` (the TTL).
+    /// An audit log over `table` that may do what `powers` allow (a writer MACs, the
+    /// sealer signs, verifiers check), keeping records for `retention` (the TTL).
+    /// Sealing and verifying also need [`Self::with_anchors`].
     pub fn new(
         client: Client,
         table: impl Into<String>,
-        keys: AuditKeySource,
+        powers: AuditPowers,
         clock: Arc<dyn Clock>,
         retention: Duration,
     ) -> Self {
         Self {
             ledger: ChainedAuditLog::new(
                 DynamoDbLedger::new(client, table),
-                keys,
+                powers,
                 clock,
                 retention,
             ),
+        }
+    }
+
+    /// Where seals are anchored write-once.
+    pub fn with_anchors(self, anchors: Arc<dyn SealAnchors>) -> Self {
+        Self {
+            ledger: self.ledger.with_anchors(anchors),
         }
     }
 
@@ -1186,9 +1243,14 @@ impl DynamoDbAuditLog {
         self.ledger.append_stored(record).await
     }
 
-    /// Seals every finished hour not sealed yet (normally the next append does it).
+    /// Seals every finished hour not sealed yet (the sealer's scheduled job).
     pub async fn seal_due(&self) -> Result<Option<SealSummary>, AuditStoreError> {
         self.ledger.seal_due().await
+    }
+
+    /// As [`Self::seal_due`], with the repairs the run made.
+    pub async fn seal_run(&self) -> Result<SealRun, AuditStoreError> {
+        self.ledger.seal_run().await
     }
 }
 

@@ -1,5 +1,6 @@
 //! AWS implementations of the gateway's ports: Secrets Manager (secrets, and the age of
-//! a secret's value), DynamoDB (the audit trail; in the state table, the mirror of
+//! a secret's value), KMS (the audit trail's MAC and seal keys), S3 (write-once seal
+//! anchors), DynamoDB (the audit trail; in the state table, the mirror of
 //! Identity Center's users and groups, the versioned rule sets and the ledger of accepted
 //! Okta events) and SQS (the FIFO events queue from the hook to the worker, its
 //! dead-letter queue, and a poller that stands in for Lambda's SQS trigger in local runs
@@ -10,6 +11,8 @@ pub mod dynamodb_audit;
 pub mod dynamodb_event_ledger;
 pub mod dynamodb_mirror;
 pub mod dynamodb_rule_store;
+pub mod kms_audit_keys;
+pub mod s3_seal_anchors;
 mod sdk_error;
 pub mod secret_age;
 pub mod secrets_manager;
@@ -19,6 +22,8 @@ pub use dynamodb_audit::{DynamoDbAuditLog, DynamoDbLedger};
 pub use dynamodb_event_ledger::DynamoDbEventLedger;
 pub use dynamodb_mirror::DynamoDbMirror;
 pub use dynamodb_rule_store::DynamoDbRuleStore;
+pub use kms_audit_keys::{KmsMacSigner, KmsMacVerifier, KmsSealKeys, KmsSealSigner};
+pub use s3_seal_anchors::S3SealAnchors;
 pub use secret_age::SecretVersionAge;
 pub use secrets_manager::SecretsManagerSource;
 pub use sqs_events::{SqsDeadLetterQueue, SqsEventQueue, SqsPoller};

@@ -42,7 +42,7 @@ use crate::metrics::{RequestMetrics, function_name};
 
 pub mod config;
 
-pub use config::AuditConfig;
+pub use config::{AuditConfig, SealerConfig};
 
 /// The path under which the audit API lives.
 pub const AUDIT_BASE_PATH: &str = "/audit";

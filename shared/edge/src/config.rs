@@ -13,6 +13,9 @@
 //! | `REQUEST_BUDGET_MS` | no | time allowed for the target calls of one request, default 20000 |
 //! | `SECRET_CACHE_TTL_SECS` | no | how long secrets are cached before a re-read, default 300 |
 //! | `ALLOW_CROSS_REGION_TARGET` | no | `true` lets the function run in another region than Identity Center's SCIM endpoint (default `false`: refused at start-up, since it is most likely a stack deployed in the wrong region) |
+//! | `AUDIT_TABLE_NAME` | yes | the audit table |
+//! | `AUDIT_MAC_KEY_ID` | yes | the KMS HMAC key (ARN) that MACs audit records; the function needs `kms:GenerateMac` on it, nothing more |
+//! | `AUDIT_RETENTION_DAYS` | no | how long audit records are kept (the audit table's TTL), default 400, at least 365 (the retention floor) |
 //! | `PUBLIC_BASE_URL` | no | the gateway's SCIM base URL as clients see it (for `Location` and `meta.location`); derived from the request when unset |
 //! | `STATE_TABLE_NAME` | no | the state table, where the mirror of Identity Center's users and groups is kept (`aws_adapters::DynamoDbMirror`, GetItem/PutItem/DeleteItem); when unset, each Lambda instance keeps its own mirror in memory |
 //! | `MIRROR_RETENTION_DAYS` | no | how long a mirror entry is kept after its last write (the state table's TTL), default 30 |
@@ -40,8 +43,8 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// The audit table every request is recorded in.
     pub audit_table_name: String,
-    /// The id (ARN or name) of the secret holding the audit trail's signing key(s).
-    pub audit_key_secret_id: String,
+    /// The KMS HMAC key (ARN or alias) that MACs audit records: the writers' power.
+    pub audit_mac_key_id: String,
     /// How long audit records are kept before DynamoDB's TTL expires them.
     pub audit_retention: Duration,
     /// The state table holding the mirror of Identity Center; `None`: an in-memory
@@ -169,12 +172,8 @@ impl Config {
                 .map_or(DEFAULT_SECRET_CACHE_TTL, Duration::from_secs),
             public_base_url: public_base_url.map(|u| u.trim_end_matches('/').to_owned()),
             audit_table_name: required("AUDIT_TABLE_NAME")?,
-            audit_key_secret_id: required("AUDIT_KEY_SECRET_ID")?,
-            audit_retention: Duration::from_secs(
-                positive(get("AUDIT_RETENTION_DAYS"), "AUDIT_RETENTION_DAYS")?
-                    .unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS)
-                    .saturating_mul(86_400),
-            ),
+            audit_mac_key_id: required("AUDIT_MAC_KEY_ID")?,
+            audit_retention: audit_retention(get("AUDIT_RETENTION_DAYS"))?,
             state_table_name: get("STATE_TABLE_NAME"),
             mirror_retention: Duration::from_secs(
                 positive(get("MIRROR_RETENTION_DAYS"), "MIRROR_RETENTION_DAYS")?
@@ -368,6 +367,39 @@ fn is_http_url(url: &str) -> bool {
 }
 
 /// A positive whole number.
+/// `AUDIT_RETENTION_DAYS`: the default, or a value no lower than the retention floor
+/// (`gateway::audit_store::ledger::RETENTION_FLOOR`), below which `verify` would report
+/// every record.
+pub(crate) fn audit_retention(value: Option<String>) -> Result<Duration, ConfigError> {
+    let days = positive(value, "AUDIT_RETENTION_DAYS")?.unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS);
+    let floor = gateway::audit_store::ledger::RETENTION_FLOOR
+        .whole_days()
+        .unsigned_abs();
+    if days < floor {
+        return Err(ConfigError::Invalid(
+            "AUDIT_RETENTION_DAYS",
+            "must be at least 365, the audit retention floor",
+        ));
+    }
+    Ok(Duration::from_secs(days.saturating_mul(86_400)))
+}
+
+/// A comma-separated list of ids, none empty.
+pub(crate) fn id_list(
+    value: Option<String>,
+    name: &'static str,
+) -> Result<Vec<String>, ConfigError> {
+    let value = value.ok_or(ConfigError::Missing(name))?;
+    let ids: Vec<String> = value.split(',').map(|v| v.trim().to_owned()).collect();
+    if ids.iter().any(String::is_empty) {
+        return Err(ConfigError::Invalid(
+            name,
+            "expected comma-separated key ids, none empty",
+        ));
+    }
+    Ok(ids)
+}
+
 fn positive(value: Option<String>, name: &'static str) -> Result<Option<u64>, ConfigError> {
     value
         .map(|v| match v.parse::<u64>() {
@@ -409,7 +441,7 @@ mod tests {
         ),
         ("AUDIT_TABLE_NAME", "scimgw-audit"),
         (
-            "AUDIT_KEY_SECRET_ID",
+            "AUDIT_MAC_KEY_ID",
             "arn:aws:secretsmanager:us-east-1:1:secret:audit-key",
         ),
     ];
@@ -447,7 +479,7 @@ mod tests {
             ("TARGET_BASE_URL", "https://scim.example/v2"),
             ("TARGET_TOKEN_SECRET_ID", "t"),
             ("AUDIT_TABLE_NAME", "a"),
-            ("AUDIT_KEY_SECRET_ID", "k"),
+            ("AUDIT_MAC_KEY_ID", "k"),
         ]))
         .unwrap();
         assert!(worker.scim_tokens_secret_id.is_empty());
@@ -617,7 +649,7 @@ mod tests {
                 ("TARGET_TOKEN_SECRET_ID", "t"),
                 ("SCIM_TOKENS_SECRET_ID", "s"),
                 ("AUDIT_TABLE_NAME", "a"),
-                ("AUDIT_KEY_SECRET_ID", "k"),
+                ("AUDIT_MAC_KEY_ID", "k"),
             ];
             pairs.extend_from_slice(extra);
             let map: std::collections::HashMap<&str, &str> = pairs.into_iter().collect();

@@ -8,8 +8,10 @@
 //! `docs/audit-table.md` and in [`ledger`].
 
 pub mod chain;
+pub mod keys;
 pub mod ledger;
 pub mod memory;
+mod sealer;
 mod verify;
 
 #[cfg(test)]
@@ -25,7 +27,7 @@ use crate::audit::{AuditOperation, AuditRecord, Outcome};
 
 pub use crate::ports::audit_store::{AuditStore, AuditStoreError};
 
-pub use memory::InMemoryAuditStore;
+pub use memory::{InMemoryAuditStore, MemoryAnchors};
 
 /// The page size when a query does not say.
 pub const DEFAULT_LIMIT: u32 = 100;

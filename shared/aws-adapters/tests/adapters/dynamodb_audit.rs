@@ -1,13 +1,19 @@
-//! `DynamoDbAuditLog` against a real DynamoDB API (moto's server): the documented
-//! table, appends and every query with paging, concurrent writers, tampering of every
-//! kind caught and named by `verify`, retention told apart from deletion, and no
-//! password in any stored item.
+//! `DynamoDbAuditLog` against real DynamoDB, KMS and S3 APIs (moto's server): the
+//! documented table, appends and every query with paging, concurrent writers, the
+//! separated powers (KMS MAC and signing keys), seals anchored with Object Lock,
+//! tampering of every kind caught and named by `verify`, retention told apart from
+//! deletion, and no password in any stored item.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_adapters::dynamodb_audit::{self, INDEXES, TIME_SK, TTL_ATTRIBUTE};
-use aws_adapters::{DynamoDbAuditLog, SecretsManagerSource};
+use aws_adapters::kms_audit_keys::{
+    AuditKeyArns, KmsMacSigner, KmsMacVerifier, KmsSealKeys, KmsSealSigner, ensure_keys,
+    sealer_powers, verifier_powers, writer_powers,
+};
+use aws_adapters::s3_seal_anchors::create_bucket;
+use aws_adapters::{DynamoDbAuditLog, S3SealAnchors};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType};
@@ -15,14 +21,14 @@ use gateway::audit::{
     AuditActor, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome, attribute_changes,
     secrets_in,
 };
-use gateway::audit_store::chain::{AuditKey, AuditKeys};
-use gateway::audit_store::ledger::AuditKeySource;
+use gateway::audit_store::MemoryAnchors;
+use gateway::audit_store::keys::{AuditPowers, KeyError};
 use gateway::audit_store::{
     AuditQuery, AuditStore, AuditStoreError, NoteKind, ProblemKind, ProblemSubject,
     StoredAuditRecord, VerifyReport,
 };
 use gateway::translate::ResourceKind;
-use gateway::{Clock, FixedClock, SecretId};
+use gateway::{Clock, FixedClock, SystemClock};
 use serde_json::json;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -32,10 +38,24 @@ const END: OffsetDateTime = datetime!(2024-04-05 08:00 UTC);
 
 type Item = HashMap<String, AttributeValue>;
 
-fn keys() -> AuditKeySource {
-    AuditKeySource::Fixed(Arc::new(AuditKeys::single(
-        AuditKey::new(&[9u8; 32]).unwrap(),
-    )))
+/// The retention production uses (at the floor's safe side).
+const RETENTION: Duration = Duration::days(400);
+
+/// Every power, through KMS in moto: the writer's MAC key, the verifier's checks, the
+/// sealer's signing key.
+fn all_powers(kms: &aws_sdk_kms::Client, keys: &AuditKeyArns) -> AuditPowers {
+    AuditPowers {
+        mac: Some(Arc::new(KmsMacSigner::new(kms.clone(), &keys.mac))),
+        mac_check: Some(Arc::new(KmsMacVerifier::new(
+            kms.clone(),
+            vec![keys.mac.clone()],
+        ))),
+        seal: Some(Arc::new(KmsSealSigner::new(kms.clone(), &keys.seal))),
+        seal_check: Some(Arc::new(KmsSealKeys::new(
+            kms.clone(),
+            vec![keys.seal.clone()],
+        ))),
+    }
 }
 
 fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
@@ -88,6 +108,8 @@ fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
 
 struct Fixture {
     client: Client,
+    kms: aws_sdk_kms::Client,
+    keys: AuditKeyArns,
     table: String,
     clock: Arc<FixedClock>,
     log: DynamoDbAuditLog,
@@ -107,9 +129,22 @@ impl Fixture {
         let table = test_services::unique_name("scimgw-audit");
         dynamodb_audit::create_table(&client, &table).await.unwrap();
         let clock = Arc::new(FixedClock::new(START));
-        let log = DynamoDbAuditLog::new(client.clone(), &table, keys(), clock.clone(), retention);
+        let kms = aws_sdk_kms::Client::new(&test_services::moto_sdk_config().await);
+        let keys = ensure_keys(&kms, &table).await.unwrap();
+        // The anchors in memory: these tests run in 2024 by a fixed clock, and S3 takes
+        // no retention date in the past (S3 is tested on its own below).
+        let log = DynamoDbAuditLog::new(
+            client.clone(),
+            &table,
+            all_powers(&kms, &keys),
+            clock.clone(),
+            retention,
+        )
+        .with_anchors(Arc::new(MemoryAnchors::default()));
         Self {
             client,
+            kms,
+            keys,
             table,
             clock,
             log,
@@ -117,12 +152,13 @@ impl Fixture {
         }
     }
 
-    /// Another writer (another Lambda execution environment) on the same table.
+    /// Another writer (another Lambda execution environment) on the same table: it
+    /// holds the MAC key's power only.
     fn writer(&self) -> DynamoDbAuditLog {
         DynamoDbAuditLog::new(
             self.client.clone(),
             &self.table,
-            keys(),
+            writer_powers(&self.kms, &self.keys.mac),
             self.clock.clone(),
             self.retention,
         )
@@ -255,7 +291,7 @@ fn kinds(report: &VerifyReport) -> Vec<(ProblemKind, ProblemSubject, Option<Stri
 #[tokio::test]
 async fn the_helper_creates_the_documented_table() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
 
     // Act
     let table = fx
@@ -314,7 +350,7 @@ async fn the_helper_creates_the_documented_table() {
 #[tokio::test]
 async fn records_are_found_by_each_filter_page_by_page_in_time_order() {
     // Arrange: 20 records from two writers, alternating.
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let other = fx.writer();
     let mut written = Vec::new();
     for i in 0..20 {
@@ -410,7 +446,7 @@ async fn records_are_found_by_each_filter_page_by_page_in_time_order() {
 #[tokio::test]
 async fn a_garbled_or_foreign_cursor_is_refused_not_a_panic() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     fx.append(3).await;
     let page = fx
         .log
@@ -446,7 +482,7 @@ async fn a_garbled_or_foreign_cursor_is_refused_not_a_panic() {
 #[tokio::test]
 async fn concurrent_writers_each_keep_a_chain_and_the_period_verifies_clean() {
     // Arrange: four writers, each appending 10 records at once with the others.
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let writers: Vec<Arc<DynamoDbAuditLog>> = (0..4).map(|_| Arc::new(fx.writer())).collect();
     let mut tasks = Vec::new();
     for (w, writer) in writers.iter().enumerate() {
@@ -488,47 +524,101 @@ async fn concurrent_writers_each_keep_a_chain_and_the_period_verifies_clean() {
 }
 
 #[tokio::test]
-async fn the_audit_key_is_read_through_the_secrets_port() {
-    // Arrange: the key in Secrets Manager (moto), as the template creates it.
+async fn each_role_holds_only_its_power_and_seals_are_anchored_with_object_lock() {
+    // Arrange: records of two hours ago (so that the sealer, on the real clock, seals
+    // their hour, and the anchor's retention date is in the future).
+    let fx = Fixture::new(RETENTION).await;
     let config = test_services::moto_sdk_config().await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&config);
-    let name = test_services::unique_name("scimgw-audit-key");
-    secrets
-        .create_secret()
-        .name(&name)
-        .secret_string("k".repeat(48))
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let bucket = test_services::unique_name("scimgw-anchors");
+    create_bucket(&s3, &bucket, 1).await.unwrap();
+    let anchors = Arc::new(S3SealAnchors::new(s3.clone(), &bucket));
+    let then = OffsetDateTime::now_utc() - Duration::hours(2);
+    let writer_clock = Arc::new(FixedClock::new(then));
+    let writer = DynamoDbAuditLog::new(
+        fx.client.clone(),
+        &fx.table,
+        writer_powers(&fx.kms, &fx.keys.mac),
+        writer_clock.clone(),
+        RETENTION,
+    )
+    .with_anchors(anchors.clone());
+    let verifier = DynamoDbAuditLog::new(
+        fx.client.clone(),
+        &fx.table,
+        verifier_powers(
+            &fx.kms,
+            vec![fx.keys.mac.clone()],
+            vec![fx.keys.seal.clone()],
+        ),
+        Arc::new(SystemClock),
+        RETENTION,
+    )
+    .with_anchors(anchors.clone());
+    let sealer = DynamoDbAuditLog::new(
+        fx.client.clone(),
+        &fx.table,
+        sealer_powers(&fx.kms, vec![fx.keys.seal.clone()]).unwrap(),
+        Arc::new(SystemClock),
+        RETENTION,
+    )
+    .with_anchors(anchors.clone());
+
+    // Act
+    let first = writer.append_stored(record(1, then)).await.unwrap();
+    writer.append_stored(record(2, then)).await.unwrap();
+    let writer_seals = writer.seal_due().await;
+    let writer_verifies = writer
+        .verify(then - Duration::HOUR, then + Duration::HOUR)
+        .await;
+    let verifier_writes = verifier.append_stored(record(3, then)).await;
+    let sealed = sealer.seal_run().await.unwrap();
+    let report = verifier
+        .verify(then - Duration::HOUR, then + Duration::HOUR)
+        .await
+        .unwrap();
+
+    // Assert: the writer MACs under the KMS key and can do nothing else; the verifier
+    // cannot write; the sealer's seal verifies and its anchor is locked in compliance
+    // mode until the seal expires.
+    assert_eq!(first.integrity.key_id, fx.keys.mac);
+    assert!(matches!(
+        writer_seals,
+        Err(AuditStoreError::Key(KeyError::NotHeld(_)))
+    ));
+    assert!(matches!(
+        writer_verifies,
+        Err(AuditStoreError::Key(KeyError::NotHeld(_)))
+    ));
+    assert!(matches!(
+        verifier_writes,
+        Err(AuditStoreError::Key(KeyError::NotHeld(_)))
+    ));
+    let seal = sealed.sealed.expect("the hour of two hours ago is sealed");
+    assert!(report.intact, "{report:#?}");
+    // (HeadObject rather than GetObjectRetention, which moto's server does not route.)
+    let head = s3
+        .head_object()
+        .bucket(&bucket)
+        .key(anchors.key(&seal.through))
         .send()
         .await
         .unwrap();
-    let fx = Fixture::new(Duration::days(30)).await;
-    let keys = AuditKeySource::Secret {
-        source: Arc::new(SecretsManagerSource::with_default_ttl(secrets)),
-        id: SecretId::new(name),
-    };
-    let log = DynamoDbAuditLog::new(
-        fx.client.clone(),
-        &fx.table,
-        keys,
-        fx.clock.clone(),
-        fx.retention,
-    );
-
-    // Act
-    let stored = log.append_stored(record(1, START)).await.unwrap();
-    let report = log.verify(START, END).await.unwrap();
-
-    // Assert
     assert_eq!(
-        stored.integrity.key_id,
-        AuditKey::new("k".repeat(48).as_bytes()).unwrap().id()
+        head.object_lock_mode(),
+        Some(&aws_sdk_s3::types::ObjectLockMode::Compliance)
     );
-    assert!(report.intact, "{report:#?}");
+    let until = head.object_lock_retain_until_date().unwrap().secs();
+    assert!(
+        until > OffsetDateTime::now_utc().unix_timestamp() + 399 * 86_400,
+        "{until}"
+    );
 }
 
 #[tokio::test]
 async fn an_untouched_period_verifies_clean() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     fx.sealed_hour().await;
 
     // Act
@@ -543,7 +633,7 @@ async fn an_untouched_period_verifies_clean() {
 #[tokio::test]
 async fn a_deleted_record_is_caught_and_named() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.sealed_hour().await;
 
     // Act
@@ -565,7 +655,7 @@ async fn a_deleted_record_is_caught_and_named() {
 #[tokio::test]
 async fn an_edited_field_is_caught_and_named() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.sealed_hour().await;
 
     // Act: rewrite who did it in the stored record.
@@ -594,7 +684,7 @@ async fn an_edited_field_is_caught_and_named() {
 #[tokio::test]
 async fn an_edited_index_attribute_is_caught_so_a_failure_cannot_hide_from_queries() {
     // Arrange: record 0 is a failure.
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.sealed_hour().await;
     assert_eq!(records[0].record.outcome, Outcome::Failure);
 
@@ -628,7 +718,7 @@ async fn an_edited_index_attribute_is_caught_so_a_failure_cannot_hide_from_queri
 #[tokio::test]
 async fn a_forged_record_is_caught_and_named() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.sealed_hour().await;
 
     // Act: a copy of record 5 with other content, put after it as record 6, with a
@@ -659,7 +749,7 @@ async fn a_forged_record_is_caught_and_named() {
 #[tokio::test]
 async fn two_swapped_records_are_caught_and_each_named_with_its_true_place() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.sealed_hour().await;
 
     // Act: swap records 2 and 4 (their content and index attributes), leaving the
@@ -714,7 +804,7 @@ async fn two_swapped_records_are_caught_and_each_named_with_its_true_place() {
 #[tokio::test]
 async fn a_deleted_chain_tail_is_caught_by_its_head() {
     // Arrange: an unsealed hour, so only the head protects the tail.
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.append(5).await;
 
     // Act
@@ -743,7 +833,7 @@ async fn a_deleted_chain_tail_is_caught_by_its_head() {
 #[tokio::test]
 async fn a_deleted_whole_chain_is_caught_by_the_hours_seal() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.sealed_hour().await;
     let chain_id = records[0].integrity.chain.clone();
 
@@ -773,10 +863,12 @@ async fn a_deleted_whole_chain_is_caught_by_the_hours_seal() {
 
 #[tokio::test]
 async fn records_removed_at_the_end_of_retention_are_a_note_not_a_problem() {
-    // Arrange: a one-hour retention; records written at 06:00..06:04.
-    let fx = Fixture::new(Duration::HOUR).await;
+    // Arrange: records written at 06:00..06:04; a retention after 06:03:30 (the sealer
+    // ran meanwhile), 1 to 4 have expired, 5 has not.
+    let fx = Fixture::new(RETENTION).await;
     let records = fx.sealed_hour().await;
-    fx.clock.set(datetime!(2024-04-05 07:03:30 UTC));
+    fx.clock.set(datetime!(2024-04-05 06:03:30 UTC) + RETENTION);
+    fx.log.seal_due().await.unwrap();
 
     // Act: what the TTL would delete by now (records 1 to 3), and separately a
     // record whose retention has not ended (5).
@@ -805,7 +897,7 @@ async fn records_removed_at_the_end_of_retention_are_a_note_not_a_problem() {
 #[tokio::test]
 async fn every_item_carries_the_ttl_attribute() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     fx.sealed_hour().await;
 
     // Act
@@ -834,7 +926,7 @@ async fn no_stored_item_holds_a_password() {
     // Arrange: a create whose body carried a password, audited as the gateway does
     // (changes without sensitive attributes, every text redacted of the request's
     // secrets), with the password echoed in an error message too.
-    let fx = Fixture::new(Duration::days(30)).await;
+    let fx = Fixture::new(RETENTION).await;
     let password = "Tr0ub4dor&3-correct-horse";
     let body = json!({"userName": "bjensen", "password": password, "name": {"givenName": "B"}});
     let mut rec = record(1, START);

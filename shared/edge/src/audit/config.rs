@@ -1,10 +1,15 @@
-//! The `audit-api` function's configuration, read once per cold start from the
-//! environment. As for the SCIM function, variables carry secret ids, never secrets.
+//! The `audit-api` function's and the `sealer`'s configuration, read once per cold start
+//! from the environment. Variables carry key ids, never key material: what a function
+//! can do with a key is its IAM grant (`docs/audit-table.md`, "Who holds what").
+//!
+//! [`AuditConfig`] (`audit-api`):
 //!
 //! | variable | required | meaning |
 //! |---|---|---|
 //! | `AUDIT_TABLE_NAME` | yes | the audit table |
-//! | `AUDIT_KEY_SECRET_ID` | yes | the secret holding the audit HMAC key(s), to verify the trail |
+//! | `AUDIT_MAC_KEY_IDS` | yes | comma-separated KMS HMAC keys (ARNs) whose MACs are accepted, the current one first; the function needs `kms:VerifyMac` on them |
+//! | `AUDIT_SEAL_KEY_IDS` | yes | comma-separated KMS signing keys (ARNs) whose seals are accepted, the current one first; the function needs `kms:GetPublicKey` on them |
+//! | `AUDIT_ANCHOR_BUCKET` | yes | the S3 bucket holding the seals' write-once anchors; the function needs `s3:GetObject` and `s3:ListBucket` |
 //! | `JWT_ISSUER` | yes | the Okta authorization server's issuer, e.g. `https://example.okta.com/oauth2/aus1234` |
 //! | `JWT_AUDIENCE` | yes | the audience its access tokens carry for the audit API |
 //! | `JWT_REQUIRED_GROUP` | yes | the group an auditor must be in |
@@ -12,19 +17,28 @@
 //! | `JWT_ALLOWED_CLIENT_IDS` | no | comma-separated OAuth client ids (`cid` or `client_id`) whose tokens are accepted, e.g. `0oa1abc,0oa2def`; unset or empty: any client |
 //! | `JWT_GROUP_CLAIM` | no | the claim holding the groups, default `groups` |
 //! | `JWKS_URL` | no | where the issuer's keys are, default `{JWT_ISSUER}/v1/keys` |
-//! | `SECRET_CACHE_TTL_SECS` | no | how long the audit key is cached before a re-read, default 300 |
+//!
+//! [`SealerConfig`] (`sealer`): `AUDIT_TABLE_NAME`, `AUDIT_SEAL_KEY_IDS` (the first signs:
+//! `kms:Sign`; all need `kms:GetPublicKey`), `AUDIT_MAC_KEY_IDS` (for the daily
+//! verification: `kms:VerifyMac`), `AUDIT_ANCHOR_BUCKET` (`s3:PutObject`,
+//! `s3:PutObjectRetention`, `s3:GetObject`, `s3:ListBucket`) and `AUDIT_RETENTION_DAYS`
+//! (as for the writers: default 400, at least 365).
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, DEFAULT_SECRET_CACHE_TTL};
+use crate::config::{ConfigError, audit_retention, id_list};
 
 /// The configuration of the `audit-api` function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditConfig {
     /// The audit table's name.
     pub table_name: String,
-    /// The id (ARN or name) of the secret holding the audit key(s).
-    pub key_secret_id: String,
+    /// The MAC keys whose MACs are accepted, the current one first.
+    pub mac_key_ids: Vec<String>,
+    /// The seal keys whose seals are accepted, the current one first.
+    pub seal_key_ids: Vec<String>,
+    /// The bucket of seal anchors.
+    pub anchor_bucket: String,
     /// The exact `iss` of accepted tokens.
     pub jwt_issuer: String,
     /// The `aud` of accepted tokens.
@@ -39,8 +53,45 @@ pub struct AuditConfig {
     pub jwt_group_claim: Option<String>,
     /// The key set's URL, when not `{issuer}/v1/keys`.
     pub jwks_url: Option<String>,
-    /// How long the audit key is cached.
-    pub secret_cache_ttl: Duration,
+}
+
+/// The configuration of the `sealer` function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealerConfig {
+    /// The audit table's name.
+    pub table_name: String,
+    /// The seal keys: the first signs, all are accepted when reading earlier seals.
+    pub seal_key_ids: Vec<String>,
+    /// The MAC keys whose MACs the daily verification accepts.
+    pub mac_key_ids: Vec<String>,
+    /// The bucket of seal anchors.
+    pub anchor_bucket: String,
+    /// The records' retention (the seals outlive it by the bookkeeping margin).
+    pub retention: Duration,
+}
+
+impl SealerConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(Self {
+            table_name: get("AUDIT_TABLE_NAME").ok_or(ConfigError::Missing("AUDIT_TABLE_NAME"))?,
+            seal_key_ids: id_list(get("AUDIT_SEAL_KEY_IDS"), "AUDIT_SEAL_KEY_IDS")?,
+            mac_key_ids: id_list(get("AUDIT_MAC_KEY_IDS"), "AUDIT_MAC_KEY_IDS")?,
+            anchor_bucket: get("AUDIT_ANCHOR_BUCKET")
+                .ok_or(ConfigError::Missing("AUDIT_ANCHOR_BUCKET"))?,
+            retention: audit_retention(get("AUDIT_RETENTION_DAYS"))?,
+        })
+    }
 }
 
 impl AuditConfig {
@@ -91,21 +142,11 @@ impl AuditConfig {
                 "expected client ids separated by commas",
             ));
         }
-        let secret_cache_ttl = match get("SECRET_CACHE_TTL_SECS") {
-            None => DEFAULT_SECRET_CACHE_TTL,
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n > 0 => Duration::from_secs(n),
-                _ => {
-                    return Err(ConfigError::Invalid(
-                        "SECRET_CACHE_TTL_SECS",
-                        "expected a positive whole number",
-                    ));
-                }
-            },
-        };
         Ok(Self {
             table_name: required("AUDIT_TABLE_NAME")?,
-            key_secret_id: required("AUDIT_KEY_SECRET_ID")?,
+            mac_key_ids: id_list(get("AUDIT_MAC_KEY_IDS"), "AUDIT_MAC_KEY_IDS")?,
+            seal_key_ids: id_list(get("AUDIT_SEAL_KEY_IDS"), "AUDIT_SEAL_KEY_IDS")?,
+            anchor_bucket: required("AUDIT_ANCHOR_BUCKET")?,
             jwt_issuer,
             jwt_audience: required("JWT_AUDIENCE")?,
             jwt_required_group: required("JWT_REQUIRED_GROUP")?,
@@ -113,7 +154,6 @@ impl AuditConfig {
             jwt_allowed_client_ids,
             jwt_group_claim: get("JWT_GROUP_CLAIM"),
             jwks_url,
-            secret_cache_ttl,
         })
     }
 }
@@ -145,12 +185,13 @@ mod tests {
 
     use super::*;
 
-    const REQUIRED: [(&str, &str); 6] = [
+    const MAC_KEY: &str = "arn:aws:kms:us-east-1:1:key/mac";
+
+    const REQUIRED: [(&str, &str); 8] = [
         ("AUDIT_TABLE_NAME", "scimgw-audit"),
-        (
-            "AUDIT_KEY_SECRET_ID",
-            "arn:aws:secretsmanager:us-east-1:1:secret:audit-key",
-        ),
+        ("AUDIT_MAC_KEY_IDS", MAC_KEY),
+        ("AUDIT_SEAL_KEY_IDS", "arn:aws:kms:us-east-1:1:key/seal"),
+        ("AUDIT_ANCHOR_BUCKET", "scimgw-anchors"),
         ("JWT_ISSUER", "https://example.okta.com/oauth2/aus1"),
         ("JWT_AUDIENCE", "api://scimgw-audit"),
         ("JWT_REQUIRED_GROUP", "scimgw-auditors"),
@@ -170,7 +211,7 @@ mod tests {
         let config = config(&REQUIRED).unwrap();
         assert_eq!(config.table_name, "scimgw-audit");
         assert_eq!((config.jwks_url, config.jwt_group_claim), (None, None));
-        assert_eq!(config.secret_cache_ttl, DEFAULT_SECRET_CACHE_TTL);
+        assert_eq!(config.mac_key_ids, [MAC_KEY]);
         assert_eq!(config.jwt_required_scope, "scimgw.audit.read");
         assert!(config.jwt_allowed_client_ids.is_empty(), "any client");
     }
@@ -243,5 +284,43 @@ mod tests {
             Some("http://127.0.0.1:8080/keys")
         );
         assert_eq!(config.jwt_group_claim.as_deref(), Some("auditGroups"));
+    }
+
+    #[test]
+    fn key_lists_take_the_current_key_first_and_refuse_empty_entries() {
+        let with = |value: &str| {
+            let mut pairs = REQUIRED.to_vec();
+            pairs.retain(|(k, _)| *k != "AUDIT_MAC_KEY_IDS");
+            pairs.push(("AUDIT_MAC_KEY_IDS", value));
+            config(&pairs)
+        };
+        assert_eq!(with("new, old").unwrap().mac_key_ids, ["new", "old"]);
+        assert!(matches!(
+            with("new,,old"),
+            Err(ConfigError::Invalid("AUDIT_MAC_KEY_IDS", _))
+        ));
+    }
+
+    #[test]
+    fn the_sealer_refuses_a_retention_below_the_floor() {
+        let sealer = |days: &str| {
+            let map: HashMap<&str, &str> = [
+                ("AUDIT_TABLE_NAME", "t"),
+                ("AUDIT_SEAL_KEY_IDS", "seal"),
+                ("AUDIT_MAC_KEY_IDS", "mac"),
+                ("AUDIT_ANCHOR_BUCKET", "b"),
+                ("AUDIT_RETENTION_DAYS", days),
+            ]
+            .into();
+            SealerConfig::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
+        };
+        assert_eq!(
+            sealer("365").unwrap().retention,
+            Duration::from_secs(365 * 86_400)
+        );
+        assert!(matches!(
+            sealer("30"),
+            Err(ConfigError::Invalid("AUDIT_RETENTION_DAYS", _))
+        ));
     }
 }

@@ -72,10 +72,9 @@ fn record(n: u32, outcome: Outcome, operation: AuditOperation, name: &str) -> Au
 }
 
 async fn fixture(records: Vec<AuditRecord>) -> Fixture {
-    let store = Arc::new(InMemoryAuditStore::ephemeral(
-        Arc::new(SystemClock),
-        time::Duration::days(30),
-    ));
+    let store = Arc::new(
+        InMemoryAuditStore::ephemeral(Arc::new(SystemClock), time::Duration::days(400)).unwrap(),
+    );
     for r in records {
         store.append(r).await.unwrap();
     }

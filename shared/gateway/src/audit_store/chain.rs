@@ -1,31 +1,23 @@
-//! The pure, deterministic parts of the audit trail's tamper evidence: the audit key,
-//! the canonical form of a record, the byte strings that are hashed and MACed, and the
+//! The pure, deterministic parts of the audit trail's tamper evidence: the messages
+//! that are hashed, MACed and signed, the canonical form of a record, and the
 //! formats of times, hour keys, chain ids and record ids. Everything a verifier has to
 //! recompute is defined here, once, for every store.
 //!
-//! Every hashed or MACed message is framed as `scimgw-audit-v1`, then the domain
+//! Every hashed or MACed message is framed as `scimgw-audit-v2`, then the domain
 //! (`record`, `head`, …), then each field, each part preceded by its length as a
 //! big-endian u64. The framing is injective, so no two different field lists share a
 //! message, whatever bytes the fields hold.
 
-use std::fmt;
-
-use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use crate::SecretString;
 use crate::audit::AuditRecord;
 
 /// The version tag that starts every hashed or MACed message.
-pub const FORMAT: &str = "scimgw-audit-v1";
-
-/// The shortest audit key accepted: 32 bytes, the HMAC-SHA256 block-size-safe minimum
-/// RFC 2104 §3 recommends (at least the hash's output length).
-pub const MIN_KEY_BYTES: usize = 32;
+pub const FORMAT: &str = "scimgw-audit-v2";
 
 /// The previous hash of a chain's first record, and the previous MAC of the first seal.
 pub const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -33,135 +25,12 @@ pub const ZERO_HASH: &str = "000000000000000000000000000000000000000000000000000
 /// How many digits a record's seq has in its id and keys, so that ids sort like seqs.
 pub const SEQ_DIGITS: usize = 10;
 
-type HmacSha256 = Hmac<Sha256>;
-
 const TIME_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
 const HOUR_FORMAT: &[FormatItem<'static>] = format_description!("[year][month][day]T[hour]");
 
-/// Why an audit key was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum KeyError {
-    /// The secret holds no key, or a key shorter than [`MIN_KEY_BYTES`].
-    #[error("audit key: each key must be at least {MIN_KEY_BYTES} bytes")]
-    TooShort,
-}
-
-/// One HMAC key. `Debug` shows only its id.
-#[derive(Clone)]
-pub struct AuditKey {
-    secret: Vec<u8>,
-    id: String,
-}
-
-impl fmt::Debug for AuditKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AuditKey({})", self.id)
-    }
-}
-
-impl AuditKey {
-    /// A key from its bytes.
-    pub fn new(secret: &[u8]) -> Result<Self, KeyError> {
-        if secret.len() < MIN_KEY_BYTES {
-            return Err(KeyError::TooShort);
-        }
-        Ok(Self::from_checked(secret))
-    }
-
-    /// A random 32-byte key (for stores that live and die with the process).
-    pub fn random() -> Self {
-        let secret: [u8; MIN_KEY_BYTES] = rand::random();
-        Self::from_checked(&secret)
-    }
-
-    fn from_checked(secret: &[u8]) -> Self {
-        // The id is a hash of the key under its own domain: it names the key in stored
-        // items so that verification after a rotation knows which key to use, and it
-        // reveals nothing usable about the key.
-        let id = sha256_hex(&frame("key-id", &[secret]))[..16].to_owned();
-        Self {
-            secret: secret.to_vec(),
-            id,
-        }
-    }
-
-    /// The key's public fingerprint, 16 hex digits.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn mac(&self, domain: &str, fields: &[&[u8]]) -> String {
-        hex(&self.raw_mac(domain, fields))
-    }
-
-    fn raw_mac(&self, domain: &str, fields: &[&[u8]]) -> Vec<u8> {
-        // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-        match HmacSha256::new_from_slice(&self.secret) {
-            Ok(mut mac) => {
-                mac.update(&frame(domain, fields));
-                mac.finalize().into_bytes().to_vec()
-            }
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn check(&self, domain: &str, fields: &[&[u8]], mac_hex: &str) -> bool {
-        let Some(given) = unhex(mac_hex) else {
-            return false;
-        };
-        match HmacSha256::new_from_slice(&self.secret) {
-            Ok(mut mac) => {
-                mac.update(&frame(domain, fields));
-                // Constant time, so that timing reveals nothing about a valid MAC.
-                mac.verify_slice(&given).is_ok()
-            }
-            Err(_) => false,
-        }
-    }
-}
-
-/// The audit keys a secret holds: the first signs new items; all of them are accepted
-/// when verifying, so the key can rotate (put the new key first and keep the old ones
-/// after it, separated by whitespace, until their records have expired).
-#[derive(Debug, Clone)]
-pub struct AuditKeys {
-    keys: Vec<AuditKey>,
-}
-
-impl AuditKeys {
-    /// The keys in a secret's value: whitespace-separated, the signing key first.
-    pub fn parse(secret: &SecretString) -> Result<Self, KeyError> {
-        let keys = secret
-            .expose()
-            .split_whitespace()
-            .map(|k| AuditKey::new(k.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() {
-            return Err(KeyError::TooShort);
-        }
-        Ok(Self { keys })
-    }
-
-    /// A single key.
-    pub fn single(key: AuditKey) -> Self {
-        Self { keys: vec![key] }
-    }
-
-    /// The key that signs new items.
-    pub fn signing(&self) -> &AuditKey {
-        // `parse` and `single` guarantee at least one key.
-        &self.keys[0]
-    }
-
-    /// The key with this id, if held.
-    pub fn by_id(&self, id: &str) -> Option<&AuditKey> {
-        self.keys.iter().find(|k| k.id == id)
-    }
-}
-
 /// The message framing described in the module docs.
-fn frame(domain: &str, fields: &[&[u8]]) -> Vec<u8> {
+pub fn frame(domain: &str, fields: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + fields.iter().map(|f| f.len() + 8).sum::<usize>());
     for part in [FORMAT.as_bytes(), domain.as_bytes()]
         .into_iter()
@@ -183,7 +52,8 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+/// The bytes of lower-case or upper-case hex; `None` for anything else.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -385,14 +255,9 @@ pub fn record_hash(link: &RecordLink<'_>) -> String {
     ))
 }
 
-/// A record's MAC: HMAC-SHA256 of the framed `record-mac` message of its hash.
-pub fn record_mac(key: &AuditKey, hash: &str) -> String {
-    key.mac("record-mac", &[hash.as_bytes()])
-}
-
-/// Whether a record's MAC is right.
-pub fn check_record_mac(key: &AuditKey, hash: &str, mac: &str) -> bool {
-    key.check("record-mac", &[hash.as_bytes()], mac)
+/// The message a record's MAC covers: the framed `record-mac` message of its hash.
+pub fn record_mac_message(hash: &str) -> Vec<u8> {
+    frame("record-mac", &[hash.as_bytes()])
 }
 
 /// What a chain head asserts: its chain ends at `seq` with `hash`, whose record was
@@ -422,27 +287,44 @@ impl HeadClaim<'_> {
         ]
     }
 
-    /// The head's MAC (framed `head` message of the fields in declaration order).
-    pub fn mac(&self, key: &AuditKey) -> String {
+    /// The message the head's MAC covers (framed `head` message of the fields in
+    /// declaration order).
+    pub fn message(&self) -> Vec<u8> {
         let f = self.fields();
-        key.mac("head", &f.each_ref().map(|s| s.as_bytes()))
-    }
-
-    /// Whether a head's MAC is right.
-    pub fn check(&self, key: &AuditKey, mac: &str) -> bool {
-        let f = self.fields();
-        key.check("head", &f.each_ref().map(|s| s.as_bytes()), mac)
+        frame("head", &f.each_ref().map(|s| s.as_bytes()))
     }
 }
 
-/// A chain registration's MAC (framed `chain` message of chain id and creation time).
-pub fn chain_mac(key: &AuditKey, chain: &str, created_at: &str) -> String {
-    key.mac("chain", &[chain.as_bytes(), created_at.as_bytes()])
+/// The message a chain registration's MAC covers: the framed `chain` message of the
+/// chain id, its creation time, and the writer's previous chain and where it ended
+/// (empty for a writer's first chain), so a writer's chains link up and a chain cut
+/// short after the writer moved on shows.
+pub fn chain_message(chain: &str, created_at: &str, prev: Option<&ChainLink>) -> Vec<u8> {
+    let (prev_chain, prev_seq, prev_hash) = prev
+        .map_or((String::new(), String::new(), String::new()), |p| {
+            (p.chain.clone(), p.seq.to_string(), p.hash.clone())
+        });
+    frame(
+        "chain",
+        &[
+            chain.as_bytes(),
+            created_at.as_bytes(),
+            prev_chain.as_bytes(),
+            prev_seq.as_bytes(),
+            prev_hash.as_bytes(),
+        ],
+    )
 }
 
-/// Whether a chain registration's MAC is right.
-pub fn check_chain_mac(key: &AuditKey, chain: &str, created_at: &str, mac: &str) -> bool {
-    key.check("chain", &[chain.as_bytes(), created_at.as_bytes()], mac)
+/// Where a writer's previous chain ended when it started the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    /// The previous chain.
+    pub chain: String,
+    /// Its last seq as the writer wrote it.
+    pub seq: u64,
+    /// That record's hash.
+    pub hash: String,
 }
 
 /// What a seal asserts: every chain of the hours `from..=through` and where each ends,
@@ -473,48 +355,28 @@ impl SealClaim<'_> {
         ]
     }
 
-    /// The seal's MAC (framed `seal` message of the fields in declaration order).
-    pub fn mac(&self, key: &AuditKey) -> String {
+    /// The message the seal's signature covers (framed `seal` message of the fields in
+    /// declaration order).
+    pub fn message(&self) -> Vec<u8> {
         let f = self.fields();
-        key.mac("seal", &f.each_ref().map(|s| s.as_bytes()))
-    }
-
-    /// Whether a seal's MAC is right.
-    pub fn check(&self, key: &AuditKey, mac: &str) -> bool {
-        let f = self.fields();
-        key.check("seal", &f.each_ref().map(|s| s.as_bytes()), mac)
+        frame("seal", &f.each_ref().map(|s| s.as_bytes()))
     }
 }
 
-/// The MAC of the pointer to the latest seal (framed `seal-head` of its last hour, its
-/// MAC and its expiry).
-pub fn seal_head_mac(
-    key: &AuditKey,
-    through: &str,
-    last_mac: &str,
-    last_expires_at: i64,
-) -> String {
+/// The message the seal pointer's signature covers (framed `seal-head` of the latest
+/// seal's last hour, its signature and its expiry).
+pub fn seal_head_message(through: &str, last_mac: &str, last_expires_at: i64) -> Vec<u8> {
     let exp = last_expires_at.to_string();
-    key.mac(
+    frame(
         "seal-head",
         &[through.as_bytes(), last_mac.as_bytes(), exp.as_bytes()],
     )
 }
 
-/// Whether the seal pointer's MAC is right.
-pub fn check_seal_head_mac(
-    key: &AuditKey,
-    through: &str,
-    last_mac: &str,
-    last_expires_at: i64,
-    mac: &str,
-) -> bool {
-    let exp = last_expires_at.to_string();
-    key.check(
-        "seal-head",
-        &[through.as_bytes(), last_mac.as_bytes(), exp.as_bytes()],
-        mac,
-    )
+/// The message the closing marker's signature covers (framed `closing` of the hour up
+/// to which new chains are refused): only the sealer can move it.
+pub fn closing_message(hour: &str) -> Vec<u8> {
+    frame("closing", &[hour.as_bytes()])
 }
 
 /// One chain in a seal: where it ends.
@@ -570,10 +432,6 @@ mod tests {
     use super::*;
     use serde_json::json;
     use time::macros::datetime;
-
-    fn key() -> AuditKey {
-        AuditKey::new(b"0123456789abcdef0123456789abcdef-test").unwrap()
-    }
 
     #[test]
     fn canonical_json_sorts_members_at_every_depth_and_drops_whitespace() {
@@ -678,47 +536,6 @@ mod tests {
             assert_ne!(record_hash(&v), h, "{v:?}");
         }
         assert_eq!(h.len(), 64);
-    }
-
-    #[test]
-    fn macs_verify_only_under_the_same_key_and_fields() {
-        // Arrange
-        let key = key();
-        let other = AuditKey::new(&[7u8; 32]).unwrap();
-        let mac = record_mac(&key, "abc");
-
-        // Assert
-        assert!(check_record_mac(&key, "abc", &mac));
-        assert!(!check_record_mac(&key, "abd", &mac));
-        assert!(!check_record_mac(&other, "abc", &mac));
-        assert!(!check_record_mac(&key, "abc", "zz"));
-        assert_ne!(key.id(), other.id());
-        assert!(!format!("{key:?}").contains("0123456789abcdef0123"));
-    }
-
-    #[test]
-    fn a_secret_holds_whitespace_separated_keys_the_first_signing() {
-        // Arrange
-        let secret = SecretString::new(format!("{}\n{}", "n".repeat(32), "o".repeat(40)));
-
-        // Act
-        let keys = AuditKeys::parse(&secret).unwrap();
-
-        // Assert
-        let old = AuditKey::new("o".repeat(40).as_bytes()).unwrap();
-        assert_eq!(
-            keys.signing().id(),
-            AuditKey::new(&[b'n'; 32]).unwrap().id()
-        );
-        assert!(keys.by_id(old.id()).is_some());
-        assert_eq!(
-            AuditKeys::parse(&SecretString::new("short")).err(),
-            Some(KeyError::TooShort)
-        );
-        assert_eq!(
-            AuditKeys::parse(&SecretString::new("  ")).err(),
-            Some(KeyError::TooShort)
-        );
     }
 
     #[test]

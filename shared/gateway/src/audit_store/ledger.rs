@@ -29,23 +29,25 @@
 //! together. Each seal's MAC is therefore also logged (target `scimgw::audit`), so an
 //! auditor can compare the newest seal with an outside copy.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
 use time::{Duration, OffsetDateTime};
 
-use super::chain::{self, AuditKeys, HeadClaim, RecordLink, SealClaim, SealLine, ZERO_HASH};
+pub use super::chain::ChainLink;
+use super::chain::{self, HeadClaim, RecordLink, ZERO_HASH};
+use super::keys::{AuditPowers, KeyError, MacVerifier, SealPublicKeys};
 use super::{
     AuditPage, AuditQuery, AuditStore, AuditStoreError, ProblemKind, RecordIntegrity,
     StoredAuditRecord, VerifyReport, verify,
 };
+use crate::Clock;
 use crate::audit::{AuditError, AuditLog, AuditRecord};
-use crate::{Clock, SecretId, SecretSource};
 
-pub use crate::ports::ledger::{LedgerBackend, LedgerError};
+pub use crate::ports::ledger::{LedgerBackend, LedgerError, SealAnchors};
 
 /// How long after an hour ends before it is sealed: covers clock skew between writers
 /// and appends still in flight at the hour's end.
@@ -69,6 +71,20 @@ const CHAIN_READS: usize = 16;
 
 /// How long a writer waits before trying again to seal after a failure.
 const SEAL_RETRY: Duration = Duration::minutes(1);
+
+/// How many MAC checks verification sends to the key service at once.
+const MAC_CHECKS: usize = 16;
+
+/// How many times verification re-runs its judgement with more MACs answered; the
+/// judgement asks for more only about items that already failed, so two rounds settle
+/// it in practice.
+const JUDGE_ROUNDS: usize = 4;
+
+/// The shortest retention a record may carry: 365 days, the year of audit history PCI
+/// DSS v4.0 requirement 10.5.1 asks for, and what annual SOC 2 and ISO 27001 reviews
+/// look back over. Writers refuse a shorter one (configuration), and `verify` reports a
+/// record whose authenticated expiry comes sooner.
+pub const RETENTION_FLOOR: Duration = Duration::days(365);
 
 /// A record as the writer made it.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,7 +140,9 @@ pub struct ChainEntry {
     pub created_at: String,
     /// The signing key's id.
     pub key_id: String,
-    /// [`chain::chain_mac`].
+    /// The writer's previous chain and where it ended, if the writer had one.
+    pub prev: Option<ChainLink>,
+    /// The MAC of [`chain::chain_message`].
     pub mac: String,
     /// End of the chain's hour plus retention plus [`BOOKKEEPING_MARGIN`].
     pub expires_at: i64,
@@ -137,15 +155,16 @@ pub struct SealEntry {
     pub from: String,
     /// The last hour covered (the seal's key).
     pub through: String,
-    /// The previous seal's MAC ([`ZERO_HASH`] for the first seal).
+    /// The previous seal's signature ([`ZERO_HASH`] for the first seal).
     pub prev_mac: String,
     /// The previous seal's expiry (0 for the first seal).
     pub prev_expires_at: i64,
     /// The chains, [`chain::format_seal_lines`].
     pub chains: String,
-    /// The signing key's id.
+    /// The seal key's id.
     pub key_id: String,
-    /// [`SealClaim::mac`].
+    /// The sealer's signature of [`chain::SealClaim::message`]'s digest (named `mac` in items
+    /// for continuity).
     pub mac: String,
     /// End of `through` plus retention plus [`BOOKKEEPING_MARGIN`].
     pub expires_at: i64,
@@ -156,14 +175,26 @@ pub struct SealEntry {
 pub struct SealHeadEntry {
     /// The latest seal's last hour.
     pub through: String,
-    /// The latest seal's MAC.
+    /// The latest seal's signature.
     pub last_mac: String,
     /// The latest seal's expiry.
     pub last_expires_at: i64,
-    /// The signing key's id.
+    /// The seal key's id.
     pub key_id: String,
-    /// [`chain::seal_head_mac`].
+    /// The sealer's signature of [`chain::seal_head_message`]'s digest.
     pub mac: String,
+}
+
+/// The closing marker: new chains for `hour` or earlier are refused. Signed by the
+/// sealer, so nobody else can move it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosingEntry {
+    /// The last closed hour.
+    pub hour: String,
+    /// The seal key's id.
+    pub key_id: String,
+    /// The sealer's signature of [`chain::closing_message`]'s digest.
+    pub sig: String,
 }
 
 /// One append: the record, the chain's new head, and for a chain's first record its
@@ -304,6 +335,12 @@ pub struct RawChain {
     pub created_at: Option<String>,
     /// Its key id.
     pub key_id: Option<String>,
+    /// The writer's previous chain, if it named one.
+    pub prev_chain: Option<String>,
+    /// Where that chain ended.
+    pub prev_seq: Option<u64>,
+    /// That record's hash.
+    pub prev_hash: Option<String>,
     /// Its MAC.
     pub mac: Option<String>,
 }
@@ -316,7 +353,24 @@ impl RawChain {
             chain: entry.chain.clone(),
             created_at: Some(entry.created_at.clone()),
             key_id: Some(entry.key_id.clone()),
+            prev_chain: entry.prev.as_ref().map(|p| p.chain.clone()),
+            prev_seq: entry.prev.as_ref().map(|p| p.seq),
+            prev_hash: entry.prev.as_ref().map(|p| p.hash.clone()),
             mac: Some(entry.mac.clone()),
+        }
+    }
+
+    /// The previous chain it names: `Some(None)` for none, `None` if the fields are
+    /// incomplete (tampered).
+    pub fn prev_link(&self) -> Option<Option<ChainLink>> {
+        match (&self.prev_chain, self.prev_seq, &self.prev_hash) {
+            (None, None, None) => Some(None),
+            (Some(chain), Some(seq), Some(hash)) => Some(Some(ChainLink {
+                chain: chain.clone(),
+                seq,
+                hash: hash.clone(),
+            })),
+            _ => None,
         }
     }
 }
@@ -374,9 +428,23 @@ pub struct RawSealHead {
     pub key_id: Option<String>,
     /// Its MAC.
     pub mac: Option<String>,
-    /// New chains for this hour or earlier are refused (set before sealing starts;
-    /// not MACed: it only steers writers).
+    /// New chains for this hour or earlier are refused (set before sealing starts).
     pub closing: Option<String>,
+    /// The closing marker's seal key id.
+    pub closing_key_id: Option<String>,
+    /// The sealer's signature of the closing marker.
+    pub closing_sig: Option<String>,
+}
+
+impl RawSealHead {
+    /// The closing marker, if all its fields are there.
+    pub fn closing_entry(&self) -> Option<ClosingEntry> {
+        Some(ClosingEntry {
+            hour: self.closing.clone()?,
+            key_id: self.closing_key_id.clone()?,
+            sig: self.closing_sig.clone()?,
+        })
+    }
 }
 
 /// A chain's items: its records and its head.
@@ -394,41 +462,9 @@ impl From<LedgerError> for AuditStoreError {
     }
 }
 
-/// Where the ledger's HMAC keys come from.
-#[derive(Clone)]
-pub enum AuditKeySource {
-    /// Fixed keys (`scimgw dev`, tests).
-    Fixed(Arc<AuditKeys>),
-    /// A secret holding whitespace-separated keys, the signing key first, read through
-    /// the secrets port (whose adapter caches it with a TTL, so a rotation is picked up).
-    Secret {
-        /// The secret source.
-        source: Arc<dyn SecretSource>,
-        /// The secret's id.
-        id: SecretId,
-    },
-}
-
-impl std::fmt::Debug for AuditKeySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Fixed(keys) => write!(f, "Fixed({})", keys.signing().id()),
-            Self::Secret { id, .. } => write!(f, "Secret({id})"),
-        }
-    }
-}
-
-impl AuditKeySource {
-    async fn keys(&self) -> Result<Arc<AuditKeys>, AuditStoreError> {
-        match self {
-            Self::Fixed(keys) => Ok(keys.clone()),
-            Self::Secret { source, id } => {
-                let secret = source.get(id).await.map_err(AuditStoreError::Key)?;
-                AuditKeys::parse(&secret)
-                    .map(Arc::new)
-                    .map_err(|_| AuditStoreError::Key(crate::SecretError::NoValue(id.clone())))
-            }
-        }
+impl From<KeyError> for AuditStoreError {
+    fn from(e: KeyError) -> Self {
+        AuditStoreError::Key(e)
     }
 }
 
@@ -440,6 +476,19 @@ struct OpenChain {
     seq: u64,
     hash: String,
     last_written: Option<OffsetDateTime>,
+    /// The writer's chain this one continues (named in its registration).
+    prev: Option<ChainLink>,
+}
+
+impl OpenChain {
+    /// Where this chain ends now, for the registration of the chain that follows it.
+    fn link(&self) -> Option<ChainLink> {
+        (self.seq > 0).then(|| ChainLink {
+            chain: self.id.clone(),
+            seq: self.seq,
+            hash: self.hash.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -447,6 +496,9 @@ struct WriterState {
     /// Chains not in use by an append right now. Concurrent appends each take one, so
     /// a writer never waits for itself either; in a Lambda there is one.
     idle: Vec<OpenChain>,
+    /// Chains this writer left (hour over, closed by a seal) that no newer chain names
+    /// yet: the next new chain names one as its predecessor.
+    retired: Vec<ChainLink>,
     /// New chains must be of this hour or later (learnt when an hour was closed).
     min_hour: Option<String>,
     /// The last hour this writer knows to be sealed.
@@ -464,46 +516,67 @@ pub struct SealSummary {
     pub through: String,
     /// How many chains it lists.
     pub chains: usize,
-    /// Its MAC: an auditor's outside anchor for the newest seal.
+    /// Its signature: an auditor's outside anchor for the newest seal.
     pub mac: String,
 }
 
+/// What one sealing run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealRun {
+    /// The seal written, if the run wrote one.
+    pub sealed: Option<SealSummary>,
+    /// Steering items the run found tampered with and set right (a rolled-back or
+    /// missing seal pointer, a closing marker not signed by the sealer, seals without
+    /// their anchor). Each is also logged; `verify` reports the tampering itself.
+    pub repairs: Vec<String>,
+}
+
 /// An [`AuditLog`] and [`AuditStore`] over a [`LedgerBackend`]: the writer, the sealer
-/// and the verifier (see the module docs).
+/// and the verifier (see the module docs), each needing its own [`AuditPowers`].
 pub struct ChainedAuditLog<B> {
-    backend: B,
-    keys: AuditKeySource,
-    clock: Arc<dyn Clock>,
-    retention: Duration,
+    pub(super) backend: B,
+    pub(super) powers: AuditPowers,
+    pub(super) anchors: Option<Arc<dyn SealAnchors>>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) retention: Duration,
     state: Mutex<WriterState>,
-    sealing: AtomicBool,
+    pub(super) sealing: AtomicBool,
 }
 
 impl<B> std::fmt::Debug for ChainedAuditLog<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChainedAuditLog")
-            .field("keys", &self.keys)
+            .field("powers", &self.powers)
+            .field("anchored", &self.anchors.is_some())
             .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
 
 impl<B: LedgerBackend> ChainedAuditLog<B> {
-    /// A ledger over `backend` that keeps records for `retention`.
+    /// A ledger over `backend` that keeps records for `retention` and may do what
+    /// `powers` allow. Sealing and verifying also need [`Self::with_anchors`].
     pub fn new(
         backend: B,
-        keys: AuditKeySource,
+        powers: AuditPowers,
         clock: Arc<dyn Clock>,
         retention: Duration,
     ) -> Self {
         Self {
             backend,
-            keys,
+            powers,
+            anchors: None,
             clock,
             retention,
             state: Mutex::new(WriterState::default()),
             sealing: AtomicBool::new(false),
         }
+    }
+
+    /// Where seals are anchored write-once (the sealer writes, verifiers read).
+    pub fn with_anchors(mut self, anchors: Arc<dyn SealAnchors>) -> Self {
+        self.anchors = Some(anchors);
+        self
     }
 
     /// The backend.
@@ -516,20 +589,34 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         self.retention
     }
 
+    /// The anchors, which sealing and verifying need.
+    pub(super) fn anchors(&self) -> Result<&Arc<dyn SealAnchors>, AuditStoreError> {
+        self.anchors
+            .as_ref()
+            .ok_or(AuditStoreError::Key(KeyError::NotHeld(
+                "read the seal anchors",
+            )))
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, WriterState> {
         // A poisoned lock means a panic elsewhere mid-update; the state is still usable
         // (at worst a chain is dropped and a new one started).
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(super) fn note_sealed_through(&self, hour: Option<String>) {
+        self.state().sealed_through = hour;
+    }
+
     /// Appends a record and returns it as stored. Starts a new chain when the hour
-    /// changed or the chain was closed by a seal, and seals finished hours afterwards.
+    /// changed or the chain was closed by a seal. A ledger that also holds the seal
+    /// power (one local process) seals finished hours afterwards; in AWS the sealer
+    /// does that on its schedule.
     pub async fn append_stored(
         &self,
         record: AuditRecord,
     ) -> Result<StoredAuditRecord, AuditStoreError> {
-        let keys = self.keys.keys().await?;
-        let key = keys.signing();
+        let signer = self.powers.mac_signer()?.clone();
         let record_json = chain::canonical_record(&record)
             .map_err(|e| AuditStoreError::Unavailable(Box::new(e)))?;
         let mut last_err = None;
@@ -549,16 +636,6 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                 record_json: &record_json,
             };
             let hash = chain::record_hash(&link);
-            let integrity = RecordIntegrity {
-                chain: open.id.clone(),
-                seq,
-                prev_hash: open.hash.clone(),
-                mac: chain::record_mac(key, &hash),
-                hash: hash.clone(),
-                key_id: key.id().to_owned(),
-                written_at: written_at.clone(),
-                expires_at,
-            };
             let claim = HeadClaim {
                 chain: &open.id,
                 seq,
@@ -566,21 +643,48 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                 last_written_at: &written_at,
                 last_expires_at: expires_at,
             };
+            let genesis_message =
+                (seq == 1).then(|| chain::chain_message(&open.id, &written_at, open.prev.as_ref()));
+            // The MACs are independent: ask for them at once (each is a key-service
+            // call in AWS).
+            let record_message = chain::record_mac_message(&hash);
+            let head_message = claim.message();
+            let (record_tag, head_tag, genesis_tag) = futures::try_join!(
+                signer.mac(&record_message),
+                signer.mac(&head_message),
+                async {
+                    match &genesis_message {
+                        Some(m) => signer.mac(m).await.map(Some),
+                        None => Ok(None),
+                    }
+                }
+            )?;
+            let integrity = RecordIntegrity {
+                chain: open.id.clone(),
+                seq,
+                prev_hash: open.hash.clone(),
+                mac: record_tag.value,
+                hash: hash.clone(),
+                key_id: record_tag.key_id,
+                written_at: written_at.clone(),
+                expires_at,
+            };
             let head = HeadEntry {
                 chain: open.id.clone(),
                 seq,
                 hash: hash.clone(),
                 last_written_at: written_at.clone(),
                 last_expires_at: expires_at,
-                key_id: key.id().to_owned(),
-                mac: claim.mac(key),
+                key_id: head_tag.key_id,
+                mac: head_tag.value,
                 expires_at: expires_at + BOOKKEEPING_MARGIN.whole_seconds(),
             };
-            let genesis = (seq == 1).then(|| ChainEntry {
+            let genesis = genesis_tag.map(|tag| ChainEntry {
                 chain: open.id.clone(),
                 created_at: written_at.clone(),
-                key_id: key.id().to_owned(),
-                mac: chain::chain_mac(key, &open.id, &written_at),
+                key_id: tag.key_id,
+                prev: open.prev.clone(),
+                mac: tag.value,
                 expires_at: chain::hour_end(&open.hour)
                     .map_or(expires_at, |end| chain::expiry(end, self.retention))
                     + BOOKKEEPING_MARGIN.whole_seconds(),
@@ -602,26 +706,16 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                         seq,
                         hash,
                         last_written: Some(written),
+                        prev: None,
                         ..open
                     });
-                    self.seal_if_due(now).await;
+                    if self.powers.seal.is_some() && self.anchors.is_some() {
+                        self.seal_if_due(now).await;
+                    }
                     return Ok(append.record.stored());
                 }
                 Err(LedgerError::Conflict) => {
-                    // The chain was closed by a seal (or its hour was): drop it, learn
-                    // which hours are closed, and start a new chain.
-                    if let Ok(Some(head)) = self.backend.seal_head().await
-                        && let Some(closing) = head.closing.as_deref().and_then(chain::next_hour)
-                    {
-                        let mut state = self.state();
-                        if state
-                            .min_hour
-                            .as_deref()
-                            .is_none_or(|m| m < closing.as_str())
-                        {
-                            state.min_hour = Some(closing);
-                        }
-                    }
+                    self.leave_chain(open, now).await;
                     last_err = Some(LedgerError::Conflict);
                 }
                 // The write may or may not have happened: the chain's state is unknown,
@@ -630,6 +724,43 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             }
         }
         Err(last_err.unwrap_or(LedgerError::Conflict).into())
+    }
+
+    /// After a conflict: the chain was closed by a seal (or its hour was). Drop it,
+    /// remember where it ended for the next chain's registration, and learn which hours
+    /// are closed, trusting the closing marker only as far as it can be right: a marker
+    /// at or past the current hour was not set by the sealer (it closes finished hours
+    /// only), so it is reported and not followed.
+    async fn leave_chain(&self, open: OpenChain, now: OffsetDateTime) {
+        let closing = match self.backend.seal_head().await {
+            Ok(Some(head)) => head.closing,
+            _ => None,
+        };
+        let current = chain::hour_key(now);
+        let mut state = self.state();
+        match open.link() {
+            Some(link) => state.retired.push(link),
+            // Nothing was written to it: its predecessor still waits for a successor.
+            None => state.retired.extend(open.prev),
+        }
+        let Some(next) = closing.as_deref().and_then(chain::next_hour) else {
+            return;
+        };
+        // The sealer closes an hour only after it ended plus the grace, so a marker
+        // whose next hour starts later than the grace from now was not set by it (or a
+        // clock is far off): following it would date chains in the future.
+        if chain::hour_start(&next).is_none_or(|start| start > now + SEAL_GRACE) {
+            tracing::error!(
+                target: "scimgw::audit",
+                closing = closing.as_deref().unwrap_or_default(),
+                current_hour = %current,
+                "audit: the closing marker is past what the sealer can have set; new chains are refused until the sealer repairs it"
+            );
+            return;
+        }
+        if state.min_hour.as_deref().is_none_or(|m| m < next.as_str()) {
+            state.min_hour = Some(next);
+        }
     }
 
     /// An idle chain of the current hour, or a new one.
@@ -641,19 +772,29 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         {
             hour = min.clone();
         }
-        // Chains of earlier hours are left to the sealer, which closes them.
-        state.idle.retain(|c| c.hour == hour);
-        state.idle.pop().unwrap_or_else(|| OpenChain {
+        // Chains of earlier hours are left to the sealer, which closes them; the next
+        // new chain names where one of them ended.
+        let (keep, old): (Vec<OpenChain>, Vec<OpenChain>) = std::mem::take(&mut state.idle)
+            .into_iter()
+            .partition(|c| c.hour == hour);
+        state.idle = keep;
+        state.retired.extend(old.iter().filter_map(OpenChain::link));
+        if let Some(open) = state.idle.pop() {
+            return open;
+        }
+        let prev = state.retired.pop();
+        OpenChain {
             id: chain::new_chain_id(&hour),
             hour,
             seq: 0,
             hash: ZERO_HASH.to_owned(),
             last_written: None,
-        })
+            prev,
+        }
     }
 
     /// The last hour that can be sealed at `now`.
-    fn seal_target(now: OffsetDateTime) -> Option<String> {
+    pub(super) fn seal_target(now: OffsetDateTime) -> Option<String> {
         chain::prev_hour(&chain::hour_key(now - SEAL_GRACE))
     }
 
@@ -671,145 +812,8 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             return;
         }
         if let Err(e) = self.seal_due().await {
-            // Sealing is best effort on the write path: the next append tries again.
             tracing::warn!(target: "scimgw::audit", error = %e, "audit: sealing failed");
             self.state().next_seal_try = Some(now + SEAL_RETRY);
-        }
-    }
-
-    /// Seals every finished hour not sealed yet (see the module docs), unless another
-    /// writer is doing it. Returns what was sealed, if anything. Safe to call from
-    /// several writers at once, and from a scheduled job.
-    pub async fn seal_due(&self) -> Result<Option<SealSummary>, AuditStoreError> {
-        if self.sealing.swap(true, Ordering::AcqRel) {
-            return Ok(None);
-        }
-        let result = self.seal_inner().await;
-        self.sealing.store(false, Ordering::Release);
-        result
-    }
-
-    async fn seal_inner(&self) -> Result<Option<SealSummary>, AuditStoreError> {
-        let now = self.clock.now();
-        let Some(target) = Self::seal_target(now) else {
-            return Ok(None);
-        };
-        let head = self.backend.seal_head().await?.unwrap_or_default();
-        if head
-            .through
-            .as_deref()
-            .is_some_and(|t| t >= target.as_str())
-        {
-            self.state().sealed_through = head.through;
-            return Ok(None);
-        }
-        let from = match head.through.as_deref() {
-            Some(through) => chain::next_hour(through),
-            None => self
-                .backend
-                .earliest_chain()
-                .await?
-                .as_deref()
-                .and_then(chain::chain_hour)
-                .map(str::to_owned),
-        };
-        let Some(from) = from.filter(|f| f.as_str() <= target.as_str()) else {
-            // Nothing was ever written, or nothing before the current hour.
-            self.state().sealed_through = Some(target);
-            return Ok(None);
-        };
-        let keys = self.keys.keys().await?;
-        let key = keys.signing();
-        // Order matters: first refuse new chains for the hours, then list the chains,
-        // then close them. A chain either registered before the refusal (and is listed
-        // and closed) or could not register at all.
-        self.backend.close_hours_through(&target).await?;
-        let chains: Vec<String> = self
-            .backend
-            .registrations(&from, &target)
-            .await?
-            .into_iter()
-            .map(|c| c.chain)
-            .collect();
-        let closed = self.backend.close_chains(&chains).await?;
-        let lines: Vec<SealLine> = closed
-            .into_iter()
-            .filter_map(|(chain, head)| {
-                Some(SealLine {
-                    chain,
-                    seq: head.seq?,
-                    hash: head.hash?,
-                    last_expires_at: head.last_expires_at?,
-                })
-            })
-            .collect();
-        if lines.len() < chains.len() {
-            tracing::warn!(
-                target: "scimgw::audit",
-                registered = chains.len(),
-                with_head = lines.len(),
-                "audit: sealing chains whose head is missing; verify will report them"
-            );
-        }
-        let chains_text = chain::format_seal_lines(&lines);
-        let prev_mac = head
-            .last_mac
-            .clone()
-            .unwrap_or_else(|| ZERO_HASH.to_owned());
-        let prev_expires_at = head.last_expires_at.unwrap_or(0);
-        let claim = SealClaim {
-            from: &from,
-            through: &target,
-            prev_mac: &prev_mac,
-            prev_expires_at,
-            chains: &chains_text,
-        };
-        let expires_at = chain::hour_end(&target).map_or(0, |end| {
-            chain::expiry(end, self.retention) + BOOKKEEPING_MARGIN.whole_seconds()
-        });
-        let mac = claim.mac(key);
-        let seal = SealEntry {
-            from: from.clone(),
-            through: target.clone(),
-            prev_mac,
-            prev_expires_at,
-            chains: chains_text,
-            key_id: key.id().to_owned(),
-            mac,
-            expires_at,
-        };
-        let pointer = SealHeadEntry {
-            through: target.clone(),
-            last_mac: seal.mac.clone(),
-            last_expires_at: expires_at,
-            key_id: key.id().to_owned(),
-            mac: chain::seal_head_mac(key, &target, &seal.mac, expires_at),
-        };
-        match self
-            .backend
-            .put_seal(&seal, &pointer, head.through.as_deref())
-            .await
-        {
-            Ok(()) => {
-                tracing::info!(
-                    target: "scimgw::audit",
-                    seal_from = %from,
-                    seal_through = %target,
-                    chains = lines.len(),
-                    seal_mac = %seal.mac,
-                    "audit: hours sealed"
-                );
-                self.state().sealed_through = Some(target.clone());
-                Ok(Some(SealSummary {
-                    from,
-                    through: target,
-                    chains: lines.len(),
-                    mac: seal.mac,
-                }))
-            }
-            // Another writer sealed first; its seal covers the same chains.
-            Err(LedgerError::Conflict) => Ok(None),
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -824,7 +828,9 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                 "since must be before until".into(),
             ));
         }
-        let keys = self.keys.keys().await?;
+        let macs = self.powers.mac_verifier()?.clone();
+        let seal_keys = self.powers.seal_keys().await?;
+        let anchors = self.anchors()?.clone();
         let now = self.clock.now();
         let discovered = self.backend.records_between(since, until).await?;
         // A record's chain is of its time's hour or up to RECORD_SLACK later; a record
@@ -852,7 +858,37 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             seals.push(after);
         }
         let seal_head = self.backend.seal_head().await?;
+        let latest_seal = self.backend.latest_seal_before(None).await?;
+        // Only the first seal ever may start a seal chain: for each start in view, is
+        // there an earlier seal?
+        let mut earlier_seal = BTreeMap::new();
+        for seal in seals
+            .iter()
+            .filter(|s| s.prev_mac.as_deref() == Some(ZERO_HASH))
+        {
+            let earlier = self
+                .backend
+                .latest_seal_before(Some(&seal.through))
+                .await?
+                .map(|s| s.through);
+            earlier_seal.insert(seal.through.clone(), earlier);
+        }
+        let mut anchored = anchors.list(&before, &span_through).await?;
+        let latest_anchor = anchors.latest().await?;
+        if let Some(latest) = &latest_anchor
+            && latest.through.as_str() > span_through.as_str()
+        {
+            anchored.push(latest.clone());
+        }
+        // Chains a registration names as its writer's predecessor are read too, so that
+        // a predecessor cut short shows.
         let mut ids: BTreeSet<String> = registry.iter().map(|c| c.chain.clone()).collect();
+        ids.extend(
+            registry
+                .iter()
+                .filter_map(|c| c.prev_chain.clone())
+                .filter(|c| chain::chain_hour(c).is_some()),
+        );
         ids.extend(
             discovered
                 .iter()
@@ -890,11 +926,53 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             chains,
             seals,
             seal_head,
+            latest_seal,
+            earlier_seal,
+            anchored,
+            latest_anchor,
             span_from,
             span_through,
+            retention_floor: RETENTION_FLOOR,
         };
-        Ok(verify::verify(&keys, now, &evidence))
+        judge_with(&*macs, &seal_keys, now, &evidence).await
     }
+}
+
+/// Runs the pure judgement of `evidence`, answering its MAC questions through `macs`.
+/// The judgement is synchronous and a MAC check may need a key service, so it runs,
+/// says which checks it could not answer yet, those are resolved (several at once), and
+/// it runs again until it asks nothing new.
+pub(super) async fn judge_with(
+    macs: &dyn MacVerifier,
+    seal_keys: &SealPublicKeys,
+    now: OffsetDateTime,
+    evidence: &verify::Evidence,
+) -> Result<VerifyReport, AuditStoreError> {
+    let mut known: HashMap<verify::MacQuestion, bool> = HashMap::new();
+    for _ in 0..JUDGE_ROUNDS {
+        let checks = verify::Checks::new(&known, macs, seal_keys);
+        let report = verify::verify(&checks, now, evidence);
+        let asked = checks.into_asked();
+        if asked.is_empty() {
+            return Ok(report);
+        }
+        let answers: Vec<Result<(verify::MacQuestion, bool), KeyError>> =
+            futures::stream::iter(asked)
+                .map(|q| async move {
+                    let ok = macs.verify(&q.key_id, &q.message, &q.mac).await?;
+                    Ok((q, ok))
+                })
+                .buffer_unordered(MAC_CHECKS)
+                .collect()
+                .await;
+        for answer in answers {
+            let (q, ok) = answer?;
+            known.insert(q, ok);
+        }
+    }
+    Err(AuditStoreError::Unavailable(
+        "audit verify: the MAC checks did not settle".into(),
+    ))
 }
 
 #[async_trait]

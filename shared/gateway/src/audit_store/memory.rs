@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
-use super::chain::{self, AuditKey, AuditKeys};
+use super::chain;
+use super::keys::{AuditPowers, KeyError, LocalAuditKeys};
 use super::ledger::{
-    AuditKeySource, ChainItems, ChainedAuditLog, LedgerAppend, LedgerBackend, LedgerError,
-    RawChain, RawHead, RawRecord, RawSeal, RawSealHead, SealEntry, SealHeadEntry, SealSummary,
+    ChainItems, ChainedAuditLog, ClosingEntry, LedgerAppend, LedgerBackend, LedgerError, RawChain,
+    RawHead, RawRecord, RawSeal, RawSealHead, SealAnchors, SealEntry, SealHeadEntry, SealRun,
+    SealSummary,
 };
 use super::{AuditPage, AuditQuery, AuditStore, AuditStoreError, QueryCursor, VerifyReport};
 use crate::Clock;
@@ -111,12 +113,19 @@ impl LedgerBackend for MemoryLedger {
         Ok(self.items().seal_head.clone())
     }
 
-    async fn close_hours_through(&self, hour: &str) -> Result<(), LedgerError> {
+    async fn set_closing(
+        &self,
+        closing: &ClosingEntry,
+        expected: Option<&str>,
+    ) -> Result<(), LedgerError> {
         let mut items = self.items();
         let head = items.seal_head.get_or_insert_with(RawSealHead::default);
-        if head.closing.as_deref().is_none_or(|c| c < hour) {
-            head.closing = Some(hour.to_owned());
+        if head.closing.as_deref() != expected {
+            return Err(LedgerError::Conflict);
         }
+        head.closing = Some(closing.hour.clone());
+        head.closing_key_id = Some(closing.key_id.clone());
+        head.closing_sig = Some(closing.sig.clone());
         Ok(())
     }
 
@@ -188,6 +197,16 @@ impl LedgerBackend for MemoryLedger {
             .map(|(_, s)| s.clone()))
     }
 
+    async fn latest_seal_before(&self, hour: Option<&str>) -> Result<Option<RawSeal>, LedgerError> {
+        Ok(self
+            .items()
+            .seals
+            .iter()
+            .rev()
+            .find(|(k, _)| hour.is_none_or(|h| k.as_str() < h))
+            .map(|(_, s)| s.clone()))
+    }
+
     async fn records_between(
         &self,
         since: OffsetDateTime,
@@ -248,29 +267,79 @@ impl LedgerBackend for MemoryLedger {
     }
 }
 
+/// Seal anchors in memory: what `scimgw dev` and tests use in place of the S3 bucket.
+/// Public behind `test-util` so tests can delete one, as nobody can in a bucket with
+/// Object Lock in compliance mode.
+#[derive(Debug, Default)]
+pub struct MemoryAnchors {
+    seals: Mutex<BTreeMap<String, RawSeal>>,
+}
+
+impl MemoryAnchors {
+    fn seals(&self) -> MutexGuard<'_, BTreeMap<String, RawSeal>> {
+        self.seals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the anchors directly (tests).
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn tamper<R>(&self, change: impl FnOnce(&mut BTreeMap<String, RawSeal>) -> R) -> R {
+        change(&mut self.seals())
+    }
+}
+
+#[async_trait]
+impl SealAnchors for MemoryAnchors {
+    async fn put(&self, seal: &SealEntry) -> Result<(), LedgerError> {
+        // Write-once, like the bucket: a second write of a key keeps the first.
+        self.seals().entry(seal.through.clone()).or_insert_with(|| {
+            RawSeal::from_entry(seal, format!("memory:anchor:{}", seal.through))
+        });
+        Ok(())
+    }
+
+    async fn list(&self, from: &str, through: &str) -> Result<Vec<RawSeal>, LedgerError> {
+        if from > through {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .seals()
+            .range(from.to_owned()..=through.to_owned())
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    async fn latest(&self) -> Result<Option<RawSeal>, LedgerError> {
+        Ok(self.seals().values().next_back().cloned())
+    }
+}
+
 /// An [`AuditLog`] and [`AuditStore`] in memory, chained, sealed and verified like the
 /// DynamoDB store. For `scimgw dev` and tests; nothing survives the process.
 #[derive(Debug)]
 pub struct InMemoryAuditStore {
     ledger: ChainedAuditLog<MemoryLedger>,
+    anchors: Arc<MemoryAnchors>,
 }
 
 impl InMemoryAuditStore {
-    /// A store signing with `keys` that keeps records for `retention`.
-    pub fn new(keys: AuditKeys, clock: Arc<dyn Clock>, retention: Duration) -> Self {
+    /// A store holding every power through `keys` that keeps records for `retention`.
+    pub fn new(keys: &LocalAuditKeys, clock: Arc<dyn Clock>, retention: Duration) -> Self {
+        Self::with_powers(AuditPowers::local(keys), clock, retention)
+    }
+
+    /// A store that may do what `powers` allow.
+    pub fn with_powers(powers: AuditPowers, clock: Arc<dyn Clock>, retention: Duration) -> Self {
+        let anchors = Arc::new(MemoryAnchors::default());
         Self {
-            ledger: ChainedAuditLog::new(
-                MemoryLedger::default(),
-                AuditKeySource::Fixed(Arc::new(keys)),
-                clock,
-                retention,
-            ),
+            ledger: ChainedAuditLog::new(MemoryLedger::default(), powers, clock, retention)
+                .with_anchors(anchors.clone()),
+            anchors,
         }
     }
 
-    /// A store with a random key, which lives and dies with the process (`scimgw dev`).
-    pub fn ephemeral(clock: Arc<dyn Clock>, retention: Duration) -> Self {
-        Self::new(AuditKeys::single(AuditKey::random()), clock, retention)
+    /// A store with random keys, which lives and dies with the process (`scimgw dev`).
+    pub fn ephemeral(clock: Arc<dyn Clock>, retention: Duration) -> Result<Self, KeyError> {
+        Ok(Self::new(&LocalAuditKeys::random()?, clock, retention))
     }
 
     /// The ledger (to seal on demand, or to reach the items in tests).
@@ -278,9 +347,19 @@ impl InMemoryAuditStore {
         &self.ledger
     }
 
+    /// The seal anchors.
+    pub fn anchors(&self) -> &Arc<MemoryAnchors> {
+        &self.anchors
+    }
+
     /// Seals every finished hour not sealed yet (normally done by the next append).
     pub async fn seal_due(&self) -> Result<Option<SealSummary>, AuditStoreError> {
         self.ledger.seal_due().await
+    }
+
+    /// As [`Self::seal_due`], with the repairs the run made.
+    pub async fn seal_run(&self) -> Result<SealRun, AuditStoreError> {
+        self.ledger.seal_run().await
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use super::chain::{self, AuditKey, AuditKeys};
+use super::chain;
+use super::keys::{self, AuditKey, LocalAuditKeys, LocalMacKeys};
 use super::ledger::RawRecord;
 use super::*;
 use crate::audit::AuditLog;
@@ -69,16 +70,25 @@ fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
     }
 }
 
+/// A retention at the floor's safe side, as production uses.
+const RETENTION: Duration = Duration::days(400);
+
+fn keys_with(mac: LocalMacKeys) -> LocalAuditKeys {
+    LocalAuditKeys::with_mac(mac).unwrap()
+}
+
 struct Fixture {
     clock: Arc<FixedClock>,
+    keys: LocalAuditKeys,
     store: InMemoryAuditStore,
 }
 
 impl Fixture {
     fn new(retention: Duration) -> Self {
         let clock = Arc::new(FixedClock::new(START));
-        let store = InMemoryAuditStore::new(AuditKeys::single(key(1)), clock.clone(), retention);
-        Self { clock, store }
+        let keys = keys_with(LocalMacKeys::single(key(1)));
+        let store = InMemoryAuditStore::new(&keys, clock.clone(), retention);
+        Self { clock, keys, store }
     }
 
     /// Appends `n` records a minute apart from the clock's time; returns them as stored.
@@ -133,7 +143,7 @@ fn key_of(r: &StoredAuditRecord) -> (String, u64) {
 #[tokio::test]
 async fn an_untouched_sealed_period_verifies_clean() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
 
     // Act
@@ -159,7 +169,7 @@ async fn an_untouched_sealed_period_verifies_clean() {
 #[tokio::test]
 async fn records_of_one_writer_form_a_hash_chain_with_macs() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
 
     // Act
     let records = fx.append(3).await;
@@ -168,9 +178,8 @@ async fn records_of_one_writer_form_a_hash_chain_with_macs() {
     assert_eq!(records[0].integrity.prev_hash, chain::ZERO_HASH);
     assert_eq!(records[1].integrity.prev_hash, records[0].integrity.hash);
     assert_eq!(records[2].integrity.seq, 3);
-    assert!(chain::check_record_mac(
-        &key(1),
-        &records[2].integrity.hash,
+    assert!(key(1).check_hex(
+        &chain::record_mac_message(&records[2].integrity.hash),
         &records[2].integrity.mac
     ));
     assert_eq!(
@@ -183,7 +192,7 @@ async fn records_of_one_writer_form_a_hash_chain_with_macs() {
 #[tokio::test]
 async fn an_unsealed_recent_hour_verifies_clean_and_a_finished_one_is_noted_as_unsealed() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     fx.append(3).await;
 
     // Act: still within the hour, then long after it with no write to seal it.
@@ -201,7 +210,7 @@ async fn an_unsealed_recent_hour_verifies_clean_and_a_finished_one_is_noted_as_u
 #[tokio::test]
 async fn a_deleted_record_is_named() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
 
     // Act
@@ -223,7 +232,7 @@ async fn a_deleted_record_is_named() {
 #[tokio::test]
 async fn an_edited_field_is_named_as_altered() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
 
     // Act: turn a failure into a success.
@@ -248,7 +257,7 @@ async fn an_edited_field_is_named_as_altered() {
 #[tokio::test]
 async fn a_forged_record_is_named_as_inserted_wherever_it_is_put() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
     let chain_id = records[0].integrity.chain.clone();
     let forged = |seq: u64, prev: &str| RawRecord {
@@ -294,7 +303,7 @@ async fn a_forged_record_is_named_as_inserted_wherever_it_is_put() {
 #[tokio::test]
 async fn a_second_item_for_a_taken_position_is_named_as_inserted() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
     let chain_id = records[1].integrity.chain.clone();
 
@@ -322,7 +331,7 @@ async fn a_second_item_for_a_taken_position_is_named_as_inserted() {
 #[tokio::test]
 async fn a_deleted_head_and_registration_are_named() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
     let chain_id = records[0].integrity.chain.clone();
 
@@ -351,7 +360,7 @@ async fn a_deleted_head_and_registration_are_named() {
 #[tokio::test]
 async fn an_altered_seal_is_named() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     fx.sealed_hour().await;
 
     // Act: drop a chain from the seal's list.
@@ -374,7 +383,7 @@ async fn an_altered_seal_is_named() {
 #[tokio::test]
 async fn two_swapped_records_are_named_with_where_each_belongs() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
 
     // Act: swap the contents of records 2 and 4, leaving their chain links in place.
@@ -414,7 +423,7 @@ async fn two_swapped_records_are_named_with_where_each_belongs() {
 #[tokio::test]
 async fn records_whose_positions_were_swapped_are_named_as_reordered() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
 
     // Act: swap the seq of records 1 and 3 (each keeps its own hash and MAC).
@@ -446,7 +455,7 @@ async fn records_whose_positions_were_swapped_are_named_as_reordered() {
 #[tokio::test]
 async fn a_deleted_tail_is_caught_by_the_head_before_the_hour_is_sealed() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.append(5).await;
 
     // Act
@@ -477,7 +486,7 @@ async fn a_deleted_tail_is_caught_by_the_head_before_the_hour_is_sealed() {
 #[tokio::test]
 async fn a_deleted_tail_with_a_rolled_back_head_is_caught_by_the_seal() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let mut records = fx.append(3).await;
     let chain_id = records[0].integrity.chain.clone();
     let head_at_3 = fx.tamper(|i| i.heads.get(&chain_id).cloned()).unwrap();
@@ -518,7 +527,7 @@ async fn a_deleted_tail_with_a_rolled_back_head_is_caught_by_the_seal() {
 #[tokio::test]
 async fn a_whole_deleted_chain_is_caught_by_its_seal_and_each_record_named() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
     let chain_id = records[0].integrity.chain.clone();
 
@@ -548,7 +557,7 @@ async fn a_whole_deleted_chain_is_caught_by_its_seal_and_each_record_named() {
 #[tokio::test]
 async fn a_deleted_seal_is_caught_by_the_next_seal() {
     // Arrange: hours 06, 07 and 08 each sealed by a write in the next hour.
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     fx.append(2).await;
     for hour in [7, 8, 9] {
         fx.clock
@@ -578,11 +587,13 @@ async fn a_deleted_seal_is_caught_by_the_next_seal() {
 
 #[tokio::test]
 async fn an_expired_prefix_is_a_note_but_a_deleted_young_record_is_a_problem() {
-    // Arrange: a one-hour retention; records at 06:00..06:04.
-    let fx = Fixture::new(Duration::HOUR);
+    // Arrange: records at 06:00..06:04.
+    let fx = Fixture::new(RETENTION);
     let records = fx.sealed_hour().await;
-    // 07:03: records 1..3 (written 06:00..06:02) have expired, 4 and 5 have not.
-    fx.clock.set(datetime!(2024-04-05 07:03:30 UTC));
+    // A retention after 06:03:30: records 1..4 (written 06:00..06:03) have expired, 5
+    // has not; the TTL has removed 1..3 so far. The sealer has run meanwhile.
+    fx.clock.set(datetime!(2024-04-05 06:03:30 UTC) + RETENTION);
+    fx.store.seal_due().await.unwrap();
 
     // Act: the TTL removes 1..3; someone deletes 5.
     fx.tamper(|i| {
@@ -612,7 +623,7 @@ async fn an_expired_prefix_is_a_note_but_a_deleted_young_record_is_a_problem() {
 #[tokio::test]
 async fn a_new_chain_starts_each_hour_and_after_a_seal_closes_the_old_one() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let first = fx.append(1).await;
 
     // Act: next hour, after the grace, so the append seals hour 06 first... and then a
@@ -632,50 +643,93 @@ async fn a_new_chain_starts_each_hour_and_after_a_seal_closes_the_old_one() {
 }
 
 #[tokio::test]
-async fn a_writer_whose_clock_lags_behind_a_seal_moves_to_an_open_hour() {
-    // Arrange: another writer has sealed through 07 already.
-    let fx = Fixture::new(Duration::days(30));
+async fn a_writer_whose_clock_lags_behind_the_sealers_moves_to_the_next_hour() {
+    // Arrange: the sealer, its clock a few minutes ahead, has closed hour 06.
+    let fx = Fixture::new(RETENTION);
+    let tag = keys::SealSigner::sign(
+        &*fx.keys.seal,
+        &keys::digest(&chain::closing_message("20240405T06")),
+    )
+    .await
+    .unwrap();
     fx.store.ledger().backend().tamper(|i| {
         i.seal_head = Some(ledger::RawSealHead {
-            closing: Some("20240405T07".into()),
+            closing: Some("20240405T06".into()),
+            closing_key_id: Some(tag.key_id),
+            closing_sig: Some(tag.value),
             ..Default::default()
         })
     });
 
-    // Act: this writer's clock still says 06:30.
-    fx.clock.set(datetime!(2024-04-05 06:30 UTC));
+    // Act: this writer's clock still says 06:57.
+    fx.clock.set(datetime!(2024-04-05 06:57 UTC));
     let stored = fx.append(1).await;
 
-    // Assert
+    // Assert: the record went to an hour-07 chain, which verify accepts.
     assert_eq!(
         chain::chain_hour(&stored[0].integrity.chain),
-        Some("20240405T08")
+        Some("20240405T07")
     );
+    let report = fx.verify().await;
+    assert!(report.intact, "{report:#?}");
+}
+
+#[tokio::test]
+async fn a_closing_marker_past_what_the_sealer_sets_is_not_followed() {
+    // Arrange: someone with table access sets the marker far into the future.
+    let fx = Fixture::new(RETENTION);
+    fx.store.ledger().backend().tamper(|i| {
+        i.seal_head = Some(ledger::RawSealHead {
+            closing: Some("20991231T23".into()),
+            ..Default::default()
+        })
+    });
+
+    // Act
+    let result = fx.store.ledger().append_stored(record(1, START)).await;
+
+    // Assert: nothing is written to a chain dated in the future; the append fails (so
+    // the gateway answers 503), and the sealer's next run repairs the marker.
+    assert!(result.is_err());
+    assert!(fx.tamper(|i| i.records.is_empty()));
+    fx.clock.set(datetime!(2024-04-05 07:06 UTC));
+    let run = fx.store.seal_run().await.unwrap();
+    assert!(
+        run.repairs.iter().any(|r| r.contains("closing marker")),
+        "{run:?}"
+    );
+    let stored = fx
+        .store
+        .ledger()
+        .append_stored(record(2, fx.clock.now()))
+        .await;
+    assert!(stored.is_ok());
 }
 
 #[tokio::test]
 async fn records_signed_with_a_rotated_out_key_verify_while_the_old_key_is_kept() {
     // Arrange: records signed with key 1.
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     fx.sealed_hour().await;
     let items = fx.tamper(|i| i.clone());
+    let anchors = fx.store.anchors().tamper(|a| a.clone());
+    let with_seal_key = |mac| LocalAuditKeys {
+        mac: Arc::new(mac),
+        seal: fx.keys.seal.clone(),
+    };
     let rotated = InMemoryAuditStore::new(
-        AuditKeys::parse(&crate::SecretString::new(format!(
-            "{} {}",
-            "n".repeat(32),
-            String::from_utf8(vec![1u8; 32]).unwrap()
-        )))
-        .unwrap(),
+        &with_seal_key(LocalMacKeys::new(vec![key(9), key(1)]).unwrap()),
         fx.clock.clone(),
-        Duration::days(30),
+        RETENTION,
     );
     let without_old = InMemoryAuditStore::new(
-        AuditKeys::single(key(2)),
+        &with_seal_key(LocalMacKeys::single(key(2))),
         fx.clock.clone(),
-        Duration::days(30),
+        RETENTION,
     );
     for store in [&rotated, &without_old] {
         store.ledger().backend().tamper(|i| *i = items.clone());
+        store.anchors().tamper(|a| *a = anchors.clone());
     }
 
     // Act
@@ -702,7 +756,7 @@ async fn records_signed_with_a_rotated_out_key_verify_while_the_old_key_is_kept(
 #[tokio::test]
 async fn queries_filter_by_each_field_and_page_with_a_cursor() {
     // Arrange: 12 records.
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let records = fx.append(12).await;
 
     // Act
@@ -796,7 +850,7 @@ async fn queries_filter_by_each_field_and_page_with_a_cursor() {
 #[tokio::test]
 async fn the_store_writes_through_the_audit_log_port() {
     // Arrange
-    let fx = Fixture::new(Duration::days(30));
+    let fx = Fixture::new(RETENTION);
     let log: &dyn AuditLog = &fx.store;
 
     // Act
@@ -933,4 +987,298 @@ mod query {
             Err(AuditStoreError::InvalidCursor)
         ));
     }
+}
+
+/// The seal problems of a report, as (kind, the seal's hour).
+fn seal_problems(report: &VerifyReport) -> Vec<(ProblemKind, Option<String>)> {
+    report
+        .problems
+        .iter()
+        .filter(|p| p.subject == ProblemSubject::Seal)
+        .map(|p| (p.kind, p.seal.clone()))
+        .collect()
+}
+
+/// Hours 06, 07 and 08 each sealed by the write that follows them.
+async fn three_sealed_hours(fx: &Fixture) {
+    fx.append(2).await;
+    for hour in [7, 8, 9] {
+        fx.clock
+            .set(START + Duration::hours(hour - 6) + Duration::minutes(10));
+        fx.append(1).await;
+    }
+}
+
+async fn verify_three_hours(fx: &Fixture) -> VerifyReport {
+    fx.store
+        .verify(START, datetime!(2024-04-05 09:00 UTC))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_deleted_seal_pointer_is_named_and_the_sealer_goes_on_from_the_newest_seal() {
+    // Arrange
+    let fx = Fixture::new(RETENTION);
+    three_sealed_hours(&fx).await;
+    let newest = fx.tamper(|i| i.seals.get("20240405T08").cloned()).unwrap();
+
+    // Act: the pointer goes (the old sealer would have started a second seal chain).
+    fx.tamper(|i| i.seal_head = None);
+    let report = verify_three_hours(&fx).await;
+    fx.clock.set(datetime!(2024-04-05 10:10 UTC));
+    let run = fx.store.seal_run().await.unwrap();
+
+    // Assert: verify names it; the next seal links to the newest seal, not to nothing.
+    assert!(
+        seal_problems(&report).contains(&(ProblemKind::Deleted, Some("20240405T08".into()))),
+        "{report:#?}"
+    );
+    assert!(
+        run.repairs.iter().any(|r| r.contains("seal pointer")),
+        "{run:?}"
+    );
+    let next = fx.tamper(|i| i.seals.get("20240405T09").cloned()).unwrap();
+    assert_eq!(next.prev_mac, newest.mac);
+    let after = fx
+        .store
+        .verify(START, datetime!(2024-04-05 10:00 UTC))
+        .await
+        .unwrap();
+    assert!(after.intact, "{after:#?}");
+}
+
+#[tokio::test]
+async fn a_rolled_back_seal_pointer_is_named() {
+    // Arrange: the genuine pointer as it was after the seal of hour 07.
+    let fx = Fixture::new(RETENTION);
+    fx.append(2).await;
+    for hour in [7, 8] {
+        fx.clock
+            .set(START + Duration::hours(hour - 6) + Duration::minutes(10));
+        fx.append(1).await;
+    }
+    let pointer_at_07 = fx.tamper(|i| i.seal_head.clone());
+    fx.clock.set(datetime!(2024-04-05 09:10 UTC));
+    fx.append(1).await;
+
+    // Act: the older, authentic pointer is written back.
+    fx.tamper(|i| i.seal_head = pointer_at_07);
+    let report = verify_three_hours(&fx).await;
+
+    // Assert
+    assert!(
+        seal_problems(&report).contains(&(ProblemKind::Altered, Some("20240405T07".into()))),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_start_of_the_seal_chain_is_named() {
+    // Arrange
+    let fx = Fixture::new(RETENTION);
+    three_sealed_hours(&fx).await;
+
+    // Act: a seal through 08, genuinely signed, that starts a seal chain afresh (what
+    // a sealer steered by a deleted pointer would once have written).
+    let claim = chain::SealClaim {
+        from: "20240405T08",
+        through: "20240405T08",
+        prev_mac: chain::ZERO_HASH,
+        prev_expires_at: 0,
+        chains: "",
+    };
+    let tag = keys::SealSigner::sign(&*fx.keys.seal, &keys::digest(&claim.message()))
+        .await
+        .unwrap();
+    fx.tamper(|i| {
+        let seal = i.seals.get_mut("20240405T08").unwrap();
+        seal.from = Some(claim.from.into());
+        seal.prev_mac = Some(claim.prev_mac.into());
+        seal.prev_expires_at = Some(0);
+        seal.chains = Some(String::new());
+        seal.key_id = Some(tag.key_id.clone());
+        seal.mac = Some(tag.value.clone());
+    });
+    let report = verify_three_hours(&fx).await;
+
+    // Assert: a second start, and a seal that no longer matches its anchor.
+    let found = seal_problems(&report);
+    assert!(
+        found.contains(&(ProblemKind::Inserted, Some("20240405T08".into()))),
+        "{report:#?}"
+    );
+    assert!(found.contains(&(ProblemKind::Altered, Some("20240405T08".into()))));
+}
+
+#[tokio::test]
+async fn a_closing_marker_not_set_by_the_sealer_is_named() {
+    // Arrange
+    let fx = Fixture::new(RETENTION);
+    three_sealed_hours(&fx).await;
+
+    // Act: someone with table access moves the marker back (to let chains register in
+    // sealed hours) without the sealer's signature.
+    fx.tamper(|i| {
+        if let Some(h) = i.seal_head.as_mut() {
+            h.closing = Some("20240405T06".into());
+        }
+    });
+    let report = verify_three_hours(&fx).await;
+
+    // Assert
+    assert!(
+        seal_problems(&report).contains(&(ProblemKind::Altered, Some("20240405T06".into()))),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_anchor_is_named() {
+    // Arrange
+    let fx = Fixture::new(RETENTION);
+    three_sealed_hours(&fx).await;
+
+    // Act (impossible in a bucket under compliance-mode Object Lock; shown anyway)
+    fx.store.anchors().tamper(|a| a.remove("20240405T07"));
+    let report = verify_three_hours(&fx).await;
+
+    // Assert
+    assert_eq!(
+        seal_problems(&report),
+        [(ProblemKind::Deleted, Some("20240405T07".into()))],
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_newest_seals_deleted_with_the_pointer_are_named_by_their_anchors() {
+    // Arrange
+    let fx = Fixture::new(RETENTION);
+    three_sealed_hours(&fx).await;
+    let pointer_at_07 = {
+        // What the pointer said after hour 07 was sealed: rebuilt from the seal, as the
+        // sealer signed it then.
+        let seal = fx.tamper(|i| i.seals.get("20240405T07").cloned()).unwrap();
+        let (mac, expires) = (seal.mac.unwrap(), seal.expires_at.unwrap());
+        let tag = keys::SealSigner::sign(
+            &*fx.keys.seal,
+            &keys::digest(&chain::seal_head_message("20240405T07", &mac, expires)),
+        )
+        .await
+        .unwrap();
+        (mac, expires, tag)
+    };
+
+    // Act: the whole tail goes: the seal of hour 08, its chains, and the pointer is put
+    // back to 07. Only the anchors still know.
+    fx.tamper(|i| {
+        i.seals.remove("20240405T08");
+        let head = i.seal_head.as_mut().unwrap();
+        head.through = Some("20240405T07".into());
+        head.last_mac = Some(pointer_at_07.0.clone());
+        head.last_expires_at = Some(pointer_at_07.1);
+        head.key_id = Some(pointer_at_07.2.key_id.clone());
+        head.mac = Some(pointer_at_07.2.value.clone());
+    });
+    let report = verify_three_hours(&fx).await;
+
+    // Assert
+    assert!(
+        seal_problems(&report).contains(&(ProblemKind::Deleted, Some("20240405T08".into()))),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_head_rolled_back_before_sealing_is_named_by_the_writers_next_chain() {
+    // Arrange: three records at 06:00..06:02; the head as it was after two.
+    let fx = Fixture::new(RETENTION);
+    let records = fx.append(2).await;
+    let chain_id = records[0].integrity.chain.clone();
+    let head_at_2 = fx.tamper(|i| i.heads.get(&chain_id).cloned()).unwrap();
+    let third = fx.append(1).await;
+    // 07:01: the writer starts the next hour's chain (before the seal is due), which
+    // names where the 06 chain ended.
+    fx.clock.set(datetime!(2024-04-05 07:01 UTC));
+    fx.append(1).await;
+
+    // Act: before the seal, the third record is deleted and the head rolled back to its
+    // genuine state after two; then the sealer seals the rolled-back head.
+    fx.tamper(|i| {
+        i.records.remove(&key_of(&third[0]));
+        i.heads.insert(chain_id.clone(), head_at_2.clone());
+    });
+    fx.clock.set(datetime!(2024-04-05 07:10 UTC));
+    fx.store.seal_due().await.unwrap();
+    let report = fx.verify().await;
+
+    // Assert: the deleted record is named, and the head and seal as cut short.
+    let found = kinds(&report);
+    assert!(
+        found.contains(&(
+            ProblemKind::Deleted,
+            ProblemSubject::Record,
+            Some(third[0].id.clone())
+        )),
+        "{report:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(k, s, _)| *k == ProblemKind::Altered && *s == ProblemSubject::ChainHead)
+    );
+}
+
+#[tokio::test]
+async fn records_kept_for_less_than_the_retention_floor_are_named() {
+    // Arrange: a writer configured below the floor (the functions refuse to start so).
+    let fx = Fixture::new(Duration::days(30));
+
+    // Act
+    let records = fx.append(1).await;
+    let report = fx.verify().await;
+
+    // Assert
+    assert_eq!(
+        kinds(&report),
+        [(
+            ProblemKind::Altered,
+            ProblemSubject::Record,
+            Some(records[0].id.clone())
+        )],
+        "{report:#?}"
+    );
+    assert!(report.problems[0].detail.contains("retention floor"));
+}
+
+#[tokio::test]
+async fn a_quiet_hour_is_sealed_and_anchored_by_the_schedule_without_any_write() {
+    // Arrange: records in hour 06, then nothing.
+    let fx = Fixture::new(RETENTION);
+    fx.append(2).await;
+
+    // Act: the sealer's schedule runs at 07:15 and again at 09:15, with no traffic.
+    fx.clock.set(datetime!(2024-04-05 07:15 UTC));
+    let first = fx.store.seal_run().await.unwrap();
+    fx.clock.set(datetime!(2024-04-05 09:15 UTC));
+    let second = fx.store.seal_run().await.unwrap();
+
+    // Assert: 06 sealed, then the quiet 07 and 08; each seal anchored.
+    assert_eq!(
+        first.sealed.map(|s| s.through).as_deref(),
+        Some("20240405T06")
+    );
+    assert_eq!(
+        second.sealed.map(|s| (s.from, s.through)),
+        Some(("20240405T07".into(), "20240405T08".into()))
+    );
+    let anchored: Vec<String> = fx.store.anchors().tamper(|a| a.keys().cloned().collect());
+    assert_eq!(anchored, ["20240405T06", "20240405T08"]);
+    let report = fx
+        .store
+        .verify(START, datetime!(2024-04-05 09:00 UTC))
+        .await
+        .unwrap();
+    assert!(report.intact && report.notes.is_empty(), "{report:#?}");
 }

@@ -2,16 +2,18 @@
 //! reports tampering the same way. The rules are in `docs/audit-table.md`
 //! ("How verify decides").
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-use super::chain::{
-    self, AuditKey, AuditKeys, HeadClaim, RecordLink, SealClaim, SealLine, ZERO_HASH,
-};
+use super::chain::{self, ChainLink, HeadClaim, RecordLink, SealClaim, SealLine, ZERO_HASH};
+use super::keys::{self, MacVerifier, SealPublicKeys};
 use super::ledger::{
-    BOOKKEEPING_MARGIN, ChainItems, RawChain, RawRecord, RawSeal, RawSealHead, SEAL_GRACE,
+    BOOKKEEPING_MARGIN, ChainItems, RECORD_SLACK, RawChain, RawRecord, RawSeal, RawSealHead,
+    SEAL_GRACE,
 };
+use super::sealer::{closing_is_authentic, seal_is_authentic};
 use super::{NoteKind, ProblemKind, ProblemSubject, VerifyNote, VerifyProblem, VerifyReport};
 
 /// What the ledger gathered for one verification.
@@ -27,6 +29,17 @@ pub(crate) struct Evidence {
     pub seals: Vec<RawSeal>,
     /// The seal pointer.
     pub seal_head: Option<RawSealHead>,
+    /// The newest seal in the table, found by key.
+    pub latest_seal: Option<RawSeal>,
+    /// For each seal in view that starts a seal chain: the last hour of a seal before
+    /// it, if there is one.
+    pub earlier_seal: BTreeMap<String, Option<String>>,
+    /// The anchors whose last hour is in the seals' range, and the newest anchor.
+    pub anchored: Vec<RawSeal>,
+    /// The newest anchor.
+    pub latest_anchor: Option<RawSeal>,
+    /// The shortest retention a record may carry.
+    pub retention_floor: Duration,
     /// The first chain hour checked.
     pub span_from: String,
     /// The last chain hour checked.
@@ -124,16 +137,92 @@ impl Findings {
     }
 }
 
+/// A MAC check the judgement needs: resolved by the key service between rounds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct MacQuestion {
+    pub key_id: String,
+    pub message: Vec<u8>,
+    pub mac: String,
+}
+
+/// What the judgement may ask about MACs and signatures. Seal signatures are checked
+/// with the public keys at once; MAC checks are answered from what earlier rounds
+/// resolved, and the rest are noted for the next round (and fail meanwhile).
+pub(crate) struct Checks<'a> {
+    known: &'a HashMap<MacQuestion, bool>,
+    macs: &'a dyn MacVerifier,
+    seals: &'a SealPublicKeys,
+    asked: RefCell<HashSet<MacQuestion>>,
+}
+
+impl<'a> Checks<'a> {
+    pub(crate) fn new(
+        known: &'a HashMap<MacQuestion, bool>,
+        macs: &'a dyn MacVerifier,
+        seals: &'a SealPublicKeys,
+    ) -> Self {
+        Self {
+            known,
+            macs,
+            seals,
+            asked: RefCell::new(HashSet::new()),
+        }
+    }
+
+    pub(crate) fn into_asked(self) -> HashSet<MacQuestion> {
+        self.asked.into_inner()
+    }
+
+    fn accepts_mac(&self, key_id: Option<&str>) -> bool {
+        key_id.is_some_and(|id| self.macs.accepts(id))
+    }
+
+    fn mac(&self, key_id: Option<&str>, message: Vec<u8>, mac: &str) -> bool {
+        let Some(key_id) = key_id.filter(|id| self.macs.accepts(id)) else {
+            return false;
+        };
+        let q = MacQuestion {
+            key_id: key_id.to_owned(),
+            message,
+            mac: mac.to_owned(),
+        };
+        match self.known.get(&q) {
+            Some(ok) => *ok,
+            None => {
+                self.asked.borrow_mut().insert(q);
+                false
+            }
+        }
+    }
+
+    fn accepts_seal(&self, key_id: Option<&str>) -> bool {
+        key_id.is_some_and(|id| self.seals.accepts(id))
+    }
+
+    fn seal(&self, key_id: Option<&str>, message: &[u8], sig: &str) -> bool {
+        key_id.is_some_and(|id| self.seals.verify(id, &keys::digest(message), sig) == Some(true))
+    }
+}
+
 /// Judges the evidence at `now` with `keys`.
-pub(crate) fn verify(keys: &AuditKeys, now: OffsetDateTime, ev: &Evidence) -> VerifyReport {
+pub(crate) fn verify(keys: &Checks<'_>, now: OffsetDateTime, ev: &Evidence) -> VerifyReport {
     let mut f = Findings::default();
     let seals = check_seals(keys, now, ev, &mut f);
+    check_seal_steering(keys, now, ev, &seals, &mut f);
     let coverage = coverage(&seals, &ev.span_from, &ev.span_through);
 
     let mut ids: BTreeSet<&str> = ev.chains.keys().map(String::as_str).collect();
     ids.extend(ev.registry.iter().map(|c| c.chain.as_str()));
     let registry: HashMap<&str, &RawChain> =
         ev.registry.iter().map(|c| (c.chain.as_str(), c)).collect();
+    // What each writer's next chain says its previous chain reached.
+    let successors: HashMap<String, ChainLink> = ev
+        .registry
+        .iter()
+        .filter(|r| registration_ok(keys, &r.chain, r))
+        .filter_map(|r| r.prev_link().flatten())
+        .map(|l| (l.chain.clone(), l))
+        .collect();
     let empty = ChainItems::default();
     let mut seen: HashSet<&str> = HashSet::new();
     for id in ids {
@@ -145,10 +234,12 @@ pub(crate) fn verify(keys: &AuditKeys, now: OffsetDateTime, ev: &Evidence) -> Ve
         check_chain(
             keys,
             now,
+            ev.retention_floor,
             id,
             items,
             registry.get(id).copied(),
             sealed,
+            successors.get(id),
             &mut f,
         );
     }
@@ -176,14 +267,248 @@ pub(crate) fn verify(keys: &AuditKeys, now: OffsetDateTime, ev: &Evidence) -> Ve
     }
 }
 
-fn key_for<'a>(keys: &'a AuditKeys, key_id: Option<&str>) -> Option<&'a AuditKey> {
-    key_id.and_then(|id| keys.by_id(id))
+/// Whether a registration's MAC is right (over its chain, time and predecessor).
+fn registration_ok(keys: &Checks<'_>, id: &str, r: &RawChain) -> bool {
+    match (r.created_at.as_deref(), r.mac.as_deref(), r.prev_link()) {
+        (Some(created), Some(mac), Some(prev)) => keys.mac(
+            r.key_id.as_deref(),
+            chain::chain_message(id, created, prev.as_ref()),
+            mac,
+        ),
+        _ => false,
+    }
 }
 
-/// Checks each seal's MAC and the links between seals; returns the good ones, oldest
-/// first.
+/// What is wrong with an authentic record's times: written outside its chain's hour,
+/// dated far from when it was written, or kept for less than the retention floor.
+fn time_problems(
+    chain_id: &str,
+    raw: &RawRecord,
+    retention_floor: Duration,
+) -> Vec<(ProblemKind, String)> {
+    let mut out = Vec::new();
+    let (Some(written_at), Some(expires_at)) = (raw.written_at.as_deref(), raw.expires_at) else {
+        return out;
+    };
+    let Some(written) = chain::parse_time(written_at) else {
+        out.push((
+            ProblemKind::Altered,
+            format!("written at {written_at}, which is not a time"),
+        ));
+        return out;
+    };
+    // A writer whose clock is a little behind the sealer's moves to the next hour's
+    // chain when its hour closes, hence the grace before the hour.
+    let hour = chain::chain_hour(chain_id).unwrap_or_default();
+    let inside = chain::hour_start(hour)
+        .zip(chain::hour_end(hour))
+        .is_some_and(|(start, end)| written >= start - SEAL_GRACE && written < end);
+    if !inside {
+        out.push((
+            ProblemKind::Reordered,
+            format!("written at {written_at}, outside its chain's hour {hour}"),
+        ));
+    }
+    let time = raw
+        .record_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<crate::audit::AuditRecord>(j).ok())
+        .map(|r| r.time);
+    if let Some(time) = time
+        && (time > written + SEAL_GRACE || time + RECORD_SLACK < written)
+    {
+        out.push((
+            ProblemKind::Reordered,
+            format!(
+                "dated {}, but written at {written_at}: a writer appends within {} minutes",
+                chain::fmt_time(time),
+                RECORD_SLACK.whole_minutes()
+            ),
+        ));
+    }
+    if expires_at < written.unix_timestamp() + retention_floor.whole_seconds() {
+        out.push((
+            ProblemKind::Altered,
+            format!(
+                "kept until {expires_at} (epoch seconds), less than the {}-day retention floor",
+                retention_floor.whole_days()
+            ),
+        ));
+    }
+    out
+}
+
+/// Checks what steers sealing against the seals and their anchors: the seal pointer
+/// against the newest seal, the anchors against the table's seals, that only one seal
+/// starts the seal chain, and that the closing marker is the sealer's.
+fn check_seal_steering(
+    keys: &Checks<'_>,
+    now: OffsetDateTime,
+    ev: &Evidence,
+    seals: &[GoodSeal],
+    f: &mut Findings,
+) {
+    let seal_problem = |f: &mut Findings, kind, through: &str, detail: String| {
+        let p = f.problem(kind, ProblemSubject::Seal, detail);
+        p.seal = Some(through.to_owned());
+    };
+    for seal in seals.iter().filter(|s| s.prev_mac == ZERO_HASH) {
+        if let Some(Some(earlier)) = ev.earlier_seal.get(&seal.through) {
+            seal_problem(
+                f,
+                ProblemKind::Inserted,
+                &seal.through,
+                format!(
+                    "a second start of the seal chain: the seal through {earlier} comes before it"
+                ),
+            );
+        }
+    }
+
+    let latest = ev
+        .latest_seal
+        .as_ref()
+        .filter(|s| seal_is_authentic(keys.seals, s));
+    let pointer = ev.seal_head.as_ref().and_then(|h| h.through.as_deref());
+    match (pointer, latest) {
+        (None, Some(l)) => seal_problem(
+            f,
+            ProblemKind::Deleted,
+            &l.through,
+            format!(
+                "the seal pointer is missing, but seals exist (the newest through {})",
+                l.through
+            ),
+        ),
+        (Some(p), Some(l)) if p < l.through.as_str() => seal_problem(
+            f,
+            ProblemKind::Altered,
+            p,
+            format!(
+                "the seal pointer was rolled back: it is at {p}, the newest seal is through {}",
+                l.through
+            ),
+        ),
+        _ => {}
+    }
+
+    // The anchors: write-once copies the table's writers cannot touch.
+    let now_s = now.unix_timestamp();
+    let in_table: HashMap<&str, &RawSeal> =
+        ev.seals.iter().map(|s| (s.through.as_str(), s)).collect();
+    let mut anchored: HashSet<&str> = HashSet::new();
+    for anchor in &ev.anchored {
+        if !anchored.insert(anchor.through.as_str()) {
+            continue;
+        }
+        if !seal_is_authentic(keys.seals, anchor) {
+            seal_problem(
+                f,
+                ProblemKind::Inserted,
+                &anchor.through,
+                format!(
+                    "an anchor for {} that the sealer did not sign",
+                    anchor.through
+                ),
+            );
+            continue;
+        }
+        match in_table.get(anchor.through.as_str()) {
+            None if anchor.expires_at.is_some_and(|e| e <= now_s) => {}
+            None => seal_problem(
+                f,
+                ProblemKind::Deleted,
+                &anchor.through,
+                format!(
+                    "the seal through {} is gone from the table; its anchor holds it",
+                    anchor.through
+                ),
+            ),
+            Some(t)
+                if t.mac != anchor.mac
+                    || t.from != anchor.from
+                    || t.prev_mac != anchor.prev_mac
+                    || t.chains != anchor.chains =>
+            {
+                seal_problem(
+                    f,
+                    ProblemKind::Altered,
+                    &anchor.through,
+                    format!(
+                        "the seal through {} does not match its anchor",
+                        anchor.through
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    for seal in seals
+        .iter()
+        .filter(|s| s.through.as_str() <= ev.span_through.as_str())
+    {
+        if !anchored.contains(seal.through.as_str()) {
+            seal_problem(
+                f,
+                ProblemKind::Deleted,
+                &seal.through,
+                format!("the seal through {} has no anchor", seal.through),
+            );
+        }
+    }
+    if let Some(anchor) = &ev.latest_anchor
+        && seal_is_authentic(keys.seals, anchor)
+        && latest.is_none_or(|l| l.through < anchor.through)
+        && !in_table.contains_key(anchor.through.as_str())
+        && anchor.expires_at.is_some_and(|e| e > now_s)
+        && !ev.anchored.iter().any(|a| a.through == anchor.through)
+    {
+        seal_problem(
+            f,
+            ProblemKind::Deleted,
+            &anchor.through,
+            format!(
+                "the newest seals were deleted: the newest anchor is through {}, the table's newest seal through {}",
+                anchor.through,
+                latest.map_or("(none)", |l| l.through.as_str())
+            ),
+        );
+    }
+
+    // The closing marker: only the sealer moves it, and never past the last finished
+    // hour or behind the newest seal.
+    if let Some(head) = &ev.seal_head
+        && let Some(closing) = head.closing.as_deref()
+    {
+        let bound = chain::prev_hour(&chain::hour_key(now - SEAL_GRACE));
+        let signed = head
+            .closing_entry()
+            .is_some_and(|c| closing_is_authentic(keys.seals, &c));
+        let detail = if !signed {
+            Some(format!(
+                "the closing marker (at {closing}) was not set by the sealer"
+            ))
+        } else if bound.as_deref().is_some_and(|b| closing > b) {
+            Some(format!(
+                "the closing marker (at {closing}) is past the last finished hour"
+            ))
+        } else if pointer.is_some_and(|p| closing < p) {
+            Some(format!(
+                "the closing marker (at {closing}) was rolled back behind the newest seal"
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = detail {
+            seal_problem(f, ProblemKind::Altered, closing, detail);
+        }
+    }
+}
+
+/// Checks each seal's signature and the links between seals; returns the good ones,
+/// oldest first.
 fn check_seals(
-    keys: &AuditKeys,
+    keys: &Checks<'_>,
     now: OffsetDateTime,
     ev: &Evidence,
     f: &mut Findings,
@@ -199,7 +524,7 @@ fn check_seals(
             p.seal = Some(raw.through.clone());
             p.location = Some(raw.location.clone());
         };
-        let Some(key) = key_for(keys, raw.key_id.as_deref()) else {
+        if !keys.accepts_seal(raw.key_id.as_deref()) {
             problem(
                 f,
                 ProblemKind::Unverifiable,
@@ -226,7 +551,10 @@ fn check_seals(
         };
         let lines = chain::parse_seal_lines(text);
         match lines {
-            Some(lines) if claim.check(key, mac) && from <= raw.through.as_str() => {
+            Some(lines)
+                if keys.seal(raw.key_id.as_deref(), &claim.message(), mac)
+                    && from <= raw.through.as_str() =>
+            {
                 good.push(GoodSeal {
                     from: from.to_owned(),
                     through: raw.through.clone(),
@@ -299,8 +627,13 @@ fn check_seals(
             head.mac.as_deref(),
         )
     {
-        match key_for(keys, head.key_id.as_deref()) {
-            Some(key) if chain::check_seal_head_mac(key, through, last_mac, last_exp, mac) => {
+        let signed = keys.seal(
+            head.key_id.as_deref(),
+            &chain::seal_head_message(through, last_mac, last_exp),
+            mac,
+        );
+        match keys.accepts_seal(head.key_id.as_deref()).then_some(signed) {
+            Some(true) => {
                 let alive = last_exp > now.unix_timestamp();
                 if through >= loaded_from.as_str() && through <= ev.span_through.as_str() {
                     match by_through.get(through) {
@@ -339,11 +672,11 @@ fn check_seals(
                     p.seal = Some(through.to_owned());
                 }
             }
-            Some(_) => {
+            Some(false) => {
                 f.problem(
                     ProblemKind::Altered,
                     ProblemSubject::Seal,
-                    "the seal pointer does not match its MAC",
+                    "the seal pointer does not match its signature",
                 );
             }
             None => {
@@ -422,7 +755,7 @@ fn report_unsealed(
 }
 
 /// Judges one record item's own integrity (hash, MAC, fields).
-fn judge<'a>(keys: &AuditKeys, chain_id: &str, raw: &'a RawRecord) -> Judged<'a> {
+fn judge<'a>(keys: &Checks<'_>, chain_id: &str, raw: &'a RawRecord) -> Judged<'a> {
     let fail = |why: &str| Judged {
         raw,
         authentic: false,
@@ -454,20 +787,23 @@ fn judge<'a>(keys: &AuditKeys, chain_id: &str, raw: &'a RawRecord) -> Judged<'a>
     if chain::record_hash(&link) != hash {
         return fail("the content does not match its hash");
     }
-    match key_for(keys, raw.key_id.as_deref()) {
-        None => Judged {
+    if !keys.accepts_mac(raw.key_id.as_deref()) {
+        return Judged {
             raw,
             authentic: true,
             unverifiable: true,
-            why: "signed with a key the verifier does not hold".into(),
-        },
-        Some(key) if chain::check_record_mac(key, hash, mac) => Judged {
+            why: "made with a key the verifier does not accept".into(),
+        };
+    }
+    if keys.mac(raw.key_id.as_deref(), chain::record_mac_message(hash), mac) {
+        Judged {
             raw,
             authentic: true,
             unverifiable: false,
             why: String::new(),
-        },
-        Some(_) => fail("the hash does not match its MAC (forged or re-hashed)"),
+        }
+    } else {
+        fail("the hash does not match its MAC (forged or re-hashed)")
     }
 }
 
@@ -475,7 +811,7 @@ fn judge<'a>(keys: &AuditKeys, chain_id: &str, raw: &'a RawRecord) -> Judged<'a>
 /// than where it claims to be: the item's own fields at another seq (its seq was
 /// changed), or the fields another item now carries (contents or links were swapped).
 fn belongs_at(
-    keys: &AuditKeys,
+    keys: &Checks<'_>,
     chain_id: &str,
     x: &RawRecord,
     by_seq: &BTreeMap<u64, Vec<&RawRecord>>,
@@ -500,8 +836,7 @@ fn belongs_at(
             record_json: json,
         };
         chain::record_hash(&link) == hash
-            && key_for(keys, y.key_id.as_deref())
-                .is_some_and(|k| chain::check_record_mac(k, hash, mac))
+            && keys.mac(y.key_id.as_deref(), chain::record_mac_message(hash), mac)
     };
     let max = by_seq
         .keys()
@@ -522,13 +857,16 @@ fn belongs_at(
     None
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_chain(
-    keys: &AuditKeys,
+    keys: &Checks<'_>,
     now: OffsetDateTime,
+    retention_floor: Duration,
     id: &str,
     items: &ChainItems,
     registration: Option<&RawChain>,
     sealed: Option<&GoodSeal>,
+    successor: Option<&ChainLink>,
     f: &mut Findings,
 ) {
     f.chains += 1;
@@ -566,23 +904,14 @@ fn check_chain(
             last_written_at: written,
             last_expires_at: exp,
         };
-        let key = key_for(keys, h.key_id.as_deref())?;
-        claim.check(key, mac).then(|| End {
-            seq,
-            hash: hash.to_owned(),
-            last_expires_at: exp,
-        })
+        keys.mac(h.key_id.as_deref(), claim.message(), mac)
+            .then(|| End {
+                seq,
+                hash: hash.to_owned(),
+                last_expires_at: exp,
+            })
     });
-    let reg_ok = registration.is_some_and(|r| {
-        match (
-            r.created_at.as_deref(),
-            r.mac.as_deref(),
-            key_for(keys, r.key_id.as_deref()),
-        ) {
-            (Some(created), Some(mac), Some(key)) => chain::check_chain_mac(key, id, created, mac),
-            _ => false,
-        }
-    });
+    let reg_ok = registration.is_some_and(|r| registration_ok(keys, id, r));
     let any_authentic =
         line.is_some() || head_end.is_some() || reg_ok || judged.iter().any(|j| j.authentic);
     if !any_authentic {
@@ -628,6 +957,28 @@ fn check_chain(
         (None, Some(h)) => Some(h.clone()),
         (None, None) => None,
     };
+    // The writer's next chain names where this one ended when the writer left it, so a
+    // head rolled back (and sealed so) cannot hide records deleted from the end.
+    let end = match (end, successor) {
+        (Some(e), Some(s)) if s.seq > e.seq => {
+            let by = if line.is_some() { "seal" } else { "head" };
+            let p = f.problem(
+                ProblemKind::Altered,
+                ProblemSubject::ChainHead,
+                format!(
+                    "the chain ends at seq {} by its {by}, but its writer's next chain says it reached seq {}: the head was rolled back",
+                    e.seq, s.seq
+                ),
+            );
+            p.chain = Some(id.to_owned());
+            Some(End {
+                seq: s.seq,
+                hash: s.hash.clone(),
+                last_expires_at: e.last_expires_at,
+            })
+        }
+        (e, _) => e,
+    };
     let last_expiry = end
         .as_ref()
         .map(|e| e.last_expires_at)
@@ -660,7 +1011,7 @@ fn check_chain(
                 p.chain = Some(id.to_owned());
             }
             Some(r) if !reg_ok => {
-                let p = if key_for(keys, r.key_id.as_deref()).is_none() {
+                let p = if !keys.accepts_mac(r.key_id.as_deref()) {
                     f.problem(
                         ProblemKind::Unverifiable,
                         ProblemSubject::ChainRegistration,
@@ -690,7 +1041,7 @@ fn check_chain(
                 p.chain = Some(id.to_owned());
             }
             Some(h) if head_end.is_none() => {
-                let p = if key_for(keys, h.key_id.as_deref()).is_none() {
+                let p = if !keys.accepts_mac(h.key_id.as_deref()) {
                     f.problem(
                         ProblemKind::Unverifiable,
                         ProblemSubject::ChainHead,
@@ -786,6 +1137,9 @@ fn check_chain(
                     Some(raw),
                     good.why.clone(),
                 );
+            }
+            for (kind, detail) in time_problems(id, raw, retention_floor) {
+                f.record_problem(kind, id, Some(seq), Some(raw), detail);
             }
             let prev = raw.prev_hash.as_deref().unwrap_or("");
             if seq == 1 && prev != ZERO_HASH {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::SecretError;
+use crate::audit_store::keys::KeyError;
 use crate::audit_store::{AuditPage, AuditQuery, VerifyReport};
 
 /// Why a query or a verification could not be answered.
@@ -17,7 +17,7 @@ pub enum AuditStoreError {
     InvalidQuery(String),
     /// The audit key could not be read or is unusable.
     #[error("audit store: the audit key is unavailable")]
-    Key(#[source] SecretError),
+    Key(#[source] KeyError),
     /// The store refused or could not be reached.
     #[error("audit store: the store is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

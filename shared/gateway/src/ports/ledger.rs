@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::audit_store::ledger::{
-    ChainItems, LedgerAppend, RawChain, RawHead, RawRecord, RawSeal, RawSealHead, SealEntry,
-    SealHeadEntry,
+    ChainItems, ClosingEntry, LedgerAppend, RawChain, RawHead, RawRecord, RawSeal, RawSealHead,
+    SealEntry, SealHeadEntry,
 };
 use crate::audit_store::{AuditPage, AuditQuery, AuditStoreError};
 
@@ -34,9 +34,14 @@ pub trait LedgerBackend: Send + Sync {
     /// The seal pointer, if any seal or closing was ever written.
     async fn seal_head(&self) -> Result<Option<RawSealHead>, LedgerError>;
 
-    /// Refuses new chains for `hour` and earlier from now on (raises `closing` to
-    /// `hour` unless it is already there or later).
-    async fn close_hours_through(&self, hour: &str) -> Result<(), LedgerError>;
+    /// Refuses new chains for `closing.hour` and earlier from now on: sets the closing
+    /// marker, on the condition that it is still `expected` (the hour read before;
+    /// `None`: no marker), else [`LedgerError::Conflict`].
+    async fn set_closing(
+        &self,
+        closing: &ClosingEntry,
+        expected: Option<&str>,
+    ) -> Result<(), LedgerError>;
 
     /// The registrations of chains whose hour is in `from..=through`, read
     /// consistently (a registration committed before the call is seen).
@@ -64,6 +69,10 @@ pub trait LedgerBackend: Send + Sync {
     /// The first seal whose last hour is after `hour`.
     async fn seal_after(&self, hour: &str) -> Result<Option<RawSeal>, LedgerError>;
 
+    /// The last seal whose last hour is before `hour` (`None`: the last seal of all),
+    /// found by its key, whatever the seal pointer says.
+    async fn latest_seal_before(&self, hour: Option<&str>) -> Result<Option<RawSeal>, LedgerError>;
+
     /// Every record item whose record time is in `[since, until)`, by any means the
     /// backend has (a time index); used to find records outside any known chain.
     async fn records_between(
@@ -78,4 +87,20 @@ pub trait LedgerBackend: Send + Sync {
     /// One page of records for a query (the backend's indexes, [`AuditQuery::matches`]
     /// for what they do not cover).
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError>;
+}
+
+/// Where seals are anchored outside the table, write-once (an S3 bucket with Object
+/// Lock in compliance mode, possibly in another account): what the table's writers and
+/// administrators cannot delete or replace before the seal's retention ends.
+#[async_trait]
+pub trait SealAnchors: Send + Sync + std::fmt::Debug {
+    /// Stores a copy of a seal, retained until the seal's `expires_at`. Writing the same
+    /// seal again is harmless.
+    async fn put(&self, seal: &SealEntry) -> Result<(), LedgerError>;
+
+    /// The anchored seals whose last hour is in `from..=through`.
+    async fn list(&self, from: &str, through: &str) -> Result<Vec<RawSeal>, LedgerError>;
+
+    /// The newest anchored seal.
+    async fn latest(&self) -> Result<Option<RawSeal>, LedgerError>;
 }
