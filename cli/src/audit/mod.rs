@@ -119,6 +119,8 @@ enum OutcomeArg {
     Failure,
     Refused,
     Skipped,
+    /// The record written before a change to Identity Center; its outcome follows.
+    Intent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -147,6 +149,7 @@ impl FilterArgs {
                 OutcomeArg::Failure => Outcome::Failure,
                 OutcomeArg::Refused => Outcome::Refused,
                 OutcomeArg::Skipped => Outcome::Skipped,
+                OutcomeArg::Intent => Outcome::Intent,
             }),
             operation: self.operation.map(|o| match o {
                 OperationArg::Create => AuditOperation::Create,

@@ -315,15 +315,16 @@ pub fn parse_time(name: &str, value: &str) -> Result<OffsetDateTime, BadParamete
     })
 }
 
-/// `success`, `failure`, `refused` or `skipped`.
+/// `success`, `failure`, `refused`, `skipped` or `intent`.
 pub fn parse_outcome(value: &str) -> Result<Outcome, BadParameter> {
     match value {
         "success" => Ok(Outcome::Success),
         "failure" => Ok(Outcome::Failure),
         "refused" => Ok(Outcome::Refused),
         "skipped" => Ok(Outcome::Skipped),
+        "intent" => Ok(Outcome::Intent),
         _ => Err(BadParameter(
-            "`outcome` must be one of success, failure, refused, skipped".into(),
+            "`outcome` must be one of success, failure, refused, skipped, intent".into(),
         )),
     }
 }
