@@ -17,7 +17,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use clients::{HttpTargetScimClient, TargetClientConfig, TargetDialect};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
-use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog, Outcome};
+use gateway::audit::{
+    AuditError, AuditLog, AuditOperation, AuditRecord, InMemoryAuditLog, Outcome,
+};
 use gateway::audit_store::MemoryAnchors;
 use gateway::audit_store::keys::{AuditPowers, LocalAuditKeys};
 use gateway::audit_store::{AuditQuery, AuditStore, MAX_LIMIT, StoredAuditRecord};
@@ -218,9 +220,14 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
         );
     }
 
-    // …the table holds exactly one record per operation: the same correlation ids as
-    // the answers, each once, and the same records as the gateway's own account.
-    let stored = all_records(trail.as_ref()).await;
+    // …the table holds exactly one outcome record per operation: the same correlation
+    // ids as the answers, each once, and the same records as the gateway's own account;
+    // and one intent record before each operation that changed Identity Center.
+    let everything = all_records(trail.as_ref()).await;
+    let (intents, stored): (Vec<StoredAuditRecord>, Vec<StoredAuditRecord>) = everything
+        .iter()
+        .cloned()
+        .partition(|s| s.record.outcome == Outcome::Intent);
     let answered: Vec<Seen> = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     assert!(
         answered.len() > 300,
@@ -236,8 +243,51 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
     let duplicates: Vec<_> = per_correlation.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         duplicates.is_empty(),
-        "records written twice: {duplicates:?}"
+        "outcome records written twice: {:?}",
+        duplicates.iter().take(5).collect::<Vec<_>>()
     );
+    let methods: HashMap<&str, &str> = answered
+        .iter()
+        .map(|(m, _, _, c)| (c.as_str(), m.as_str()))
+        .collect();
+    let mut intent_of: HashMap<&str, &StoredAuditRecord> = HashMap::new();
+    for intent in &intents {
+        let id = intent.record.correlation_id.as_str();
+        assert!(
+            intent_of.insert(id, intent).is_none(),
+            "two intents for {id}"
+        );
+        assert_eq!(intent.record.status, gateway::audit::INTENT_STATUS);
+        assert!(
+            matches!(
+                methods.get(id),
+                Some(&("POST" | "PUT" | "PATCH" | "DELETE"))
+            ),
+            "an intent for {id}, which answered {:?}",
+            methods.get(id)
+        );
+    }
+    // A create that succeeded changed Identity Center, so its intent came first; every
+    // intent has its outcome, with at least the target calls made before it.
+    let outcome_of_id: HashMap<&str, &StoredAuditRecord> = stored
+        .iter()
+        .map(|s| (s.record.correlation_id.as_str(), s))
+        .collect();
+    for s in &stored {
+        if s.record.operation == AuditOperation::Create && s.record.outcome == Outcome::Success {
+            assert!(
+                intent_of.contains_key(s.record.correlation_id.as_str()),
+                "{} created without an intent",
+                s.id
+            );
+        }
+    }
+    for (id, intent) in &intent_of {
+        let outcome = outcome_of_id
+            .get(id)
+            .unwrap_or_else(|| panic!("an intent without its outcome: {id}"));
+        assert!(intent.record.target_calls <= outcome.record.target_calls);
+    }
     let missing: Vec<&Seen> = answered
         .iter()
         .filter(|(.., c)| !per_correlation.contains_key(c.as_str()))
@@ -250,18 +300,18 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
     );
     assert_eq!(stored.len(), answered.len(), "records without an answer");
     let own: Vec<AuditRecord> = memory.records();
-    let mut by_id: BTreeMap<&str, &AuditRecord> = BTreeMap::new();
+    let mut by_id: BTreeMap<(&str, bool), &AuditRecord> = BTreeMap::new();
     for r in &own {
-        by_id.insert(&r.correlation_id, r);
+        by_id.insert((&r.correlation_id, r.outcome == Outcome::Intent), r);
     }
-    for s in &stored {
-        assert_eq!(
-            Some(&&s.record),
-            by_id.get(s.record.correlation_id.as_str()),
-            "{}",
-            s.id
+    for s in &everything {
+        let key = (
+            s.record.correlation_id.as_str(),
+            s.record.outcome == Outcome::Intent,
         );
+        assert_eq!(Some(&&s.record), by_id.get(&key), "{}", s.id);
     }
+    assert_eq!(own.len(), everything.len());
 
     // …with the outcomes, statuses and fields auditors need.
     let statuses: HashMap<&str, u16> = answered
@@ -315,8 +365,7 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
         assert_eq!(outcome_of(answer), Outcome::Failure);
     }
     let creates = stored.iter().filter(|s| {
-        s.record.operation == gateway::audit::AuditOperation::Create
-            && s.record.outcome == Outcome::Success
+        s.record.operation == AuditOperation::Create && s.record.outcome == Outcome::Success
     });
     for s in creates {
         assert!(
@@ -339,7 +388,7 @@ async fn an_okta_replay_leaves_exactly_one_record_per_operation_and_no_secret_in
         .await
         .expect("verify");
     assert!(report.intact, "{:#?}", report.problems);
-    assert_eq!(report.checked as usize, stored.len());
+    assert_eq!(report.checked as usize, everything.len());
 
     // No secret in any raw item of the table.
     let mut raw = String::new();

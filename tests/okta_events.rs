@@ -327,15 +327,49 @@ impl Path {
         self.audit.records()
     }
 
-    /// The audit records per event uuid.
+    /// The outcome records per event uuid (the intents written before changes apart).
     fn records_per_event(&self) -> HashMap<String, Vec<AuditRecord>> {
+        self.per_event(|r| r.outcome != Outcome::Intent)
+    }
+
+    /// The intent records per event uuid.
+    fn intents_per_event(&self) -> HashMap<String, Vec<AuditRecord>> {
+        self.per_event(|r| r.outcome == Outcome::Intent)
+    }
+
+    fn per_event(&self, keep: impl Fn(&AuditRecord) -> bool) -> HashMap<String, Vec<AuditRecord>> {
         let mut per = HashMap::<String, Vec<AuditRecord>>::new();
-        for record in self.records() {
+        for record in self.records().into_iter().filter(|r| keep(r)) {
             if let AuditSource::Event { uuid, .. } = &record.source {
-                per.entry(uuid.clone()).or_default().push(record.clone());
+                per.entry(uuid.clone()).or_default().push(record);
             }
         }
         per
+    }
+
+    /// Asserts that exactly the events that changed Identity Center (outcome `success`)
+    /// wrote one intent record, before their outcome.
+    fn assert_one_intent_per_change(&self) {
+        let intents = self.intents_per_event();
+        for (uuid, outcomes) in self.records_per_event() {
+            let expected = usize::from(outcomes[0].outcome == Outcome::Success);
+            let found = intents.get(&uuid).map_or(0, Vec::len);
+            assert_eq!(found, expected, "{uuid}: {outcomes:?}");
+        }
+        let order: Vec<(String, Outcome)> = self
+            .records()
+            .into_iter()
+            .map(|r| (r.correlation_id, r.outcome))
+            .collect();
+        for (uuid, list) in &intents {
+            let intent_at = order
+                .iter()
+                .position(|(c, o)| c == uuid && *o == Outcome::Intent);
+            let outcome_at = order
+                .iter()
+                .position(|(c, o)| c == uuid && *o != Outcome::Intent);
+            assert!(intent_at < outcome_at, "{uuid}: {list:?}");
+        }
     }
 
     async fn queue_depth(&self) -> usize {
@@ -595,7 +629,9 @@ async fn every_event_type_is_applied_from_oktas_current_state_with_one_record_ea
     path.drain().await;
     assert!(path.ic_user(BOB).is_none(), "user deleted");
 
-    // One record per event, with its uuid, type and Okta's published time.
+    // One outcome record per event, with its uuid, type and Okta's published time, and
+    // an intent before it for each event that changed Identity Center.
+    path.assert_one_intent_per_change();
     let per = path.records_per_event();
     for n in 1..=18 {
         let uuid = format!("e-{n:02}");
@@ -726,6 +762,7 @@ async fn duplicates_and_any_order_end_in_the_right_state_with_one_application_ea
     let per = path.records_per_event();
     assert_eq!(per.len(), events.len());
     assert!(per.values().all(|r| r.len() == 1), "{per:?}");
+    path.assert_one_intent_per_change();
     let duplicates: f64 = path
         .sink
         .documents()

@@ -593,7 +593,8 @@ mod tests {
                 .starts_with("http://127.0.0.1:")
         );
         assert!(info["emulator_token"].as_str().unwrap().len() == 64);
-        assert_eq!(server.audit_records(), 1);
+        // The create's intent and outcome; the refused token leaves none.
+        assert_eq!(server.audit_records(), 2);
         server.shutdown().await.unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }

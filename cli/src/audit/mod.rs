@@ -1,5 +1,7 @@
 //! `scimgw audit`: the auditors' tool. `query` reads one page of the trail, `export`
-//! writes a whole period to a file (resumably), `verify` proves a period untampered.
+//! writes a whole period to a file (resumably), `verify` proves a period untampered, a
+//! bounded span at a time (`edge::audit::VERIFY_SPAN`, as the audit API pages it), with a
+//! progress bar on stderr when it is a terminal.
 //!
 //! It reads either the audit table directly (`--table`, IAM credentials from the
 //! default chain, `--aws-endpoint` for a local emulator) or the audit API (`--api` with
@@ -24,10 +26,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use clients::audit_api::{AuditApiBuildError, HttpAuditStore};
-use edge::audit::{csv_writer, parse_time, write_csv_header, write_csv_record};
+use clients::audit_api::{AuditApiBuildError, HttpAuditStore, merge_reports, next_start};
+use edge::audit::{
+    VERIFY_SPAN, csv_writer, parse_time, verify_page_end, write_csv_header, write_csv_record,
+};
 use gateway::audit::{AuditOperation, Outcome};
-use gateway::audit_store::{AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT};
+use gateway::audit_store::{
+    AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT, VerifyReport,
+};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -144,6 +151,8 @@ enum OutcomeArg {
     Failure,
     Refused,
     Skipped,
+    /// The record written before a change to Identity Center; its outcome follows.
+    Intent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -172,6 +181,7 @@ impl FilterArgs {
                 OutcomeArg::Failure => Outcome::Failure,
                 OutcomeArg::Refused => Outcome::Refused,
                 OutcomeArg::Skipped => Outcome::Skipped,
+                OutcomeArg::Intent => Outcome::Intent,
             }),
             operation: self.operation.map(|o| match o {
                 OperationArg::Create => AuditOperation::Create,
@@ -294,27 +304,34 @@ async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCo
              (the stack's AuditMacKeyArn, AuditSealKeyArn and AuditAnchorBucketName outputs)"
         );
     }
+    if let AuditCommand::Seal = args.command {
+        return run_seal(&args.source, out).await;
+    }
+    let opened = open_store(&args.source).await?;
+    let store = opened.store();
     match args.command {
         AuditCommand::Query(query) => {
-            let store = open_store(&args.source).await?;
-            run_query(store.as_ref(), &query, out).await?;
+            run_query(store, &query, out).await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export(export) => {
-            let store = open_store(&args.source).await?;
-            export::run_export(store.as_ref(), &export).await?;
+            export::run_export(store, &export).await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify(verify) => {
-            let store = open_store(&args.source).await?;
-            let intact = run_verify(store.as_ref(), &verify, out).await?;
+            let verifier = match &opened {
+                Opened::Table(store) => Verifier::Table(store.as_ref()),
+                Opened::Api(api) => Verifier::Api(api),
+            };
+            let intact = run_verify(&verifier, &verify, out).await?;
             Ok(if intact {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             })
         }
-        AuditCommand::Seal => run_seal(&args.source, out).await,
+        // Answered above, before any store is opened.
+        AuditCommand::Seal => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -340,20 +357,37 @@ async fn run_seal(source: &SourceArgs, out: &mut impl Write) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open_store(source: &SourceArgs) -> anyhow::Result<Box<dyn AuditStore>> {
+/// The trail, as the flags name it.
+enum Opened {
+    /// The audit table.
+    Table(Box<dyn AuditStore>),
+    /// The audit API.
+    Api(HttpAuditStore),
+}
+
+impl Opened {
+    fn store(&self) -> &dyn AuditStore {
+        match self {
+            Opened::Table(store) => store.as_ref(),
+            Opened::Api(api) => api,
+        }
+    }
+}
+
+async fn open_store(source: &SourceArgs) -> anyhow::Result<Opened> {
     match (&source.table, &source.api) {
         (Some(_), Some(_)) => bail!("give either --table or --api, not both"),
         (None, None) => bail!(
             "say where the trail is: --table NAME (direct, IAM credentials) or --api URL (audit API)"
         ),
-        (Some(table), None) => Ok(Box::new(table::open(table, source).await?)),
+        (Some(table), None) => Ok(Opened::Table(Box::new(table::open(table, source).await?))),
         (None, Some(api)) => {
             let token = source
                 .token
                 .clone()
                 .filter(|t| !t.is_empty())
                 .context("--api needs an access token: set SCIMGW_AUDIT_TOKEN (or --token)")?;
-            Ok(Box::new(
+            Ok(Opened::Api(
                 HttpAuditStore::new(api, token).map_err(api_error)?,
             ))
         }
@@ -414,9 +448,44 @@ async fn run_query(
     Ok(())
 }
 
-/// Verifies the period and prints the report; answers whether the trail is intact.
+/// How `verify` verifies one page: against the table in steps it bounds itself as the
+/// audit API does ([`verify_page_end`]), or through the API, which bounds its answers.
+enum Verifier<'a> {
+    Table(&'a dyn AuditStore),
+    Api(&'a HttpAuditStore),
+}
+
+impl Verifier<'_> {
+    /// The report of one page from `since`, the end of the period it covered, and where
+    /// the next page starts while `until` is not reached.
+    async fn page(
+        &self,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<(VerifyReport, OffsetDateTime, Option<OffsetDateTime>), AuditStoreError> {
+        match self {
+            Verifier::Table(store) => {
+                let end = verify_page_end(*store, since, until).await?;
+                let report = store.verify(since, end).await?;
+                Ok((report, end, (end < until).then_some(end)))
+            }
+            Verifier::Api(api) => {
+                let page = api.verify_page(Some(since), Some(until)).await?;
+                let next = page
+                    .next_since
+                    .map(|next| next_start(since, next, until))
+                    .transpose()?;
+                let end = page.until.or(next).unwrap_or(until);
+                Ok((page.report, end, next))
+            }
+        }
+    }
+}
+
+/// Verifies the period page by page, merging the pages' reports
+/// ([`merge_reports`]), and prints the report; answers whether the trail is intact.
 async fn run_verify(
-    store: &dyn AuditStore,
+    verifier: &Verifier<'_>,
     args: &VerifyArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<bool> {
@@ -425,7 +494,26 @@ async fn run_verify(
     if since >= until {
         bail!("--since must be before --until");
     }
-    let report = store.verify(since, until).await.map_err(store_error)?;
+    let progress = VerifyProgress::new(since, until);
+    let mut reports = Vec::new();
+    let mut from = since;
+    loop {
+        let (report, end, next) = match verifier.page(from, until).await {
+            Ok(page) => page,
+            Err(error) => {
+                progress.bar.abandon();
+                return Err(store_error(error));
+            }
+        };
+        reports.push(report);
+        progress.covered(end, reports.iter().map(|r| r.checked).sum());
+        match next {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    progress.bar.finish_and_clear();
+    let report = merge_reports(reports);
     match args.format {
         VerifyFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -434,6 +522,63 @@ async fn run_verify(
         VerifyFormat::Text => write_report(&report, since, until, out)?,
     }
     Ok(report.intact)
+}
+
+/// `verify`'s progress bar over the period, on stderr (hidden when it is not a
+/// terminal). A first page that reached far (a stretch without records before the
+/// trail's oldest, from the epoch) moves the bar's start up to its last span, so that
+/// the bar measures the part that holds records.
+struct VerifyProgress {
+    bar: ProgressBar,
+    start: std::cell::Cell<Option<OffsetDateTime>>,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+}
+
+impl VerifyProgress {
+    const STEPS: u64 = 1000;
+
+    fn new(since: OffsetDateTime, until: OffsetDateTime) -> Self {
+        let bar = ProgressBar::new(Self::STEPS);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar.set_message("verifying");
+        Self {
+            bar,
+            start: std::cell::Cell::new(None),
+            since,
+            until,
+        }
+    }
+
+    /// The period is verified up to `end`, `checked` records so far.
+    fn covered(&self, end: OffsetDateTime, checked: u64) {
+        let start = match self.start.get() {
+            Some(start) => start,
+            None => {
+                let start = (end - VERIFY_SPAN).max(self.since);
+                self.start.set(Some(start));
+                start
+            }
+        };
+        let total = (self.until - start).as_seconds_f64();
+        let share = if total > 0.0 {
+            ((end - start).as_seconds_f64() / total).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        // A share in [0, 1] times 1000 fits a u64 exactly.
+        self.bar.set_position((share * Self::STEPS as f64) as u64);
+        let when = end
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.bar
+            .set_message(format!("verified up to {when}, {checked} records"));
+    }
 }
 
 #[cfg(test)]

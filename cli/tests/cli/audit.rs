@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use aws_adapters::DynamoDbAuditLog;
 use aws_adapters::dynamodb_audit::create_table;
-use aws_adapters::kms_audit_keys::{AuditKeyArns, ensure_keys, writer_powers};
+use aws_adapters::kms_audit_keys::{
+    AuditKeyArns, ensure_keys, sealer_powers, verifier_powers, writer_powers,
+};
 use aws_adapters::s3_seal_anchors::create_bucket;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gateway::audit::{
@@ -578,4 +580,238 @@ async fn no_source_or_two_sources_is_a_usage_error() {
     )
     .await;
     assert_eq!(both.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn a_verify_through_the_api_in_pages_has_the_verdict_of_one_verify_of_the_period() {
+    // Arrange: a day of records, one every two hours, written as time went by, behind
+    // the audit API on loopback; then the record of 06:10 deleted, in a chain that the
+    // pages on both sides of 06:00 read.
+    let t0 = time::macros::datetime!(2024-04-05 00:10 UTC);
+    let clock = Arc::new(gateway::FixedClock::new(t0));
+    let store =
+        Arc::new(InMemoryAuditStore::ephemeral(clock.clone(), time::Duration::days(400)).unwrap());
+    for n in 0..12 {
+        clock.set(t0 + time::Duration::hours(2 * n as i64));
+        let mut r = record(n + 1);
+        r.time = gateway::Clock::now(clock.as_ref());
+        store.append(r).await.unwrap();
+    }
+    clock.set(t0 + time::Duration::hours(24));
+    let victim = store.ledger().backend().tamper(|items| {
+        let key = items
+            .records
+            .keys()
+            .find(|(chain, _)| chain.starts_with("20240405T06"))
+            .cloned()
+            .unwrap();
+        items.records.remove(&key);
+        format!("{}:{:010}", key.0, key.1)
+    });
+    let (since, until) = (
+        time::macros::datetime!(2024-04-05 00:00 UTC),
+        time::macros::datetime!(2024-04-06 00:00 UTC),
+    );
+    let single = store.verify(since, until).await.unwrap();
+    let verifier = StaticAccessTokenVerifier::new().with(
+        "auditor-token",
+        Ok(Auditor {
+            subject: "auditor@example.com".into(),
+            client_id: None,
+        }),
+    );
+    let app = Arc::new(edge::AuditApp::new(store.clone(), Arc::new(verifier)).with_clock(clock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, edge::audit_router(app)).await;
+    });
+
+    // Act
+    let paged = scimgw(
+        vec![
+            "verify".into(),
+            "--api".into(),
+            api,
+            "--since".into(),
+            "2024-04-05T00:00:00Z".into(),
+            "--until".into(),
+            "2024-04-06T00:00:00Z".into(),
+            "--format".into(),
+            "json".into(),
+        ],
+        vec![("SCIMGW_AUDIT_TOKEN", "auditor-token".to_owned())],
+    )
+    .await;
+
+    // Assert: the pages' report has the single verification's verdict and problems,
+    // the deleted record named once although two pages judged its chain.
+    assert_eq!(paged.status.code(), Some(1), "{}", stderr(&paged));
+    let report: Value = serde_json::from_slice(&paged.stdout).unwrap();
+    assert!(!single.intact);
+    assert_eq!(report["intact"], false);
+    let mut expected: Vec<String> = single
+        .problems
+        .iter()
+        .map(|p| serde_json::to_string(p).unwrap())
+        .collect();
+    let mut found: Vec<String> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::to_string(p).unwrap())
+        .collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected);
+    let naming_victim = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["record_id"] == victim.as_str())
+        .count();
+    assert_eq!(naming_victim, 1, "{report}");
+    // Every record was read; chains of the boundary hours count once per page.
+    assert!(report["checked"].as_u64().unwrap() >= single.checked);
+    assert!(report["chains"].as_u64().unwrap() >= single.chains);
+    assert!(
+        !stdout(&paged).contains('\r'),
+        "no progress bar on a stdout that is not a terminal"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn verify_against_the_table_goes_a_bounded_span_at_a_time_to_the_same_verdict() {
+    // Arrange: a day of records in the table, one every two hours, written as time went
+    // by; then the record of 12:10 deleted.
+    let t0 = time::macros::datetime!(2024-04-05 00:10 UTC);
+    let clock = Arc::new(gateway::FixedClock::new(t0));
+    let config = test_services::moto_sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let name = test_services::unique_name("cli-audit-span");
+    create_table(&ddb, &name).await.unwrap();
+    // One process with every power, through KMS in moto; its seals anchored in S3.
+    let kms = aws_sdk_kms::Client::new(&config);
+    let keys = ensure_keys(&kms, &name).await.unwrap();
+    let bucket = test_services::unique_name("cli-audit-span");
+    create_bucket(&aws_sdk_s3::Client::new(&config), &bucket, 1)
+        .await
+        .unwrap();
+    let verifier = verifier_powers(&kms, vec![keys.mac.clone()], vec![keys.seal.clone()]);
+    let sealer = sealer_powers(&kms, vec![keys.seal.clone()]).unwrap();
+    let powers = gateway::audit_store::keys::AuditPowers {
+        mac: writer_powers(&kms, &keys.mac).mac,
+        mac_check: verifier.mac_check,
+        seal: sealer.seal,
+        seal_check: verifier.seal_check,
+    };
+    let log = DynamoDbAuditLog::new(
+        ddb.clone(),
+        name.clone(),
+        powers,
+        clock.clone(),
+        time::Duration::days(3650),
+    )
+    .with_anchors(Arc::new(aws_adapters::S3SealAnchors::new(
+        aws_sdk_s3::Client::new(&config),
+        &bucket,
+    )));
+    for n in 0..12 {
+        clock.set(t0 + time::Duration::hours(2 * n as i64));
+        let mut r = record(n + 1);
+        r.time = gateway::Clock::now(clock.as_ref());
+        log.append(r).await.unwrap();
+    }
+    let (since, until) = (
+        time::macros::datetime!(2024-04-05 00:00 UTC),
+        time::macros::datetime!(2024-04-06 00:00 UTC),
+    );
+    let page = log
+        .query(&AuditQuery {
+            since: Some(time::macros::datetime!(2024-04-05 12:00 UTC)),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let victim = page.records[0].clone();
+    ddb.delete_item()
+        .table_name(&name)
+        .key(
+            "pk",
+            AttributeValue::S(format!("CHAIN#{}", victim.integrity.chain)),
+        )
+        .key(
+            "sk",
+            AttributeValue::S(format!("REC#{:010}", victim.integrity.seq)),
+        )
+        .send()
+        .await
+        .unwrap();
+    clock.set(t0 + time::Duration::hours(24));
+    let single = log.verify(since, until).await.unwrap();
+    let t = Table {
+        name,
+        log,
+        ddb: ddb.clone(),
+        keys,
+        bucket,
+    };
+    let keys = verifier_args(&t);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+
+    // Act
+    let paged = scimgw(
+        on_table(
+            &t,
+            &[
+                &["verify"][..],
+                &keys[..],
+                &[
+                    "--since",
+                    "2024-04-05T00:00:00Z",
+                    "--until",
+                    "2024-04-06T00:00:00Z",
+                    "--format",
+                    "json",
+                ],
+            ]
+            .concat(),
+        ),
+        vec![],
+    )
+    .await;
+
+    // Assert
+    assert_eq!(paged.status.code(), Some(1), "{}", stderr(&paged));
+    let report: Value = serde_json::from_slice(&paged.stdout).unwrap();
+    assert!(!single.intact);
+    assert_eq!(report["intact"], false);
+    let as_text = |problems: Vec<Value>| {
+        let mut text: Vec<String> = problems.iter().map(Value::to_string).collect();
+        text.sort();
+        text
+    };
+    assert_eq!(
+        as_text(report["problems"].as_array().unwrap().clone()),
+        as_text(
+            single
+                .problems
+                .iter()
+                .map(|p| serde_json::to_value(p).unwrap())
+                .collect()
+        )
+    );
+    assert_eq!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["record_id"] == victim.id.as_str())
+            .count(),
+        1,
+        "{report}"
+    );
+    assert!(report["checked"].as_u64().unwrap() >= single.checked);
 }

@@ -270,8 +270,23 @@ const EXPECTED: [&str; 6] = [
     "deactivate User carol@example.com",
 ];
 
-/// The reconcile audit records an apply wrote to stderr (`--dev`), for its run.
+/// The reconcile outcome records an apply wrote to stderr (`--dev`), for its run.
 fn audit_lines(output: &Output) -> Vec<Value> {
+    reconcile_lines(output)
+        .into_iter()
+        .filter(|r| r["outcome"] != "intent")
+        .collect()
+}
+
+/// The intent records an apply wrote to stderr before its changes.
+fn intent_lines(output: &Output) -> Vec<Value> {
+    reconcile_lines(output)
+        .into_iter()
+        .filter(|r| r["outcome"] == "intent")
+        .collect()
+}
+
+fn reconcile_lines(output: &Output) -> Vec<Value> {
     stderr(output)
         .lines()
         .filter(|l| l.starts_with('{'))
@@ -342,6 +357,16 @@ async fn plan_apply_and_plan_again_converge_identity_center() {
     assert!(uuid::Uuid::parse_str(&run).is_ok(), "{run}");
     let records = audit_lines(&applied);
     assert_eq!(records.len(), 6, "{}", stderr(&applied));
+    // Each change's intent went first, with the same correlation id (the run's).
+    let all = reconcile_lines(&applied);
+    assert_eq!(intent_lines(&applied).len(), 6);
+    for pair in all.chunks(2) {
+        assert_eq!(
+            (pair[0]["outcome"].as_str(), pair[1]["outcome"].as_str()),
+            (Some("intent"), Some("success")),
+            "{pair:?}"
+        );
+    }
     assert!(records.iter().all(|r| r["source"]["run"] == run.as_str()));
     assert!(
         records
@@ -782,7 +807,8 @@ async fn against_a_stack_the_rules_come_from_the_state_table_and_apply_is_audite
             _ => None,
         })
         .collect();
-    assert_eq!(records.len(), 6, "{records:?}");
+    let intents = records.iter().filter(|r| r["outcome"] == "intent").count();
+    assert_eq!((records.len(), intents), (12, 6), "{records:?}");
     assert!(records.iter().all(|r| r["source"]["kind"] == "reconcile"
         && r["source"]["run"] == run.as_str()
         && r["rule_set_version"] == "v1"));

@@ -4,7 +4,8 @@
 //! SCIM use cases, rules, mirror and audit trail as `scim-api`. Failed messages are
 //! reported back as batch item failures, and their visibility is stretched so that each
 //! retry waits longer (`gateway::events::retry_delay`); after the queue's redrive limit
-//! they land in the dead-letter queue (`scimgw events dlq`).
+//! they land in the dead-letter queue (`scimgw events dlq`). After each batch it writes
+//! one EMF line with the batch's failed audit appends (`AuditAppendFailed`).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use aws_adapters::{
 };
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clients::{HttpTargetScimClient, OktaClient, OktaClientConfig, TargetClientConfig};
+use edge::metrics::{EmfSink, StdoutSink, audit_failures_document, function_name};
 use edge::{Config, EventsConfig};
 use gateway::events::{EventWorker, retry_delay};
 use gateway::ports::events::{EventBatchHandler, ReceivedMessage};
@@ -61,6 +63,11 @@ impl Handler {
             .map(|m| (m.message_id.clone(), m.receive_count))
             .collect();
         let failed = self.worker.handle_batch(messages).await;
+        // The batch's failed audit appends, for the alarm on them (edge::metrics).
+        let appends_failed = self.worker.take_audit_append_failures();
+        StdoutSink.write_line(
+            &audit_failures_document(&function_name("event-worker"), appends_failed).to_line(),
+        );
         // A failed message comes back after the queue's visibility timeout unless told
         // otherwise: stretch it so that each retry waits longer. Best effort: without
         // it the message still comes back, only sooner.

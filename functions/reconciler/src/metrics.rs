@@ -5,7 +5,7 @@
 //! and dashboard use exactly these. Every `&str` constant of this file is a metric name
 //! the reconciler emits, and `tests/template_policy.rs` reads them from here.
 
-use edge::metrics::{DIM_FUNCTION, EmfDocument, Unit};
+use edge::metrics::{AUDIT_APPEND_FAILED, DIM_FUNCTION, EmfDocument, Unit};
 use gateway::reconcile::Action;
 
 use crate::run::RunReport;
@@ -107,6 +107,13 @@ pub fn document(report: &RunReport, function: &str) -> EmfDocument {
         (
             RECONCILE_TARGET_CALLS,
             report.target_calls as f64,
+            Unit::Count,
+        ),
+        // `edge::metrics`' name: the alarm on failed appends sums it over the functions
+        // that write the trail.
+        (
+            AUDIT_APPEND_FAILED,
+            report.audit_append_failed as f64,
             Unit::Count,
         ),
     ]);

@@ -62,6 +62,9 @@ pub enum Stop {
     OutOfTime,
     /// [`MAX_CONSECUTIVE_FAILURES`] changes failed in a row.
     Failing,
+    /// The audit trail refused a change's intent record: that change was not made, and
+    /// no other is tried until the trail takes records again (the next run).
+    AuditUnavailable,
 }
 
 /// What a run found and did: the Lambda's answer, the summary record's and the metrics'
@@ -102,6 +105,9 @@ pub struct RunReport {
     pub left_alone: usize,
     /// HTTP requests the run sent to Identity Center.
     pub target_calls: u64,
+    /// Audit records that could not be appended: the changes' intents and outcomes, and
+    /// the run's summary.
+    pub audit_append_failed: u64,
 }
 
 impl RunReport {
@@ -126,6 +132,7 @@ impl RunReport {
             notes: plan.notes.len(),
             left_alone: plan.left_alone.len(),
             target_calls: 0,
+            audit_append_failed: 0,
         }
     }
 
@@ -164,6 +171,11 @@ impl RunReport {
             Some(Stop::Failing) => parts.push(format!(
                 "stopped after {MAX_CONSECUTIVE_FAILURES} failures in a row"
             )),
+            Some(Stop::AuditUnavailable) => parts.push(
+                "stopped: the audit trail refused a change's intent record; nothing after it \
+                 was applied"
+                    .to_owned(),
+            ),
             None => {}
         }
         if let Some(refusal) = &self.refused {
@@ -245,6 +257,7 @@ impl Reconciler {
         let started_at = self.clock.now();
         // Counts from here on are this run's.
         let _ = (self.target_counts)();
+        let _ = self.service.take_audit_append_failures();
         let usable = time_left.saturating_sub(self.timing.margin);
         let end = started.checked_add(usable).unwrap_or(started);
         // Reading Identity Center gets at most half the time: Okta's reads and the
@@ -294,24 +307,30 @@ impl Reconciler {
             withheld = report.withheld.len(),
             "reconcile run"
         );
-        self.sink
-            .write_line(&metrics::document(&report, &self.function).to_line());
         let outcome = if report.refused.is_some() {
             Outcome::Refused
         } else {
             Outcome::Success
         };
-        self.record(AuditRecord {
-            outcome,
-            // What a SCIM client would have been answered: done, or a conflict with the
-            // safety threshold.
-            status: if report.refused.is_some() { 409 } else { 200 },
-            rule_set_version: report.rule_set_version.clone(),
-            target_calls: u32::try_from(report.target_calls).unwrap_or(u32::MAX),
-            reason: Some(report.summary()),
-            ..summary_record(run, started, started_at)
-        })
-        .await;
+        report.audit_append_failed = self.service.take_audit_append_failures();
+        // The summary goes first, so that the metrics count its append too.
+        let summarized = self
+            .record(AuditRecord {
+                outcome,
+                // What a SCIM client would have been answered: done, or a conflict with the
+                // safety threshold.
+                status: if report.refused.is_some() { 409 } else { 200 },
+                rule_set_version: report.rule_set_version.clone(),
+                target_calls: u32::try_from(report.target_calls).unwrap_or(u32::MAX),
+                reason: Some(report.summary()),
+                ..summary_record(run, started, started_at)
+            })
+            .await;
+        if !summarized {
+            report.audit_append_failed += 1;
+        }
+        self.sink
+            .write_line(&metrics::document(&report, &self.function).to_line());
         Ok(report)
     }
 
@@ -340,6 +359,19 @@ impl Reconciler {
                 Ok(EventVerdict::Skipped(_)) => {
                     report.in_step += 1;
                     failing = 0;
+                }
+                Err(error @ GatewayError::AuditUnavailable(_)) => {
+                    // No change without its trace: the rest waits for the next run.
+                    report.failed += 1;
+                    report.left -= 1;
+                    report.stopped = Some(Stop::AuditUnavailable);
+                    tracing::error!(
+                        run,
+                        action = change.action.as_str(),
+                        error.cause_chain = %cause_chain(&error),
+                        "the audit trail refused a change's intent record; applying stops"
+                    );
+                    break;
                 }
                 Err(error) => {
                     report.failed += 1;
@@ -379,13 +411,16 @@ impl Reconciler {
         .await;
     }
 
-    /// Appends the run's record; a failed append is logged with the whole record and
-    /// does not fail the run, whose changes have their own records.
-    async fn record(&self, record: AuditRecord) {
+    /// Appends the run's record, answering whether it was written; a failed append is
+    /// logged with the whole record (counts and reasons, no personal data) and does not
+    /// fail the run, whose changes have their own records.
+    async fn record(&self, record: AuditRecord) -> bool {
         if let Err(error) = self.audit.append(record.clone()).await {
             let json = serde_json::to_string(&record).unwrap_or_default();
             tracing::error!(error = %error, record = %json, "the run's audit record could not be written");
+            return false;
         }
+        true
     }
 }
 
@@ -823,6 +858,73 @@ mod tests {
         assert_eq!(summary(&f.audit).outcome, Outcome::Success);
     }
 
+    /// An audit trail that takes its first `room` records and refuses every later one.
+    struct FillsUp {
+        room: usize,
+        taken: std::sync::Mutex<Vec<AuditRecord>>,
+    }
+
+    #[async_trait]
+    impl AuditLog for FillsUp {
+        async fn append(&self, record: AuditRecord) -> Result<(), gateway::AuditError> {
+            let mut taken = self.taken.lock().unwrap();
+            if taken.len() >= self.room {
+                return Err(gateway::AuditError::Unavailable("throttled".into()));
+            }
+            taken.push(record);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn applying_stops_at_the_change_whose_intent_the_trail_refuses() {
+        // Arrange: three changes (create a user, a group, the membership); the trail
+        // takes the first change's intent and outcome, then nothing.
+        let mut f = fixture(
+            FakeOkta::with_users(1),
+            ScriptedTargetClient::new(),
+            ReconcileMode::Apply,
+        );
+        let audit = Arc::new(FillsUp {
+            room: 2,
+            taken: std::sync::Mutex::default(),
+        });
+        f.reconciler.service = Arc::new(ScimService::new(
+            f.target.clone(),
+            Arc::new(IdentityRules::new()),
+            audit.clone(),
+            f.reconciler.clock.clone(),
+            Duration::from_secs(5),
+        ));
+        f.reconciler.audit = audit.clone();
+
+        // Act
+        let report = f.reconciler.run("run-1", PLENTY).await.unwrap();
+
+        // Assert: the first change made, the second refused before it reached Identity
+        // Center, the third not tried.
+        assert_eq!(report.changes, 3, "{report:?}");
+        assert_eq!(report.stopped, Some(Stop::AuditUnavailable));
+        assert_eq!(
+            (report.applied, report.failed, report.left),
+            (1, 1, 1),
+            "{report:?}"
+        );
+        assert_eq!(f.target.writes().len(), 1, "{:?}", f.target.writes());
+        let taken = audit.taken.lock().unwrap().clone();
+        assert_eq!(
+            taken.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+            [Outcome::Intent, Outcome::Success]
+        );
+        assert!(report.summary().contains("audit trail refused"));
+        // The second change's intent and outcome, and the run's summary.
+        assert_eq!(report.audit_append_failed, 3);
+        assert_eq!(
+            metrics_of(&f.sink)[edge::metrics::AUDIT_APPEND_FAILED],
+            json!(3.0)
+        );
+    }
+
     #[tokio::test]
     async fn a_run_that_cannot_read_the_rules_fails_with_a_record_and_no_metrics() {
         // Arrange
@@ -869,10 +971,14 @@ mod tests {
             .iter()
             .filter_map(|m| m["Name"].as_str())
             .collect();
-        assert_eq!(names, metrics::METRIC_NAMES);
+        // Its own metrics, and `edge::metrics`' count of failed audit appends.
+        let mut expected = metrics::METRIC_NAMES.to_vec();
+        expected.push(edge::metrics::AUDIT_APPEND_FAILED);
+        assert_eq!(names, expected);
         for name in metrics::METRIC_NAMES {
             assert!(document[name].is_number(), "{name}");
         }
+        assert_eq!(document[edge::metrics::AUDIT_APPEND_FAILED], json!(0.0));
     }
 
     #[test]
@@ -894,6 +1000,7 @@ mod tests {
             notes: 2,
             left_alone: 1,
             target_calls: 4,
+            audit_append_failed: 0,
         };
 
         // Act

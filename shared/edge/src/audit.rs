@@ -4,8 +4,13 @@
 //! - `GET /audit/records?target=&actor=&since=&until=&outcome=&operation=&limit=&cursor=`
 //!   answers `{"records": [...], "next_cursor": ...}`, or CSV with `format=csv` or
 //!   `Accept: text/csv` (RFC 4180, a header row, the next cursor in `x-next-cursor`);
-//! - `GET /audit/verify?since=&until=` answers the store's [`VerifyReport`](gateway::audit_store::VerifyReport):
-//!   `{"intact": …, "checked": …, "problems": [...], …}`.
+//! - `GET /audit/verify?since=&until=` answers the store's [`VerifyReport`] for at most
+//!   [`VERIFY_SPAN`] of records, so that one call ends well inside API Gateway's 29 s:
+//!   `{"intact": …, "checked": …, "problems": [...], …, "since": …, "until": …,
+//!   "requested_until": …, "next_since": …}`. `since` and `until` are the period the
+//!   answer covers; while `next_since` is not null, the rest of the requested period is
+//!   verified by asking again with `since=<next_since>&until=<requested_until>`
+//!   ([`verify_page_end`] says where a page ends).
 //!
 //! Every answer is JSON except a CSV page; errors are `{"error", "message",
 //! "correlation_id"}` with 400 for bad parameters, 401 for a missing or invalid token
@@ -25,7 +30,8 @@ use axum::response::Response;
 use axum::routing::get;
 use gateway::audit::{AuditOperation, Outcome};
 use gateway::audit_store::{
-    AuditPage, AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT, StoredAuditRecord,
+    AuditPage, AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT,
+    StoredAuditRecord, VerifyReport,
 };
 use gateway::{AccessTokenVerifier, Auditor, Clock, SystemClock, TokenError};
 use http::Method;
@@ -52,6 +58,14 @@ pub const MAX_AUDIT_QUERY_BYTES: usize = 4096;
 
 /// The response header that carries the next page's cursor of a CSV page.
 pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+
+/// The most time whose records one verification call checks (one `GET /audit/verify`,
+/// one step of `scimgw audit verify`): verifying reads every record of the period and
+/// every chain that holds one, and six hours of a busy trail (some thousands of records)
+/// verify in a few seconds, well inside API Gateway's 29 s. A stretch without records
+/// before the page's first record costs only the bookkeeping items left there, so it
+/// rides in the same page (see [`verify_page_end`]).
+pub const VERIFY_SPAN: time::Duration = time::Duration::hours(6);
 
 /// The media type of CSV pages (RFC 4180 §3, with a header row).
 pub const CSV_MEDIA_TYPE: &str = "text/csv; charset=utf-8; header=present";
@@ -315,15 +329,16 @@ pub fn parse_time(name: &str, value: &str) -> Result<OffsetDateTime, BadParamete
     })
 }
 
-/// `success`, `failure`, `refused` or `skipped`.
+/// `success`, `failure`, `refused`, `skipped` or `intent`.
 pub fn parse_outcome(value: &str) -> Result<Outcome, BadParameter> {
     match value {
         "success" => Ok(Outcome::Success),
         "failure" => Ok(Outcome::Failure),
         "refused" => Ok(Outcome::Refused),
         "skipped" => Ok(Outcome::Skipped),
+        "intent" => Ok(Outcome::Intent),
         _ => Err(BadParameter(
-            "`outcome` must be one of success, failure, refused, skipped".into(),
+            "`outcome` must be one of success, failure, refused, skipped, intent".into(),
         )),
     }
 }
@@ -456,6 +471,54 @@ async fn records(
     }
 }
 
+/// Where one verification step of `[since, until)` ends: [`VERIFY_SPAN`] after the hour
+/// of the first record at or after `since` (so that an empty stretch, the epoch up to
+/// the trail's oldest record included, costs no page of its own), never after `until`;
+/// `until` when no record is left. Costs one query of one record.
+pub async fn verify_page_end(
+    store: &dyn AuditStore,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+) -> Result<OffsetDateTime, AuditStoreError> {
+    let first = store
+        .query(&AuditQuery {
+            since: Some(since),
+            until: Some(until),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await?;
+    let start = match first.records.first() {
+        Some(record) => {
+            let time = record.record.time.to_offset(time::UtcOffset::UTC);
+            let hour =
+                time::Time::from_hms(time.hour(), 0, 0).map_or(time, |h| time.replace_time(h));
+            hour.max(since)
+        }
+        // A page can come back empty with a cursor (a store reads a bounded number of
+        // items per call): go one span at a time then.
+        None if first.next_cursor.is_some() => since,
+        None => return Ok(until),
+    };
+    Ok(start.saturating_add(VERIFY_SPAN).min(until))
+}
+
+/// One verification answer: the store's report and the period it covers.
+#[derive(Debug, serde::Serialize)]
+struct VerifyAnswer<'a> {
+    #[serde(flatten)]
+    report: &'a VerifyReport,
+    /// The start of the period covered (inclusive).
+    since: String,
+    /// The end of the period covered (exclusive).
+    until: String,
+    /// The end of the period asked for (now, when `until` was not given), to send back
+    /// with `next_since`.
+    requested_until: String,
+    /// Where the next call starts, while the requested period goes on; else null.
+    next_since: Option<String>,
+}
+
 async fn verify(
     State(app): State<Arc<AuditApp>>,
     axum::Extension(correlation): axum::Extension<CorrelationId>,
@@ -480,8 +543,22 @@ async fn verify(
         Ok(period) => period,
         Err(BadParameter(message)) => return bad_request(&message, &correlation.0),
     };
-    match app.store.verify(since, until).await {
-        Ok(report) => json_response(StatusCode::OK, &report),
+    let end = match verify_page_end(app.store.as_ref(), since, until).await {
+        Ok(end) => end,
+        Err(error) => return store_error(&error, &correlation.0),
+    };
+    let when = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    match app.store.verify(since, end).await {
+        Ok(report) => json_response(
+            StatusCode::OK,
+            &VerifyAnswer {
+                report: &report,
+                since: when(since),
+                until: when(end),
+                requested_until: when(until),
+                next_since: (end < until).then(|| when(end)),
+            },
+        ),
         Err(error) => store_error(&error, &correlation.0),
     }
 }

@@ -3,7 +3,9 @@
 //! A 4xx answers with the RFC 7644 §3.12 error and its detail. A 5xx answers with a
 //! generic detail and the request's correlation id, and the full cause chain is logged
 //! once, here, so that nothing internal (an upstream message, a secret id, a hostname)
-//! reaches the client and every failure can still be found in the logs.
+//! reaches the client and every failure can still be found in the logs. An error the
+//! client should retry later (Identity Center's throttling passed on as 429, the audit
+//! trail refusing a change's intent record as 503) carries `Retry-After`.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -19,15 +21,18 @@ pub const BEARER_CHALLENGE: &str = "Bearer realm=\"scim\"";
 /// The response for a gateway error, for the request with `correlation_id`.
 pub fn to_response(error: &GatewayError, correlation_id: &str) -> Response {
     let scim = error.to_scim_error();
-    if is_server_fault(scim.status) {
+    let mut response = if is_server_fault(scim.status) {
         tracing::error!(
             error.cause_chain = %cause_chain(error),
             status = scim.status,
             "request failed"
         );
-        return scim_error_response(&generic(scim.status, correlation_id));
-    }
-    let mut response = scim_error_response(&scim);
+        scim_error_response(&generic(scim.status, correlation_id))
+    } else {
+        scim_error_response(&scim)
+    };
+    // A 429 from Identity Center, and a 503 when the audit trail refused the intent
+    // record (nothing changed; Okta retries after the wait).
     if let Some(after) = error.retry_after() {
         set_retry_after(&mut response, after.as_secs());
     }
@@ -131,6 +136,30 @@ mod tests {
         assert!(detail.contains("corr-42"), "{detail}");
         assert!(!detail.contains("10.0.0.7"), "{detail}");
         assert_eq!(body["schemas"][0], scim_core::ERROR_SCHEMA);
+    }
+
+    #[tokio::test]
+    async fn a_refused_intent_record_answers_503_with_retry_after() {
+        // Act
+        let response = to_response(
+            &GatewayError::AuditUnavailable(gateway::AuditError::Unavailable(
+                "table audit-x throttled".into(),
+            )),
+            "corr-7",
+        );
+
+        // Assert
+        assert_eq!(response.status(), 503);
+        let after: u64 = response.headers()[RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(after, gateway::service::AUDIT_RETRY_AFTER.as_secs());
+        let body = body(response).await;
+        assert_eq!(body["status"], "503");
+        assert_eq!(body["schemas"][0], scim_core::ERROR_SCHEMA);
+        assert!(!body["detail"].as_str().unwrap().contains("audit-x"));
     }
 
     #[tokio::test]

@@ -110,6 +110,12 @@ pub fn known_source_ip(request: &Request) -> Option<String> {
         .map(|info| info.0.ip().to_string())
 }
 
+/// How many audit appends failed while the request was served (its intent or its
+/// outcome record), set on the response by routers whose requests write the audit
+/// trail, for the `AuditAppendFailed` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditAppendFailures(pub u64);
+
 /// Marks a response as a refusal of the request's credentials (no, a malformed or an
 /// unknown token; a valid token without the rights), for the `AuthRefused` metric and
 /// its alarm: a sustained rate of them is someone trying tokens.

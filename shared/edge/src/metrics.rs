@@ -20,7 +20,7 @@ use axum::response::Response;
 use gateway::CallCounts;
 use serde_json::{Map, Value, json};
 
-use crate::http::{AuthRefusal, CORRELATION_HEADER, OperationName};
+use crate::http::{AuditAppendFailures, AuthRefusal, CORRELATION_HEADER, OperationName};
 
 /// The CloudWatch namespace of every metric the gateway publishes.
 pub const NAMESPACE: &str = "scimgw";
@@ -55,9 +55,14 @@ pub const TARGET_RETRIES: &str = "TargetRetries";
 pub const TARGET_ERRORS: &str = "TargetErrors";
 /// Days since the current Identity Center token was put into its secret.
 pub const TARGET_TOKEN_AGE_DAYS: &str = "TargetTokenAgeDays";
+/// Audit records that could not be appended: an intent refused (the request failed and
+/// nothing changed) or an outcome lost after the change (the change stands without its
+/// end in the trail). Published by the functions that write the trail: per request
+/// (`scim-api`), per batch (`event-worker`), per run (`reconciler`).
+pub const AUDIT_APPEND_FAILED: &str = "AuditAppendFailed";
 
 /// Every metric name above, for checks that the template uses no other.
-pub const METRIC_NAMES: [&str; 11] = [
+pub const METRIC_NAMES: [&str; 12] = [
     REQUESTS,
     AUTH_REFUSED,
     CLIENT_ERRORS,
@@ -69,6 +74,7 @@ pub const METRIC_NAMES: [&str; 11] = [
     TARGET_RETRIES,
     TARGET_ERRORS,
     TARGET_TOKEN_AGE_DAYS,
+    AUDIT_APPEND_FAILED,
 ];
 
 /// The function's deployed name from the Lambda environment
@@ -202,6 +208,15 @@ impl EmfDocument {
         self
     }
 
+    /// This document with `other`'s fields and metric directives added (`other`'s win
+    /// where both set a field).
+    #[must_use]
+    pub fn merge(mut self, other: EmfDocument) -> Self {
+        self.fields.extend(other.fields);
+        self.directives.extend(other.directives);
+        self
+    }
+
     /// The document as one line of JSON, stamped with the current time.
     pub fn to_line(&self) -> String {
         let millis = SystemTime::now()
@@ -220,6 +235,16 @@ impl Default for EmfDocument {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The [`AUDIT_APPEND_FAILED`] count of `function` (a request's, a batch's, a run's),
+/// under the `Function` dimension only: zeros included, so that the alarm sees the
+/// function is alive.
+pub fn audit_failures_document(function: &str, failed: u64) -> EmfDocument {
+    EmfDocument::new().with(DIM_FUNCTION, function).metrics(
+        &[&[DIM_FUNCTION]],
+        &[(AUDIT_APPEND_FAILED, failed as f64, Unit::Count)],
+    )
 }
 
 /// Reads and resets the target client's counters after each request.
@@ -292,6 +317,7 @@ impl RequestMetrics {
         auth_refused: bool,
         latency_ms: u64,
         correlation: Option<&str>,
+        audit_failures: Option<u64>,
     ) -> EmfDocument {
         let class = |hit: bool| if hit { 1.0 } else { 0.0 };
         let mut document = EmfDocument::new()
@@ -316,6 +342,9 @@ impl RequestMetrics {
             );
         if let Some(correlation) = correlation {
             document = document.with("correlation_id", correlation);
+        }
+        if let Some(failed) = audit_failures {
+            document = document.merge(audit_failures_document(&self.function, failed));
         }
         if let Some(source) = &self.target {
             let counts = source();
@@ -360,12 +389,17 @@ async fn record(
         .get(CORRELATION_HEADER)
         .and_then(|v| v.to_str().ok());
     let auth_refused = response.extensions().get::<AuthRefusal>().is_some();
+    let audit_failures = response
+        .extensions()
+        .get::<AuditAppendFailures>()
+        .map(|f| f.0);
     let document = metrics.document(
         operation,
         response.status().as_u16(),
         auth_refused,
         latency_ms,
         correlation,
+        audit_failures,
     );
     metrics.sink.write_line(&document.to_line());
     response

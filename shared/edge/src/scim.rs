@@ -225,7 +225,14 @@ async fn authenticate(
             .map(|id| id.0.clone()),
     };
     request.extensions_mut().insert(Arc::new(context));
-    next.run(request).await
+    let mut response = next.run(request).await;
+    // An authenticated request writes the audit trail: how many of its appends failed,
+    // for the metrics layer (in Lambda one request at a time, so the count is this one's).
+    let failed = app.service().take_audit_append_failures();
+    response
+        .extensions_mut()
+        .insert(crate::http::AuditAppendFailures(failed));
+    response
 }
 
 /// The SCIM base URL as the client sees it: the configured one, else the request's host
@@ -740,6 +747,93 @@ mod tests {
             .collect();
         let expected: Vec<&str> = cases.iter().map(|(_, _, name)| *name).collect();
         assert_eq!(named, expected);
+    }
+
+    #[tokio::test]
+    async fn with_the_audit_trail_refusing_writes_changes_answer_503_and_reads_200() {
+        // Arrange: a user and a group in Identity Center, and a trail that takes nothing.
+        let sink = RecordingSink::default();
+        let target = Arc::new(ScriptedTargetClient::new());
+        let uid = target.seed_user(serde_json::json!({
+            "userName": "ada@example.com", "displayName": "Ada", "active": true,
+            "name": {"givenName": "Ada", "familyName": "Lovelace"}
+        }));
+        let gid = target.seed_group(serde_json::json!({"displayName": "Eng"}), &[]);
+        let secrets = StaticSecretSource::new().with(
+            SecretId::new("inbound"),
+            SecretString::new(inbound_tokens_secret(&[TOKEN])),
+        );
+        let service = ScimService::new(
+            target.clone(),
+            Arc::new(IdentityRules::new()),
+            Arc::new(gateway::testing::FailingAuditLog::default()),
+            Arc::new(SystemClock),
+            Duration::from_secs(5),
+        );
+        let authenticator = BearerAuthenticator::new(Arc::new(secrets), SecretId::new("inbound"));
+        let metrics = RequestMetrics::new("scim-api").with_sink(Arc::new(sink.clone()));
+        let app = ScimApp::new(service, authenticator).with_metrics(metrics);
+        let router = scim_router(Arc::new(app));
+        let user = serde_json::json!({"schemas": [scim_core::USER_SCHEMA],
+            "userName": "grace@example.com", "displayName": "Grace", "active": true,
+            "name": {"givenName": "Grace", "familyName": "Hopper"},
+            "emails": [{"value": "grace@example.com", "primary": true}]});
+        let patch = serde_json::json!({"schemas": [scim_core::PATCH_OP_SCHEMA],
+            "Operations": [{"op": "replace", "path": "active", "value": false}]});
+        let writes = [
+            (
+                Method::POST,
+                "/scim/v2/Users".to_owned(),
+                Some(user.clone()),
+            ),
+            (Method::PUT, format!("/scim/v2/Users/{uid}"), Some(user)),
+            (Method::PATCH, format!("/scim/v2/Users/{uid}"), Some(patch)),
+            (Method::DELETE, format!("/scim/v2/Groups/{gid}"), None),
+        ];
+        let send = |method: Method, uri: String, body: Option<Value>| {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(http::header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .header(CONTENT_TYPE, SCIM_MEDIA_TYPE)
+                .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+                .unwrap();
+            router.clone().oneshot(request)
+        };
+
+        // Act
+        let mut answers = Vec::new();
+        for (method, uri, body) in writes {
+            answers.push(send(method, uri, body).await.unwrap());
+        }
+        let get = send(Method::GET, format!("/scim/v2/Users/{uid}"), None)
+            .await
+            .unwrap();
+        let list = send(Method::GET, "/scim/v2/Groups".to_owned(), None)
+            .await
+            .unwrap();
+
+        // Assert: every write refused for Okta to retry, nothing sent to Identity Center.
+        for response in answers {
+            assert_eq!(response.status(), 503);
+            assert_eq!(
+                response.headers()[http::header::RETRY_AFTER],
+                gateway::service::AUDIT_RETRY_AFTER.as_secs().to_string()
+            );
+            let body = json(response).await;
+            assert_eq!(body["schemas"][0], scim_core::ERROR_SCHEMA);
+            assert_eq!(body["status"], "503");
+        }
+        assert!(target.writes().is_empty(), "{:?}", target.writes());
+        assert_eq!((get.status().as_u16(), list.status().as_u16()), (200, 200));
+        // Each refused write failed two appends (its intent, its failure record); each
+        // read one (its record).
+        let failed: Vec<f64> = sink
+            .documents()
+            .iter()
+            .map(|d| d[crate::metrics::AUDIT_APPEND_FAILED].as_f64().unwrap())
+            .collect();
+        assert_eq!(failed, [2.0, 2.0, 2.0, 2.0, 1.0, 1.0]);
     }
 
     #[tokio::test]

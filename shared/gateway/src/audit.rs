@@ -1,5 +1,7 @@
-//! The audit port: one record per operation the gateway performed, refused or failed
-//! (`docs/design.md`, "Data"; the table's layout is in `docs/audit-table.md`).
+//! The audit port: one outcome record per operation the gateway performed, refused or
+//! failed, preceded by an intent record for every operation that changes Identity
+//! Center ([`Outcome::Intent`]) (`docs/design.md`, "Data"; the table's layout is in
+//! `docs/audit-table.md`).
 //!
 //! The Lambdas write through `aws_adapters::DynamoDbAuditLog`
 //! (`shared/aws-adapters/src/dynamodb_audit.rs`), which binds each record into the hash
@@ -28,6 +30,11 @@ pub const SENSITIVE_ATTRIBUTES: &[&str] = &["password"];
 
 /// What replaces a secret found in a record's text.
 pub const REDACTED: &str = "[redacted]";
+
+/// The status an intent record carries: 202, "accepted, not yet done". The request has
+/// not been answered when its intent is written; the outcome record that follows names
+/// the status the client got.
+pub const INTENT_STATUS: u16 = 202;
 
 /// The most member ids a record lists per direction; counts are always exact. Keeps a
 /// record of a 10,000-member replace well inside a DynamoDB item.
@@ -59,9 +66,9 @@ pub struct AuditRecord {
     pub query: Option<ListSummary>,
     /// The version of the rule set in force.
     pub rule_set_version: String,
-    /// How it ended.
+    /// How it ended, or [`Outcome::Intent`] for the record written before a change.
     pub outcome: Outcome,
-    /// The HTTP status answered to the client.
+    /// The HTTP status answered to the client; [`INTENT_STATUS`] in an intent record.
     pub status: u16,
     /// The target's HTTP status: on failure the status of the failing call when it
     /// answered at all; on success the status the target documents for the last call
@@ -190,6 +197,13 @@ pub enum Outcome {
     /// An event that needed nothing done (out of scope, already in step); `reason` says
     /// why.
     Skipped,
+    /// The gateway is about to change Identity Center; the outcome record follows, with
+    /// the same correlation id. Written before the first write call of a request, once,
+    /// with what is known then (the subject, the planned changes); when it cannot be
+    /// written nothing is sent to Identity Center. An intent without an outcome record
+    /// means the gateway stopped (a crash, a timeout) or could not write the outcome:
+    /// Identity Center may or may not have changed.
+    Intent,
 }
 
 /// Membership changes sent to the target.
@@ -587,6 +601,12 @@ mod tests {
         );
         assert_eq!(value["operation"], "create");
         assert_eq!(value["outcome"], "success");
+        let intent = AuditRecord {
+            outcome: Outcome::Intent,
+            status: INTENT_STATUS,
+            ..record()
+        };
+        assert_eq!(serde_json::to_value(&intent).unwrap()["outcome"], "intent");
         assert_eq!(value["target"]["resource_type"], "User");
         assert_eq!(
             serde_json::from_value::<AuditRecord>(value).unwrap(),

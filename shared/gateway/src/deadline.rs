@@ -22,6 +22,13 @@ impl Deadline {
         Self(Some(instant))
     }
 
+    /// The same deadline `by` later (a default deadline stays the default): for time a
+    /// request spent on something other than the calls the budget is for.
+    #[must_use]
+    pub fn extended_by(self, by: Duration) -> Self {
+        Self(self.0.map(|at| at.checked_add(by).unwrap_or(at)))
+    }
+
     /// The instant, or `None` for "the adapter's default budget".
     pub fn instant(&self) -> Option<Instant> {
         self.0
@@ -61,5 +68,18 @@ mod tests {
         let at = Instant::now() + Duration::from_millis(250);
         assert_eq!(Deadline::at(at).resolve(Duration::from_secs(30)), at);
         assert!(Deadline::after(Duration::from_secs(1)).instant().is_some());
+    }
+
+    #[test]
+    fn an_extended_deadline_moves_and_the_default_stays_the_default() {
+        let at = Instant::now();
+        assert_eq!(
+            Deadline::at(at).extended_by(Duration::from_secs(2)),
+            Deadline::at(at + Duration::from_secs(2))
+        );
+        assert_eq!(
+            Deadline::default().extended_by(Duration::from_secs(2)),
+            Deadline::default()
+        );
     }
 }

@@ -647,23 +647,48 @@ impl TargetScimClient for ScriptedTargetClient {
     }
 }
 
-/// An audit log whose every append fails, and which counts the attempts.
+/// An audit log that refuses appends, and counts the attempts: every append by
+/// default (the trail is down: nothing may change), or with
+/// [`FailingAuditLog::outcomes_only`] only the outcome records, keeping the intents (the
+/// trail failed between the intent and the outcome: the change stands).
 #[derive(Debug, Default)]
 pub struct FailingAuditLog {
     attempts: Mutex<u32>,
+    keep_intents: bool,
+    kept: Mutex<Vec<AuditRecord>>,
 }
 
 impl FailingAuditLog {
-    /// How many appends were attempted.
+    /// A log that takes intent records and refuses every other.
+    pub fn outcomes_only() -> Self {
+        Self {
+            keep_intents: true,
+            ..Self::default()
+        }
+    }
+
+    /// How many appends were attempted, refused or not.
     pub fn attempts(&self) -> u32 {
         *self.attempts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The records it took (intents, with [`FailingAuditLog::outcomes_only`]).
+    pub fn kept(&self) -> Vec<AuditRecord> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 #[async_trait]
 impl AuditLog for FailingAuditLog {
-    async fn append(&self, _record: AuditRecord) -> Result<(), AuditError> {
+    async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
         *self.attempts.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        if self.keep_intents && record.outcome == crate::audit::Outcome::Intent {
+            self.kept
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(record);
+            return Ok(());
+        }
         Err(AuditError::Unavailable("the audit store is down".into()))
     }
 }

@@ -666,6 +666,96 @@ async fn verify_reports_an_intact_trail_and_then_the_tampering() {
     assert!(!tampered.json()["problems"].as_array().unwrap().is_empty());
 }
 
+#[tokio::test]
+async fn a_long_period_is_verified_in_bounded_pages_whose_cursors_cover_it_all() {
+    // Arrange: a record every two hours for a day, written as time went by.
+    let t0 = time::macros::datetime!(2024-04-05 00:10 UTC);
+    let clock = Arc::new(gateway::FixedClock::new(t0));
+    let store =
+        Arc::new(InMemoryAuditStore::ephemeral(clock.clone(), time::Duration::days(400)).unwrap());
+    for n in 0..12 {
+        clock.set(t0 + time::Duration::hours(2 * i64::from(n)));
+        let mut r = record(
+            n,
+            Outcome::Success,
+            AuditOperation::Create,
+            "ada@example.com",
+        );
+        r.time = clock.now();
+        store.append(r).await.unwrap();
+    }
+    clock.set(t0 + time::Duration::hours(24));
+    let verifier = StaticAccessTokenVerifier::new().with(
+        GOOD,
+        Ok(Auditor {
+            subject: "auditor@example.com".into(),
+            client_id: None,
+        }),
+    );
+    let app = AuditApp::new(store.clone(), Arc::new(verifier)).with_clock(clock.clone());
+    let router = audit_router(Arc::new(app));
+    let at = |t: OffsetDateTime| t.format(&Rfc3339).unwrap();
+    let (since, until) = (
+        time::macros::datetime!(2024-04-05 00:00 UTC),
+        time::macros::datetime!(2024-04-06 00:00 UTC),
+    );
+
+    // Act: the first page, then every page its cursor leads to.
+    let first = get(
+        &router,
+        &format!("/audit/verify?since={}&until={}", at(since), at(until)),
+    )
+    .await;
+    let mut pages = vec![first.json()];
+    while let Some(next) = pages.last().unwrap()["next_since"]
+        .as_str()
+        .map(str::to_owned)
+    {
+        let requested = pages.last().unwrap()["requested_until"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let answer = get(
+            &router,
+            &format!("/audit/verify?since={next}&until={requested}"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        pages.push(answer.json());
+        assert!(pages.len() <= 10, "the cursors must end");
+    }
+    let without_since = get(&router, "/audit/verify").await.json();
+
+    // Assert: one bounded page with a cursor, and pages that tile the period.
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let head = &pages[0];
+    assert_eq!(head["since"], at(since));
+    assert_eq!(head["until"], at(since + VERIFY_SPAN));
+    assert_eq!(head["next_since"], at(since + VERIFY_SPAN));
+    assert_eq!(head["requested_until"], at(until));
+    assert_eq!(head["intact"], true, "{head}");
+    assert_eq!(pages.len(), 4);
+    for pair in pages.windows(2) {
+        assert_eq!(pair[0]["until"], pair[1]["since"]);
+    }
+    assert_eq!(pages.last().unwrap()["until"], at(until));
+    assert!(pages.last().unwrap()["next_since"].is_null());
+    assert!(
+        pages
+            .iter()
+            .all(|p| p["intact"] == true && p["problems"] == serde_json::json!([]))
+    );
+    // Every record was checked; a chain of a boundary hour is read by both its pages.
+    let checked: u64 = pages.iter().map(|p| p["checked"].as_u64().unwrap()).sum();
+    assert!(checked >= 12, "{checked}");
+    // Without `since`, the stretch from the epoch to the trail's first hour rides in the
+    // first page, which still covers at most six hours of records.
+    assert_eq!(without_since["since"], "1970-01-01T00:00:00Z");
+    assert_eq!(without_since["until"], at(since + VERIFY_SPAN));
+    assert_eq!(without_since["next_since"], at(since + VERIFY_SPAN));
+    assert_eq!(without_since["requested_until"], at(clock.now()), "now");
+}
+
 #[test]
 fn the_records_parameters_parse_into_a_store_query() {
     let request = parse_records_request(Some(

@@ -83,6 +83,12 @@ impl EventWorker {
         }
     }
 
+    /// How many audit appends failed since the last call (which resets the count), for
+    /// the `AuditAppendFailed` metric the function publishes after each batch.
+    pub fn take_audit_append_failures(&self) -> u64 {
+        self.service.take_audit_append_failures()
+    }
+
     /// Handles one message, its body already read as an event (or why it is not one);
     /// `Err` when it is to be tried again (or set aside).
     async fn handle(
@@ -394,7 +400,127 @@ impl EventBatchHandler for EventWorker {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use serde_json::json;
+
     use super::*;
+    use crate::audit::{AuditLog, InMemoryAuditLog, Outcome};
+    use crate::events::memory::InMemoryEventLedger;
+    use crate::ports::okta::OktaUserStatus;
+    use crate::rules::IdentityRules;
+    use crate::testing::{FailingAuditLog, ScriptedTargetClient};
+
+    const USER_ID: &str = "00ub0oNGTSWTBKOLGLNR";
+
+    /// Okta with one active user and no groups.
+    struct OneUser;
+
+    #[async_trait]
+    impl OktaDirectory for OneUser {
+        async fn user(&self, id: &str) -> Result<Option<OktaUser>, OktaError> {
+            let profile = json!({"login": "ada@example.com", "email": "ada@example.com",
+                                 "firstName": "Ada", "lastName": "Lovelace"});
+            Ok((id == USER_ID).then(|| OktaUser {
+                id: USER_ID.to_owned(),
+                status: OktaUserStatus::Active,
+                profile: profile.as_object().cloned().unwrap(),
+            }))
+        }
+        async fn group(&self, _id: &str) -> Result<Option<OktaGroup>, OktaError> {
+            Ok(None)
+        }
+        async fn user_groups(&self, _id: &str) -> Result<Option<Vec<OktaGroup>>, OktaError> {
+            Ok(Some(Vec::new()))
+        }
+        async fn group_members(&self, _id: &str) -> Result<Option<Vec<OktaUser>>, OktaError> {
+            Ok(None)
+        }
+        async fn users(&self) -> Result<Vec<OktaUser>, OktaError> {
+            Ok(Vec::new())
+        }
+        async fn groups(&self) -> Result<Vec<OktaGroup>, OktaError> {
+            Ok(Vec::new())
+        }
+        async fn is_assigned_to_app(&self, _app: &str, _user: &str) -> Result<bool, OktaError> {
+            Ok(true)
+        }
+        async fn app_user_ids(&self, _app: &str) -> Result<Vec<String>, OktaError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn worker(
+        audit: Arc<dyn AuditLog>,
+        target: Arc<ScriptedTargetClient>,
+        ledger: Arc<InMemoryEventLedger>,
+    ) -> EventWorker {
+        let service = ScimService::new(
+            target,
+            Arc::new(IdentityRules::new()),
+            audit,
+            Arc::new(crate::SystemClock),
+            Duration::from_secs(5),
+        );
+        EventWorker::new(Arc::new(service), Arc::new(OneUser), ledger, 3)
+    }
+
+    fn message(receive_count: u32) -> ReceivedMessage {
+        let event = QueuedEvent {
+            uuid: "e-1".into(),
+            published: "2024-04-05T06:32:12Z".into(),
+            event_type: "user.lifecycle.create".into(),
+            group_key: USER_ID.into(),
+            event: json!({"uuid": "e-1", "eventType": "user.lifecycle.create",
+                          "target": [{"id": USER_ID, "type": "User"}]}),
+        };
+        ReceivedMessage {
+            message_id: format!("m-{receive_count}"),
+            body: serde_json::to_string(&event).unwrap(),
+            receive_count,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_the_audit_trail_cannot_take_is_retried_and_changes_nothing() {
+        // Arrange
+        let target = Arc::new(ScriptedTargetClient::new());
+        let ledger = Arc::new(InMemoryEventLedger::new());
+        let refusing = worker(
+            Arc::new(FailingAuditLog::default()),
+            target.clone(),
+            ledger.clone(),
+        );
+
+        // Act: a first attempt, and the last before the dead-letter queue.
+        let first = refusing.handle_batch(vec![message(1)]).await;
+        let last = refusing.handle_batch(vec![message(3)]).await;
+
+        // Assert: both failed back to the queue, nothing reached Identity Center, and the
+        // ledger does not call the event applied.
+        assert_eq!(
+            (first, last),
+            (vec!["m-1".to_owned()], vec!["m-3".to_owned()])
+        );
+        assert!(target.writes().is_empty(), "{:?}", target.writes());
+        assert_eq!(ledger.states()["e-1"], EventState::Failed);
+
+        // Act: the trail is back; the queue hands the event out again.
+        let audit = Arc::new(InMemoryAuditLog::new());
+        let healthy = worker(audit.clone(), target.clone(), ledger.clone());
+        let retried = healthy.handle_batch(vec![message(2)]).await;
+
+        // Assert
+        assert!(retried.is_empty());
+        assert_eq!(target.writes().len(), 1);
+        assert_eq!(ledger.states()["e-1"], EventState::Applied);
+        let records = audit.records();
+        assert_eq!(
+            records.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+            [Outcome::Intent, Outcome::Success]
+        );
+        assert!(records.iter().all(|r| r.correlation_id == "e-1"));
+    }
 
     #[test]
     fn retries_wait_longer_each_time_up_to_fifteen_minutes() {

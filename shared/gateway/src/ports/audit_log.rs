@@ -1,4 +1,5 @@
-//! The audit-log port: where the use cases write one record per request.
+//! The audit-log port: where the use cases write one outcome record per request, and
+//! one intent record before a request's first change to the target.
 
 use async_trait::async_trait;
 
@@ -12,9 +13,10 @@ pub enum AuditError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Where audit records go. A failed write never undoes the operation: the caller logs
-/// the whole record at error level and answers as if it had succeeded, because the
-/// target has already changed.
+/// Where audit records go. A failed intent write stops the request before anything
+/// reaches the target (`GatewayError::AuditUnavailable`). A failed outcome write never
+/// undoes the operation: the caller logs the record's ids at error level, counts it,
+/// and answers as if it had succeeded, because the target has already changed.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     /// Stores one record.

@@ -210,10 +210,11 @@ impl ScimService {
                 if delete {
                     request.set_operation(AuditOperation::Delete);
                     request.changes = attribute_changes(Some(&user.to_value()), None);
-                    let deadline = request.deadline;
                     if let Err(error) = self
-                        .call(request, 204, self.target.delete_user(&id, deadline))
-                        .await
+                        .write(request, 204, |deadline| {
+                            self.target.delete_user(&id, deadline)
+                        })
+                        .await?
                     {
                         return Err(self
                             .write_failed(error, ResourceKind::User, Some(&id))
@@ -267,10 +268,11 @@ impl ScimService {
             return Ok(EventVerdict::Skipped("already in step".into()));
         };
         request.set_operation(AuditOperation::Patch);
-        let deadline = request.deadline;
         let after = match self
-            .call(request, 200, self.target.patch_user(&id, &patch, deadline))
-            .await
+            .write(request, 200, |deadline| {
+                self.target.patch_user(&id, &patch, deadline)
+            })
+            .await?
         {
             Ok(after) => after,
             Err(error) => {
@@ -325,10 +327,11 @@ impl ScimService {
                 }
                 let id = found.resource.id().unwrap_or_default().to_owned();
                 request.set_operation(AuditOperation::Delete);
-                let deadline = request.deadline;
                 if let Err(error) = self
-                    .call(request, 204, self.target.delete_group(&id, deadline))
-                    .await
+                    .write(request, 204, |deadline| {
+                        self.target.delete_group(&id, deadline)
+                    })
+                    .await?
                 {
                     return Err(self
                         .write_failed(error, ResourceKind::Group, Some(&id))
@@ -393,14 +396,12 @@ impl ScimService {
             add: add.to_vec(),
         };
         request.set_operation(AuditOperation::Patch);
-        let deadline = request.deadline;
+        request.plan_membership(add, remove);
         if let Err(error) = self
-            .call(
-                request,
-                204,
-                self.target.modify_group(&id, &change, deadline),
-            )
-            .await
+            .write(request, 204, |deadline| {
+                self.target.modify_group(&id, &change, deadline)
+            })
+            .await?
         {
             return Err(self
                 .write_failed(error, ResourceKind::Group, Some(&id))

@@ -7,7 +7,13 @@ use std::time::Duration;
 use scim_core::ScimError;
 
 use crate::TargetError;
+use crate::audit::AuditError;
 use crate::translate::error::target_error_to_scim;
+
+/// How long a client is told to wait before retrying a request that the audit trail
+/// could not take ([`GatewayError::AuditUnavailable`]): long enough for DynamoDB to
+/// recover from a throttling burst, short enough that Okta's next retry lands soon.
+pub const AUDIT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Why a use case did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,11 @@ pub enum GatewayError {
     /// The target failed in a way the use case does not translate itself.
     #[error(transparent)]
     Upstream(TargetError),
+    /// The audit trail refused the intent record that must be durable before the
+    /// gateway changes Identity Center, so nothing was changed: 503 with `Retry-After`,
+    /// for the client (Okta, the event queue) to try again later.
+    #[error("the audit trail could not take the intent record; nothing was changed")]
+    AuditUnavailable(#[source] AuditError),
     /// A bug or a broken dependency of the gateway's own, with its cause chain; logged,
     /// never shown to the client.
     #[error("unexpected")]
@@ -46,6 +57,9 @@ impl GatewayError {
                 ScimError::precondition_failed("the resource has changed since it was read")
             }
             GatewayError::Upstream(error) => target_error_to_scim(error),
+            GatewayError::AuditUnavailable(_) => {
+                ScimError::unavailable("the audit trail is unavailable; nothing was changed")
+            }
             GatewayError::Unexpected(_) => ScimError::internal("internal error"),
         }
     }
@@ -56,10 +70,12 @@ impl GatewayError {
     }
 
     /// How long the client should wait before retrying, for a `Retry-After` header:
-    /// set when the target throttled the gateway and said for how long.
+    /// set when the target throttled the gateway and said for how long, and when the
+    /// audit trail refused the intent record ([`AUDIT_RETRY_AFTER`]).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             GatewayError::Upstream(TargetError::Throttled { retry_after }) => *retry_after,
+            GatewayError::AuditUnavailable(_) => Some(AUDIT_RETRY_AFTER),
             _ => None,
         }
     }
@@ -144,5 +160,15 @@ mod tests {
             (429, Some(Duration::from_secs(2)))
         );
         assert_eq!(GatewayError::PreconditionFailed.retry_after(), None);
+    }
+
+    #[test]
+    fn a_refused_intent_record_is_a_503_to_retry_later() {
+        let error = GatewayError::AuditUnavailable(AuditError::Unavailable("throttled".into()));
+        assert_eq!(
+            (error.status(), error.retry_after()),
+            (503, Some(AUDIT_RETRY_AFTER))
+        );
+        assert!(!error.to_scim_error().detail.contains("throttled"));
     }
 }

@@ -78,10 +78,12 @@ impl ScimService {
         if inline && !members.is_empty() {
             group.members = Some(members.iter().map(Member::new).collect());
         }
-        let deadline = request.deadline;
+        request.plan_membership(&members, &[]);
         let created = self
-            .call(request, 201, self.target.create_group(&group, deadline))
-            .await
+            .write(request, 201, |deadline| {
+                self.target.create_group(&group, deadline)
+            })
+            .await?
             .map_err(|e| from_target(e, GROUP, None))?;
         self.remember_created_group(&created).await;
         if let Some(id) = created.id() {
@@ -91,12 +93,10 @@ impl ScimService {
         request.changes = attribute_changes(None, Some(&group_to_client(&created, None, "")));
         let id = created.id().unwrap_or_default().to_owned();
         if !inline {
-            self.call(
-                request,
-                204,
-                self.target.add_group_members(&id, &members, deadline),
-            )
-            .await
+            self.write(request, 204, |deadline| {
+                self.target.add_group_members(&id, &members, deadline)
+            })
+            .await?
             .map_err(|e| from_target(e, GROUP, Some(&id)))?;
         }
         request.note_membership(&members, &[]);
@@ -192,14 +192,16 @@ impl ScimService {
             change.attributes.clear();
         }
         if !change.is_empty() {
-            let deadline = request.deadline;
+            request.plan_changes(attribute_changes(
+                Some(&group_to_client(&before, None, "")),
+                Some(&group_to_client(&after, None, "")),
+            ));
+            request.plan_membership(&plan.add, &plan.remove);
             if let Err(error) = self
-                .call(
-                    request,
-                    204,
-                    self.target.modify_group(id, &change, deadline),
-                )
-                .await
+                .write(request, 204, |deadline| {
+                    self.target.modify_group(id, &change, deadline)
+                })
+                .await?
             {
                 return Err(self.write_failed(error, GROUP, Some(id)).await);
             }

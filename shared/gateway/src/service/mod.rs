@@ -2,11 +2,17 @@
 //! replace, patch and delete of users and groups, each translated into Identity
 //! Center's dialect ([`crate::translate`]), run under one request budget, and audited.
 //!
-//! Every request gets exactly one audit record, reads included, so that an auditor can
-//! also see who read what: success, refusal (input the gateway would not forward;
-//! nothing reached the target) and failure alike. A failed audit write is logged at
-//! error level with the record's ids only (never its names or values) and does not
-//! change the answer, because the target has already changed.
+//! Every request gets exactly one outcome record, reads included, so that an auditor
+//! can also see who read what: success, refusal (input the gateway would not forward;
+//! nothing reached the target) and failure alike. A request that changes Identity
+//! Center fails closed: before its first write it appends one *intent* record (what it
+//! is about to change, `outcome: intent`), and when that append fails nothing reaches
+//! Identity Center and the request fails with [`GatewayError::AuditUnavailable`] (503,
+//! `Retry-After`). A failed outcome append after the change is logged at error level
+//! with the record's ids only (never its names or values), counted
+//! ([`ScimService::take_audit_append_failures`], the `AuditAppendFailed` metric), and
+//! does not change the answer, because the target has already changed; a read's is
+//! treated the same way.
 //!
 //! Costs, in HTTP requests to Identity Center (every page and retry counted, as each
 //! audit record's `target_calls` says). What the gateway already knows of a resource
@@ -47,7 +53,7 @@ use crate::rules::RuleSource;
 use crate::{Clock, TargetScimClient};
 
 pub use crate::translate::ResourceKind;
-pub use error::{GatewayError, cause_chain};
+pub use error::{AUDIT_RETRY_AFTER, GatewayError, cause_chain};
 
 /// Who is calling and where: what the edge knows about a request that the use cases
 /// need for responses and audit records.
@@ -167,6 +173,8 @@ pub struct ScimService {
     recent: std::sync::Mutex<known::Recent>,
     rules: Arc<dyn RuleSource>,
     audit: Arc<dyn AuditLog>,
+    /// Audit appends that failed since the count was last taken, for the metric.
+    audit_failures: std::sync::atomic::AtomicU64,
     clock: Arc<dyn Clock>,
     budget: Duration,
 }
@@ -195,9 +203,18 @@ impl ScimService {
             recent: std::sync::Mutex::default(),
             rules,
             audit,
+            audit_failures: std::sync::atomic::AtomicU64::new(0),
             clock,
             budget,
         }
+    }
+
+    /// How many audit appends failed (intent and outcome records alike) since the last
+    /// call, which resets the count: what the functions publish as `AuditAppendFailed`
+    /// after each request, event batch or run.
+    pub fn take_audit_append_failures(&self) -> u64 {
+        self.audit_failures
+            .swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Keeps what the gateway knows of Identity Center in `mirror` (the state table in

@@ -1,5 +1,7 @@
 //! One request's state inside the service: its deadline, its rule set and the audit
-//! record it is building, plus the helpers that begin and finish every use case.
+//! records it is building, plus the helpers that begin and finish every use case and
+//! the one gate every change to the target passes ([`ScimService::write`]): the
+//! request's intent record is durable before its first write is sent, or nothing is.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,8 +14,8 @@ use time::OffsetDateTime;
 
 use super::{GatewayError, RequestContext, ResourceKind, ScimReply, ScimService};
 use crate::audit::{
-    AttributeChange, AuditActor, AuditOperation, AuditRecord, AuditSubject, ListSummary,
-    MembershipChange, Outcome, secrets_in,
+    AttributeChange, AuditActor, AuditError, AuditOperation, AuditRecord, AuditSubject,
+    INTENT_STATUS, ListSummary, MembershipChange, Outcome, secrets_in,
 };
 use crate::rules::ActiveRuleSet;
 use crate::{Deadline, TargetError};
@@ -46,6 +48,15 @@ pub(super) struct Request<'a> {
     pub(super) record_failure: bool,
     /// Why nothing was done, for an event that needed nothing.
     pub(super) skipped: Option<String>,
+    /// Whether the intent record is durable: the first write appends it, later writes of
+    /// the same request do not.
+    intent_recorded: bool,
+    /// The membership change the next write is to make, for the intent record (the
+    /// outcome record names what was sent, from `membership`).
+    planned_membership: Option<MembershipChange>,
+    /// The attribute changes the next write is to make, for the intent record when
+    /// `changes` does not hold them yet (the outcome record has what changed).
+    planned_changes: Vec<AttributeChange>,
 }
 
 fn capped(text: &str) -> String {
@@ -184,6 +195,64 @@ impl Request<'_> {
         self.subject.name = Some(capped(&group.display_name));
     }
 
+    /// Names the membership change the next write is to make, for the intent record.
+    pub(super) fn plan_membership(&mut self, added: &[String], removed: &[String]) {
+        self.planned_membership =
+            Some(MembershipChange::new(added, removed)).filter(|m| !m.is_empty());
+    }
+
+    /// Names the attribute changes the next write is to make, for the intent record.
+    pub(super) fn plan_changes(&mut self, changes: Vec<AttributeChange>) {
+        self.planned_changes = changes;
+    }
+
+    /// The record of this request as it stands: an intent before the first write, the
+    /// outcome at the end. Secrets the request carried are scrubbed from its free text.
+    fn record(&self, outcome: Outcome, status: u16, error: Option<String>) -> AuditRecord {
+        let intent = outcome == Outcome::Intent;
+        let membership = self.membership.clone().filter(|m| !m.is_empty());
+        let membership = if intent {
+            membership.or_else(|| self.planned_membership.clone())
+        } else {
+            membership
+        };
+        let mut record = AuditRecord {
+            time: self.time,
+            source: self.ctx.source.clone(),
+            actor: AuditActor {
+                credential: capped(&self.ctx.actor.credential),
+                user_agent: self.ctx.user_agent.as_deref().map(capped),
+            },
+            subject: self.subject.clone(),
+            operation: self.operation,
+            membership,
+            changes: if intent && self.changes.is_empty() {
+                self.planned_changes.clone()
+            } else {
+                self.changes.clone()
+            },
+            query: self.query.clone(),
+            rule_set_version: self
+                .rules
+                .as_ref()
+                .map_or_else(|| RULES_UNAVAILABLE.to_owned(), |r| r.version.clone()),
+            outcome,
+            status,
+            // An intent's target status would be that of a read made to plan the change,
+            // which says nothing about the change: the outcome record has the real one.
+            target_status: if intent { None } else { self.target_status },
+            target_calls: self.target_calls(),
+            latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            correlation_id: capped(&self.ctx.correlation_id),
+            error,
+            reason: if intent { None } else { self.skipped.clone() },
+            source_ip: self.ctx.source_ip.as_deref().map(capped),
+            request_id: self.ctx.request_id.as_deref().map(capped),
+        };
+        record.redact(&self.secrets);
+        record
+    }
+
     /// Adds membership changes to the record.
     pub(super) fn note_membership(&mut self, added: &[String], removed: &[String]) {
         if added.is_empty() && removed.is_empty() {
@@ -268,6 +337,9 @@ impl ScimService {
             secrets: body.map(secrets_in).unwrap_or_default(),
             record_failure: true,
             skipped: None,
+            intent_recorded: false,
+            planned_membership: None,
+            planned_changes: Vec::new(),
         };
         // Reads go on without rules (the record then names the rule set `unavailable`);
         // writes fail on `Request::rules`.
@@ -300,14 +372,47 @@ impl ScimService {
         result
     }
 
-    /// Ends a request: builds its audit record and appends it. A failed append is
-    /// logged at error level with the whole record and does not change the answer.
+    /// Makes one port call that changes the target (create, replace, patch, delete, a
+    /// membership change) on behalf of `request`, as [`ScimService::call`] does, but
+    /// only once the request's intent record is durable: the first write of a request
+    /// appends it, later ones go straight on. When the append fails the call is never
+    /// made and the request fails with [`GatewayError::AuditUnavailable`]: no change
+    /// without its trace. `call` gets the request's deadline, moved on by the time the
+    /// append took: the budget is for the target's calls, as it never counted the
+    /// outcome append either.
+    pub(super) async fn write<T, F>(
+        &self,
+        request: &mut Request<'_>,
+        nominal: u16,
+        call: impl FnOnce(Deadline) -> F,
+    ) -> Result<Result<T, TargetError>, GatewayError>
+    where
+        F: Future<Output = Result<T, TargetError>>,
+    {
+        if !request.intent_recorded {
+            let record = request.record(Outcome::Intent, INTENT_STATUS, None);
+            let started = Instant::now();
+            self.append(record)
+                .await
+                .map_err(GatewayError::AuditUnavailable)?;
+            request.intent_recorded = true;
+            request.deadline = request.deadline.extended_by(started.elapsed());
+        }
+        let deadline = request.deadline;
+        Ok(self.call(request, nominal, call(deadline)).await)
+    }
+
+    /// Ends a request: builds its outcome record and appends it. A failed append is
+    /// logged and counted (see [`ScimService::append`]) and does not change the answer:
+    /// a write has already reached the target, and a read has nothing to undo.
     pub(super) async fn finish(
         &self,
         request: Request<'_>,
         result: &Result<ScimReply, GatewayError>,
     ) {
-        if let (Err(error), false) = (result, request.record_failure) {
+        // An attempt that will be retried leaves no record, unless its intent is in the
+        // trail: then something may have reached the target, and its end is recorded.
+        if let (Err(error), false) = (result, request.record_failure || request.intent_recorded) {
             tracing::warn!(error = %super::error::cause_chain(error), "an attempt failed; it will be retried");
             return;
         }
@@ -329,44 +434,24 @@ impl ScimService {
                 };
                 let detail = match error {
                     // Internal causes go into the record (it is not shown to the client).
-                    GatewayError::Upstream(_) | GatewayError::Unexpected(_) => {
-                        super::error::cause_chain(error)
-                    }
+                    GatewayError::Upstream(_)
+                    | GatewayError::AuditUnavailable(_)
+                    | GatewayError::Unexpected(_) => super::error::cause_chain(error),
                     _ => error.to_scim_error().detail,
                 };
                 (outcome, error.status(), Some(detail))
             }
         };
-        let target_calls = request.target_calls();
-        let mut record = AuditRecord {
-            time: request.time,
-            source: request.ctx.source.clone(),
-            actor: AuditActor {
-                credential: capped(&request.ctx.actor.credential),
-                user_agent: request.ctx.user_agent.as_deref().map(capped),
-            },
-            subject: request.subject,
-            operation: request.operation,
-            membership: request.membership.filter(|m| !m.is_empty()),
-            changes: request.changes,
-            query: request.query,
-            rule_set_version: request
-                .rules
-                .map_or_else(|| RULES_UNAVAILABLE.to_owned(), |r| r.version.clone()),
-            outcome,
-            status,
-            target_status: request.target_status,
-            target_calls,
-            latency_ms: u64::try_from(request.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            correlation_id: capped(&request.ctx.correlation_id),
-            error,
-            reason: request.skipped,
-            source_ip: request.ctx.source_ip.as_deref().map(capped),
-            request_id: request.ctx.request_id.as_deref().map(capped),
-        };
-        record.redact(&request.secrets);
-        // The record holds personal data (names, attribute values): a failed append
-        // logs what finds the operation again (ids, correlation id), nothing more.
+        let record = request.record(outcome, status, error);
+        // Already logged and counted; the answer stands.
+        let _ = self.append(record).await;
+    }
+
+    /// Appends one record. A failure is counted for the `AuditAppendFailed` metric and
+    /// logged at error level with what finds the operation again (ids, correlation id,
+    /// operation, outcome) and nothing more: the record holds personal data (names,
+    /// attribute values), which stays out of the logs.
+    async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
         let ids = (
             record.correlation_id.clone(),
             record.subject.target_id.clone(),
@@ -374,7 +459,9 @@ impl ScimService {
             record.operation,
             record.outcome,
         );
-        if let Err(error) = self.audit.append(record).await {
+        let result = self.audit.append(record).await;
+        if let Err(error) = &result {
+            self.audit_failures.fetch_add(1, Ordering::Relaxed);
             let (correlation_id, target_id, external_id, operation, outcome) = ids;
             tracing::error!(
                 error = %error,
@@ -386,5 +473,6 @@ impl ScimService {
                 "the audit record could not be written"
             );
         }
+        result
     }
 }

@@ -250,6 +250,19 @@ fn harness() -> Harness {
 }
 
 /// Okta's create body (`docs/okta-client.md` §2).
+/// The outcome records of `records`, without the intents that precede writes.
+fn outcomes(records: &[crate::audit::AuditRecord]) -> Vec<&crate::audit::AuditRecord> {
+    records
+        .iter()
+        .filter(|r| r.outcome != Outcome::Intent)
+        .collect()
+}
+
+/// The records' outcomes in order, intents included.
+fn outcome_kinds(records: &[crate::audit::AuditRecord]) -> Vec<Outcome> {
+    records.iter().map(|r| r.outcome).collect()
+}
+
 fn okta_user(user_name: &str) -> Value {
     json!({
         "schemas": [scim_core::USER_SCHEMA],
@@ -592,8 +605,16 @@ async fn oktas_group_push_rename_member_add_and_member_remove_by_filter() {
     assert!(added.body.as_ref().unwrap().get("members").is_none());
     assert!(removed.body.as_ref().unwrap().get("members").is_none());
     assert_eq!(h.target.members(&gid), users[1..]);
-    let calls: Vec<u32> = h.audit.records().iter().map(|r| r.target_calls).collect();
+    let records = h.audit.records();
+    let calls: Vec<u32> = outcomes(&records).iter().map(|r| r.target_calls).collect();
     assert_eq!(calls[calls.len() - 3..], [2, 1, 1]);
+    // Each step's intent came before its one write: the rename's after its one read.
+    let intent_calls: Vec<u32> = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Intent)
+        .map(|r| r.target_calls)
+        .collect();
+    assert_eq!(intent_calls[intent_calls.len() - 3..], [1, 0, 0]);
 }
 
 #[tokio::test]
@@ -649,6 +670,11 @@ async fn a_group_put_becomes_a_rename_patch_and_membership_changes_keeping_the_i
         writes.iter().map(|c| c.method).collect::<Vec<_>>(),
         ["patch_group", "remove_group_members", "add_group_members"]
     );
+    // Three requests to the target, one intent before them, one outcome after.
+    let records = h.audit.records();
+    assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
+    let membership = records[0].membership.clone().unwrap();
+    assert_eq!((membership.added, membership.removed), (1, 1));
     assert_eq!(
         writes[0].body.clone().unwrap()["Operations"],
         json!([{"op": "replace", "path": "displayName", "value": "New"}])
@@ -694,6 +720,10 @@ async fn a_group_created_with_150_members_is_created_then_filled() {
     );
     assert_eq!(writes[1].member_ids.len(), 150);
     assert_eq!(reply.status, 201);
+    // Two writes, one intent (naming the 150 members to add), then the outcome.
+    let records = h.audit.records();
+    assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
+    assert_eq!(records[0].membership.as_ref().map(|m| m.added), Some(150));
     let gid = reply.body.as_ref().unwrap()["id"]
         .as_str()
         .unwrap()
@@ -1144,11 +1174,16 @@ async fn target_failures_are_rfc_errors_and_audited_as_failures() {
     );
     let records = h.audit.records();
     assert_eq!(
-        records.iter().map(|r| r.outcome).collect::<Vec<_>>(),
-        [Outcome::Failure; 3]
+        outcome_kinds(&records),
+        [
+            Outcome::Intent,
+            Outcome::Failure,
+            Outcome::Failure,
+            Outcome::Failure
+        ]
     );
-    assert_eq!(records[0].target_status, Some(503));
-    assert_eq!(records[2].target_status, Some(429));
+    assert_eq!(records[1].target_status, Some(503));
+    assert_eq!(records[3].target_status, Some(429));
 }
 
 #[tokio::test]
@@ -1190,11 +1225,26 @@ async fn every_request_gets_one_audit_record_with_actor_source_and_rule_set() {
         .unwrap();
 
     // Assert
-    let records = h.audit.records();
-    let ops: Vec<AuditOperation> = records.iter().map(|r| r.operation).collect();
+    let all = h.audit.records();
+    let ops: Vec<(AuditOperation, Outcome)> =
+        all.iter().map(|r| (r.operation, r.outcome)).collect();
     use AuditOperation::*;
-    assert_eq!(ops, [Create, Get, List, Patch, Delete]);
-    let create = &records[0];
+    use Outcome::{Intent, Success};
+    assert_eq!(
+        ops,
+        [
+            (Create, Intent),
+            (Create, Success),
+            (Get, Success),
+            (List, Success),
+            (Patch, Intent),
+            (Patch, Success),
+            (Delete, Intent),
+            (Delete, Success)
+        ]
+    );
+    let records = outcomes(&all);
+    let create = records[0];
     assert_eq!(create.actor.credential, "scim-token:primary");
     assert_eq!(
         create.actor.user_agent.as_deref(),
@@ -1284,7 +1334,9 @@ async fn no_audit_record_ever_holds_a_password() {
 
     // Assert
     let records = h.audit.records();
-    assert_eq!(records.len(), 6);
+    assert_eq!(outcomes(&records).len(), 6);
+    // The creates and the title change reached the target, each after its intent.
+    assert_eq!(records.len() - outcomes(&records).len(), 3);
     let text = serde_json::to_string(&records).unwrap();
     for secret in secrets {
         assert!(!text.contains(secret), "{secret} leaked into {text}");
@@ -1296,10 +1348,10 @@ async fn no_audit_record_ever_holds_a_password() {
 }
 
 #[tokio::test]
-async fn a_failed_audit_write_does_not_change_the_answer() {
-    // Arrange
+async fn a_failed_outcome_append_after_the_change_is_counted_and_does_not_change_the_answer() {
+    // Arrange: the trail takes the intent, then fails.
     let target = Arc::new(ScriptedTargetClient::new());
-    let audit = Arc::new(FailingAuditLog::default());
+    let audit = Arc::new(FailingAuditLog::outcomes_only());
     let service = ScimService::new(
         target.clone(),
         Arc::new(IdentityRules::new()),
@@ -1317,8 +1369,118 @@ async fn a_failed_audit_write_does_not_change_the_answer() {
 
     // Assert
     assert_eq!(reply.status, 201);
-    assert_eq!(audit.attempts(), 1);
+    assert_eq!(audit.attempts(), 2);
+    assert_eq!(outcome_kinds(&audit.kept()), [Outcome::Intent]);
     assert_eq!(target.writes().len(), 1);
+    assert_eq!(service.take_audit_append_failures(), 1);
+    assert_eq!(service.take_audit_append_failures(), 0, "taking resets");
+}
+
+#[tokio::test]
+async fn with_the_trail_refusing_writes_no_change_reaches_the_target_and_reads_still_answer() {
+    // Arrange
+    let target = Arc::new(ScriptedTargetClient::new());
+    let uid = target.seed_user(stored_user(1));
+    let gid = target.seed_group(json!({"displayName": "G"}), std::slice::from_ref(&uid));
+    let audit = Arc::new(FailingAuditLog::default());
+    let service = ScimService::new(
+        target.clone(),
+        Arc::new(IdentityRules::new()),
+        audit.clone(),
+        Arc::new(crate::SystemClock),
+        Duration::from_secs(5),
+    );
+    let ctx = harness().ctx;
+    let edge = Edge(&service);
+    let group = json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "H"});
+
+    // Act
+    let writes = [
+        edge.create(ResourceKind::User, okta_user("a@x"), &ctx)
+            .await,
+        edge.create(ResourceKind::Group, group.clone(), &ctx).await,
+        edge.replace(ResourceKind::User, &uid, okta_user("b@x"), &ctx)
+            .await,
+        edge.replace(ResourceKind::Group, &gid, group, &ctx).await,
+        edge.patch(
+            ResourceKind::User,
+            &uid,
+            patch_body(json!([{"op": "replace", "path": "active", "value": false}])),
+            &ctx,
+        )
+        .await,
+        edge.patch(
+            ResourceKind::Group,
+            &gid,
+            patch_body(json!([{"op": "remove", "path": "members"}])),
+            &ctx,
+        )
+        .await,
+        edge.delete(ResourceKind::User, &uid, &ctx).await,
+        edge.delete(ResourceKind::Group, &gid, &ctx).await,
+    ];
+    let get = edge.get(ResourceKind::User, &uid, None, None, &ctx).await;
+    let list = edge
+        .list(ResourceKind::Group, ListQuery::default(), &ctx)
+        .await;
+
+    // Assert
+    for answer in writes {
+        let error = answer.unwrap_err();
+        assert!(
+            matches!(error, GatewayError::AuditUnavailable(_)),
+            "{error:?}"
+        );
+        assert_eq!(
+            (error.status(), error.retry_after()),
+            (503, Some(AUDIT_RETRY_AFTER))
+        );
+    }
+    assert!(
+        target.writes().is_empty(),
+        "nothing was changed: {:?}",
+        target.writes()
+    );
+    assert_eq!(get.unwrap().status, 200);
+    assert_eq!(list.unwrap().status, 200);
+    // Each write: its intent and its failure record refused; each read: its record.
+    assert_eq!(audit.attempts(), 8 * 2 + 2);
+    assert_eq!(service.take_audit_append_failures(), 8 * 2 + 2);
+}
+
+#[tokio::test]
+async fn a_change_has_one_intent_then_one_outcome_with_the_same_correlation_id() {
+    // Arrange
+    let h = harness();
+
+    // Act
+    let reply = h
+        .edge()
+        .create(ResourceKind::User, okta_user("ada@x"), &h.ctx)
+        .await
+        .unwrap();
+
+    // Assert
+    let records = h.audit.records();
+    assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
+    let (intent, outcome) = (&records[0], &records[1]);
+    assert_eq!(intent.correlation_id, outcome.correlation_id);
+    assert_eq!(
+        (intent.status, intent.target_status, intent.target_calls),
+        (crate::audit::INTENT_STATUS, None, 0)
+    );
+    assert_eq!(intent.operation, AuditOperation::Create);
+    assert_eq!(intent.subject.name.as_deref(), Some("ada@x"));
+    assert_eq!(intent.subject.target_id, None, "not created yet");
+    assert!(
+        intent.changes.iter().any(|c| c.attribute == "userName"),
+        "{:?}",
+        intent.changes
+    );
+    assert_eq!(
+        outcome.subject.target_id.as_deref(),
+        reply.body.unwrap()["id"].as_str()
+    );
 }
 
 /// Log lines written while a test runs, for what they must and must not say.
@@ -1351,13 +1513,13 @@ async fn a_failed_audit_write_logs_ids_only_never_the_records_personal_data() {
     let service = ScimService::new(
         Arc::new(ScriptedTargetClient::new()),
         Arc::new(IdentityRules::new()),
-        Arc::new(FailingAuditLog::default()),
+        Arc::new(FailingAuditLog::outcomes_only()),
         Arc::new(crate::SystemClock),
         Duration::from_secs(5),
     );
     let ctx = harness().ctx;
 
-    // Act
+    // Act: the intent is taken, the outcome after the create is not.
     let reply = Edge(&service)
         .create(
             ResourceKind::User,
@@ -1435,4 +1597,73 @@ fn the_use_case_futures_are_send_so_axum_handlers_can_await_them() {
     assert_send(&s.delete(ResourceKind::User, "u", c));
     fn assert_shareable<T: Send + Sync>() {}
     assert_shareable::<ScimService>();
+}
+
+#[tokio::test]
+async fn an_event_that_creates_a_user_and_its_group_writes_one_intent_for_both() {
+    // Arrange: neither is in Identity Center yet.
+    let h = harness();
+    let user = scim_core::User::from_value(okta_user("ada@x")).unwrap();
+    let group = scim_core::Group::from_value(json!({
+        "schemas": [scim_core::GROUP_SCHEMA], "displayName": "Eng", "externalId": "00g1"
+    }))
+    .unwrap();
+    let membership = converge::Convergence::Membership {
+        user: converge::Intent {
+            okta_id: "00ujl29u0le5T6Aj10h7".into(),
+            desired: converge::Desired::Present(Box::new(user)),
+        },
+        group: converge::Intent {
+            okta_id: "00g1".into(),
+            desired: converge::Desired::Present(Box::new(group)),
+        },
+        member: true,
+    };
+
+    // Act
+    let verdict = h.service.converge(membership, &h.ctx, true).await.unwrap();
+
+    // Assert
+    assert_eq!(verdict, converge::EventVerdict::Applied);
+    assert_eq!(
+        h.target
+            .writes()
+            .iter()
+            .map(|c| c.method)
+            .collect::<Vec<_>>(),
+        ["create_user", "create_group"]
+    );
+    let records = h.audit.records();
+    assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
+}
+
+#[tokio::test]
+async fn an_event_the_trail_cannot_take_changes_nothing_and_fails_to_be_retried() {
+    // Arrange
+    let target = Arc::new(ScriptedTargetClient::new());
+    let service = ScimService::new(
+        target.clone(),
+        Arc::new(IdentityRules::new()),
+        Arc::new(FailingAuditLog::default()),
+        Arc::new(crate::SystemClock),
+        Duration::from_secs(5),
+    );
+    let user = scim_core::User::from_value(okta_user("ada@x")).unwrap();
+    let convergence = converge::Convergence::User(converge::Intent {
+        okta_id: "00ujl29u0le5T6Aj10h7".into(),
+        desired: converge::Desired::Present(Box::new(user)),
+    });
+
+    // Act
+    let error = service
+        .converge(convergence, &harness().ctx, false)
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert!(
+        matches!(error, GatewayError::AuditUnavailable(_)),
+        "{error:?}"
+    );
+    assert!(target.writes().is_empty());
 }

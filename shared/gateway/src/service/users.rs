@@ -99,10 +99,11 @@ impl ScimService {
             .and_then(outbound_user)
             .map_err(GatewayError::Invalid)?;
         request.changes = attribute_changes(None, Some(&user.to_value()));
-        let deadline = request.deadline;
         let created = self
-            .call(request, 201, self.target.create_user(&user, deadline))
-            .await
+            .write(request, 201, |deadline| {
+                self.target.create_user(&user, deadline)
+            })
+            .await?
             .map_err(|e| from_target(e, USER, None))?;
         self.remember_created_user(&created).await;
         if let Some(id) = created.id() {
@@ -135,10 +136,15 @@ impl ScimService {
             .and_then(outbound_user)
             .map_err(GatewayError::Invalid)?;
         let (before, source) = self.known_user(request, id).await?;
-        let deadline = request.deadline;
+        request.plan_changes(attribute_changes(
+            Some(&before.to_value()),
+            Some(&user.to_value()),
+        ));
         let after = match self
-            .call(request, 200, self.target.replace_user(id, &user, deadline))
-            .await
+            .write(request, 200, |deadline| {
+                self.target.replace_user(id, &user, deadline)
+            })
+            .await?
         {
             Ok(after) => after,
             Err(error) => return Err(self.write_failed(error, USER, Some(id)).await),
@@ -174,10 +180,11 @@ impl ScimService {
             None if source == Source::Target => before.clone(),
             None => self.read_user(request, id).await?,
             Some(patch) => {
-                let deadline = request.deadline;
                 match self
-                    .call(request, 200, self.target.patch_user(id, &patch, deadline))
-                    .await
+                    .write(request, 200, |deadline| {
+                        self.target.patch_user(id, &patch, deadline)
+                    })
+                    .await?
                 {
                     Ok(after) => after,
                     Err(error) => return Err(self.write_failed(error, USER, Some(id)).await),
@@ -201,7 +208,6 @@ impl ScimService {
         id: &ResourceId,
     ) -> Result<ScimReply, GatewayError> {
         let id = id.as_str();
-        let deadline = request.deadline;
         // The record names what was deleted: from the mirror, else read first.
         match kind {
             ResourceKind::User => {
@@ -209,8 +215,10 @@ impl ScimService {
                 request.note_user(&before);
                 request.changes = attribute_changes(Some(&before.to_value()), None);
                 if let Err(error) = self
-                    .call(request, 204, self.target.delete_user(id, deadline))
-                    .await
+                    .write(request, 204, |deadline| {
+                        self.target.delete_user(id, deadline)
+                    })
+                    .await?
                 {
                     return Err(self.write_failed(error, kind, Some(id)).await);
                 }
@@ -219,8 +227,10 @@ impl ScimService {
                 let (before, _) = self.known_group(request, id).await?;
                 request.note_group(&before);
                 if let Err(error) = self
-                    .call(request, 204, self.target.delete_group(id, deadline))
-                    .await
+                    .write(request, 204, |deadline| {
+                        self.target.delete_group(id, deadline)
+                    })
+                    .await?
                 {
                     return Err(self.write_failed(error, kind, Some(id)).await);
                 }
