@@ -125,7 +125,7 @@ pub struct HeadEntry {
     pub last_expires_at: i64,
     /// The signing key's id.
     pub key_id: String,
-    /// [`HeadClaim::mac`].
+    /// The MAC of [`HeadClaim::message`].
     pub mac: String,
     /// The head's own expiry: [`BOOKKEEPING_MARGIN`] after its last record's.
     pub expires_at: i64,
