@@ -805,7 +805,9 @@ fn compare_as_sets(
 // The tests: one per fixture and target
 
 /// scim2-server is shared by every test; offset paging over it is only stable while no
-/// other fixture writes to it, so its replays run one at a time.
+/// other fixture writes to it, so its replays run one at a time: this lock within one
+/// process (`cargo test`), the `scim2-server` test group of `.config/nextest.toml`
+/// across nextest's processes.
 static SCIM2: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn replay_on(target_name: &str, fixture: &str) {

@@ -72,6 +72,10 @@ const CHAIN_READS: usize = 16;
 /// How long a writer waits before trying again to seal after a failure.
 const SEAL_RETRY: Duration = Duration::minutes(1);
 
+/// How far after a period verification looks for the chains that name the period's
+/// chains as their writers' predecessors.
+const SUCCESSOR_WINDOW: Duration = Duration::days(1);
+
 /// How many MAC checks verification sends to the key service at once.
 const MAC_CHECKS: usize = 16;
 
@@ -873,22 +877,19 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                 .map(|s| s.through);
             earlier_seal.insert(seal.through.clone(), earlier);
         }
-        let mut anchored = anchors.list(&before, &span_through).await?;
+        let anchored = anchors.list(&before, &span_through).await?;
         let latest_anchor = anchors.latest().await?;
-        if let Some(latest) = &latest_anchor
-            && latest.through.as_str() > span_through.as_str()
-        {
-            anchored.push(latest.clone());
-        }
-        // Chains a registration names as its writer's predecessor are read too, so that
-        // a predecessor cut short shows.
+        // The registrations of the day after the span too: a writer's next chain, which
+        // names where its chain of the span ended, may start hours later.
+        let successor_registry = match chain::next_hour(&span_through) {
+            Some(after) => {
+                let through = chain::hour_start(&span_through)
+                    .map_or_else(|| after.clone(), |s| chain::hour_key(s + SUCCESSOR_WINDOW));
+                self.backend.registrations(&after, &through).await?
+            }
+            None => Vec::new(),
+        };
         let mut ids: BTreeSet<String> = registry.iter().map(|c| c.chain.clone()).collect();
-        ids.extend(
-            registry
-                .iter()
-                .filter_map(|c| c.prev_chain.clone())
-                .filter(|c| chain::chain_hour(c).is_some()),
-        );
         ids.extend(
             discovered
                 .iter()
@@ -930,6 +931,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             earlier_seal,
             anchored,
             latest_anchor,
+            successor_registry,
             span_from,
             span_through,
             retention_floor: RETENTION_FLOOR,

@@ -34,10 +34,13 @@ pub(crate) struct Evidence {
     /// For each seal in view that starts a seal chain: the last hour of a seal before
     /// it, if there is one.
     pub earlier_seal: BTreeMap<String, Option<String>>,
-    /// The anchors whose last hour is in the seals' range, and the newest anchor.
+    /// The anchors whose last hour is in the seals' range.
     pub anchored: Vec<RawSeal>,
     /// The newest anchor.
     pub latest_anchor: Option<RawSeal>,
+    /// Registrations of the chains after the span (within a day), read only for where
+    /// they say their writers' previous chains ended.
+    pub successor_registry: Vec<RawChain>,
     /// The shortest retention a record may carry.
     pub retention_floor: Duration,
     /// The first chain hour checked.
@@ -219,6 +222,7 @@ pub(crate) fn verify(keys: &Checks<'_>, now: OffsetDateTime, ev: &Evidence) -> V
     let successors: HashMap<String, ChainLink> = ev
         .registry
         .iter()
+        .chain(&ev.successor_registry)
         .filter(|r| registration_ok(keys, &r.chain, r))
         .filter_map(|r| r.prev_link().flatten())
         .map(|l| (l.chain.clone(), l))
