@@ -391,38 +391,13 @@ impl Path {
 
 /// A FIFO events queue and its FIFO dead-letter queue, redriving after `max_receives`.
 async fn queues(sqs: &aws_sdk_sqs::Client, max_receives: u32) -> (String, String) {
-    let name = test_services::unique_name("events");
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("dead-letter queue");
-    let dlq_url = dlq.queue_url().expect("url").to_owned();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("arn")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("arn");
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("{name}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string(),
-        )
-        .send()
-        .await
-        .expect("events queue");
-    (queue.queue_url().expect("url").to_owned(), dlq_url)
+    aws_adapters::sqs_events::create_queues(
+        sqs,
+        &test_services::unique_name("events"),
+        max_receives,
+    )
+    .await
+    .expect("the events queues")
 }
 
 #[tokio::test]

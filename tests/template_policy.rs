@@ -3837,11 +3837,10 @@ fn secret_fence_problems(template: &Value, problems: &mut Vec<String>) {
 fn table_fence_problems(template: &Value, problems: &mut Vec<String>) {
     // Every item write the audit adapter can make (its local-only bulk load included) is
     // one the fence knows.
-    let code = std::fs::read_to_string(root().join("shared/aws-adapters/src/dynamodb_audit.rs"))
-        .unwrap_or_default();
-    let adapter_writes: BTreeSet<String> = sdk_calls(without_tests(&code))
-        .actions
-        .into_iter()
+    let adapter_writes: BTreeSet<String> = adapter_files("dynamodb_audit")
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|code| sdk_calls(without_tests(&code)).actions)
         .filter(|a| looks_like_item_write(a))
         .collect();
     assert!(

@@ -19,7 +19,6 @@ use aws_adapters::{
     DynamoDbAuditLog, DynamoDbEventLedger, DynamoDbMirror, S3SealAnchors, SecretsManagerSource,
     SqsEventQueue, SqsPoller,
 };
-use aws_sdk_sqs::types::QueueAttributeName;
 use gateway::audit_store::keys::AuditPowers;
 use gateway::{SecretError, SecretId, SecretSource, SecretString, SystemClock};
 
@@ -131,7 +130,13 @@ impl DevAws {
         )
         .await
         .context("creating the seal anchors' bucket")?;
-        let (queue_url, dlq_url) = queues(&aws_sdk_sqs::Client::new(&config), prefix).await?;
+        let (queue_url, dlq_url) = aws_adapters::sqs_events::create_queues(
+            &aws_sdk_sqs::Client::new(&config),
+            &format!("{prefix}-events"),
+            crate::dev_events::MAX_RECEIVES,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e).context("creating the events queues"))?;
         Ok(Self {
             endpoint: endpoint.to_owned(),
             region,
@@ -231,49 +236,4 @@ impl DevAws {
     pub fn poller(&self) -> SqsPoller {
         SqsPoller::new(aws_sdk_sqs::Client::new(&self.config), &self.queue_url)
     }
-}
-
-/// The events queue and its dead-letter queue (FIFO, the stack's redrive limit),
-/// created when missing; their URLs.
-async fn queues(sqs: &aws_sdk_sqs::Client, prefix: &str) -> anyhow::Result<(String, String)> {
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-events-dlq.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .context("creating the events dead-letter queue")?
-        .queue_url()
-        .context("SQS answered without the queue's URL")?
-        .to_owned();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .context("reading the dead-letter queue's ARN")?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .context("SQS answered without the queue's ARN")?;
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-events.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            serde_json::json!({
-                "deadLetterTargetArn": dlq_arn,
-                "maxReceiveCount": crate::dev_events::MAX_RECEIVES,
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .context("creating the events queue")?
-        .queue_url()
-        .context("SQS answered without the queue's URL")?
-        .to_owned();
-    Ok((queue_url, dlq_url))
 }

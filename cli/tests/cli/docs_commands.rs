@@ -14,10 +14,9 @@
 //! `AUDIT_MAC_KEY_ARN`, `AUDIT_SEAL_KEY_ARN` and `AUDIT_ANCHOR_BUCKET`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use crate::dev_process::Dev;
 
 /// The tables and bucket the runnable blocks name, as a stack would have them.
 const AUDIT_TABLE: &str = "scimgw-audit";
@@ -96,55 +95,6 @@ fn all_blocks() -> Vec<Block> {
         .collect()
 }
 
-/// `scimgw dev` as a child process, killed when dropped.
-struct Dev {
-    child: Child,
-    info: Value,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_dev(dir: &Path) -> Dev {
-    let info_path = dir.join("dev-info.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_scimgw"))
-        .args(["dev", "--listen", "127.0.0.1:0", "--info-json"])
-        .arg(&info_path)
-        .env("RUST_LOG", "error")
-        .env_remove("SCIMGW_DEV_SCIM_TOKEN")
-        .env_remove("SCIMGW_DEV_TARGET_TOKEN")
-        .stdout(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut dev = Dev {
-        child,
-        info: Value::Null,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(info) = std::fs::read_to_string(&info_path)
-            .ok()
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        {
-            dev.info = info;
-            return dev;
-        }
-        if let Some(status) = dev.child.try_wait().unwrap() {
-            panic!("scimgw dev exited before it wrote its info JSON: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "scimgw dev did not start in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Fresh copies of the tables the blocks name in moto, the anchor bucket, and the audit
 /// keys (made once per moto); the keys' ARNs.
 async fn prepare_moto() -> aws_adapters::kms_audit_keys::AuditKeyArns {
@@ -173,10 +123,7 @@ async fn prepare_moto() -> aws_adapters::kms_audit_keys::AuditKeyArns {
 }
 
 fn info(dev: &Dev, key: &str) -> String {
-    dev.info[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("scimgw dev's info JSON has no {key}"))
-        .to_owned()
+    dev.s(key)
 }
 
 #[test]
@@ -197,7 +144,7 @@ async fn runnable_doc_blocks_pass() {
     let dir = std::env::temp_dir().join(test_services::unique_name("scimgw-docs"));
     std::fs::create_dir_all(&dir).unwrap();
     std::os::unix::fs::symlink(repo_root().join("examples"), dir.join("examples")).unwrap();
-    let dev = start_dev(&dir);
+    let dev = Dev::start(&dir, &[], &[]);
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_scimgw")).parent().unwrap();
     let path = format!(
         "{}:{}",

@@ -11,9 +11,8 @@
 //! seal pointer.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
 
 use aws_adapters::DynamoDbAuditLog;
 use aws_adapters::S3SealAnchors;
@@ -26,75 +25,28 @@ use gateway::{Clock, FixedClock, ResourceKind};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
+use crate::dev_process::Dev;
+
 type Item = std::collections::HashMap<String, AttributeValue>;
 
-/// `scimgw dev` as a child process, killed when dropped.
-struct Dev {
-    child: Child,
-    info: Value,
-    dir: PathBuf,
-}
-
-impl Drop for Dev {
+impl Drop for Trail {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-impl Dev {
-    fn s(&self, key: &str) -> String {
-        self.info[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {key} in dev's info: {}", self.info))
-            .to_owned()
-    }
-}
-
-fn start_dev(prefix: &str) -> Dev {
-    let dir = std::env::temp_dir().join(test_services::unique_name("scimgw-tamper"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let info_path = dir.join("dev-info.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_scimgw"))
-        .args(["dev", "--listen", "127.0.0.1:0", "--info-json"])
-        .arg(&info_path)
-        .args([
+/// A `scimgw dev --aws-endpoint` of its own, in a scratch directory.
+fn start_dev(prefix: &str, dir: &std::path::Path) -> Dev {
+    Dev::start(
+        dir,
+        &[
             "--aws-endpoint",
             &test_services::moto_url(),
             "--aws-prefix",
             prefix,
-        ])
-        .envs(aws_env())
-        .env("RUST_LOG", "error")
-        .env_remove("SCIMGW_DEV_SCIM_TOKEN")
-        .stdout(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut dev = Dev {
-        child,
-        info: Value::Null,
-        dir,
-    };
-    let deadline = Instant::now() + StdDuration::from_secs(60);
-    loop {
-        if let Some(info) = std::fs::read_to_string(&info_path)
-            .ok()
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        {
-            dev.info = info;
-            return dev;
-        }
-        if let Some(status) = dev.child.try_wait().unwrap() {
-            panic!("scimgw dev exited before it wrote its info JSON: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "scimgw dev did not start in 60 s"
-        );
-        std::thread::sleep(StdDuration::from_millis(50));
-    }
+        ],
+        &aws_env(),
+    )
 }
 
 fn aws_env() -> Vec<(&'static str, &'static str)> {
@@ -145,6 +97,7 @@ fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
 /// A running dev with a trail to tamper with.
 struct Trail {
     dev: Dev,
+    dir: PathBuf,
     ddb: aws_sdk_dynamodb::Client,
     s3: aws_sdk_s3::Client,
     table: String,
@@ -153,7 +106,8 @@ struct Trail {
     first_hour: Vec<StoredAuditRecord>,
     /// That hour, `YYYYMMDDTHH`.
     first: String,
-    /// The next hour (sealed by `scimgw audit seal`).
+    /// The last hour of the second seal (by `scimgw audit seal`): the next hour, and
+    /// any later one that has ended by now.
     second: String,
     /// The seal pointer as it was after the first seal.
     pointer_after_first: Item,
@@ -168,7 +122,9 @@ fn hour_start(at: OffsetDateTime) -> OffsetDateTime {
 impl Trail {
     async fn new(name: &str) -> Self {
         let prefix = test_services::unique_name(name);
-        let dev = start_dev(&prefix);
+        let dir = std::env::temp_dir().join(&prefix);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dev = start_dev(&prefix, &dir);
         let config = test_services::moto_sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&config);
         let kms = aws_sdk_kms::Client::new(&config);
@@ -215,17 +171,18 @@ impl Trail {
             Some(first.clone())
         );
         let pointer_after_first = get(&ddb, &table, "SEALS", "HEAD").await;
-        let trail = Self {
+        let mut trail = Self {
             ddb,
             s3,
             table,
             bucket,
             first_hour,
-            second: chain::hour_key(first_start + Duration::hours(1)),
+            second: String::new(),
             first,
             pointer_after_first,
             since: first_start,
             dev,
+            dir,
         };
         // Today's sealer: the second hour (and any other finished one).
         let sealed = trail.scimgw_audit(
@@ -237,6 +194,10 @@ impl Trail {
             "{}",
             String::from_utf8_lossy(&sealed.stderr)
         );
+        // It seals the second hour, and the current one's predecessor if that has ended.
+        let run: Value = serde_json::from_slice(&sealed.stdout).unwrap();
+        trail.second = run["sealed_through"].as_str().unwrap().to_owned();
+        assert!(trail.second > trail.first, "{run}");
         // And requests through dev's SCIM API, in the current hour.
         for n in 0..3 {
             trail.create_user(n).await;

@@ -100,3 +100,164 @@ pub async fn run<B: LedgerBackend>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use gateway::audit::{
+        AuditActor, AuditOperation, AuditRecord, AuditSource, AuditSubject,
+        Outcome as RecordOutcome,
+    };
+    use gateway::audit_store::InMemoryAuditStore;
+    use gateway::audit_store::keys::LocalAuditKeys;
+    use gateway::{Clock, FixedClock};
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn record(time: OffsetDateTime) -> AuditRecord {
+        AuditRecord {
+            time,
+            source: AuditSource::Scim {
+                method: "POST".into(),
+                path: "/Users".into(),
+            },
+            actor: AuditActor {
+                credential: "scim-token:primary".into(),
+                user_agent: None,
+            },
+            subject: AuditSubject::default(),
+            operation: AuditOperation::Create,
+            membership: None,
+            changes: vec![],
+            query: None,
+            rule_set_version: "identity".into(),
+            outcome: RecordOutcome::Success,
+            status: 201,
+            target_status: Some(201),
+            target_calls: 1,
+            latency_ms: 2,
+            correlation_id: "req-1".into(),
+            error: None,
+            reason: None,
+            source_ip: None,
+            request_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_schedule_seals_a_quiet_hour_and_the_daily_task_verifies_the_day_before() {
+        // Arrange: one record at 06:10; the writer then falls silent.
+        let clock = Arc::new(FixedClock::new(datetime!(2024-04-05 06:10 UTC)));
+        let keys = LocalAuditKeys::random().unwrap();
+        let store = InMemoryAuditStore::new(&keys, clock.clone(), Duration::days(400));
+        store
+            .ledger()
+            .append_stored(record(clock.now()))
+            .await
+            .unwrap();
+
+        // Act: the 15-minute runs at 07:15 and at 09:15, then the daily run at 01:30.
+        clock.set(datetime!(2024-04-05 07:15 UTC));
+        let first = run(Task::Seal, store.ledger(), clock.now()).await.unwrap();
+        clock.set(datetime!(2024-04-05 09:15 UTC));
+        let quiet = run(Task::Seal, store.ledger(), clock.now()).await.unwrap();
+        clock.set(datetime!(2024-04-06 01:30 UTC));
+        run(Task::Seal, store.ledger(), clock.now()).await.unwrap();
+        let daily = run(Task::Verify, store.ledger(), clock.now())
+            .await
+            .unwrap();
+
+        // Assert
+        assert!(
+            matches!(first, Outcome::Seal { sealed_through: Some(ref h), chains: 1, .. } if h == "20240405T06")
+        );
+        assert!(
+            matches!(quiet, Outcome::Seal { sealed_through: Some(ref h), chains: 0, .. } if h == "20240405T08")
+        );
+        let Outcome::Verify {
+            since,
+            until,
+            report,
+        } = daily
+        else {
+            panic!("{daily:?}");
+        };
+        assert_eq!(
+            (since.as_str(), until.as_str()),
+            (
+                "2024-04-05T00:00:00.000000000Z",
+                "2024-04-06T00:00:00.000000000Z"
+            )
+        );
+        assert!(report.intact, "{report:#?}");
+        let line = metrics::document(
+            "sealer",
+            Task::Verify,
+            &Ok::<_, ()>(Outcome::Verify {
+                since,
+                until,
+                report,
+            }),
+        )
+        .to_line();
+        assert!(line.contains(metrics::AUDIT_VERIFY_PROBLEMS), "{line}");
+    }
+
+    #[tokio::test]
+    async fn a_repair_and_a_failure_are_in_the_metrics() {
+        // Arrange: a closing marker nobody signed.
+        let clock = Arc::new(FixedClock::new(datetime!(2024-04-05 06:10 UTC)));
+        let keys = LocalAuditKeys::random().unwrap();
+        let store = InMemoryAuditStore::new(&keys, clock.clone(), Duration::days(400));
+        store
+            .ledger()
+            .append_stored(record(clock.now()))
+            .await
+            .unwrap();
+        store.ledger().backend().tamper(|i| {
+            if let Some(head) = i.seal_head.as_mut() {
+                head.closing = Some("20991231T23".into());
+            } else {
+                i.seal_head = Some(gateway::audit_store::ledger::RawSealHead {
+                    closing: Some("20991231T23".into()),
+                    ..Default::default()
+                });
+            }
+        });
+        clock.set(datetime!(2024-04-05 07:15 UTC));
+
+        // Act
+        let outcome = run(Task::Seal, store.ledger(), clock.now()).await;
+        let line = metrics::document("sealer", Task::Seal, &outcome).to_line();
+        let failed = metrics::document(
+            "sealer",
+            Task::Seal,
+            &Err::<Outcome, _>("the table is unreachable"),
+        )
+        .to_line();
+
+        // Assert
+        let Ok(Outcome::Seal { repairs, .. }) = &outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(repairs.len(), 1, "{repairs:?}");
+        let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(doc[metrics::AUDIT_SEAL_REPAIRS], 1.0);
+        assert_eq!(doc[metrics::AUDIT_SEALS_WRITTEN], 1.0);
+        let doc: serde_json::Value = serde_json::from_str(&failed).unwrap();
+        assert_eq!(doc[metrics::AUDIT_SEAL_FAILED], 1.0);
+    }
+
+    #[test]
+    fn an_input_without_a_task_seals() {
+        let input: Input =
+            serde_json::from_value(serde_json::json!({"source": "aws.events"})).unwrap();
+        assert_eq!(input.task, Task::Seal);
+        let input: Input = serde_json::from_value(serde_json::json!({"task": "verify"})).unwrap();
+        assert_eq!(input.task, Task::Verify);
+    }
+}

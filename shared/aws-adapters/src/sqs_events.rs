@@ -1177,6 +1177,51 @@ impl SqsPoller {
     }
 }
 
+/// Creates (or finds, as SQS answers an existing queue of the same attributes) the
+/// events FIFO queue `<name>.fifo` and its dead-letter queue `<name>-dlq.fifo`, with the
+/// redrive limit `max_receives`, as the template has them. For tests and `scimgw dev
+/// --aws-endpoint`; returns the queue's and the dead-letter queue's URLs.
+pub async fn create_queues(
+    client: &Client,
+    name: &str,
+    max_receives: u32,
+) -> Result<(String, String), BoxError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let dlq_url = client
+        .create_queue()
+        .queue_name(format!("{name}-dlq.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await?
+        .queue_url()
+        .ok_or("SQS answered without the dead-letter queue's URL")?
+        .to_owned();
+    let dlq_arn = client
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or("SQS answered without the dead-letter queue's ARN")?;
+    let queue_url = client
+        .create_queue()
+        .queue_name(format!("{name}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::VisibilityTimeout, "30")
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{max_receives}}}"#),
+        )
+        .send()
+        .await?
+        .queue_url()
+        .ok_or("SQS answered without the queue's URL")?
+        .to_owned();
+    Ok((queue_url, dlq_url))
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_sqs::error::ErrorMetadata;
