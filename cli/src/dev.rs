@@ -154,6 +154,8 @@ pub struct DevServer {
     events: crate::dev_events::DevEvents,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
+    stop_sealer: tokio::sync::watch::Sender<bool>,
+    sealer: JoinHandle<()>,
 }
 
 impl DevServer {
@@ -292,6 +294,11 @@ impl DevServer {
         let addr = listener
             .local_addr()
             .context("reading the listening address")?;
+        let (stop_sealer, sealer_stopped) = tokio::sync::watch::channel(false);
+        let sealer = tokio::spawn(crate::dev_audit::seal_on_a_clock(
+            audit_store.clone(),
+            sealer_stopped,
+        ));
         let dev_audit = crate::dev_audit::DevAudit::new(addr, audit_store)?;
         // The hook as a plain service on its own path, in front of the rest, as API
         // Gateway routes it to its own function.
@@ -341,6 +348,8 @@ impl DevServer {
             events,
             stop,
             server,
+            stop_sealer,
+            sealer,
         })
     }
 
@@ -361,6 +370,8 @@ impl DevServer {
             .await
             .context("the gateway's server task failed")?
             .context("the gateway's server failed")?;
+        let _ = self.stop_sealer.send(true);
+        let _ = self.sealer.await;
         self.events.shutdown().await;
         if let Some(emulator) = self.emulator {
             emulator.shutdown().await;

@@ -23,7 +23,7 @@ use edge::metrics::{LogSink, RequestMetrics};
 use edge::{AuditApp, audit_router};
 use gateway::SystemClock;
 use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog};
-use gateway::audit_store::{AuditStore, InMemoryAuditStore};
+use gateway::audit_store::{AuditStore, AuditStoreError, InMemoryAuditStore};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
@@ -52,10 +52,49 @@ pub const TOKEN_LIFETIME: time::Duration = time::Duration::hours(12);
 /// applies to every record all the same).
 pub const RETENTION: time::Duration = time::Duration::days(400);
 
-/// What dev audits into and serves `/audit` from: an audit log and store in one.
-pub trait Trail: AuditLog + AuditStore {}
+/// What dev audits into and serves `/audit` from: an audit log and store in one, which
+/// dev also seals on a clock, as the stack's `sealer` does.
+#[async_trait]
+pub trait Trail: AuditLog + AuditStore {
+    /// Seals every finished hour not sealed yet.
+    async fn seal(&self) -> Result<(), AuditStoreError>;
+}
 
-impl<T: AuditLog + AuditStore> Trail for T {}
+#[async_trait]
+impl Trail for InMemoryAuditStore {
+    async fn seal(&self) -> Result<(), AuditStoreError> {
+        self.seal_due().await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl Trail for aws_adapters::DynamoDbAuditLog {
+    async fn seal(&self) -> Result<(), AuditStoreError> {
+        self.seal_due().await.map(|_| ())
+    }
+}
+
+/// How often dev's sealer runs: as the stack's schedule.
+pub const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Runs `trail`'s sealer every [`SEAL_EVERY`] until `stopped` fires, logging a failure
+/// (the next run tries again).
+pub async fn seal_on_a_clock(
+    trail: Arc<dyn Trail>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(SEAL_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if let Err(error) = trail.seal().await {
+                    tracing::warn!(target: "scimgw::audit", error = %error, "dev: sealing failed");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
 
 /// The in-memory trail: one process with every power (random local keys), sealing as
 /// it writes.
