@@ -83,7 +83,9 @@ pub async fn seal_on_a_clock(
     trail: Arc<dyn Trail>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut ticks = tokio::time::interval(SEAL_EVERY);
+    // The first run a period after start, as a schedule would: at start dev has written
+    // nothing of its own, and it seals as it writes besides.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + SEAL_EVERY, SEAL_EVERY);
     loop {
         tokio::select! {
             _ = ticks.tick() => {

@@ -12,14 +12,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use aws_adapters::kms_audit_keys::{
-    AuditKeyArns, KmsMacSigner, KmsMacVerifier, KmsSealKeys, KmsSealSigner, ensure_keys,
-};
+use aws_adapters::kms_audit_keys::{AuditKeyArns, all_powers, ensure_keys};
 use aws_adapters::{
     DynamoDbAuditLog, DynamoDbEventLedger, DynamoDbMirror, S3SealAnchors, SecretsManagerSource,
     SqsEventQueue, SqsPoller,
 };
-use gateway::audit_store::keys::AuditPowers;
 use gateway::{SecretError, SecretId, SecretSource, SecretString, SystemClock};
 
 /// The prefix of every name when `--aws-prefix` is not given.
@@ -155,19 +152,7 @@ impl DevAws {
     /// and the audit API in one process. It seals as it writes, and its anchors are in
     /// the bucket.
     pub fn audit_store(&self) -> DynamoDbAuditLog {
-        let kms = aws_sdk_kms::Client::new(&self.config);
-        let powers = AuditPowers {
-            mac: Some(Arc::new(KmsMacSigner::new(kms.clone(), &self.keys.mac))),
-            mac_check: Some(Arc::new(KmsMacVerifier::new(
-                kms.clone(),
-                vec![self.keys.mac.clone()],
-            ))),
-            seal: Some(Arc::new(KmsSealSigner::new(kms.clone(), &self.keys.seal))),
-            seal_check: Some(Arc::new(KmsSealKeys::new(
-                kms,
-                vec![self.keys.seal.clone()],
-            ))),
-        };
+        let powers = all_powers(&aws_sdk_kms::Client::new(&self.config), &self.keys);
         DynamoDbAuditLog::new(
             aws_sdk_dynamodb::Client::new(&self.config),
             &self.audit_table,

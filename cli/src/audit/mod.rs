@@ -304,21 +304,19 @@ async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCo
              (the stack's AuditMacKeyArn, AuditSealKeyArn and AuditAnchorBucketName outputs)"
         );
     }
-    if let AuditCommand::Seal = args.command {
-        return run_seal(&args.source, out).await;
-    }
-    let opened = open_store(&args.source).await?;
-    let store = opened.store();
     match args.command {
         AuditCommand::Query(query) => {
-            run_query(store, &query, out).await?;
+            let opened = open_store(&args.source).await?;
+            run_query(opened.store(), &query, out).await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export(export) => {
-            export::run_export(store, &export).await?;
+            let opened = open_store(&args.source).await?;
+            export::run_export(opened.store(), &export).await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify(verify) => {
+            let opened = open_store(&args.source).await?;
             let verifier = match &opened {
                 Opened::Table(store) => Verifier::Table(store.as_ref()),
                 Opened::Api(api) => Verifier::Api(api),
@@ -330,8 +328,7 @@ async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCo
                 ExitCode::from(1)
             })
         }
-        // Answered above, before any store is opened.
-        AuditCommand::Seal => Ok(ExitCode::SUCCESS),
+        AuditCommand::Seal => run_seal(&args.source, out).await,
     }
 }
 

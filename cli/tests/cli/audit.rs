@@ -11,9 +11,7 @@ use std::sync::Arc;
 
 use aws_adapters::DynamoDbAuditLog;
 use aws_adapters::dynamodb_audit::create_table;
-use aws_adapters::kms_audit_keys::{
-    AuditKeyArns, ensure_keys, sealer_powers, verifier_powers, writer_powers,
-};
+use aws_adapters::kms_audit_keys::{AuditKeyArns, all_powers, ensure_keys, writer_powers};
 use aws_adapters::s3_seal_anchors::create_bucket;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gateway::audit::{
@@ -698,18 +696,10 @@ async fn verify_against_the_table_goes_a_bounded_span_at_a_time_to_the_same_verd
     create_bucket(&aws_sdk_s3::Client::new(&config), &bucket, 1)
         .await
         .unwrap();
-    let verifier = verifier_powers(&kms, vec![keys.mac.clone()], vec![keys.seal.clone()]);
-    let sealer = sealer_powers(&kms, vec![keys.seal.clone()]).unwrap();
-    let powers = gateway::audit_store::keys::AuditPowers {
-        mac: writer_powers(&kms, &keys.mac).mac,
-        mac_check: verifier.mac_check,
-        seal: sealer.seal,
-        seal_check: verifier.seal_check,
-    };
     let log = DynamoDbAuditLog::new(
         ddb.clone(),
         name.clone(),
-        powers,
+        all_powers(&kms, &keys),
         clock.clone(),
         time::Duration::days(3650),
     )

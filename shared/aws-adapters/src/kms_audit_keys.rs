@@ -267,6 +267,23 @@ pub fn sealer_powers(client: &Client, seal_key_ids: Vec<String>) -> Option<Audit
     })
 }
 
+/// Every power at once, for one process that writes, seals and verifies
+/// (`scimgw dev --aws-endpoint`, tests); a deployed function holds one role's only.
+pub fn all_powers(client: &Client, keys: &AuditKeyArns) -> AuditPowers {
+    AuditPowers {
+        mac: Some(Arc::new(KmsMacSigner::new(client.clone(), &keys.mac))),
+        mac_check: Some(Arc::new(KmsMacVerifier::new(
+            client.clone(),
+            vec![keys.mac.clone()],
+        ))),
+        seal: Some(Arc::new(KmsSealSigner::new(client.clone(), &keys.seal))),
+        seal_check: Some(Arc::new(KmsSealKeys::new(
+            client.clone(),
+            vec![keys.seal.clone()],
+        ))),
+    }
+}
+
 /// The ARNs of the audit trail's two keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditKeyArns {

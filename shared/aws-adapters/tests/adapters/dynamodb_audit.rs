@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use aws_adapters::dynamodb_audit::{self, INDEXES, TIME_SK, TTL_ATTRIBUTE};
 use aws_adapters::kms_audit_keys::{
-    AuditKeyArns, KmsMacSigner, KmsMacVerifier, KmsSealKeys, KmsSealSigner, ensure_keys,
-    sealer_powers, verifier_powers, writer_powers,
+    AuditKeyArns, all_powers, ensure_keys, sealer_powers, verifier_powers, writer_powers,
 };
 use aws_adapters::s3_seal_anchors::create_bucket;
 use aws_adapters::{DynamoDbAuditLog, S3SealAnchors};
@@ -22,7 +21,7 @@ use gateway::audit::{
     secrets_in,
 };
 use gateway::audit_store::MemoryAnchors;
-use gateway::audit_store::keys::{AuditPowers, KeyError};
+use gateway::audit_store::keys::KeyError;
 use gateway::audit_store::{
     AuditQuery, AuditStore, AuditStoreError, NoteKind, ProblemKind, ProblemSubject,
     StoredAuditRecord, VerifyReport,
@@ -40,23 +39,6 @@ type Item = HashMap<String, AttributeValue>;
 
 /// The retention production uses (at the floor's safe side).
 const RETENTION: Duration = Duration::days(400);
-
-/// Every power, through KMS in moto: the writer's MAC key, the verifier's checks, the
-/// sealer's signing key.
-fn all_powers(kms: &aws_sdk_kms::Client, keys: &AuditKeyArns) -> AuditPowers {
-    AuditPowers {
-        mac: Some(Arc::new(KmsMacSigner::new(kms.clone(), &keys.mac))),
-        mac_check: Some(Arc::new(KmsMacVerifier::new(
-            kms.clone(),
-            vec![keys.mac.clone()],
-        ))),
-        seal: Some(Arc::new(KmsSealSigner::new(kms.clone(), &keys.seal))),
-        seal_check: Some(Arc::new(KmsSealKeys::new(
-            kms.clone(),
-            vec![keys.seal.clone()],
-        ))),
-    }
-}
 
 fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
     AuditRecord {

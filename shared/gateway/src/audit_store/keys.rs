@@ -317,13 +317,6 @@ impl SealKeySource for LocalSealKey {
     }
 }
 
-#[async_trait]
-impl SealKeySource for SealPublicKeys {
-    async fn public_keys(&self) -> Result<SealPublicKeys, KeyError> {
-        Ok(self.clone())
-    }
-}
-
 /// What one ledger instance may do. A writer holds `mac`; the sealer `seal` (and
 /// `mac_check`, to check what it seals); verifiers `mac_check` and `seal_check`. A power
 /// not held is refused with [`KeyError::NotHeld`].
@@ -360,15 +353,6 @@ impl AuditPowers {
             mac_check: Some(keys.mac.clone()),
             seal: Some(keys.seal.clone()),
             seal_check: Some(keys.seal.clone()),
-        }
-    }
-
-    /// Only the verifier's powers of `self`.
-    pub fn verifier(&self) -> Self {
-        Self {
-            mac: None,
-            seal: None,
-            ..self.clone()
         }
     }
 
@@ -488,7 +472,12 @@ mod tests {
         let keys = LocalAuditKeys::random().unwrap();
 
         // Act
-        let verifier = AuditPowers::local(&keys).verifier();
+        let all = AuditPowers::local(&keys);
+        let verifier = AuditPowers {
+            mac_check: all.mac_check,
+            seal_check: all.seal_check,
+            ..AuditPowers::default()
+        };
 
         // Assert
         assert!(matches!(verifier.mac_signer(), Err(KeyError::NotHeld(_))));
