@@ -98,7 +98,8 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
         let _ = axum::serve(listener, jwks).await;
     });
     // …the audit table with two records…
-    let ddb = aws_sdk_dynamodb::Client::new(&test_services::moto_sdk_config().await);
+    let moto = test_services::moto_sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&moto);
     let table = test_services::unique_name("e2e-audit-api");
     create_table(&ddb, &table).await.expect("create table");
     let keys = LocalAuditKeys::random().expect("keys");
@@ -157,7 +158,21 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
             .with_allowed_client_ids(vec![CLIENT.into(), "0oa-audit-web".into()]),
     )
     .expect("verifier");
-    let router = audit_router(Arc::new(AuditApp::new(store, Arc::new(verifier))));
+    // …and the reads queue the API notes each read on, in moto's SQS…
+    let sqs = aws_sdk_sqs::Client::new(&moto);
+    let (reads_queue, _) = aws_adapters::sqs_read_notes::create_read_queues(
+        &sqs,
+        &test_services::unique_name("e2e-audit-reads"),
+        5,
+    )
+    .await
+    .expect("reads queue");
+    let notes = aws_adapters::SqsReadNotes::new(sqs.clone(), reads_queue.clone());
+    let router = audit_router(Arc::new(AuditApp::new(
+        store,
+        Arc::new(verifier),
+        Arc::new(notes),
+    )));
     let call = |token: Option<String>, uri: &str| {
         let router = router.clone();
         let mut request = Request::get(uri);
@@ -317,5 +332,42 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["records"].as_array().map(Vec::len), Some(2));
+
+    // Every answered read left a note on the reads queue, and no refused one did: the
+    // three reads above that answered 200, and none of the 401s and 403s.
+    let mut noted = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&reads_queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let note: gateway::audit_reads::ReadNote =
+                serde_json::from_str(message.body().unwrap_or_default()).expect("a note");
+            noted.push((note.path, note.status));
+            sqs.delete_message()
+                .queue_url(&reads_queue)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    noted.sort();
+    assert_eq!(
+        noted,
+        [
+            ("/audit/records".to_owned(), Some(200)),
+            ("/audit/records".to_owned(), Some(200)),
+            ("/audit/verify".to_owned(), Some(200)),
+        ]
+    );
     server.abort();
 }

@@ -5784,7 +5784,11 @@ fn the_hook_and_the_worker_share_one_fifo_queue_whose_redrive_limit_is_the_worke
     let queue = hook.variable_refs("EVENTS_QUEUE_URL");
     assert_eq!(queue.len(), 1, "{queue:?}");
     assert_eq!(worker.variable_refs("EVENTS_QUEUE_URL"), queue);
-    assert_eq!(worker.sqs_triggers(), queue);
+    // Its other trigger is the reads queue (the notes of reads of the audit trail).
+    let mut triggers = queue.clone();
+    triggers.extend(worker.variable_refs("AUDIT_READS_QUEUE_ARN"));
+    assert_eq!(triggers.len(), 2, "{triggers:?}");
+    assert_eq!(worker.sqs_triggers(), triggers);
     let queue_id = queue.iter().next().map(String::as_str).unwrap_or_default();
     assert_eq!(resource_type(&template, queue_id), Some("AWS::SQS::Queue"));
     let properties = &template["Resources"][queue_id]["Properties"];
@@ -5839,7 +5843,8 @@ fn the_hook_and_the_worker_share_one_fifo_queue_whose_redrive_limit_is_the_worke
     assert_eq!(allow["redrivePermission"].as_str(), Some("byQueue"));
     assert_eq!(one_or_many(&allow["sourceQueueArns"]).len(), 1);
 
-    // The trigger: batches of at most 10, partial batch responses, a concurrency cap.
+    // The triggers (the events queue, the reads queue): batches of at most 10, partial
+    // batch responses, a concurrency cap.
     let events: Vec<&Value> = worker.value["Properties"]["Events"]
         .as_mapping()
         .into_iter()
@@ -5847,21 +5852,44 @@ fn the_hook_and_the_worker_share_one_fifo_queue_whose_redrive_limit_is_the_worke
         .map(|(_, e)| e)
         .filter(|e| e["Type"].as_str() == Some("SQS"))
         .collect();
-    let [event] = events.as_slice() else {
-        panic!("one SQS trigger: {events:?}")
-    };
-    let trigger = &event["Properties"];
-    assert!(number_or_default(&template, &trigger["BatchSize"]).is_some_and(|n| n <= 10));
-    assert!(
-        one_or_many(&trigger["FunctionResponseTypes"])
-            .iter()
-            .any(|t| t.as_str() == Some("ReportBatchItemFailures")),
-        "the worker answers partial batch failures"
+    assert_eq!(events.len(), 2, "two SQS triggers: {events:?}");
+    for event in &events {
+        let trigger = &event["Properties"];
+        assert!(number_or_default(&template, &trigger["BatchSize"]).is_some_and(|n| n <= 10));
+        assert!(
+            one_or_many(&trigger["FunctionResponseTypes"])
+                .iter()
+                .any(|t| t.as_str() == Some("ReportBatchItemFailures")),
+            "the worker answers partial batch failures"
+        );
+        assert!(
+            trigger["ScalingConfig"].get("MaximumConcurrency").is_some(),
+            "Identity Center's load is capped"
+        );
+    }
+
+    // The reads queue: encrypted, its notes kept 14 days and handed out long enough for
+    // the worker, and those that fail parked in an encrypted dead-letter queue that alarms.
+    let reads = worker.variable_refs("AUDIT_READS_QUEUE_ARN");
+    let reads_id = reads.iter().next().map(String::as_str).unwrap_or_default();
+    let reads_properties = &template["Resources"][reads_id]["Properties"];
+    assert!(encrypted(reads_properties), "{reads_id} is encrypted");
+    assert_eq!(
+        number_or_default(&template, &reads_properties["MessageRetentionPeriod"]),
+        Some(14 * 86_400)
     );
-    assert!(
-        trigger["ScalingConfig"].get("MaximumConcurrency").is_some(),
-        "Identity Center's load is capped"
-    );
+    let reads_visibility = number_or_default(&template, &reads_properties["VisibilityTimeout"])
+        .expect("a visibility timeout");
+    assert!(reads_visibility >= 6 * timeout);
+    let reads_dlq = refs(&reads_properties["RedrivePolicy"]["deadLetterTargetArn"]);
+    let reads_dlq_id = reads_dlq
+        .iter()
+        .next()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert!(encrypted(
+        &template["Resources"][reads_dlq_id]["Properties"]
+    ));
 
     // Alarms: anything in the dead-letter queue, and an old message on the queue.
     let sqs_alarm = |queue: &str, metric: &str| {
@@ -5874,6 +5902,10 @@ fn the_hook_and_the_worker_share_one_fifo_queue_whose_redrive_limit_is_the_worke
         })
     };
     assert!(sqs_alarm(dlq_id, "ApproximateNumberOfMessagesVisible"));
+    assert!(sqs_alarm(
+        reads_dlq_id,
+        "ApproximateNumberOfMessagesVisible"
+    ));
     assert!(sqs_alarm(queue_id, "ApproximateAgeOfOldestMessage"));
 }
 
@@ -5960,7 +5992,7 @@ fn the_policy_check_holds_the_event_functions_to_their_keys_and_queue() {
     let no_trigger = problems_after(
         "EventWorkerRole",
         set(
-            "EventsQueue",
+            "Queues",
             "Action",
             "[sqs:ChangeMessageVisibility, sqs:DeleteMessage, sqs:GetQueueAttributes]",
         ),
@@ -5975,7 +6007,7 @@ fn the_policy_check_holds_the_event_functions_to_their_keys_and_queue() {
     let no_backoff = problems_after(
         "EventWorkerRole",
         set(
-            "EventsQueue",
+            "Queues",
             "Action",
             "[sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage]",
         ),

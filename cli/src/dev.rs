@@ -140,6 +140,9 @@ pub struct DevInfo {
     pub events_queue_url: Option<String>,
     /// With `--aws-endpoint`: its dead-letter queue (`scimgw events dlq`).
     pub events_dlq_url: Option<String>,
+    /// With `--aws-endpoint`: the queue that takes a note of every read of the audit
+    /// trail (`scimgw audit --reads-queue`).
+    pub audit_reads_queue_url: Option<String>,
     /// With `--aws-endpoint`: the audit trail's KMS HMAC key (`--mac-key-ids`).
     pub audit_mac_key: Option<String>,
     /// With `--aws-endpoint`: the audit trail's KMS seal key (`--seal-key-ids`).
@@ -154,8 +157,9 @@ pub struct DevServer {
     events: crate::dev_events::DevEvents,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
-    stop_sealer: tokio::sync::watch::Sender<bool>,
+    stop_background: tokio::sync::watch::Sender<bool>,
     sealer: JoinHandle<()>,
+    reads_writer: Option<JoinHandle<()>>,
 }
 
 impl DevServer {
@@ -294,12 +298,14 @@ impl DevServer {
         let addr = listener
             .local_addr()
             .context("reading the listening address")?;
-        let (stop_sealer, sealer_stopped) = tokio::sync::watch::channel(false);
+        let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
         let sealer = tokio::spawn(crate::dev_audit::seal_on_a_clock(
             audit_store.clone(),
-            sealer_stopped,
+            background_stopped.clone(),
         ));
-        let dev_audit = crate::dev_audit::DevAudit::new(addr, audit_store)?;
+        let (notes, reads_writer) =
+            crate::dev_audit::read_notes(audit_store.clone(), aws.as_ref(), background_stopped);
+        let dev_audit = crate::dev_audit::DevAudit::new(addr, audit_store, notes)?;
         // The hook as a plain service on its own path, in front of the rest, as API
         // Gateway routes it to its own function.
         let hook = events.hook.clone().into_service::<axum::body::Body>();
@@ -338,6 +344,7 @@ impl DevServer {
             seal_bucket: aws.as_ref().map(|a| a.seal_bucket.clone()),
             events_queue_url: aws.as_ref().map(|a| a.queue_url.clone()),
             events_dlq_url: aws.as_ref().map(|a| a.dlq_url.clone()),
+            audit_reads_queue_url: aws.as_ref().map(|a| a.reads_queue_url.clone()),
             audit_mac_key: aws.as_ref().map(|a| a.keys.mac.clone()),
             audit_seal_key: aws.as_ref().map(|a| a.keys.seal.clone()),
         };
@@ -348,8 +355,9 @@ impl DevServer {
             events,
             stop,
             server,
-            stop_sealer,
+            stop_background,
             sealer,
+            reads_writer,
         })
     }
 
@@ -370,8 +378,11 @@ impl DevServer {
             .await
             .context("the gateway's server task failed")?
             .context("the gateway's server failed")?;
-        let _ = self.stop_sealer.send(true);
+        let _ = self.stop_background.send(true);
         let _ = self.sealer.await;
+        if let Some(reads_writer) = self.reads_writer {
+            let _ = reads_writer.await;
+        }
         self.events.shutdown().await;
         if let Some(emulator) = self.emulator {
             emulator.shutdown().await;

@@ -23,6 +23,7 @@ use edge::metrics::{LogSink, RequestMetrics};
 use edge::{AuditApp, audit_router};
 use gateway::SystemClock;
 use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog};
+use gateway::audit_reads::{AppendingReadNotes, ReadNoteWriter, ReadNotes, SenderTrust};
 use gateway::audit_store::{AuditStore, AuditStoreError, InMemoryAuditStore};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -105,6 +106,27 @@ pub fn store() -> anyhow::Result<Arc<InMemoryAuditStore>> {
         InMemoryAuditStore::ephemeral(Arc::new(SystemClock), RETENTION)
             .context("generating the local audit keys")?,
     ))
+}
+
+/// Where the audit API's notes of reads go, and the task that appends them when they go
+/// to a queue: without `aws`, straight into `trail` (dev holds the writers' power); with
+/// it, to the reads queue there, drained by a writer as the stack's `event-worker` does
+/// (every sender trusted: dev is the audit API and the writer in one).
+pub fn read_notes(
+    trail: Arc<dyn Trail>,
+    aws: Option<&crate::dev_aws::DevAws>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> (Arc<dyn ReadNotes>, Option<tokio::task::JoinHandle<()>>) {
+    let log: Arc<dyn AuditLog> = trail;
+    let Some(aws) = aws else {
+        return (Arc::new(AppendingReadNotes::new(log)), None);
+    };
+    let writer = ReadNoteWriter::new(log, SenderTrust::Everyone, Arc::new(SystemClock));
+    let poller = aws.reads_poller();
+    let task = tokio::spawn(async move {
+        poller.run(&writer, stopped).await;
+    });
+    (Arc::new(aws.read_notes()), Some(task))
 }
 
 /// The SCIM path's audit log: `dev`'s own in-memory log (it counts records) and the
@@ -213,8 +235,13 @@ pub struct DevAudit {
 
 impl DevAudit {
     /// Sets up the issuer, the verifier (fetching the key set from the dev port itself,
-    /// as the Lambda fetches Okta's) and the audit API over `store`.
-    pub fn new(addr: SocketAddr, store: Arc<dyn Trail>) -> anyhow::Result<Self> {
+    /// as the Lambda fetches Okta's) and the audit API over `store`, noting each read
+    /// through `notes`.
+    pub fn new(
+        addr: SocketAddr,
+        store: Arc<dyn Trail>,
+        notes: Arc<dyn ReadNotes>,
+    ) -> anyhow::Result<Self> {
         let base = format!("http://{addr}");
         let issuer = Arc::new(DevIssuer::generate(base.clone())?);
         let verifier = JwksVerifier::new(
@@ -230,7 +257,7 @@ impl DevAudit {
             auditor_token,
             issuer,
             app: Arc::new(
-                AuditApp::new(store, Arc::new(verifier))
+                AuditApp::new(store, Arc::new(verifier), notes)
                     .with_metrics(RequestMetrics::new("audit-api").with_sink(Arc::new(LogSink))),
             ),
         })
@@ -359,7 +386,9 @@ mod tests {
         // fetches the key set from it).
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let audit = DevAudit::new(addr, store().unwrap()).unwrap();
+        let trail = store().unwrap();
+        let notes = Arc::new(AppendingReadNotes::new(trail.clone()));
+        let audit = DevAudit::new(addr, trail, notes).unwrap();
         let router = audit.router(Router::new());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;

@@ -2,7 +2,8 @@
 //! endpoint (a local moto server, typically) instead of memory, as the stack has them:
 //! the audit table with its KMS MAC and seal keys and its anchor bucket (Object Lock),
 //! the state table (mirror and event ledger), the secrets in Secrets Manager, and the
-//! events FIFO queue with its dead-letter queue. Each is created on start when missing,
+//! events FIFO queue with its dead-letter queue, and the reads queue that takes a note
+//! of every read of the audit trail. Each is created on start when missing,
 //! under names that start with a prefix (`--aws-prefix`, default `scimgw-dev`), so a
 //! second `dev` with the same prefix finds the first one's trail, and two prefixes keep
 //! two developers (or tests) apart on one emulator.
@@ -15,7 +16,7 @@ use async_trait::async_trait;
 use aws_adapters::kms_audit_keys::{AuditKeyArns, all_powers, ensure_keys};
 use aws_adapters::{
     DynamoDbAuditLog, DynamoDbEventLedger, DynamoDbMirror, S3SealAnchors, SecretsManagerSource,
-    SqsEventQueue, SqsPoller,
+    SqsEventQueue, SqsPoller, SqsReadNotes,
 };
 use gateway::{SecretError, SecretId, SecretSource, SecretString, SystemClock};
 
@@ -49,6 +50,8 @@ pub struct DevAws {
     pub queue_url: String,
     /// The dead-letter queue's URL.
     pub dlq_url: String,
+    /// The reads queue: notes of reads of the audit trail (`gateway::audit_reads`).
+    pub reads_queue_url: String,
     prefix: String,
     config: aws_config::SdkConfig,
 }
@@ -134,6 +137,13 @@ impl DevAws {
         )
         .await
         .map_err(|e| anyhow::anyhow!(e).context("creating the events queues"))?;
+        let (reads_queue_url, _) = aws_adapters::sqs_read_notes::create_read_queues(
+            &aws_sdk_sqs::Client::new(&config),
+            &format!("{prefix}-audit-reads"),
+            crate::dev_events::MAX_RECEIVES,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e).context("creating the reads queues"))?;
         Ok(Self {
             endpoint: endpoint.to_owned(),
             region,
@@ -143,6 +153,7 @@ impl DevAws {
             keys,
             queue_url,
             dlq_url,
+            reads_queue_url,
             prefix: prefix.to_owned(),
             config,
         })
@@ -220,5 +231,21 @@ impl DevAws {
     /// A poller of the events queue, for the worker.
     pub fn poller(&self) -> SqsPoller {
         SqsPoller::new(aws_sdk_sqs::Client::new(&self.config), &self.queue_url)
+    }
+
+    /// The reads queue's sender, for the audit API.
+    pub fn read_notes(&self) -> SqsReadNotes {
+        SqsReadNotes::new(
+            aws_sdk_sqs::Client::new(&self.config),
+            &self.reads_queue_url,
+        )
+    }
+
+    /// A poller of the reads queue, for the writer that appends its notes.
+    pub fn reads_poller(&self) -> SqsPoller {
+        SqsPoller::new(
+            aws_sdk_sqs::Client::new(&self.config),
+            &self.reads_queue_url,
+        )
     }
 }

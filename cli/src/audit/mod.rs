@@ -10,6 +10,9 @@
 //! through [`clients::audit_api::HttpAuditStore`], so every subcommand runs the same code
 //! against either.
 //!
+//! Every command against the table is itself recorded in the trail before it reads
+//! ([`reads`], `--reads-queue`); through the API, the API records each read.
+//!
 //! This file holds the options, the dispatch and the `query` and `verify` commands;
 //! `export` lives in [`export`], what is printed for people in [`output`].
 //!
@@ -18,6 +21,7 @@
 
 mod export;
 mod output;
+mod reads;
 pub(crate) mod table;
 
 use std::io::Write;
@@ -91,6 +95,17 @@ pub struct SourceArgs {
         value_name = "NAME"
     )]
     pub anchor_bucket: Option<String>,
+    /// The queue that takes a note of each read of the table (the stack's
+    /// AuditReadsQueueUrl output): every command against the table is recorded in the
+    /// audit trail, and reads nothing when its note cannot be sent. Needs
+    /// sqs:SendMessage.
+    #[arg(
+        long,
+        env = "SCIMGW_AUDIT_READS_QUEUE",
+        global = true,
+        value_name = "URL"
+    )]
+    pub reads_queue: Option<String>,
     /// Read through the audit API at this base URL (the stage URL, before `/audit`).
     #[arg(long, env = "SCIMGW_AUDIT_API", global = true, value_name = "URL")]
     pub api: Option<String>,
@@ -167,9 +182,27 @@ enum OperationArg {
     Replay,
     Discard,
     Reconcile,
+    /// A read of the audit trail itself.
+    Read,
 }
 
 impl FilterArgs {
+    /// The filters given, for the note of the read.
+    fn asked(&self) -> reads::Asked {
+        fn name(value: Option<impl ValueEnum>) -> Option<String> {
+            value
+                .and_then(|v| v.to_possible_value())
+                .map(|v| v.get_name().to_owned())
+        }
+        reads::Asked::default()
+            .with("target", self.target.as_deref())
+            .with("actor", self.actor.as_deref())
+            .with_time("since", self.since)
+            .with_time("until", self.until)
+            .with("outcome", name(self.outcome))
+            .with("operation", name(self.operation))
+    }
+
     fn query(&self, limit: u32, cursor: Option<String>) -> AuditQuery {
         AuditQuery {
             target: self.target.clone(),
@@ -193,6 +226,7 @@ impl FilterArgs {
                 OperationArg::Replay => AuditOperation::Replay,
                 OperationArg::Discard => AuditOperation::Discard,
                 OperationArg::Reconcile => AuditOperation::Reconcile,
+                OperationArg::Read => AuditOperation::Read,
             }),
             limit,
             cursor,
@@ -303,6 +337,26 @@ async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCo
             "verify against the table needs --mac-key-ids, --seal-key-ids and --anchor-bucket \
              (the stack's AuditMacKeyArn, AuditSealKeyArn and AuditAnchorBucketName outputs)"
         );
+    }
+    if args.source.table.is_some() && args.source.api.is_none() {
+        let (command, asked) = match &args.command {
+            AuditCommand::Query(q) => (
+                "query",
+                q.filters
+                    .asked()
+                    .with("limit", Some(q.limit))
+                    .with("cursor", q.cursor.as_deref()),
+            ),
+            AuditCommand::Export(e) => ("export", e.filters.asked()),
+            AuditCommand::Verify(v) => (
+                "verify",
+                reads::Asked::default()
+                    .with_time("since", v.since)
+                    .with_time("until", v.until),
+            ),
+            AuditCommand::Seal => ("seal", reads::Asked::default()),
+        };
+        reads::note_table_read(&args.source, command, asked).await?;
     }
     match args.command {
         AuditCommand::Query(query) => {
@@ -690,6 +744,7 @@ mod tests {
                 mac_key_ids: Vec::new(),
                 seal_key_ids: Vec::new(),
                 anchor_bucket: None,
+                reads_queue: None,
                 api: Some(api.to_owned()),
                 token: Some("t".to_owned()),
             };
@@ -716,6 +771,7 @@ mod tests {
                 mac_key_ids: Vec::new(),
                 seal_key_ids: Vec::new(),
                 anchor_bucket: None,
+                reads_queue: None,
                 api: Some("http://127.0.0.1:9/".to_owned()),
                 token: Some("t".to_owned()),
             })

@@ -13,10 +13,13 @@ use aws_adapters::DynamoDbAuditLog;
 use aws_adapters::dynamodb_audit::create_table;
 use aws_adapters::kms_audit_keys::{AuditKeyArns, all_powers, ensure_keys, writer_powers};
 use aws_adapters::s3_seal_anchors::create_bucket;
+use aws_adapters::sqs_read_notes::create_read_queues;
 use aws_sdk_dynamodb::types::AttributeValue;
+use gateway::audit::ReadVia;
 use gateway::audit::{
     AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
+use gateway::audit_reads::{InMemoryReadNotes, ReadNoteWriter, SenderTrust};
 use gateway::audit_store::{AuditQuery, AuditStore, InMemoryAuditStore};
 use gateway::auth::StaticAccessTokenVerifier;
 use gateway::{Auditor, ResourceKind, SystemClock};
@@ -74,10 +77,12 @@ fn record(n: usize) -> AuditRecord {
 
 struct Table {
     name: String,
-    log: DynamoDbAuditLog,
+    log: Arc<DynamoDbAuditLog>,
     ddb: aws_sdk_dynamodb::Client,
     keys: AuditKeyArns,
     bucket: String,
+    reads_queue: String,
+    sqs: aws_sdk_sqs::Client,
 }
 
 /// A fresh audit table in moto holding `count` records.
@@ -103,12 +108,18 @@ async fn table(count: usize) -> Table {
     for n in 1..=count {
         log.append(record(n)).await.unwrap();
     }
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let (reads_queue, _) = create_read_queues(&sqs, &test_services::unique_name("cli-reads"), 5)
+        .await
+        .unwrap();
     Table {
         name,
-        log,
+        log: Arc::new(log),
         ddb,
         keys,
         bucket,
+        reads_queue,
+        sqs,
     }
 }
 
@@ -156,6 +167,8 @@ fn on_table(table: &Table, args: &[&str]) -> Vec<String> {
         test_services::moto_url(),
         "--region".into(),
         "us-east-1".into(),
+        "--reads-queue".into(),
+        table.reads_queue.clone(),
     ]);
     all
 }
@@ -463,7 +476,12 @@ async fn the_same_commands_work_through_the_audit_api_with_a_token() {
             client_id: None,
         }),
     );
-    let app = Arc::new(edge::AuditApp::new(store, Arc::new(verifier)));
+    let notes = Arc::new(InMemoryReadNotes::new());
+    let app = Arc::new(edge::AuditApp::new(
+        store,
+        Arc::new(verifier),
+        notes.clone(),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
@@ -539,6 +557,21 @@ async fn the_same_commands_work_through_the_audit_api_with_a_token() {
         stderr(&verify)
     );
     assert!(stdout(&verify).starts_with("INTACT: 9 records"));
+    // Every read the API answered was noted, under the auditor's name; the refused
+    // tokens' calls were not.
+    let noted = notes.notes();
+    assert!(
+        noted.iter().any(|n| n.path == "/audit/records"
+            && n.query.as_deref() == Some("limit=100&outcome=failure")
+            && n.records == Some(2)),
+        "{noted:?}"
+    );
+    assert!(noted.iter().any(|n| n.path == "/audit/verify"));
+    assert!(
+        noted
+            .iter()
+            .all(|n| n.reader.as_deref() == Some("auditor@example.com"))
+    );
     assert_eq!(wrong_token.status.code(), Some(2));
     assert!(
         stderr(&wrong_token).contains("401"),
@@ -618,7 +651,14 @@ async fn a_verify_through_the_api_in_pages_has_the_verdict_of_one_verify_of_the_
             client_id: None,
         }),
     );
-    let app = Arc::new(edge::AuditApp::new(store.clone(), Arc::new(verifier)).with_clock(clock));
+    let app = Arc::new(
+        edge::AuditApp::new(
+            store.clone(),
+            Arc::new(verifier),
+            Arc::new(InMemoryReadNotes::new()),
+        )
+        .with_clock(clock),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
@@ -741,12 +781,18 @@ async fn verify_against_the_table_goes_a_bounded_span_at_a_time_to_the_same_verd
         .unwrap();
     clock.set(t0 + time::Duration::hours(24));
     let single = log.verify(since, until).await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let (reads_queue, _) = create_read_queues(&sqs, &test_services::unique_name("cli-reads"), 5)
+        .await
+        .unwrap();
     let t = Table {
         name,
-        log,
+        log: Arc::new(log),
         ddb: ddb.clone(),
         keys,
         bucket,
+        reads_queue,
+        sqs,
     };
     let keys = verifier_args(&t);
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -804,4 +850,192 @@ async fn verify_against_the_table_goes_a_bounded_span_at_a_time_to_the_same_verd
         "{report}"
     );
     assert!(report["checked"].as_u64().unwrap() >= single.checked);
+}
+
+/// Drains the table's reads queue into its trail, as the stack's event-worker does
+/// (with writer powers), and answers the records of reads.
+async fn recorded_reads(t: &Table) -> Vec<AuditRecord> {
+    let writer = ReadNoteWriter::new(
+        t.log.clone(),
+        SenderTrust::AuditApi("AROANOTTHECLI".into()),
+        Arc::new(SystemClock),
+    );
+    let poller = aws_adapters::SqsPoller::new(t.sqs.clone(), &t.reads_queue);
+    while poller
+        .poll_once(&writer, std::time::Duration::from_secs(1))
+        .await
+        .unwrap()
+        > 0
+    {}
+    let page = t
+        .log
+        .query(&AuditQuery {
+            operation: Some(AuditOperation::Read),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    page.records.into_iter().map(|r| r.record).collect()
+}
+
+#[tokio::test]
+async fn every_command_against_the_table_is_recorded_under_the_sqs_sender() {
+    // Arrange
+    let t = table(3).await;
+    let dir = temp_dir("recorded-export");
+    let out = dir.join("trail.jsonl");
+    let keys = verifier_args(&t);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+
+    // Act
+    let query = scimgw(
+        on_table(&t, &["query", "--format", "json", "--target", "00u2"]),
+        vec![],
+    )
+    .await;
+    let export = scimgw(
+        on_table(&t, &["export", "--out", out.to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    let verify = scimgw(on_table(&t, &[&["verify"], &keys[..]].concat()), vec![]).await;
+    let reads = recorded_reads(&t).await;
+
+    // Assert
+    for output in [&query, &export, &verify] {
+        assert!(output.status.success(), "{}", stderr(output));
+    }
+    let paths: Vec<String> = reads
+        .iter()
+        .map(|r| match &r.source {
+            AuditSource::Read { path, .. } => path.clone(),
+            other => panic!("not a read: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "scimgw audit query",
+            "scimgw audit export",
+            "scimgw audit verify"
+        ]
+    );
+    let query_record = &reads[0];
+    assert_eq!(
+        query_record.query.as_ref().unwrap().filter.as_deref(),
+        Some("target=00u2&limit=100")
+    );
+    for read in &reads {
+        let AuditSource::Read { via, sender, .. } = &read.source else {
+            unreachable!()
+        };
+        assert_eq!(*via, ReadVia::Cli);
+        // The actor is whoever SQS says sent the note, not anything the CLI wrote.
+        let sender = sender.as_deref().unwrap();
+        assert!(!sender.is_empty());
+        assert_eq!(read.actor.credential, format!("aws:{sender}"));
+        assert!(
+            read.actor
+                .user_agent
+                .as_deref()
+                .unwrap()
+                .starts_with("scimgw/")
+        );
+    }
+    // The reads are part of the trail, and it still verifies.
+    let again = scimgw(on_table(&t, &[&["verify"], &keys[..]].concat()), vec![]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_table_read_that_cannot_be_recorded_reads_nothing() {
+    // Arrange
+    let t = table(2).await;
+    let without: Vec<String> = on_table(&t, &["query", "--format", "json"])
+        .into_iter()
+        .take_while(|a| a != "--reads-queue")
+        .collect();
+    let mut missing_queue = on_table(&t, &["query", "--format", "json"]);
+    *missing_queue.last_mut().unwrap() = format!("{}-gone", t.reads_queue);
+
+    // Act
+    let no_queue = scimgw(without, vec![]).await;
+    let gone = scimgw(missing_queue, vec![]).await;
+
+    // Assert
+    for output in [&no_queue, &gone] {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(output));
+        assert!(stdout(output).is_empty(), "{}", stdout(output));
+    }
+    assert!(stderr(&no_queue).contains("--reads-queue"));
+    assert!(
+        stderr(&gone).contains("could not be recorded"),
+        "{}",
+        stderr(&gone)
+    );
+    assert!(recorded_reads(&t).await.is_empty());
+}
+
+#[tokio::test]
+async fn reads_through_dev_at_an_aws_endpoint_go_through_the_reads_queue_into_the_trail() {
+    // Arrange: dev with its state in moto; its audit API notes reads on the reads queue
+    // there, and its writer drains it, as the stack's event-worker does.
+    let prefix = test_services::unique_name("dev-reads");
+    let dir = temp_dir("dev-reads");
+    let aws_env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/nonexistent"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+    ];
+    let moto = test_services::moto_url();
+    let dev = crate::dev_process::Dev::start(
+        &dir,
+        &["--aws-endpoint", &moto, "--aws-prefix", &prefix],
+        &aws_env,
+    );
+    let http = reqwest::Client::new();
+    let get = |query: &str| {
+        http.get(format!("{}/records?{query}", dev.s("audit_url")))
+            .bearer_auth(dev.s("auditor_token"))
+            .header("user-agent", "reads-test/1")
+            .send()
+    };
+
+    // Act: one read, then look for its record (the writer polls the queue).
+    let first = get("target=nobody%40example.com").await.unwrap();
+    assert_eq!(first.status(), 200);
+    let mut found = Value::Null;
+    for _ in 0..50 {
+        let page: Value = get("operation=read").await.unwrap().json().await.unwrap();
+        if let Some(record) = page["records"].as_array().and_then(|r| {
+            r.iter()
+                .find(|r| r["record"]["query"]["filter"] == "target=nobody%40example.com")
+        }) {
+            found = record["record"].clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Assert
+    assert_eq!(found["operation"], "read", "no record of the read: {found}");
+    assert_eq!(found["source"]["kind"], "read");
+    assert_eq!(found["source"]["via"], "audit_api");
+    assert_eq!(found["source"]["path"], "/audit/records");
+    assert_eq!(found["actor"]["credential"], "dev-auditor");
+    assert_eq!(found["actor"]["user_agent"], "reads-test/1");
+    assert_eq!(found["source_ip"], "127.0.0.1");
+    assert_eq!(found["query"]["total_results"], 0);
+    // The queue said who sent the note.
+    assert!(
+        found["source"]["sender"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    drop(dev);
+    let _ = std::fs::remove_dir_all(dir);
 }

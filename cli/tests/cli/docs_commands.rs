@@ -10,8 +10,9 @@
 //! `--info-json` wrote), `examples/` (the repository's), AWS credentials
 //! and `AWS_ENDPOINT_URL` pointing at moto, where the tables the docs name
 //! (`scimgw-audit`, `scimgw-StateTable-1A2B3C4D`) exist, freshly made, with the audit
-//! trail's keys and anchor bucket as a stack's outputs name them:
-//! `AUDIT_MAC_KEY_ARN`, `AUDIT_SEAL_KEY_ARN` and `AUDIT_ANCHOR_BUCKET`.
+//! trail's keys, anchor bucket and reads queue as a stack's outputs name them:
+//! `AUDIT_MAC_KEY_ARN`, `AUDIT_SEAL_KEY_ARN`, `AUDIT_ANCHOR_BUCKET` and
+//! `AUDIT_READS_QUEUE_URL`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -95,9 +96,9 @@ fn all_blocks() -> Vec<Block> {
         .collect()
 }
 
-/// Fresh copies of the tables the blocks name in moto, the anchor bucket, and the audit
-/// keys (made once per moto); the keys' ARNs.
-async fn prepare_moto() -> aws_adapters::kms_audit_keys::AuditKeyArns {
+/// Fresh copies of the tables the blocks name in moto, the anchor bucket, the reads
+/// queue and the audit keys (made once per moto); the keys' ARNs and the queue's URL.
+async fn prepare_moto() -> (aws_adapters::kms_audit_keys::AuditKeyArns, String) {
     let config = test_services::moto_sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     for table in [AUDIT_TABLE, STATE_TABLE] {
@@ -117,9 +118,18 @@ async fn prepare_moto() -> aws_adapters::kms_audit_keys::AuditKeyArns {
     )
     .await
     .unwrap();
-    aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&config), "scimgw")
-        .await
-        .unwrap()
+    let (reads_queue, _) = aws_adapters::sqs_read_notes::create_read_queues(
+        &aws_sdk_sqs::Client::new(&config),
+        "scimgw-audit-reads",
+        5,
+    )
+    .await
+    .unwrap();
+    let keys =
+        aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&config), "scimgw")
+            .await
+            .unwrap();
+    (keys, reads_queue)
 }
 
 fn info(dev: &Dev, key: &str) -> String {
@@ -140,7 +150,7 @@ async fn runnable_doc_blocks_pass() {
     // Arrange
     let blocks = all_blocks();
     assert!(!blocks.is_empty(), "no ```sh runnable block in the docs");
-    let keys = prepare_moto().await;
+    let (keys, reads_queue) = prepare_moto().await;
     let dir = std::env::temp_dir().join(test_services::unique_name("scimgw-docs"));
     std::fs::create_dir_all(&dir).unwrap();
     std::os::unix::fs::symlink(repo_root().join("examples"), dir.join("examples")).unwrap();
@@ -174,6 +184,7 @@ async fn runnable_doc_blocks_pass() {
             .env("AUDIT_MAC_KEY_ARN", &keys.mac)
             .env("AUDIT_SEAL_KEY_ARN", &keys.seal)
             .env("AUDIT_ANCHOR_BUCKET", ANCHOR_BUCKET)
+            .env("AUDIT_READS_QUEUE_URL", &reads_queue)
             .env("AWS_ENDPOINT_URL", test_services::moto_url())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -187,7 +198,8 @@ async fn runnable_doc_blocks_pass() {
             .env_remove("SCIMGW_AUDIT_TABLE")
             .env_remove("SCIMGW_AUDIT_MAC_KEY_IDS")
             .env_remove("SCIMGW_AUDIT_SEAL_KEY_IDS")
-            .env_remove("SCIMGW_AUDIT_ANCHOR_BUCKET");
+            .env_remove("SCIMGW_AUDIT_ANCHOR_BUCKET")
+            .env_remove("SCIMGW_AUDIT_READS_QUEUE");
         let output = tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
             .unwrap();

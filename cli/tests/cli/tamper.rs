@@ -17,6 +17,7 @@ use std::sync::Arc;
 use aws_adapters::DynamoDbAuditLog;
 use aws_adapters::S3SealAnchors;
 use aws_adapters::kms_audit_keys::{sealer_powers, writer_powers};
+use aws_adapters::sqs_read_notes::create_read_queues;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gateway::audit::{AuditActor, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome};
 use gateway::audit_store::StoredAuditRecord;
@@ -102,6 +103,11 @@ struct Trail {
     s3: aws_sdk_s3::Client,
     table: String,
     bucket: String,
+    /// A reads queue of the test's own for the CLI's notes, which dev does not drain:
+    /// records of reads appearing while the test tampers would make the verdicts
+    /// depend on timing (`audit::every_command_against_the_table_is_recorded_…` tests
+    /// the recording).
+    reads_queue: String,
     /// The records of the earliest hour (sealed by the first seal).
     first_hour: Vec<StoredAuditRecord>,
     /// That hour, `YYYYMMDDTHH`.
@@ -132,6 +138,13 @@ impl Trail {
         let table = dev.s("audit_table");
         let bucket = dev.s("seal_bucket");
         let anchors = Arc::new(S3SealAnchors::new(s3.clone(), &bucket));
+        let (reads_queue, _) = create_read_queues(
+            &aws_sdk_sqs::Client::new(&config),
+            &format!("{prefix}-cli-reads"),
+            5,
+        )
+        .await
+        .unwrap();
 
         // Two earlier hours, finished and past the seal's grace whatever the time now.
         let base = hour_start(OffsetDateTime::now_utc() - Duration::minutes(10));
@@ -176,6 +189,7 @@ impl Trail {
             s3,
             table,
             bucket,
+            reads_queue,
             first_hour,
             second: String::new(),
             first,
@@ -229,6 +243,7 @@ impl Trail {
             .arg("audit")
             .args(command)
             .args(["--table", &self.table, "--anchor-bucket", &self.bucket])
+            .args(["--reads-queue", &self.reads_queue])
             .args([
                 "--aws-endpoint",
                 &test_services::moto_url(),

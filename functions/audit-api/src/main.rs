@@ -1,6 +1,6 @@
 //! The `audit-api` Lambda: wiring only. Reads the configuration, builds the audit
-//! table's store and the JWKS token verifier once per cold start, and serves
-//! `edge::audit_router` through the Lambda runtime.
+//! table's store, the JWKS token verifier and the reads queue's sender once per cold
+//! start, and serves `edge::audit_router` through the Lambda runtime.
 //!
 //! The router answers at `/audit/...`, with or without an API Gateway stage in front
 //! (see the `scim-api` function for the stage handling; the audit router strips a stage
@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use aws_adapters::kms_audit_keys::verifier_powers;
-use aws_adapters::{DynamoDbAuditLog, S3SealAnchors};
+use aws_adapters::{DynamoDbAuditLog, S3SealAnchors, SqsReadNotes};
 use clients::jwks::{JwksVerifier, JwksVerifierConfig};
 use edge::audit::AuditConfig;
 use edge::{AuditApp, audit_router};
@@ -57,7 +57,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         config.anchor_bucket.clone(),
     )));
 
+    // Each read is noted on the reads queue, which the event-worker appends to the
+    // trail: the API itself cannot write a record that verifies.
+    let notes = SqsReadNotes::new(
+        aws_sdk_sqs::Client::new(&aws),
+        config.reads_queue_url.clone(),
+    );
+
     // One EMF metrics line per request (edge::metrics): counts, outcomes and latency.
-    let app = AuditApp::new(Arc::new(store), Arc::new(verifier));
+    let app = AuditApp::new(Arc::new(store), Arc::new(verifier), Arc::new(notes));
     edge::lambda::run(audit_router(Arc::new(app))).await
 }

@@ -6,6 +6,10 @@
 //! retry waits longer (`gateway::events::retry_delay`); after the queue's redrive limit
 //! they land in the dead-letter queue (`scimgw events dlq`). After each batch it writes
 //! one EMF line with the batch's failed audit appends (`AuditAppendFailed`).
+//!
+//! It is also the writer of the reads queue (`gateway::audit_reads`): a batch whose
+//! records come from that queue (by `eventSourceARN`) is a batch of notes of reads of the
+//! audit trail, each appended as one record; those that fail go back to the queue.
 
 use std::sync::Arc;
 
@@ -14,13 +18,25 @@ use aws_adapters::{
 };
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clients::{HttpTargetScimClient, OktaClient, OktaClientConfig, TargetClientConfig};
+use edge::audit::config::ReadNotesConfig;
 use edge::metrics::{EmfSink, StdoutSink, audit_failures_document, function_name};
 use edge::{Config, EventsConfig};
+use gateway::audit_reads::{ReadNoteWriter, SenderTrust};
 use gateway::events::{EventWorker, retry_delay};
 use gateway::ports::events::{EventBatchHandler, ReceivedMessage};
 use gateway::rules::StoredRules;
 use gateway::{ScimService, SecretId, SystemClock};
 use lambda_runtime::{LambdaEvent, service_fn};
+
+/// Whether a batch came from the queue with ARN `arn` (an event source mapping hands a
+/// function batches of one queue each).
+fn from_queue(event: &SqsEvent, arn: &str) -> bool {
+    event
+        .records
+        .first()
+        .and_then(|r| r.event_source_arn.as_deref())
+        == Some(arn)
+}
 
 /// The batch as the worker takes it, and each message's receipt handle (for the
 /// backoff), from Lambda's SQS event.
@@ -28,6 +44,7 @@ fn received(event: SqsEvent) -> (Vec<ReceivedMessage>, Vec<(String, String)>) {
     let mut messages = Vec::new();
     let mut receipts = Vec::new();
     for record in event.records {
+        let sender_id = record.attributes.get("SenderId").cloned();
         let message_id = record.message_id.unwrap_or_default();
         if let Some(receipt) = record.receipt_handle {
             receipts.push((message_id.clone(), receipt));
@@ -41,6 +58,7 @@ fn received(event: SqsEvent) -> (Vec<ReceivedMessage>, Vec<(String, String)>) {
             message_id,
             body: record.body.unwrap_or_default(),
             receive_count,
+            sender_id,
         });
     }
     (messages, receipts)
@@ -48,6 +66,8 @@ fn received(event: SqsEvent) -> (Vec<ReceivedMessage>, Vec<(String, String)>) {
 
 struct Handler {
     worker: EventWorker,
+    reads: ReadNoteWriter,
+    reads_queue_arn: String,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
 }
@@ -57,6 +77,14 @@ impl Handler {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        if from_queue(&event.payload, &self.reads_queue_arn) {
+            let (notes, _) = received(event.payload);
+            let mut response = SqsBatchResponse::default();
+            for id in self.reads.handle_batch(notes).await {
+                response.add_failure(id);
+            }
+            return Ok(response);
+        }
         let (messages, receipts) = received(event.payload);
         let counts: Vec<(String, u32)> = messages
             .iter()
@@ -107,6 +135,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config =
         Config::worker_from_lookup(|name| std::env::var(name).ok()).map_err(|e| fail(&e))?;
     let events = EventsConfig::from_env().map_err(|e| fail(&e))?;
+    let reads = ReadNotesConfig::from_env().map_err(|e| fail(&e))?;
     let okta_org_url = events
         .okta_org_url
         .clone()
@@ -130,7 +159,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     )
     .map_err(|e| fail(&e))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let audit = DynamoDbAuditLog::new(
+    let audit = Arc::new(DynamoDbAuditLog::new(
         dynamodb.clone(),
         config.audit_table_name.clone(),
         // Writers hold the MAC key's GenerateMac and nothing more (docs/audit-table.md).
@@ -140,6 +169,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ),
         Arc::new(SystemClock),
         time::Duration::try_from(config.audit_retention).map_err(|e| fail(&e))?,
+    ));
+    let reads_writer = ReadNoteWriter::new(
+        audit.clone(),
+        SenderTrust::AuditApi(reads.audit_api_role_id),
+        Arc::new(SystemClock),
     );
     let table = events.state_table_name.clone();
     let rules = StoredRules::new(Arc::new(DynamoDbRuleStore::new(
@@ -152,7 +186,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let service = ScimService::new(
         Arc::new(target),
         Arc::new(rules),
-        Arc::new(audit),
+        audit,
         Arc::new(SystemClock),
         config.request_budget,
     )
@@ -172,6 +206,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let handler = Arc::new(Handler {
         worker,
+        reads: reads_writer,
+        reads_queue_arn: reads.queue_arn,
         sqs: aws_sdk_sqs::Client::new(&aws),
         queue_url: events.queue_url,
     });
@@ -203,5 +239,25 @@ mod tests {
         assert_eq!(messages[0].receive_count, 3);
         assert_eq!(messages[1].receive_count, 1);
         assert_eq!(receipts, [("m1".to_owned(), "r1".to_owned())]);
+    }
+
+    #[test]
+    fn a_batch_from_the_reads_queue_is_told_apart_and_keeps_its_senders() {
+        let reads = "arn:aws:sqs:us-east-1:1:scimgw-audit-reads";
+        let batch = |arn: &str| -> SqsEvent {
+            serde_json::from_value(serde_json::json!({
+                "Records": [{"messageId": "m1", "body": "{}", "eventSourceARN": arn,
+                             "attributes": {"SenderId": "AIDAEXAMPLE"}}]
+            }))
+            .unwrap()
+        };
+        assert!(from_queue(&batch(reads), reads));
+        assert!(!from_queue(
+            &batch("arn:aws:sqs:us-east-1:1:scimgw-events.fifo"),
+            reads
+        ));
+        assert!(!from_queue(&SqsEvent::default(), reads));
+        let (messages, _) = received(batch(reads));
+        assert_eq!(messages[0].sender_id.as_deref(), Some("AIDAEXAMPLE"));
     }
 }

@@ -3,7 +3,7 @@
 //! anchors), DynamoDB (the audit trail; in the state table, the mirror of
 //! Identity Center's users and groups, the versioned rule sets and the ledger of accepted
 //! Okta events) and SQS (the FIFO events queue from the hook to the worker, its
-//! dead-letter queue, and a poller that stands in for Lambda's SQS trigger in local runs
+//! dead-letter queue, the queue of notes of reads of the audit trail, and a poller that stands in for Lambda's SQS trigger in local runs
 //! and tests). Each adapter classifies its SDK's errors into the port's error type, so no
 //! SDK type crosses into the use cases.
 
@@ -17,6 +17,7 @@ mod sdk_error;
 pub mod secret_age;
 pub mod secrets_manager;
 pub mod sqs_events;
+pub mod sqs_read_notes;
 
 pub use dynamodb_audit::{DynamoDbAuditLog, DynamoDbLedger};
 pub use dynamodb_event_ledger::DynamoDbEventLedger;
@@ -27,3 +28,4 @@ pub use s3_seal_anchors::S3SealAnchors;
 pub use secret_age::SecretVersionAge;
 pub use secrets_manager::SecretsManagerSource;
 pub use sqs_events::{SqsDeadLetterQueue, SqsEventQueue, SqsPoller};
+pub use sqs_read_notes::SqsReadNotes;

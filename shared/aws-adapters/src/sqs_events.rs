@@ -200,7 +200,7 @@ where
 }
 
 /// Runs one SDK call within `timeout`, classifying its failure.
-async fn bounded<T, E, R>(
+pub(crate) async fn bounded<T, E, R>(
     timeout: Duration,
     op: &'static str,
     call: impl Future<Output = Result<T, SdkError<E, R>>>,
@@ -244,6 +244,7 @@ struct Received {
     group: Option<String>,
     receive_count: u32,
     sent_at: u64,
+    sender_id: Option<String>,
 }
 
 impl Received {
@@ -264,6 +265,7 @@ impl Received {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         let group = attribute(&MessageSystemAttributeName::MessageGroupId);
+        let sender_id = attribute(&MessageSystemAttributeName::SenderId);
         Some(Self {
             message_id: message.message_id?,
             receipt: message.receipt_handle?,
@@ -271,6 +273,7 @@ impl Received {
             group,
             receive_count,
             sent_at,
+            sender_id,
         })
     }
 
@@ -318,6 +321,7 @@ async fn receive(
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::SenderId)
             .send(),
     )
     .await?;
@@ -1102,6 +1106,7 @@ impl SqsPoller {
                 message_id: m.message_id.clone(),
                 body: m.body.clone(),
                 receive_count: m.receive_count,
+                sender_id: m.sender_id.clone(),
             })
             .collect();
         let named: HashSet<String> = handler.handle_batch(messages).await.into_iter().collect();
@@ -1186,11 +1191,29 @@ pub async fn create_queues(
     name: &str,
     max_receives: u32,
 ) -> Result<(String, String), BoxError> {
+    create_queue_pair(client, name, true, max_receives).await
+}
+
+/// Creates (or finds) the queue `<name>` and its dead-letter queue `<name>-dlq` (each
+/// with `.fifo` when `fifo`), the queue redriving to the other after `max_receives`
+/// receives; returns their URLs.
+pub(crate) async fn create_queue_pair(
+    client: &Client,
+    name: &str,
+    fifo: bool,
+    max_receives: u32,
+) -> Result<(String, String), BoxError> {
     use aws_sdk_sqs::types::QueueAttributeName;
-    let dlq_url = client
-        .create_queue()
-        .queue_name(format!("{name}-dlq.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
+    let suffix = if fifo { ".fifo" } else { "" };
+    let create = |queue_name: String| {
+        let request = client.create_queue().queue_name(queue_name);
+        if fifo {
+            request.attributes(QueueAttributeName::FifoQueue, "true")
+        } else {
+            request
+        }
+    };
+    let dlq_url = create(format!("{name}-dlq{suffix}"))
         .send()
         .await?
         .queue_url()
@@ -1205,10 +1228,7 @@ pub async fn create_queues(
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or("SQS answered without the dead-letter queue's ARN")?;
-    let queue_url = client
-        .create_queue()
-        .queue_name(format!("{name}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
+    let queue_url = create(format!("{name}{suffix}"))
         .attributes(QueueAttributeName::VisibilityTimeout, "30")
         .attributes(
             QueueAttributeName::RedrivePolicy,
@@ -1313,6 +1333,7 @@ mod tests {
             group: Some("g".into()),
             receive_count: 4,
             sent_at: 0,
+            sender_id: None,
         };
         let foreign = received("é".repeat(500)).dead_letter();
         assert_eq!(foreign.event, None);

@@ -12,6 +12,12 @@
 //!   verified by asking again with `since=<next_since>&until=<requested_until>`
 //!   ([`verify_page_end`] says where a page ends).
 //!
+//! Every read is recorded in the trail: once a request is authenticated and answered,
+//! the router sends a note of it (who, what, from where, the status, how many records)
+//! through the [`ReadNotes`] port, a queue whose consumer appends it
+//! (`gateway::audit_reads`). Only then does the answer leave; when the note cannot be
+//! sent the answer is 503 with `Retry-After` and nothing read is handed out.
+//!
 //! Every answer is JSON except a CSV page; errors are `{"error", "message",
 //! "correlation_id"}` with 400 for bad parameters, 401 for a missing or invalid token
 //! (with an RFC 6750 §3 challenge), 403 for a valid token without the required scope, client or group,
@@ -28,21 +34,25 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::get;
-use gateway::audit::{AuditOperation, Outcome};
+use gateway::audit::{AuditOperation, Outcome, ReadVia};
+use gateway::audit_reads::{ReadNote, ReadNotes};
 use gateway::audit_store::{
     AuditPage, AuditQuery, AuditStore, AuditStoreError, DEFAULT_LIMIT, MAX_LIMIT,
     StoredAuditRecord, VerifyReport,
 };
 use gateway::{AccessTokenVerifier, Auditor, Clock, SystemClock, TokenError};
 use http::Method;
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT,
+    WWW_AUTHENTICATE,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::http::{
-    CorrelationId, ErrorFormat, Plumbing, bearer_token, body_response, correlation_of,
-    refused_auth, source_ip,
+    ApiRequestId, CorrelationId, ErrorFormat, Plumbing, bearer_token, body_response,
+    correlation_of, known_source_ip, refused_auth, source_ip,
 };
 use crate::metrics::{RequestMetrics, function_name};
 
@@ -95,10 +105,14 @@ const PLUMBING: Plumbing = Plumbing {
     },
 };
 
+/// How long a client is told to wait when a read could not be recorded.
+pub const NOTE_RETRY_AFTER_SECS: u64 = 5;
+
 /// What the audit router needs, built once per cold start.
 pub struct AuditApp {
     store: Arc<dyn AuditStore>,
     verifier: Arc<dyn AccessTokenVerifier>,
+    notes: Arc<dyn ReadNotes>,
     clock: Arc<dyn Clock>,
     metrics: RequestMetrics,
 }
@@ -110,12 +124,18 @@ impl std::fmt::Debug for AuditApp {
 }
 
 impl AuditApp {
-    /// State over a store and a token verifier, with the system clock (used only for
-    /// the default end of a verified period) and metrics on stdout, as in Lambda.
-    pub fn new(store: Arc<dyn AuditStore>, verifier: Arc<dyn AccessTokenVerifier>) -> Self {
+    /// State over a store, a token verifier and where the notes of reads go, with the
+    /// system clock (the default end of a verified period, the time of a read) and
+    /// metrics on stdout, as in Lambda.
+    pub fn new(
+        store: Arc<dyn AuditStore>,
+        verifier: Arc<dyn AccessTokenVerifier>,
+        notes: Arc<dyn ReadNotes>,
+    ) -> Self {
         Self {
             store,
             verifier,
+            notes,
             clock: Arc::new(SystemClock),
             metrics: RequestMetrics::new(function_name("audit-api")),
         }
@@ -151,6 +171,8 @@ pub fn audit_router(app: Arc<AuditApp>) -> Router {
         .route("/audit/verify", verify_route.clone())
         .route("/audit/verify/", verify_route)
         .fallback(not_found)
+        // Inside authentication: only authenticated reads are noted.
+        .layer(from_fn_with_state(app.clone(), note_read))
         .layer(from_fn_with_state(app.clone(), authenticate));
     let metrics = app.metrics.clone();
     metrics.instrument(PLUMBING.wrap(routes, app))
@@ -242,6 +264,70 @@ fn unauthorized(error: Option<&str>, message: &str, correlation: &str) -> Respon
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     response
+}
+
+// ---------------------------------------------------------------------------------------
+// Recording reads
+
+/// How many records an answer hands out, set on the response by the handler for the
+/// note of the read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RecordsHandedOut(u64);
+
+/// Serves an authenticated request, then sends the note of the read; the answer leaves
+/// only once the note is on its way to the trail.
+async fn note_read(State(app): State<Arc<AuditApp>>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let time = app.clock.now();
+    let correlation = correlation_of(&request);
+    let mut note = ReadNote {
+        time,
+        via: ReadVia::AuditApi,
+        method: Some(request.method().as_str().to_owned()),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().map(str::to_owned),
+        records: None,
+        reader: request
+            .extensions()
+            .get::<Arc<Auditor>>()
+            .map(|a| a.subject.clone()),
+        user_agent: request
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        status: None,
+        latency_ms: 0,
+        correlation_id: correlation.clone(),
+        source_ip: known_source_ip(&request),
+        request_id: request
+            .extensions()
+            .get::<ApiRequestId>()
+            .map(|id| id.0.clone()),
+    };
+    let response = next.run(request).await;
+    note.status = Some(response.status().as_u16());
+    note.records = response.extensions().get::<RecordsHandedOut>().map(|n| n.0);
+    note.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match app.notes.send(&note).await {
+        Ok(()) => response,
+        Err(error) => {
+            tracing::error!(
+                error.cause_chain = %crate::error::cause_chain(&error),
+                "audit API: the read could not be recorded; nothing was handed out"
+            );
+            let mut refused = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the read could not be recorded in the audit trail, so nothing was handed out; try again",
+                &correlation,
+            );
+            refused
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(NOTE_RETRY_AFTER_SECS));
+            refused
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -343,8 +429,8 @@ pub fn parse_outcome(value: &str) -> Result<Outcome, BadParameter> {
     }
 }
 
-/// `create`, `replace`, `patch`, `delete`, `list`, `get`, `replay`, `discard` or
-/// `reconcile`.
+/// `create`, `replace`, `patch`, `delete`, `list`, `get`, `replay`, `discard`,
+/// `reconcile` or `read`.
 pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
     match value {
         "create" => Ok(AuditOperation::Create),
@@ -356,9 +442,10 @@ pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
         "replay" => Ok(AuditOperation::Replay),
         "discard" => Ok(AuditOperation::Discard),
         "reconcile" => Ok(AuditOperation::Reconcile),
+        "read" => Ok(AuditOperation::Read),
         _ => Err(BadParameter(
             "`operation` must be one of create, replace, patch, delete, list, get, replay, \
-             discard, reconcile"
+             discard, reconcile, read"
                 .into(),
         )),
     }
@@ -462,13 +549,16 @@ async fn records(
         Ok(page) => page,
         Err(error) => return store_error(&error, &correlation.0),
     };
-    match format {
+    let handed_out = RecordsHandedOut(page.records.len() as u64);
+    let mut response = match format {
         Format::Json => json_response(
             StatusCode::OK,
             &json!({"records": page.records, "next_cursor": page.next_cursor}),
         ),
         Format::Csv => csv_page(&page, &correlation.0),
-    }
+    };
+    response.extensions_mut().insert(handed_out);
+    response
 }
 
 /// Where one verification step of `[since, until)` ends: [`VERIFY_SPAN`] after the hour

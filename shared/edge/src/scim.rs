@@ -161,8 +161,8 @@ fn operation_name(method: &Method, matched: &str) -> &'static str {
             "Discovery"
         }
         // No SCIM route has these (`scimgw events dlq`'s operations, the reconciler's
-        // run summaries).
-        Some((_, Op::Replay | Op::Discard | Op::Reconcile)) | None => "Other",
+        // run summaries, reads of the audit trail).
+        Some((_, Op::Replay | Op::Discard | Op::Reconcile | Op::Read)) | None => "Other",
     }
 }
 

@@ -122,6 +122,23 @@ pub enum AuditSource {
         /// The run's id.
         run: String,
     },
+    /// A read of the audit trail: a call to the audit API, or a `scimgw audit` command
+    /// against the table (`crate::audit_reads`).
+    Read {
+        /// Through what the trail was read.
+        via: ReadVia,
+        /// The HTTP method of an audit API call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<String>,
+        /// What was read: the audit API's path (`/audit/records`) or the command
+        /// (`scimgw audit export`).
+        path: String,
+        /// Who sent the note of the read to the reads queue, as SQS reports it (its
+        /// `SenderId`: the IAM principal's unique id); absent when the note did not come
+        /// through a queue.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender: Option<String>,
+    },
     /// An admin's command, e.g. `events dlq replay` (`scimgw`).
     Admin {
         /// The command.
@@ -130,6 +147,16 @@ pub enum AuditSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         event_uuid: Option<String>,
     },
+}
+
+/// Through what the audit trail was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadVia {
+    /// The audit API (an auditor's access token).
+    AuditApi,
+    /// `scimgw audit` against the table (IAM credentials).
+    Cli,
 }
 
 /// Who asked: the inbound credential and, for SCIM calls, the client's User-Agent.
@@ -182,6 +209,8 @@ pub enum AuditOperation {
     /// A scheduled reconcile run's summary: what drift it found, what it applied, what
     /// the safety rules held back (each change it applied has its own record).
     Reconcile,
+    /// A read of the audit trail itself ([`AuditSource::Read`]).
+    Read,
 }
 
 /// How an operation ended.

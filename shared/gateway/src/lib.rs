@@ -6,6 +6,7 @@
 //! `clients`, and depend on this crate, never the reverse.
 
 pub mod audit;
+pub mod audit_reads;
 pub mod audit_store;
 pub mod auth;
 pub mod deadline;

@@ -10,6 +10,7 @@
 //! | `AUDIT_MAC_KEY_IDS` | yes | comma-separated KMS HMAC keys (ARNs) whose MACs are accepted, the current one first; the function needs `kms:VerifyMac` on them |
 //! | `AUDIT_SEAL_KEY_IDS` | yes | comma-separated KMS signing keys (ARNs) whose seals are accepted, the current one first; the function needs `kms:GetPublicKey` on them |
 //! | `AUDIT_ANCHOR_BUCKET` | yes | the S3 bucket holding the seals' write-once anchors; the function needs `s3:GetObject` and `s3:ListBucket` |
+//! | `AUDIT_READS_QUEUE_URL` | yes | the queue that takes a note of every read (`gateway::audit_reads`); the function needs `sqs:SendMessage` |
 //! | `JWT_ISSUER` | yes | the Okta authorization server's issuer, e.g. `https://example.okta.com/oauth2/aus1234` |
 //! | `JWT_AUDIENCE` | yes | the audience its access tokens carry for the audit API |
 //! | `JWT_REQUIRED_GROUP` | yes | the group an auditor must be in |
@@ -23,6 +24,11 @@
 //! verification: `kms:VerifyMac`), `AUDIT_ANCHOR_BUCKET` (`s3:PutObject`,
 //! `s3:PutObjectRetention`, `s3:GetObject`, `s3:ListBucket`) and `AUDIT_RETENTION_DAYS`
 //! (as for the writers: default 400, at least 365).
+//!
+//! [`ReadNotesConfig`] (`event-worker`, which appends the notes of reads):
+//! `AUDIT_READS_QUEUE_ARN` (the reads queue, told apart from the events queue by the
+//! records' `eventSourceARN`) and `AUDIT_API_ROLE_ID` (the audit API role's unique id,
+//! `AROA…`: notes sent under it name the auditor the API authenticated).
 
 use std::time::Duration;
 
@@ -39,6 +45,8 @@ pub struct AuditConfig {
     pub seal_key_ids: Vec<String>,
     /// The bucket of seal anchors.
     pub anchor_bucket: String,
+    /// The queue that takes a note of every read.
+    pub reads_queue_url: String,
     /// The exact `iss` of accepted tokens.
     pub jwt_issuer: String,
     /// The `aud` of accepted tokens.
@@ -68,6 +76,43 @@ pub struct SealerConfig {
     pub anchor_bucket: String,
     /// The records' retention (the seals outlive it by the bookkeeping margin).
     pub retention: Duration,
+}
+
+/// What the `event-worker` needs to append the notes of reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadNotesConfig {
+    /// The reads queue's ARN.
+    pub queue_arn: String,
+    /// The audit API role's unique id.
+    pub audit_api_role_id: String,
+}
+
+impl ReadNotesConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let queue_arn = get("AUDIT_READS_QUEUE_ARN")?;
+        if !queue_arn.starts_with("arn:") {
+            return Err(ConfigError::Invalid(
+                "AUDIT_READS_QUEUE_ARN",
+                "expected an SQS queue ARN",
+            ));
+        }
+        Ok(Self {
+            queue_arn,
+            audit_api_role_id: get("AUDIT_API_ROLE_ID")?,
+        })
+    }
 }
 
 impl SealerConfig {
@@ -147,6 +192,7 @@ impl AuditConfig {
             mac_key_ids: id_list(get("AUDIT_MAC_KEY_IDS"), "AUDIT_MAC_KEY_IDS")?,
             seal_key_ids: id_list(get("AUDIT_SEAL_KEY_IDS"), "AUDIT_SEAL_KEY_IDS")?,
             anchor_bucket: required("AUDIT_ANCHOR_BUCKET")?,
+            reads_queue_url: required("AUDIT_READS_QUEUE_URL")?,
             jwt_issuer,
             jwt_audience: required("JWT_AUDIENCE")?,
             jwt_required_group: required("JWT_REQUIRED_GROUP")?,
@@ -187,7 +233,11 @@ mod tests {
 
     const MAC_KEY: &str = "arn:aws:kms:us-east-1:1:key/mac";
 
-    const REQUIRED: [(&str, &str); 8] = [
+    const REQUIRED: [(&str, &str); 9] = [
+        (
+            "AUDIT_READS_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/scimgw-audit-reads",
+        ),
         ("AUDIT_TABLE_NAME", "scimgw-audit"),
         ("AUDIT_MAC_KEY_IDS", MAC_KEY),
         ("AUDIT_SEAL_KEY_IDS", "arn:aws:kms:us-east-1:1:key/seal"),
@@ -321,6 +371,34 @@ mod tests {
         assert!(matches!(
             sealer("30"),
             Err(ConfigError::Invalid("AUDIT_RETENTION_DAYS", _))
+        ));
+    }
+
+    #[test]
+    fn the_worker_needs_the_reads_queue_and_the_audit_apis_role() {
+        let read = |pairs: &[(&'static str, &'static str)]| {
+            let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+            ReadNotesConfig::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
+        };
+        let arn = (
+            "AUDIT_READS_QUEUE_ARN",
+            "arn:aws:sqs:us-east-1:1:scimgw-audit-reads",
+        );
+        let role = ("AUDIT_API_ROLE_ID", "AROAEXAMPLE");
+        assert_eq!(
+            read(&[arn, role]).unwrap(),
+            ReadNotesConfig {
+                queue_arn: arn.1.into(),
+                audit_api_role_id: role.1.into(),
+            }
+        );
+        assert!(matches!(
+            read(&[arn]),
+            Err(ConfigError::Missing("AUDIT_API_ROLE_ID"))
+        ));
+        assert!(matches!(
+            read(&[("AUDIT_READS_QUEUE_ARN", "scimgw-audit-reads"), role]),
+            Err(ConfigError::Invalid("AUDIT_READS_QUEUE_ARN", _))
         ));
     }
 }

@@ -12,6 +12,7 @@ use axum::http::{Method, StatusCode};
 use gateway::audit::{
     AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
 };
+use gateway::audit_reads::InMemoryReadNotes;
 use gateway::audit_store::InMemoryAuditStore;
 use gateway::auth::StaticAccessTokenVerifier;
 use gateway::{Auditor, ResourceKind, SystemClock, TokenError};
@@ -30,6 +31,7 @@ struct Fixture {
     router: Router,
     store: Arc<InMemoryAuditStore>,
     metrics: RecordingSink,
+    notes: Arc<InMemoryReadNotes>,
 }
 
 fn record(n: u32, outcome: Outcome, operation: AuditOperation, name: &str) -> AuditRecord {
@@ -105,12 +107,14 @@ async fn fixture(records: Vec<AuditRecord>) -> Fixture {
         .with("expired", Err(TokenError::Invalid("expired")))
         .with("issuer-down", Err(TokenError::Unavailable));
     let sink = RecordingSink::default();
-    let app = AuditApp::new(store.clone(), Arc::new(verifier))
+    let notes = Arc::new(InMemoryReadNotes::new());
+    let app = AuditApp::new(store.clone(), Arc::new(verifier), notes.clone())
         .with_metrics(RequestMetrics::new("audit-api").with_sink(Arc::new(sink.clone())));
     Fixture {
         router: audit_router(Arc::new(app)),
         store,
         metrics: sink,
+        notes,
     }
 }
 
@@ -692,7 +696,12 @@ async fn a_long_period_is_verified_in_bounded_pages_whose_cursors_cover_it_all()
             client_id: None,
         }),
     );
-    let app = AuditApp::new(store.clone(), Arc::new(verifier)).with_clock(clock.clone());
+    let app = AuditApp::new(
+        store.clone(),
+        Arc::new(verifier),
+        Arc::new(InMemoryReadNotes::new()),
+    )
+    .with_clock(clock.clone());
     let router = audit_router(Arc::new(app));
     let at = |t: OffsetDateTime| t.format(&Rfc3339).unwrap();
     let (since, until) = (
@@ -818,4 +827,82 @@ async fn each_route_names_its_operation_in_the_metrics() {
         .collect();
     let expected: Vec<&str> = cases.iter().map(|(_, _, name)| *name).collect();
     assert_eq!(named, expected);
+}
+
+#[tokio::test]
+async fn every_authenticated_read_is_noted_with_who_what_and_how_many() {
+    // Arrange
+    let f = fixture(three()).await;
+
+    // Act
+    let page = get(&f.router, "/audit/records?target=ada%40example.com&limit=5").await;
+    let bad = get(&f.router, "/audit/records?outcom=success").await;
+    let verify = get(&f.router, "/audit/verify").await;
+    let stranger = call(&f.router, Method::GET, "/audit/records", None, None).await;
+
+    // Assert: three notes, none for the request without a token.
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(stranger.status, StatusCode::UNAUTHORIZED);
+    let notes = f.notes.notes();
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    let first = &notes[0];
+    assert_eq!(first.via, ReadVia::AuditApi);
+    assert_eq!(first.reader.as_deref(), Some("auditor@example.com"));
+    assert_eq!(
+        (first.method.as_deref(), first.path.as_str()),
+        (Some("GET"), "/audit/records")
+    );
+    assert_eq!(
+        first.query.as_deref(),
+        Some("target=ada%40example.com&limit=5")
+    );
+    assert_eq!(first.records, Some(ids(&page).len() as u64));
+    assert_eq!(first.records, Some(2));
+    assert_eq!(first.status, Some(200));
+    assert_eq!(
+        first.correlation_id,
+        page.headers[CORRELATION_HEADER].to_str().unwrap()
+    );
+    assert_eq!((notes[1].status, notes[1].records), (Some(400), None));
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (notes[2].path.as_str(), notes[2].status),
+        ("/audit/verify", Some(verify.status.as_u16()))
+    );
+}
+
+#[tokio::test]
+async fn a_read_that_cannot_be_noted_hands_out_nothing_and_asks_to_retry() {
+    // Arrange
+    let f = fixture(three()).await;
+    f.notes.refuse(true);
+
+    // Act
+    let records = get(&f.router, "/audit/records").await;
+    let csv = call(
+        &f.router,
+        Method::GET,
+        "/audit/records?format=csv",
+        Some(GOOD),
+        None,
+    )
+    .await;
+    let verify = get(&f.router, "/audit/verify").await;
+
+    // Assert
+    for answer in [&records, &csv, &verify] {
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer.headers[RETRY_AFTER], "5");
+        assert_eq!(answer.json()["error"], "unavailable");
+        assert!(!answer.text.contains("ada@example.com"), "{}", answer.text);
+        assert!(!answer.text.contains("intact"), "{}", answer.text);
+        assert!(!answer.headers.contains_key(NEXT_CURSOR_HEADER));
+    }
+
+    // Once the queue is back, the same read answers.
+    f.notes.refuse(false);
+    assert_eq!(
+        get(&f.router, "/audit/records").await.status,
+        StatusCode::OK
+    );
 }

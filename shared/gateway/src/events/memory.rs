@@ -202,6 +202,7 @@ impl LocalEventQueue {
                 message_id: message.id.clone(),
                 body: message.body.clone(),
                 receive_count: message.receive_count,
+                sender_id: None,
             });
         }
         batch

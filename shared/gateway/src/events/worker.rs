@@ -478,6 +478,7 @@ mod tests {
             message_id: format!("m-{receive_count}"),
             body: serde_json::to_string(&event).unwrap(),
             receive_count,
+            sender_id: None,
         }
     }
 

@@ -150,6 +150,9 @@ pub struct ReceivedMessage {
     pub body: String,
     /// How many times the queue has handed out this message, this time included.
     pub receive_count: u32,
+    /// Who sent it, as SQS reports it (`SenderId`: the IAM principal's unique id);
+    /// `None` when the queue does not say (the in-process queue of `scimgw dev`).
+    pub sender_id: Option<String>,
 }
 
 /// What consumes batches from the events queue: the worker. Answers the message ids

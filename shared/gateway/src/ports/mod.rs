@@ -2,6 +2,7 @@
 //! types only, so that no SDK or HTTP type leaks into the use cases.
 
 pub mod audit_log;
+pub mod audit_reads;
 pub mod audit_store;
 pub mod clock;
 pub mod events;
