@@ -5,7 +5,6 @@ pub mod audit_log;
 pub mod audit_store;
 pub mod clock;
 pub mod events;
-pub mod ledger;
 pub mod mirror;
 pub mod okta;
 pub mod rule_store;
