@@ -539,6 +539,29 @@ mod tests {
     }
 
     #[test]
+    fn the_framing_of_stored_hashes_is_fixed() {
+        // Arrange: the expected hash was computed apart from this code, from the framing
+        // the module docs describe; every stored hash depends on each byte of it.
+        let link = RecordLink {
+            chain: "20240405T06-0123456789abcdef",
+            seq: 1,
+            prev_hash: ZERO_HASH,
+            written_at: "2024-04-05T06:00:00.000000000Z",
+            expires_at: 100,
+            record_json: "{}",
+        };
+
+        // Act
+        let hash = record_hash(&link);
+
+        // Assert
+        assert_eq!(
+            hash,
+            "b6b39e510a17e18f2133102fac2778998ffcc509be7b690cc0a76f508b28f57b"
+        );
+    }
+
+    #[test]
     fn seal_lines_are_sorted_and_read_back() {
         // Arrange
         let lines = vec![

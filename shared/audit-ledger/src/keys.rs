@@ -446,6 +446,12 @@ mod tests {
         assert!(!format!("{:?}", keys.signing()).contains("0101"));
     }
 
+    #[test]
+    fn a_local_key_is_named_by_a_fixed_fingerprint_of_its_secret() {
+        // The id names the key in stored items: computed apart from this code.
+        assert_eq!(AuditKey::new(&[1u8; 32]).unwrap().id(), "2ad24db305d42c03");
+    }
+
     #[tokio::test]
     async fn a_seal_signature_verifies_with_the_public_half_only() {
         // Arrange
