@@ -10,7 +10,7 @@
 pub mod metrics;
 
 use gateway::audit_store::ledger::{ChainedAuditLog, LedgerBackend};
-use gateway::audit_store::{AuditStore as _, AuditStoreError, VerifyReport};
+use gateway::audit_store::{AuditStoreError, VerifyReport};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -90,7 +90,7 @@ pub async fn run<B: LedgerBackend>(
         }
         Task::Verify => {
             let (since, until) = verify_period(now);
-            let report = ledger.verify(since, until).await?;
+            let report = ledger.verify_period(since, until).await?;
             let fmt = |t: OffsetDateTime| gateway::audit_store::chain::fmt_time(t);
             Ok(Outcome::Verify {
                 since: fmt(since),

@@ -28,7 +28,7 @@ use gateway::audit_store::ledger::{
     ChainItems, ChainedAuditLog, ClosingEntry, LedgerAppend, LedgerBackend, LedgerError, RawChain,
     RawHead, RawRecord, RawSeal, RawSealHead, SealEntry, SealHeadEntry,
 };
-use gateway::audit_store::{AuditPage, AuditQuery, AuditStore, AuditStoreError};
+use gateway::audit_store::{AuditQuery, AuditStore};
 use gateway::translate::ResourceKind;
 use gateway::{Clock, FixedClock};
 use serde_json::json;
@@ -160,11 +160,13 @@ fn record(rng: &mut Rng, n: u64, time: OffsetDateTime) -> AuditRecord {
 /// A ledger backend that keeps every append and never conflicts: lets the real chain
 /// code produce records for a bulk load.
 #[derive(Default)]
-struct Collecting(Mutex<Vec<LedgerAppend>>);
+struct Collecting(Mutex<Vec<LedgerAppend<AuditRecord>>>);
 
 #[async_trait]
 impl LedgerBackend for Collecting {
-    async fn append(&self, append: &LedgerAppend) -> Result<(), LedgerError> {
+    type Record = AuditRecord;
+
+    async fn append(&self, append: &LedgerAppend<AuditRecord>) -> Result<(), LedgerError> {
         self.0.lock().unwrap().push(append.clone());
         Ok(())
     }
@@ -209,12 +211,6 @@ impl LedgerBackend for Collecting {
     }
     async fn chain(&self, _: &str) -> Result<ChainItems, LedgerError> {
         Ok(ChainItems::default())
-    }
-    async fn query(&self, _: &AuditQuery) -> Result<AuditPage, AuditStoreError> {
-        Ok(AuditPage {
-            records: vec![],
-            next_cursor: None,
-        })
     }
 }
 
@@ -316,7 +312,7 @@ async fn main() {
             .await
             .unwrap();
     }
-    let appends: Vec<LedgerAppend> = collecting
+    let appends: Vec<LedgerAppend<AuditRecord>> = collecting
         .iter()
         .flat_map(|l| l.backend().0.lock().unwrap().clone())
         .collect();

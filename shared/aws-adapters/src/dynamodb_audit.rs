@@ -1,7 +1,9 @@
 //! The audit table: [`DynamoDbAuditLog`] implements the audit ports
 //! ([`AuditLog`](gateway::audit::AuditLog), [`AuditStore`](gateway::audit_store::AuditStore))
-//! over one DynamoDB table, by backing the gateway's tamper-evident ledger
-//! ([`gateway::audit_store::ledger`]) with [`DynamoDbLedger`]. The table's layout, and
+//! over one DynamoDB table, by backing the tamper-evident ledger of the `audit-ledger`
+//! crate ([`gateway::audit_store::ledger`]) with [`DynamoDbLedger`], which also answers
+//! the auditors' queries from the table's indexes
+//! ([`AuditIndex`](gateway::audit_store::AuditIndex)). The table's layout, and
 //! why, is in `docs/audit-table.md`; [`create_table`] creates exactly that.
 //!
 //! Items (base table):

@@ -1,31 +1,38 @@
-//! The audit store port: reading the audit trail back (queries for the auditors'
-//! questions) and proving it untampered (`verify`), plus the tamper-evident ledger that
-//! both the in-memory and the DynamoDB store are built on.
+//! The audit store: reading the audit trail back (queries for the auditors' questions)
+//! and proving it untampered (`verify`), over the tamper-evident ledger of the
+//! `audit-ledger` crate, which both the in-memory and the DynamoDB store run on.
 //!
-//! Writing stays the [`AuditLog`](crate::AuditLog) port's job; a store implements both.
-//! The design of the tamper evidence (per-writer hash chains, HMAC-signed chain heads,
+//! Writing stays the [`AuditLog`] port's job; a store implements both. Here: the
+//! queries ([`AuditQuery`], [`AuditPage`], [`QueryCursor`]), which the ledger knows
+//! nothing of; [`AuditRecord`] as the ledger's record; the audit ports over the ledger
+//! ([`ChainedAuditLog`] is an [`AuditLog`], and an [`AuditStore`] over a backend that is
+//! also an [`AuditIndex`]); and the in-memory store ([`memory`]). The ledger's modules
+//! are re-exported ([`chain`], [`keys`], [`ledger`]), so their paths here stay. The
+//! design of the tamper evidence (per-writer hash chains, HMAC-signed chain heads,
 //! hourly signed seals in the manner of CloudTrail's digest files) is described in
 //! `docs/audit-table.md` and in [`ledger`].
 
-pub mod chain;
-pub mod keys;
-pub mod ledger;
 pub mod memory;
-mod sealer;
-mod verify;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 
+use async_trait::async_trait;
+use audit_ledger::{ChainedAuditLog, LedgerBackend, LedgerError, LedgerRecord};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::audit::{AuditOperation, AuditRecord, Outcome};
+use crate::audit::{AuditError, AuditLog, AuditOperation, AuditRecord, Outcome};
 
-pub use crate::ports::audit_store::{AuditStore, AuditStoreError};
+pub use audit_ledger::{
+    NoteKind, ProblemKind, ProblemSubject, RecordIntegrity, VerifyNote, VerifyProblem,
+    VerifyReport, chain, keys, ledger,
+};
+
+pub use crate::ports::audit_store::{AuditIndex, AuditStore, AuditStoreError};
 
 pub use memory::{InMemoryAuditStore, MemoryAnchors};
 
@@ -125,145 +132,8 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-/// A record as stored, with what binds it into the tamper-evident trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredAuditRecord {
-    /// The record's id, `<chain>:<seq>` (see [`chain::record_id`]); stable and unique.
-    pub id: String,
-    /// The record.
-    pub record: AuditRecord,
-    /// Its place in its writer's hash chain.
-    pub integrity: RecordIntegrity,
-}
-
-/// A record's place in its writer's hash chain (see `docs/audit-table.md`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordIntegrity {
-    /// The chain: one per writer and UTC hour, `<YYYYMMDDTHH>-<16 hex digits>`.
-    pub chain: String,
-    /// The record's position in its chain, from 1.
-    pub seq: u64,
-    /// The hash of the record before it (64 zeros for the first), hex.
-    pub prev_hash: String,
-    /// SHA-256 of the record's canonical form bound to chain, seq, previous hash and
-    /// times ([`chain::record_hash`]), hex.
-    pub hash: String,
-    /// HMAC-SHA256 of the hash under the audit key, hex.
-    pub mac: String,
-    /// Which audit key made the MAC (a fingerprint, not the key).
-    pub key_id: String,
-    /// When the writer appended it (its clock, never earlier than the chain's previous
-    /// record), fixed-width RFC 3339 with nanoseconds.
-    pub written_at: String,
-    /// When retention ends and the table's TTL may delete it, epoch seconds.
-    pub expires_at: i64,
-}
-
-/// The outcome of verifying a period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerifyReport {
-    /// No problems found: every record of the period is present, unaltered, in order.
-    pub intact: bool,
-    /// How many stored records were checked.
-    pub checked: u64,
-    /// How many writer chains were checked.
-    pub chains: u64,
-    /// Everything that shows tampering, one entry per record or item concerned.
-    pub problems: Vec<VerifyProblem>,
-    /// Informational findings that are not tampering: records removed by retention,
-    /// recent hours not sealed yet.
-    pub notes: Vec<VerifyNote>,
-}
-
-/// What is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProblemKind {
-    /// A record (or a chain head, chain registration or seal) that must exist is gone,
-    /// and its retention had not ended.
-    Deleted,
-    /// An item's content no longer matches its hash or MAC.
-    Altered,
-    /// An item that the writers never wrote: a forged MAC, a second item for one place
-    /// in a chain, a record beyond a chain's sealed end, a chain no seal knows.
-    Inserted,
-    /// Authentic items in the wrong place: a record whose content belongs at another
-    /// position of its chain, links that do not follow each other.
-    Reordered,
-    /// Signed with a key the verifier does not hold, so it cannot be checked.
-    Unverifiable,
-}
-
-/// Which kind of item a problem concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProblemSubject {
-    /// An audit record.
-    Record,
-    /// A chain's head (its last seq and hash).
-    ChainHead,
-    /// A chain's registration (genesis).
-    ChainRegistration,
-    /// A chain as a whole.
-    Chain,
-    /// An hourly seal, or the pointer to the latest.
-    Seal,
-}
-
-/// One finding that shows tampering.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerifyProblem {
-    /// What is wrong.
-    pub kind: ProblemKind,
-    /// What it concerns.
-    pub subject: ProblemSubject,
-    /// The record id (`<chain>:<seq>`) concerned, for record problems.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_id: Option<String>,
-    /// The chain concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<String>,
-    /// The position in the chain concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
-    /// For [`ProblemKind::Reordered`]: the position the item's content belongs at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub belongs_at: Option<u64>,
-    /// The seal concerned (the last hour it covers, `YYYYMMDDTHH`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seal: Option<String>,
-    /// Where the item is stored, in the store's own terms (e.g. a table key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// What was found, for people.
-    pub detail: String,
-}
-
-/// What an informational finding is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoteKind {
-    /// Records (or their chain's bookkeeping) gone after their retention ended.
-    Expired,
-    /// Hours not sealed yet: protected by chain heads only until the next write seals
-    /// them.
-    Unsealed,
-}
-
-/// One informational finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerifyNote {
-    /// What it is about.
-    pub kind: NoteKind,
-    /// The chain concerned, if one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<String>,
-    /// The first and last positions concerned, if a run of records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seqs: Option<(u64, u64)>,
-    /// What was found, for people.
-    pub detail: String,
-}
+/// An audit record as stored, with what binds it into the tamper-evident trail.
+pub type StoredAuditRecord = audit_ledger::StoredRecord<AuditRecord>;
 
 /// A position in a query's result order, handed out as an opaque cursor: the query
 /// plan it belongs to (so a cursor from another kind of query is refused) and the sort
@@ -307,5 +177,61 @@ impl QueryCursor {
             return Err(AuditStoreError::InvalidCursor);
         }
         Ok(cursor)
+    }
+}
+
+impl LedgerRecord for AuditRecord {
+    fn time(&self) -> OffsetDateTime {
+        self.time
+    }
+}
+
+/// The ledger's failures as the store's, their sources kept (an empty period is an
+/// invalid query).
+impl From<audit_ledger::Error> for AuditStoreError {
+    fn from(e: audit_ledger::Error) -> Self {
+        match e {
+            audit_ledger::Error::InvalidPeriod(why) => AuditStoreError::InvalidQuery(why),
+            audit_ledger::Error::Key(e) => AuditStoreError::Key(e),
+            audit_ledger::Error::Unavailable(e) => AuditStoreError::Unavailable(e),
+        }
+    }
+}
+
+impl From<LedgerError> for AuditStoreError {
+    fn from(e: LedgerError) -> Self {
+        audit_ledger::Error::from(e).into()
+    }
+}
+
+#[async_trait]
+impl<B> AuditLog for ChainedAuditLog<B>
+where
+    B: LedgerBackend<Record = AuditRecord>,
+{
+    async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
+        self.append_stored(record)
+            .await
+            .map(|_| ())
+            .map_err(|e| AuditError::Unavailable(Box::new(AuditStoreError::from(e))))
+    }
+}
+
+#[async_trait]
+impl<B> AuditStore for ChainedAuditLog<B>
+where
+    B: LedgerBackend<Record = AuditRecord> + AuditIndex,
+{
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError> {
+        query.validate()?;
+        self.backend().query(query).await
+    }
+
+    async fn verify(
+        &self,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<VerifyReport, AuditStoreError> {
+        Ok(self.verify_period(since, until).await?)
     }
 }

@@ -15,12 +15,13 @@ use aws_sdk_dynamodb::types::{
     WriteRequest,
 };
 use futures::StreamExt as _;
+use gateway::audit::AuditRecord;
 use gateway::audit_store::chain;
 use gateway::audit_store::ledger::{
     ChainItems, ClosingEntry, LedgerAppend, LedgerBackend, LedgerError, RawChain, RawHead,
     RawRecord, RawSeal, RawSealHead, SealEntry, SealHeadEntry,
 };
-use gateway::audit_store::{AuditPage, AuditQuery, AuditStoreError};
+use gateway::audit_store::{AuditIndex, AuditPage, AuditQuery, AuditStoreError};
 use time::{Duration, OffsetDateTime};
 
 use super::items::{
@@ -95,9 +96,12 @@ impl DynamoDbLedger {
     /// record, and each chain's registration and last head. For loading test and
     /// benchmark data only: it skips the append conditions, so it must not race with
     /// real writers on the same chains.
-    pub async fn bulk_load(&self, appends: &[LedgerAppend]) -> Result<(), AuditStoreError> {
+    pub async fn bulk_load(
+        &self,
+        appends: &[LedgerAppend<AuditRecord>],
+    ) -> Result<(), AuditStoreError> {
         let mut items: Vec<Item> = Vec::with_capacity(appends.len() + appends.len() / 8);
-        let mut last_head: HashMap<&str, &LedgerAppend> = HashMap::new();
+        let mut last_head: HashMap<&str, &LedgerAppend<AuditRecord>> = HashMap::new();
         for append in appends {
             items.push(record_item(append)?);
             if let Some(registration) = chain_item(append)? {
@@ -194,7 +198,9 @@ impl DynamoDbLedger {
 
 #[async_trait]
 impl LedgerBackend for DynamoDbLedger {
-    async fn append(&self, append: &LedgerAppend) -> Result<(), LedgerError> {
+    type Record = AuditRecord;
+
+    async fn append(&self, append: &LedgerAppend<AuditRecord>) -> Result<(), LedgerError> {
         let chain_id = &append.head.chain;
         let not_exists = "attribute_not_exists(#pk)";
         let record = Put::builder()
@@ -533,7 +539,10 @@ impl LedgerBackend for DynamoDbLedger {
         }
         Ok(out)
     }
+}
 
+#[async_trait]
+impl AuditIndex for DynamoDbLedger {
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError> {
         self.query_page(query).await
     }

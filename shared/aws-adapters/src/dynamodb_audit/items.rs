@@ -180,7 +180,7 @@ struct SealItem<'a> {
 }
 
 /// The record item of an append.
-pub(super) fn record_item(append: &LedgerAppend) -> Result<Item, LedgerError> {
+pub(super) fn record_item(append: &LedgerAppend<AuditRecord>) -> Result<Item, LedgerError> {
     let entry = &append.record;
     let i = &entry.integrity;
     to_item(&RecordItem {
@@ -202,7 +202,7 @@ pub(super) fn record_item(append: &LedgerAppend) -> Result<Item, LedgerError> {
 }
 
 /// The chain head item of an append.
-pub(super) fn head_item(append: &LedgerAppend) -> Result<Item, LedgerError> {
+pub(super) fn head_item(append: &LedgerAppend<AuditRecord>) -> Result<Item, LedgerError> {
     let h = &append.head;
     to_item(&HeadItem {
         pk: chain_pk(&h.chain),
@@ -221,7 +221,7 @@ pub(super) fn head_item(append: &LedgerAppend) -> Result<Item, LedgerError> {
 }
 
 /// The chain registration item of an append that starts a chain.
-pub(super) fn chain_item(append: &LedgerAppend) -> Result<Option<Item>, LedgerError> {
+pub(super) fn chain_item(append: &LedgerAppend<AuditRecord>) -> Result<Option<Item>, LedgerError> {
     append
         .genesis
         .as_ref()

@@ -1,5 +1,5 @@
 //! The port wrapper: [`DynamoDbAuditLog`] implements the audit ports over the table by
-//! running the gateway's ledger on [`DynamoDbLedger`].
+//! running the audit ledger on [`DynamoDbLedger`].
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use time::{Duration, OffsetDateTime};
 use super::backend::DynamoDbLedger;
 
 /// The audit ports over the audit table: records are chained, sealed and verified by
-/// the gateway's ledger, stored by [`DynamoDbLedger`].
+/// the audit ledger, stored by [`DynamoDbLedger`].
 #[derive(Debug)]
 pub struct DynamoDbAuditLog {
     ledger: ChainedAuditLog<DynamoDbLedger>,
@@ -61,17 +61,17 @@ impl DynamoDbAuditLog {
         &self,
         record: AuditRecord,
     ) -> Result<StoredAuditRecord, AuditStoreError> {
-        self.ledger.append_stored(record).await
+        Ok(self.ledger.append_stored(record).await?)
     }
 
     /// Seals every finished hour not sealed yet (the sealer's scheduled job).
     pub async fn seal_due(&self) -> Result<Option<SealSummary>, AuditStoreError> {
-        self.ledger.seal_due().await
+        Ok(self.ledger.seal_due().await?)
     }
 
     /// As [`Self::seal_due`], with the repairs the run made.
     pub async fn seal_run(&self) -> Result<SealRun, AuditStoreError> {
-        self.ledger.seal_run().await
+        Ok(self.ledger.seal_run().await?)
     }
 }
 

@@ -92,7 +92,7 @@ fn plan(query: &AuditQuery) -> (&'static str, Vec<Stream>) {
 }
 
 impl DynamoDbLedger {
-    /// Answers [`LedgerBackend::query`](gateway::audit_store::ledger::LedgerBackend::query):
+    /// Answers [`AuditIndex::query`](gateway::audit_store::AuditIndex::query):
     /// one page of the records `query` matches, in time order across the partitions
     /// read, with a cursor where it stopped.
     pub(super) async fn query_page(

@@ -1,9 +1,11 @@
-//! The audit-store port: reading the audit trail back and verifying it.
+//! The audit-store ports: reading the audit trail back and verifying it
+//! ([`AuditStore`]), and answering queries from a ledger backend's indexes
+//! ([`AuditIndex`]).
 
 use async_trait::async_trait;
+use audit_ledger::KeyError;
 use time::OffsetDateTime;
 
-use crate::audit_store::keys::KeyError;
 use crate::audit_store::{AuditPage, AuditQuery, VerifyReport};
 
 /// Why a query or a verification could not be answered.
@@ -36,4 +38,14 @@ pub trait AuditStore: Send + Sync {
         since: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<VerifyReport, AuditStoreError>;
+}
+
+/// Where a ledger backend answers audit queries: by its indexes (in DynamoDB) or by
+/// reading every record (in memory), with [`AuditQuery::matches`] for the filters its
+/// indexes do not cover. The ledger itself only chains records; what they say is for
+/// this port.
+#[async_trait]
+pub trait AuditIndex: Send + Sync {
+    /// One page of the records matching `query` (already validated).
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError>;
 }

@@ -6,7 +6,6 @@ pub mod audit_reads;
 pub mod audit_store;
 pub mod clock;
 pub mod events;
-pub mod ledger;
 pub mod mirror;
 pub mod okta;
 pub mod rule_store;

@@ -7,14 +7,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use time::{Duration, OffsetDateTime};
 
-use super::chain::{self, ChainLink, HeadClaim, RecordLink, SealClaim, SealLine, ZERO_HASH};
-use super::keys::{self, MacVerifier, SealPublicKeys};
-use super::ledger::{
+use crate::LedgerRecord;
+use crate::chain::{self, ChainLink, HeadClaim, RecordLink, SealClaim, SealLine, ZERO_HASH};
+use crate::keys::{self, MacVerifier, SealPublicKeys};
+use crate::ledger::{
     BOOKKEEPING_MARGIN, ChainItems, RECORD_SLACK, RawChain, RawRecord, RawSeal, RawSealHead,
     SEAL_GRACE,
 };
-use super::sealer::{closing_is_authentic, seal_is_authentic};
-use super::{NoteKind, ProblemKind, ProblemSubject, VerifyNote, VerifyProblem, VerifyReport};
+use crate::report::{
+    NoteKind, ProblemKind, ProblemSubject, VerifyNote, VerifyProblem, VerifyReport,
+};
+use crate::sealer::{closing_is_authentic, seal_is_authentic};
 
 /// What the ledger gathered for one verification.
 #[derive(Debug, Default)]
@@ -207,8 +210,12 @@ impl<'a> Checks<'a> {
     }
 }
 
-/// Judges the evidence at `now` with `keys`.
-pub(crate) fn verify(keys: &Checks<'_>, now: OffsetDateTime, ev: &Evidence) -> VerifyReport {
+/// Judges the evidence at `now` with `keys`, reading records as `R`.
+pub(crate) fn verify<R: LedgerRecord>(
+    keys: &Checks<'_>,
+    now: OffsetDateTime,
+    ev: &Evidence,
+) -> VerifyReport {
     let mut f = Findings::default();
     let seals = check_seals(keys, now, ev, &mut f);
     check_seal_steering(keys, now, ev, &seals, &mut f);
@@ -235,7 +242,7 @@ pub(crate) fn verify(keys: &Checks<'_>, now: OffsetDateTime, ev: &Evidence) -> V
         let sealed = chain::chain_hour(id)
             .and_then(|h| coverage.get(h))
             .map(|&i| &seals[i]);
-        check_chain(
+        check_chain::<R>(
             keys,
             now,
             ev.retention_floor,
@@ -285,7 +292,7 @@ fn registration_ok(keys: &Checks<'_>, id: &str, r: &RawChain) -> bool {
 
 /// What is wrong with an authentic record's times: written outside its chain's hour,
 /// dated far from when it was written, or kept for less than the retention floor.
-fn time_problems(
+fn time_problems<R: LedgerRecord>(
     chain_id: &str,
     raw: &RawRecord,
     retention_floor: Duration,
@@ -316,8 +323,8 @@ fn time_problems(
     let time = raw
         .record_json
         .as_deref()
-        .and_then(|j| serde_json::from_str::<crate::audit::AuditRecord>(j).ok())
-        .map(|r| r.time);
+        .and_then(|j| serde_json::from_str::<R>(j).ok())
+        .map(|r| r.time());
     if let Some(time) = time
         && (time > written + SEAL_GRACE || time + RECORD_SLACK < written)
     {
@@ -862,7 +869,7 @@ fn belongs_at(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn check_chain(
+fn check_chain<R: LedgerRecord>(
     keys: &Checks<'_>,
     now: OffsetDateTime,
     retention_floor: Duration,
@@ -1142,7 +1149,7 @@ fn check_chain(
                     good.why.clone(),
                 );
             }
-            for (kind, detail) in time_problems(id, raw, retention_floor) {
+            for (kind, detail) in time_problems::<R>(id, raw, retention_floor) {
                 f.record_problem(kind, id, Some(seq), Some(raw), detail);
             }
             let prev = raw.prev_hash.as_deref().unwrap_or("");

@@ -1,14 +1,16 @@
-//! The tamper-evident ledger every audit store is built on: the writer that chains
-//! records, the sealer that signs each hour's chains, and verification, generic over a
-//! [`LedgerBackend`] that only stores and reads items (in memory, or in DynamoDB).
+//! The tamper-evident ledger, [`ChainedAuditLog`]: the writer that chains records, the
+//! sealer that signs each hour's chains, and verification, generic over a
+//! [`LedgerBackend`] that only stores and reads items (in memory, or in a database), and
+//! over the [`LedgerRecord`] it keeps. Also the items it hands the backend to store
+//! (`*Entry`, [`LedgerAppend`]) and reads back to judge (`Raw*`).
 //!
 //! # Design (CloudTrail's log-file integrity validation, adapted to concurrent writers)
 //!
-//! - **Chains, not a global sequence.** Each writer (one per Lambda execution
-//!   environment or process; more while it has concurrent appends) keeps its own hash
+//! - **Chains, not a global sequence.** Each writer (one per process or serverless
+//!   execution environment; more while it has concurrent appends) keeps its own hash
 //!   chain per UTC hour: record `n` carries `seq = n`, the previous record's hash, and
 //!   `hash = SHA-256(chain, seq, prev_hash, written_at, expires_at, canonical JSON)`,
-//!   MACed with HMAC-SHA256 under the audit key. Writers never wait for each other.
+//!   MACed with HMAC-SHA256 under the MAC key. Writers never wait for each other.
 //! - **Heads.** Each chain has a head item (last seq and hash, MACed) updated in the same
 //!   transaction as the record, on the condition that it still ends where the writer
 //!   thinks: deleting a chain's tail leaves the head pointing past the end.
@@ -26,36 +28,35 @@
 //!
 //! What it does not prove, like any log kept where its writers can delete: the most
 //! recent hours up to the last seal, and the last seals themselves, can be truncated
-//! together. Each seal's MAC is therefore also logged (target `scimgw::audit`), so an
-//! auditor can compare the newest seal with an outside copy.
+//! together. Each seal's MAC is therefore also logged (target [`LOG_TARGET`]), so an
+//! auditor can compare the newest seal with an outside copy; the anchors
+//! ([`SealAnchors`]) keep a write-once copy of every seal for the same reason.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use futures::StreamExt as _;
 use time::{Duration, OffsetDateTime};
 
-pub use super::chain::ChainLink;
-use super::chain::{self, HeadClaim, RecordLink, ZERO_HASH};
-use super::keys::{AuditPowers, KeyError, MacVerifier, SealPublicKeys};
-use super::{
-    AuditPage, AuditQuery, AuditStore, AuditStoreError, ProblemKind, RecordIntegrity,
-    StoredAuditRecord, VerifyReport, verify,
+pub use crate::chain::ChainLink;
+use crate::chain::{self, HeadClaim, RecordLink, ZERO_HASH};
+use crate::keys::{AuditPowers, KeyError, MacVerifier, SealPublicKeys};
+use crate::{
+    Clock, Error, LOG_TARGET, LedgerRecord, ProblemKind, RecordIntegrity, StoredRecord,
+    VerifyReport, verify,
 };
-use crate::Clock;
-use crate::audit::{AuditError, AuditLog, AuditRecord};
 
-pub use crate::ports::ledger::{LedgerBackend, LedgerError, SealAnchors};
+pub use crate::port::{LedgerBackend, LedgerError, SealAnchors};
 
 /// How long after an hour ends before it is sealed: covers clock skew between writers
 /// and appends still in flight at the hour's end.
 pub const SEAL_GRACE: Duration = Duration::minutes(5);
 
-/// How far a record's `time` (the request's arrival) may precede the start of its
-/// chain's hour: the longest request (a Lambda runs at most 15 minutes) plus
-/// [`SEAL_GRACE`]. Verification looks this far back for a period's chains.
+/// How far a record's [`time`](LedgerRecord::time) may precede the start of its chain's
+/// hour: the longest a writer may work between a record's time and its append (15
+/// minutes, the longest a Lambda function runs) plus [`SEAL_GRACE`]. Verification looks
+/// this far back for a period's chains.
 pub const RECORD_SLACK: Duration = Duration::minutes(20);
 
 /// How long heads, registrations and seals outlive the records they vouch for, so a
@@ -92,21 +93,21 @@ pub const RETENTION_FLOOR: Duration = Duration::days(365);
 
 /// A record as the writer made it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordEntry {
+pub struct RecordEntry<R> {
     /// Its id, `<chain>:<seq>`.
     pub id: String,
     /// The record.
-    pub record: AuditRecord,
+    pub record: R,
     /// Its canonical JSON: the text stored and hashed.
     pub record_json: String,
     /// Its place in its chain.
     pub integrity: RecordIntegrity,
 }
 
-impl RecordEntry {
-    /// The record as the store port hands it out.
-    pub fn stored(&self) -> StoredAuditRecord {
-        StoredAuditRecord {
+impl<R: Clone> RecordEntry<R> {
+    /// The record as stored.
+    pub fn stored(&self) -> StoredRecord<R> {
+        StoredRecord {
             id: self.id.clone(),
             record: self.record.clone(),
             integrity: self.integrity.clone(),
@@ -206,9 +207,9 @@ pub struct ClosingEntry {
 /// still ends at `head.seq - 1` and is not closed, and (for a registration) that the
 /// chain's hour is not closed for new chains.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LedgerAppend {
+pub struct LedgerAppend<R> {
     /// The record.
-    pub record: RecordEntry,
+    pub record: RecordEntry<R>,
     /// The head after it.
     pub head: HeadEntry,
     /// The registration, with the first record of a chain only.
@@ -255,7 +256,7 @@ pub struct RawRecord {
 
 impl RawRecord {
     /// The raw form of a record as written.
-    pub fn from_entry(entry: &RecordEntry, location: String) -> Self {
+    pub fn from_entry<R>(entry: &RecordEntry<R>, location: String) -> Self {
         let i = &entry.integrity;
         Self {
             location,
@@ -274,10 +275,10 @@ impl RawRecord {
 
     /// The stored record, if the item is complete and its JSON reads as a record.
     /// Queries use it; they do not verify (that is `verify`'s job).
-    pub fn to_stored(&self) -> Option<StoredAuditRecord> {
+    pub fn to_stored<R: LedgerRecord>(&self) -> Option<StoredRecord<R>> {
         let chain = self.chain.clone()?;
         let seq = self.seq?;
-        Some(StoredAuditRecord {
+        Some(StoredRecord {
             id: chain::record_id(&chain, seq),
             record: serde_json::from_str(self.record_json.as_deref()?).ok()?,
             integrity: RecordIntegrity {
@@ -460,18 +461,6 @@ pub struct ChainItems {
     pub head: Option<RawHead>,
 }
 
-impl From<LedgerError> for AuditStoreError {
-    fn from(e: LedgerError) -> Self {
-        AuditStoreError::Unavailable(Box::new(e))
-    }
-}
-
-impl From<KeyError> for AuditStoreError {
-    fn from(e: KeyError) -> Self {
-        AuditStoreError::Key(e)
-    }
-}
-
 /// A chain this writer holds open.
 #[derive(Debug, Clone)]
 struct OpenChain {
@@ -535,8 +524,8 @@ pub struct SealRun {
     pub repairs: Vec<String>,
 }
 
-/// An [`AuditLog`] and [`AuditStore`] over a [`LedgerBackend`]: the writer, the sealer
-/// and the verifier (see the module docs), each needing its own [`AuditPowers`].
+/// The ledger over a [`LedgerBackend`]: the writer, the sealer and the verifier (see the
+/// module docs), each needing its own [`AuditPowers`].
 pub struct ChainedAuditLog<B> {
     pub(super) backend: B,
     pub(super) powers: AuditPowers,
@@ -594,12 +583,10 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
     }
 
     /// The anchors, which sealing and verifying need.
-    pub(super) fn anchors(&self) -> Result<&Arc<dyn SealAnchors>, AuditStoreError> {
+    pub(super) fn anchors(&self) -> Result<&Arc<dyn SealAnchors>, Error> {
         self.anchors
             .as_ref()
-            .ok_or(AuditStoreError::Key(KeyError::NotHeld(
-                "read the seal anchors",
-            )))
+            .ok_or(Error::Key(KeyError::NotHeld("read the seal anchors")))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, WriterState> {
@@ -616,13 +603,10 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
     /// changed or the chain was closed by a seal. A ledger that also holds the seal
     /// power (one local process) seals finished hours afterwards; in AWS the sealer
     /// does that on its schedule.
-    pub async fn append_stored(
-        &self,
-        record: AuditRecord,
-    ) -> Result<StoredAuditRecord, AuditStoreError> {
+    pub async fn append_stored(&self, record: B::Record) -> Result<StoredRecord<B::Record>, Error> {
         let signer = self.powers.mac_signer()?.clone();
-        let record_json = chain::canonical_record(&record)
-            .map_err(|e| AuditStoreError::Unavailable(Box::new(e)))?;
+        let record_json =
+            chain::canonical_record(&record).map_err(|e| Error::Unavailable(Box::new(e)))?;
         let mut last_err = None;
         for _ in 0..APPEND_ATTEMPTS {
             let now = self.clock.now();
@@ -755,7 +739,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         // clock is far off): following it would date chains in the future.
         if chain::hour_start(&next).is_none_or(|start| start > now + SEAL_GRACE) {
             tracing::error!(
-                target: "scimgw::audit",
+                target: LOG_TARGET,
                 closing = closing.as_deref().unwrap_or_default(),
                 current_hour = %current,
                 "audit: the closing marker is past what the sealer can have set; new chains are refused until the sealer repairs it"
@@ -816,21 +800,21 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             return;
         }
         if let Err(e) = self.seal_due().await {
-            tracing::warn!(target: "scimgw::audit", error = %e, "audit: sealing failed");
+            tracing::warn!(target: LOG_TARGET, error = %e, "audit: sealing failed");
             self.state().next_seal_try = Some(now + SEAL_RETRY);
         }
     }
 
-    /// Gathers everything verification of `[since, until)` needs and judges it.
-    async fn verify_period(
+    /// Checks every record whose time is in `[since, until)`, and every writer chain
+    /// that could hold one, for deletion, alteration, insertion and re-ordering:
+    /// gathers everything that needs and judges it.
+    pub async fn verify_period(
         &self,
         since: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> Result<VerifyReport, AuditStoreError> {
+    ) -> Result<VerifyReport, Error> {
         if since >= until {
-            return Err(AuditStoreError::InvalidQuery(
-                "since must be before until".into(),
-            ));
+            return Err(Error::InvalidPeriod("since must be before until".into()));
         }
         let macs = self.powers.mac_verifier()?.clone();
         let seal_keys = self.powers.seal_keys().await?;
@@ -936,7 +920,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             span_through,
             retention_floor: RETENTION_FLOOR,
         };
-        judge_with(&*macs, &seal_keys, now, &evidence).await
+        judge_with::<B::Record>(&*macs, &seal_keys, now, &evidence).await
     }
 }
 
@@ -944,16 +928,16 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
 /// The judgement is synchronous and a MAC check may need a key service, so it runs,
 /// says which checks it could not answer yet, those are resolved (several at once), and
 /// it runs again until it asks nothing new.
-pub(super) async fn judge_with(
+pub(super) async fn judge_with<R: LedgerRecord>(
     macs: &dyn MacVerifier,
     seal_keys: &SealPublicKeys,
     now: OffsetDateTime,
     evidence: &verify::Evidence,
-) -> Result<VerifyReport, AuditStoreError> {
+) -> Result<VerifyReport, Error> {
     let mut known: HashMap<verify::MacQuestion, bool> = HashMap::new();
     for _ in 0..JUDGE_ROUNDS {
         let checks = verify::Checks::new(&known, macs, seal_keys);
-        let report = verify::verify(&checks, now, evidence);
+        let report = verify::verify::<R>(&checks, now, evidence);
         let asked = checks.into_asked();
         if asked.is_empty() {
             return Ok(report);
@@ -972,33 +956,7 @@ pub(super) async fn judge_with(
             known.insert(q, ok);
         }
     }
-    Err(AuditStoreError::Unavailable(
+    Err(Error::Unavailable(
         "audit verify: the MAC checks did not settle".into(),
     ))
-}
-
-#[async_trait]
-impl<B: LedgerBackend> AuditLog for ChainedAuditLog<B> {
-    async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
-        self.append_stored(record)
-            .await
-            .map(|_| ())
-            .map_err(|e| AuditError::Unavailable(Box::new(e)))
-    }
-}
-
-#[async_trait]
-impl<B: LedgerBackend> AuditStore for ChainedAuditLog<B> {
-    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError> {
-        query.validate()?;
-        self.backend.query(query).await
-    }
-
-    async fn verify(
-        &self,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<VerifyReport, AuditStoreError> {
-        self.verify_period(since, until).await
-    }
 }

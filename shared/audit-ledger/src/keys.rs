@@ -1,12 +1,13 @@
-//! The audit trail's separated powers: who can make a record verifiable (writers: a
-//! MAC key), who can make a seal verifiable (the sealer: a signing key), and what
-//! verifiers hold (the power to check MACs, and the seal key's public half). Nobody
-//! who only verifies holds anything that makes a MAC or a signature.
+//! The ledger's separated powers: who can make a record verifiable (writers: a MAC
+//! key), who can make a seal verifiable (the sealer: a signing key), and what verifiers
+//! hold (the power to check MACs, and the seal key's public half). Nobody who only
+//! verifies holds anything that makes a MAC or a signature.
 //!
-//! In AWS each power is a KMS key permission (`kms:GenerateMac` for writers,
-//! `kms:VerifyMac` for verifiers, `kms:Sign` for the sealer, `kms:GetPublicKey` for
-//! verifiers; adapters in `aws-adapters`). Locally (`scimgw dev`, tests) one process
-//! holds [`LocalAuditKeys`], all powers at once.
+//! Each power is a port, so that a key service can hold it as a permission of its own
+//! (in AWS KMS: `kms:GenerateMac` for writers, `kms:VerifyMac` for verifiers, `kms:Sign`
+//! for the sealer, `kms:GetPublicKey` for verifiers; the adapters live with the
+//! application). Locally (development, tests) one process holds [`LocalAuditKeys`], all
+//! powers at once.
 //!
 //! MACs are HMAC-SHA256 of a framed message, hex; KMS's `GenerateMac` with
 //! `HMAC_SHA_256` computes the same function. Seals are signed over the SHA-256 digest
@@ -27,6 +28,9 @@ use sha2::{Digest as _, Sha256};
 use super::chain::{hex, sha256_hex, unhex};
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// The domain a local key's id is hashed under. Fixed: ids name keys in stored items.
+const KEY_ID_DOMAIN: &[u8] = b"scimgw-audit-key-id";
 
 /// The shortest local MAC key accepted: 32 bytes, the output length of SHA-256, as
 /// RFC 2104 §3 recommends as the minimum.
@@ -157,7 +161,7 @@ impl AuditKey {
     fn from_checked(secret: &[u8]) -> Self {
         // The id names the key in stored items so that verification after a rotation
         // knows which key to use; a hash under its own domain reveals nothing usable.
-        let mut framed = b"scimgw-audit-key-id".to_vec();
+        let mut framed = KEY_ID_DOMAIN.to_vec();
         framed.extend_from_slice(secret);
         let id = sha256_hex(&framed)[..16].to_owned();
         Self {
@@ -346,7 +350,7 @@ impl fmt::Debug for AuditPowers {
 
 impl AuditPowers {
     /// Every power, from local keys: one process that writes, seals and verifies
-    /// (`scimgw dev`, tests).
+    /// (development, tests).
     pub fn local(keys: &LocalAuditKeys) -> Self {
         Self {
             mac: Some(keys.mac.clone()),
@@ -440,6 +444,12 @@ mod tests {
         assert!(!keys.verify(&tag.key_id, b"message", "zz").await.unwrap());
         assert!(AuditKey::new(&[1u8; 31]).is_err());
         assert!(!format!("{:?}", keys.signing()).contains("0101"));
+    }
+
+    #[test]
+    fn a_local_key_is_named_by_a_fixed_fingerprint_of_its_secret() {
+        // The id names the key in stored items: computed apart from this code.
+        assert_eq!(AuditKey::new(&[1u8; 32]).unwrap().id(), "2ad24db305d42c03");
     }
 
     #[tokio::test]

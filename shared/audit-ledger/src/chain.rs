@@ -1,22 +1,22 @@
-//! The pure, deterministic parts of the audit trail's tamper evidence: the messages
-//! that are hashed, MACed and signed, the canonical form of a record, and the
-//! formats of times, hour keys, chain ids and record ids. Everything a verifier has to
-//! recompute is defined here, once, for every store.
+//! The pure, deterministic parts of the ledger's tamper evidence: the messages that
+//! are hashed, MACed and signed, the canonical form of a record, and the formats of
+//! times, hour keys, chain ids and record ids. Everything a verifier has to recompute
+//! is defined here, once, for every backend.
 //!
-//! Every hashed or MACed message is framed as `scimgw-audit-v2`, then the domain
-//! (`record`, `head`, …), then each field, each part preceded by its length as a
-//! big-endian u64. The framing is injective, so no two different field lists share a
-//! message, whatever bytes the fields hold.
+//! Every hashed or MACed message is framed as [`FORMAT`], then the domain (`record`,
+//! `head`, …), then each field, each part preceded by its length as a big-endian u64.
+//! The framing is injective, so no two different field lists share a message, whatever
+//! bytes the fields hold.
 
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use crate::audit::AuditRecord;
-
-/// The version tag that starts every hashed or MACed message.
+/// The version tag that starts every hashed or MACed message. Part of every stored
+/// hash and MAC: it never changes for data already written.
 pub const FORMAT: &str = "scimgw-audit-v2";
 
 /// The previous hash of a chain's first record, and the previous MAC of the first seal.
@@ -110,7 +110,7 @@ fn write_canonical(value: &Value, out: &mut String) {
 
 /// The canonical form of a record: [`canonical_json`] of its serde serialization. This
 /// exact text is stored and hashed, so verification never depends on re-serializing.
-pub fn canonical_record(record: &AuditRecord) -> Result<String, serde_json::Error> {
+pub fn canonical_record<R: Serialize>(record: &R) -> Result<String, serde_json::Error> {
     Ok(canonical_json(&serde_json::to_value(record)?))
 }
 
@@ -420,7 +420,7 @@ pub fn parse_seal_lines(text: &str) -> Option<Vec<SealLine>> {
 }
 
 /// The end of retention for an item written at `at`: `at + retention`, rounded up to a
-/// whole second (DynamoDB's TTL is in epoch seconds).
+/// whole second (TTLs such as DynamoDB's count in epoch seconds).
 pub fn expiry(at: OffsetDateTime, retention: Duration) -> i64 {
     let end = at + retention;
     let secs = end.unix_timestamp();
@@ -536,6 +536,29 @@ mod tests {
             assert_ne!(record_hash(&v), h, "{v:?}");
         }
         assert_eq!(h.len(), 64);
+    }
+
+    #[test]
+    fn the_framing_of_stored_hashes_is_fixed() {
+        // Arrange: the expected hash was computed apart from this code, from the framing
+        // the module docs describe; every stored hash depends on each byte of it.
+        let link = RecordLink {
+            chain: "20240405T06-0123456789abcdef",
+            seq: 1,
+            prev_hash: ZERO_HASH,
+            written_at: "2024-04-05T06:00:00.000000000Z",
+            expires_at: 100,
+            record_json: "{}",
+        };
+
+        // Act
+        let hash = record_hash(&link);
+
+        // Assert
+        assert_eq!(
+            hash,
+            "b6b39e510a17e18f2133102fac2778998ffcc509be7b690cc0a76f508b28f57b"
+        );
     }
 
     #[test]

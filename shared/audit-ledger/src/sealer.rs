@@ -1,23 +1,24 @@
-//! Sealing: the sealer's half of the ledger. On a schedule (the `sealer` function in AWS,
-//! a timer in `scimgw dev`), it closes every finished hour to new chains, closes each
-//! chain of those hours, writes one signed seal listing where each chain ends, linked to
-//! the previous seal, and anchors a copy outside the table, write-once.
+//! Sealing: the sealer's half of the ledger. On a schedule (a scheduled function or a
+//! timer; a writer that also holds the seal power seals after its appends), it closes
+//! every finished hour to new chains, closes each chain of those hours, writes one
+//! signed seal listing where each chain ends, linked to the previous seal, and anchors a
+//! copy outside the backend, write-once.
 //!
-//! Nothing that steers it is taken on trust from the table: the seal chain continues
-//! from the latest seal whose signature verifies (or the latest anchor, if the table
+//! Nothing that steers it is taken on trust from the backend: the seal chain continues
+//! from the latest seal whose signature verifies (or the latest anchor, if the backend
 //! lost seals), not from the pointer, so a deleted or rolled-back pointer can neither
 //! restart nor fork the seal chain; a closing marker the sealer did not sign, or one
 //! past what it could have set, is replaced. Each repair is logged and returned.
 
 use std::sync::atomic::Ordering;
 
-use super::AuditStoreError;
-use super::chain::{self, SealClaim, SealLine, ZERO_HASH};
-use super::keys::{self, SealPublicKeys};
-use super::ledger::{
+use crate::chain::{self, SealClaim, SealLine, ZERO_HASH};
+use crate::keys::{self, SealPublicKeys};
+use crate::ledger::{
     BOOKKEEPING_MARGIN, ChainedAuditLog, ClosingEntry, LedgerBackend, LedgerError, RawSeal,
     RawSealHead, SealEntry, SealHeadEntry, SealRun, SealSummary,
 };
+use crate::{Error, LOG_TARGET};
 
 /// Whether a stored seal's signature verifies under the seal keys.
 pub(super) fn seal_is_authentic(keys: &SealPublicKeys, seal: &RawSeal) -> bool {
@@ -54,12 +55,12 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
     /// Seals every finished hour not sealed yet, unless this ledger is sealing already.
     /// Returns what was sealed, if anything. Safe to run from several processes at once
     /// (the seal pointer's condition lets one win).
-    pub async fn seal_due(&self) -> Result<Option<SealSummary>, AuditStoreError> {
+    pub async fn seal_due(&self) -> Result<Option<SealSummary>, Error> {
         Ok(self.seal_run().await?.sealed)
     }
 
     /// As [`Self::seal_due`], with the repairs the run made.
-    pub async fn seal_run(&self) -> Result<SealRun, AuditStoreError> {
+    pub async fn seal_run(&self) -> Result<SealRun, Error> {
         if self.sealing.swap(true, Ordering::AcqRel) {
             return Ok(SealRun::default());
         }
@@ -68,7 +69,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         result
     }
 
-    async fn seal_inner(&self) -> Result<SealRun, AuditStoreError> {
+    async fn seal_inner(&self) -> Result<SealRun, Error> {
         let signer = self.powers.seal_signer()?.clone();
         let public = self.powers.seal_keys().await?;
         let anchors = self.anchors()?.clone();
@@ -190,7 +191,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             .collect();
         if lines.len() < chains.len() {
             tracing::warn!(
-                target: "scimgw::audit",
+                target: LOG_TARGET,
                 registered = chains.len(),
                 with_head = lines.len(),
                 "audit: sealing chains whose head is missing; verify will report them"
@@ -251,7 +252,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         // The seal is in the table; if anchoring fails, the next run anchors it.
         anchors.put(&seal).await?;
         tracing::info!(
-            target: "scimgw::audit",
+            target: LOG_TARGET,
             seal_from = %from,
             seal_through = %target,
             chains = lines.len(),
@@ -278,7 +279,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         target: &str,
         public: &SealPublicKeys,
         run: &mut SealRun,
-    ) -> Result<(), AuditStoreError> {
+    ) -> Result<(), Error> {
         let stored = pointer.closing.clone();
         let authentic = pointer
             .closing_entry()
@@ -311,7 +312,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
 
 fn log_repairs(run: &SealRun) {
     for repair in &run.repairs {
-        tracing::error!(target: "scimgw::audit", repair = %repair, "audit: the sealer repaired tampered steering");
+        tracing::error!(target: LOG_TARGET, repair = %repair, "audit: the sealer repaired tampered steering");
     }
 }
 

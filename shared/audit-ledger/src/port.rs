@@ -1,15 +1,17 @@
-//! The ledger-storage port: where the audit ledger keeps its items (records, chain
-//! heads, seals), implemented over DynamoDB and in memory. Only storage lives behind it;
-//! chaining, MACs and judgement stay in the ledger.
+//! The ledger's storage ports: [`LedgerBackend`], where the ledger keeps its items
+//! (records, chain heads, registrations, seals; in memory in [`crate::memory`], in a
+//! database in the application's adapters), and [`SealAnchors`], where seals are copied
+//! write-once. Only storage lives behind them; chaining, MACs and judgement stay in the
+//! ledger.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::audit_store::ledger::{
+use crate::LedgerRecord;
+use crate::ledger::{
     ChainItems, ClosingEntry, LedgerAppend, RawChain, RawHead, RawRecord, RawSeal, RawSealHead,
     SealEntry, SealHeadEntry,
 };
-use crate::audit_store::{AuditPage, AuditQuery, AuditStoreError};
 
 /// Why a backend operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +26,17 @@ pub enum LedgerError {
 }
 
 /// Storage for the ledger's items. Implementations only store and read, atomically
-/// where the docs say so; all chaining, MACs and judgement live in the ledger.
+/// where the docs say so; all chaining, MACs and judgement live in the ledger. A backend
+/// may also answer questions about the records' content (by indexes of its own), but
+/// that is the application's business, not the ledger's.
 #[async_trait]
 pub trait LedgerBackend: Send + Sync {
+    /// The records it keeps.
+    type Record: LedgerRecord;
+
     /// Writes an append atomically under the conditions of [`LedgerAppend`]; a failed
     /// condition is [`LedgerError::Conflict`].
-    async fn append(&self, append: &LedgerAppend) -> Result<(), LedgerError>;
+    async fn append(&self, append: &LedgerAppend<Self::Record>) -> Result<(), LedgerError>;
 
     /// The seal pointer, if any seal or closing was ever written.
     async fn seal_head(&self) -> Result<Option<RawSealHead>, LedgerError>;
@@ -83,15 +90,11 @@ pub trait LedgerBackend: Send + Sync {
 
     /// Every item stored for one chain, read consistently.
     async fn chain(&self, chain: &str) -> Result<ChainItems, LedgerError>;
-
-    /// One page of records for a query (the backend's indexes, [`AuditQuery::matches`]
-    /// for what they do not cover).
-    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditStoreError>;
 }
 
-/// Where seals are anchored outside the table, write-once (an S3 bucket with Object
-/// Lock in compliance mode, possibly in another account): what the table's writers and
-/// administrators cannot delete or replace before the seal's retention ends.
+/// Where seals are anchored outside the backend, write-once (e.g. an S3 bucket with
+/// Object Lock in compliance mode, possibly in another account): what the backend's
+/// writers and administrators cannot delete or replace before the seal's retention ends.
 #[async_trait]
 pub trait SealAnchors: Send + Sync + std::fmt::Debug {
     /// Stores a copy of a seal, retained until the seal's `expires_at`. Writing the same
