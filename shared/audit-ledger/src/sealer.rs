@@ -51,6 +51,30 @@ pub(super) fn closing_is_authentic(keys: &SealPublicKeys, closing: &ClosingEntry
     ) == Some(true)
 }
 
+/// How many times a sealing run starts, when another sealer (the schedule and `scimgw
+/// audit seal`, say) moves the seal pointer or the closing marker under it: the next
+/// start reads what the other one wrote and goes on from there.
+const SEAL_ATTEMPTS: usize = 3;
+
+/// Runs `run` until it ends other than by a lost condition ([`LedgerError::Conflict`]),
+/// at most `attempts` times.
+async fn start_over_on_conflict<T, F, Fut>(attempts: usize, mut run: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let mut result = run().await;
+    for _ in 1..attempts {
+        let lost = matches!(&result, Err(Error::Unavailable(e))
+            if matches!(e.downcast_ref::<LedgerError>(), Some(LedgerError::Conflict)));
+        if !lost {
+            break;
+        }
+        result = run().await;
+    }
+    result
+}
+
 impl<B: LedgerBackend> ChainedAuditLog<B> {
     /// Seals every finished hour not sealed yet, unless this ledger is sealing already.
     /// Returns what was sealed, if anything. Safe to run from several processes at once
@@ -64,7 +88,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         if self.sealing.swap(true, Ordering::AcqRel) {
             return Ok(SealRun::default());
         }
-        let result = self.seal_inner().await;
+        let result = start_over_on_conflict(SEAL_ATTEMPTS, || self.seal_inner()).await;
         self.sealing.store(false, Ordering::Release);
         result
     }
@@ -328,4 +352,52 @@ fn seal_entry(seal: &RawSeal) -> Option<SealEntry> {
         mac: seal.mac.clone()?,
         expires_at: seal.expires_at?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    fn lost() -> Error {
+        LedgerError::Conflict.into()
+    }
+
+    #[tokio::test]
+    async fn a_run_that_loses_a_condition_to_another_sealer_starts_over() {
+        let runs = AtomicUsize::new(0);
+        let result = start_over_on_conflict(SEAL_ATTEMPTS, || async {
+            match runs.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(lost()),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 1);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn it_gives_up_after_its_attempts_and_never_retries_other_failures() {
+        let runs = AtomicUsize::new(0);
+        let always_lost = start_over_on_conflict(SEAL_ATTEMPTS, || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(lost())
+        })
+        .await;
+        assert!(always_lost.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), SEAL_ATTEMPTS);
+
+        let runs = AtomicUsize::new(0);
+        let unreachable = start_over_on_conflict(SEAL_ATTEMPTS, || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(Error::Unavailable("the store is down".into()))
+        })
+        .await;
+        assert!(unreachable.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
 }
