@@ -44,6 +44,12 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON")
 }
 
+/// The request budget the worker's use cases get in these tests.
+const WORKER_BUDGET: Duration = Duration::from_secs(20);
+
+/// How long a call of the test's own queue adapters may take.
+const MOTO_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An event of `event_type` in Okta's real shape: the documented deactivate event with
 /// another type, uuid and targets.
 fn event(event_type: &str, uuid: &str, targets: &[(&str, &str)]) -> Value {
@@ -207,7 +213,11 @@ impl Path {
             rules,
             audit.clone(),
             Arc::new(SystemClock),
-            Duration::from_secs(3),
+            // The worker's budget per event. Generous: nothing here tests the deadline,
+            // and a loaded CI machine (moto, the emulators, parallel tests) can take
+            // seconds for what is milliseconds alone; a cut-short event is retried and
+            // would leave an extra failure record the assertions do not expect.
+            WORKER_BUDGET,
         )
         .with_mirror(Arc::new(DynamoDbMirror::new(
             dynamodb,
@@ -232,8 +242,13 @@ impl Path {
             hook,
             sink,
             worker,
-            poller: SqsPoller::new(sqs.clone(), queue_url.clone()).with_retry_delay(Duration::ZERO),
-            dlq: SqsDeadLetterQueue::new(sqs.clone(), dlq_url, queue_url.clone()),
+            // Calls to moto get seconds to spare: a loaded machine answers slowly, and
+            // nothing here tests the adapters' timeouts.
+            poller: SqsPoller::new(sqs.clone(), queue_url.clone())
+                .with_retry_delay(Duration::ZERO)
+                .with_timeout(MOTO_TIMEOUT),
+            dlq: SqsDeadLetterQueue::new(sqs.clone(), dlq_url, queue_url.clone())
+                .with_timeout(MOTO_TIMEOUT),
             ledger,
             audit,
             sqs,
