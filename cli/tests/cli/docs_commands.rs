@@ -12,7 +12,7 @@
 //! `OKTA_TOKEN` (its event hook and embedded Okta API), `DEV_INFO` (the file its
 //! `--info-json` wrote), `examples/` (the repository's), AWS credentials
 //! and `AWS_ENDPOINT_URL` pointing at moto, where the tables the docs name
-//! (`scimgw-audit`, holding a few records, and `scimgw-StateTable-1A2B3C4D`) exist,
+//! (`scimgw-AuditTable-1A2B3C4D`, holding a few records, and `scimgw-StateTable-1A2B3C4D`) exist,
 //! freshly made, with the audit trail's keys, anchor bucket and reads queue as a stack's
 //! outputs name them: `AUDIT_MAC_KEY_ARN`, `AUDIT_SEAL_KEY_ARN`, `AUDIT_ANCHOR_BUCKET`
 //! and `AUDIT_READS_QUEUE_URL`; and a CloudFormation stack `scimgw` in moto whose
@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 use crate::dev_process::Dev;
 
 /// The tables and bucket the runnable blocks name, as a stack would have them.
-const AUDIT_TABLE: &str = "scimgw-audit";
+const AUDIT_TABLE: &str = "scimgw-AuditTable-1A2B3C4D";
 const STATE_TABLE: &str = "scimgw-StateTable-1A2B3C4D";
 const ANCHOR_BUCKET: &str = "scimgw-auditanchorbucket-1a2b3c4d";
 
