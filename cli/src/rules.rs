@@ -227,8 +227,8 @@ async fn open_if_needed(args: &RulesArgs) -> anyhow::Result<Option<Box<dyn RuleS
     Ok(Some(Box::new(open_store(&args.store).await?)))
 }
 
-/// The rule store in the state table named by `--table`.
-async fn open_store(store: &StoreArgs) -> anyhow::Result<DynamoDbRuleStore> {
+/// The rule store in the state table named by `--table` (also `scimgw doctor`'s).
+pub(crate) async fn open_store(store: &StoreArgs) -> anyhow::Result<DynamoDbRuleStore> {
     let table = store
         .table
         .as_deref()
