@@ -50,7 +50,7 @@ fn start_dev(prefix: &str, dir: &std::path::Path) -> Dev {
     )
 }
 
-fn aws_env() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn aws_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -304,14 +304,14 @@ impl Trail {
     }
 }
 
-fn s(item: &Item, name: &str) -> String {
+pub(crate) fn s(item: &Item, name: &str) -> String {
     match item.get(name) {
         Some(AttributeValue::S(v)) => v.clone(),
         _ => String::new(),
     }
 }
 
-fn key(pk: &str, sk: &str) -> Item {
+pub(crate) fn key(pk: &str, sk: &str) -> Item {
     Item::from([
         ("pk".to_owned(), AttributeValue::S(pk.to_owned())),
         ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
@@ -345,7 +345,7 @@ async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, item: Item) {
         .unwrap();
 }
 
-async fn delete(ddb: &aws_sdk_dynamodb::Client, table: &str, k: Item) {
+pub(crate) async fn delete(ddb: &aws_sdk_dynamodb::Client, table: &str, k: Item) {
     ddb.delete_item()
         .table_name(table)
         .set_key(Some(k))
@@ -354,7 +354,7 @@ async fn delete(ddb: &aws_sdk_dynamodb::Client, table: &str, k: Item) {
         .unwrap();
 }
 
-async fn scan(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
+pub(crate) async fn scan(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
