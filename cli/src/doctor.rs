@@ -38,7 +38,8 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "INFO_JSON", conflicts_with = "stack")]
     dev: Option<PathBuf>,
     /// Check the deployed stack of this name, with your AWS credentials from the default
-    /// chain (see the README's `scimgw doctor` for the permissions each step needs).
+    /// chain (the README's "Check a deployed stack" lists the permissions each step
+    /// needs).
     #[arg(long, value_name = "NAME")]
     stack: Option<String>,
     /// The stack's region (default: from the environment or profile).
@@ -346,14 +347,7 @@ async fn check_rule_store(store: &dyn RuleStore, flags: &str) -> Step {
 
 /// Text on one line, control characters shown as `?`.
 fn one_line(text: &str) -> String {
-    text.split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::rules::shown(&crate::rules::one_line(text), false)
 }
 
 /// The problems of a verification, as `deleted record <id>; altered seal <hour>` (the

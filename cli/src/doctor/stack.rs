@@ -22,26 +22,24 @@
 //! `GetSecretValue` to everyone but the functions and the break-glass roles, and alarm
 //! on every attempt (docs/deploy.md, Fences). Nothing read is ever printed.
 
+mod audit;
+mod hook;
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use audit_ledger::LedgerBackend as _;
 use aws_adapters::{SecretVersionAge, SecretsManagerSource};
 use aws_sdk_cloudformation::error::DisplayErrorContext;
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use aws_sdk_sqs::types::QueueAttributeName;
 use edge::InboundTokens;
-use gateway::audit_store::chain;
 use gateway::{SecretError, SecretId, SecretSource, SecretString};
 use reqwest::StatusCode;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::{
     Report, STEP_RULES, Status, Step, check_rule_store, get, get_with, http_client,
-    is_service_provider_config, one_line, problems_summary,
+    is_service_provider_config, one_line,
 };
-use crate::audit::{SourceArgs, Verifier, reads, table, verify_pages};
+use crate::audit::table;
 
 /// How long one HTTP check may take: a cold Lambda in front of Identity Center, within
 /// the gateway's own 20-second budget.
@@ -52,12 +50,6 @@ const TOKEN_LIFETIME_DAYS: i64 = 365;
 /// Fewer days left than this is a warning.
 const TOKEN_WARN_DAYS: i64 = 30;
 
-/// The sealer seals each hour within about 20 minutes of its end; an hour's seal older
-/// than this (from the end of the last sealed hour) is a warning...
-const SEAL_WARN_AFTER: time::Duration = time::Duration::hours(2);
-/// ...and older than this a failure: the sealer has not run for most of a day.
-const SEAL_FAIL_AFTER: time::Duration = time::Duration::hours(24);
-
 /// How far back the trail is verified and deliveries are counted.
 const PERIOD: time::Duration = time::Duration::days(1);
 
@@ -67,7 +59,6 @@ const STEP_IC_TOKEN: &str = "Identity Center token";
 const STEP_INBOUND: &str = "inbound token hashes";
 const STEP_SCIM: &str = "SCIM route";
 const STEP_HOOK: &str = "Okta event hook";
-const STEP_AUDIT: &str = "audit trail over the last day";
 
 /// The outputs doctor uses (template.yaml's `Outputs:`).
 const OUTPUTS: [&str; 14] = [
@@ -198,9 +189,9 @@ pub async fn check_stack(check: &StackCheck) -> Report {
     };
     steps.push(check_inbound(&stack, check, &secrets, spc.as_ref()));
     steps.push(check_scim(&stack, check, spc.as_ref()));
-    steps.push(check_hook(&http, &aws, &stack, check, &secrets).await);
+    steps.push(hook::check_hook(&http, &aws, &stack, check, &secrets).await);
     steps.push(check_rules(&stack, check).await);
-    steps.push(check_audit(&aws, &stack, check).await);
+    steps.push(audit::check_audit(&aws, &stack, check).await);
     Report {
         subject: check.subject(),
         steps,
@@ -765,182 +756,6 @@ fn check_scim(stack: &Stack, check: &StackCheck, spc: Option<&SpcAnswer>) -> Ste
 }
 
 // ---------------------------------------------------------------------------------------
-// 6. The Okta event hook
-
-async fn check_hook(
-    http: &reqwest::Client,
-    aws: &aws_config::SdkConfig,
-    stack: &Stack,
-    check: &StackCheck,
-    secrets: &Secrets,
-) -> Step {
-    let [hook_url, queue_url, dlq_url, state_table] = match stack.need(
-        STEP_HOOK,
-        [
-            "HookUrl",
-            "EventsQueueUrl",
-            "EventsDeadLetterQueueUrl",
-            "StateTableName",
-        ],
-    ) {
-        Ok(outputs) => outputs,
-        Err(step) => return step,
-    };
-    if !secrets.is_set(Secret::Hook) {
-        return Step::warning(
-            STEP_HOOK,
-            "not set up: HookSecret holds no value, so the hook refuses every delivery \
-             and Okta's events are not used; set it up (docs/okta-events.md, Setting up \
-             the hook in Okta) unless you provision by SCIM alone",
-        );
-    }
-    let mut findings = Vec::new();
-    let mut notes = Vec::new();
-    if let Some(Err(why)) = &secrets.hook_hashes {
-        findings.push((
-            Status::Fail,
-            format!(
-                "HookSecret is not well formed ({why}): put {{\"token_sha256\": [\"<64 hex \
-                 digits>\"]}} of the secret Okta sends (docs/okta-events.md)"
-            ),
-        ));
-    }
-    // Okta's one-time verification call, with the secret Okta sends.
-    match &check.hook_secret {
-        Some(secret) => {
-            let challenge = format!("scimgw-doctor-{}", uuid::Uuid::new_v4());
-            let answer = get_with(
-                http,
-                hook_url,
-                &[
-                    ("authorization", secret),
-                    (edge::hook::VERIFICATION_HEADER, &challenge),
-                ],
-            )
-            .await;
-            match answer {
-                Ok((StatusCode::OK, Some(body))) if body["verification"] == challenge => {
-                    notes.push("answers Okta's verification".to_owned());
-                }
-                Ok((StatusCode::UNAUTHORIZED, _)) => findings.push((
-                    Status::Fail,
-                    "the hook refuses your hook secret (401): it matches none of the hashes \
-                     in HookSecret; check the secret (Okta's Authorization header value), or \
-                     put its SHA-256 in HookSecret (docs/okta-events.md)"
-                        .to_owned(),
-                )),
-                Ok((StatusCode::SERVICE_UNAVAILABLE, _)) => findings.push((
-                    Status::Fail,
-                    "the hook answers 503: it cannot use HookSecret (the okta-hook function's \
-                     log names why); put {\"token_sha256\": [\"<64 hex digits>\"]}"
-                        .to_owned(),
-                )),
-                Ok((status, _)) => findings.push((
-                    Status::Fail,
-                    format!(
-                        "{hook_url} answered {status} to Okta's verification call: is HookUrl \
-                         the hook's? See the okta-hook function's log"
-                    ),
-                )),
-                Err(why) => findings.push((Status::Fail, format!("{why}: check HookUrl"))),
-            }
-        }
-        None => notes.push("verification not tried (no SCIMGW_DOCTOR_HOOK_SECRET)".to_owned()),
-    }
-    // Deliveries in the last day: what the hook put on the events queue.
-    let queue_name = queue_url.rsplit('/').next().unwrap_or(queue_url);
-    match messages_sent(aws, queue_name).await {
-        Ok(0) => findings.push((
-            Status::Warning,
-            "no event reached the events queue in the last 24 hours: Okta may have been \
-             quiet; if not, check that the hook is Verified and Active (Okta Admin Console, \
-             Workflow, Event Hooks) and read the okta-hook function's log"
-                .to_owned(),
-        )),
-        Ok(sent) => notes.push(format!("{sent} event(s) queued in 24 h")),
-        Err(why) => findings.push((
-            Status::Warning,
-            format!("deliveries not counted: {why} (needs cloudwatch:GetMetricStatistics)"),
-        )),
-    }
-    // Nothing waiting in the dead-letter queue.
-    match dead_letters(aws, dlq_url).await {
-        Ok(0) => notes.push("dead-letter queue empty".to_owned()),
-        Ok(n) => findings.push((
-            Status::Fail,
-            format!(
-                "{n} event(s) failed and wait in the dead-letter queue, not applied to \
-                 Identity Center: `scimgw events dlq list --dlq-url {dlq_url} --table \
-                 {state_table}{}` shows why; fix the cause, then replay or discard them",
-                check.aws_flags()
-            ),
-        )),
-        Err(why) => findings.push((
-            Status::Warning,
-            format!("the dead-letter queue not checked: {why} (needs sqs:GetQueueAttributes)"),
-        )),
-    }
-    Step::worst_of(STEP_HOOK, findings, notes.join("; "))
-}
-
-/// The events queue's `NumberOfMessagesSent` over the last [`PERIOD`].
-async fn messages_sent(aws: &aws_config::SdkConfig, queue_name: &str) -> Result<u64, String> {
-    let now = SystemTime::now();
-    let since = now - Duration::from_secs(PERIOD.whole_seconds().unsigned_abs());
-    // The end a minute ahead: the request's times are whole seconds, and a datapoint of
-    // this very second must count.
-    let end = now + Duration::from_secs(60);
-    let answer = aws_sdk_cloudwatch::Client::new(aws)
-        .get_metric_statistics()
-        .namespace("AWS/SQS")
-        .metric_name("NumberOfMessagesSent")
-        .dimensions(
-            Dimension::builder()
-                .name("QueueName")
-                .value(queue_name)
-                .build(),
-        )
-        .start_time(since.into())
-        .end_time(end.into())
-        .period(i32::try_from(PERIOD.whole_seconds()).unwrap_or(86_400))
-        .statistics(Statistic::Sum)
-        .send()
-        .await
-        .map_err(|e| {
-            use aws_sdk_cloudwatch::error::ProvideErrorMetadata as _;
-            e.code().map_or_else(
-                || "CloudWatch did not answer".to_owned(),
-                |c| format!("CloudWatch said {c}"),
-            )
-        })?;
-    let sum: f64 = answer.datapoints().iter().filter_map(|d| d.sum()).sum();
-    // A count of messages: whole and far below u64's range.
-    Ok(sum.max(0.0).round() as u64)
-}
-
-/// How many messages wait in the queue at `url`.
-async fn dead_letters(aws: &aws_config::SdkConfig, url: &str) -> Result<u64, String> {
-    let answer = aws_sdk_sqs::Client::new(aws)
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .map_err(|e| {
-            use aws_sdk_sqs::error::ProvideErrorMetadata as _;
-            e.code().map_or_else(
-                || "SQS did not answer".to_owned(),
-                |c| format!("SQS said {c}"),
-            )
-        })?;
-    answer
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| "SQS gave no count".to_owned())
-}
-
-// ---------------------------------------------------------------------------------------
 // 7. The active rule set
 
 async fn check_rules(stack: &Stack, check: &StackCheck) -> Step {
@@ -962,153 +777,6 @@ async fn check_rules(stack: &Stack, check: &StackCheck) -> Step {
             format!("the state table cannot be opened: {error:#}"),
         ),
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// 8. The audit trail
-
-async fn check_audit(aws: &aws_config::SdkConfig, stack: &Stack, check: &StackCheck) -> Step {
-    let [table, mac_key, seal_key, bucket, reads_queue] = match stack.need(
-        STEP_AUDIT,
-        [
-            "AuditTableName",
-            "AuditMacKeyArn",
-            "AuditSealKeyArn",
-            "AuditAnchorBucketName",
-            "AuditReadsQueueUrl",
-        ],
-    ) {
-        Ok(outputs) => outputs,
-        Err(step) => return step,
-    };
-    let until = OffsetDateTime::now_utc();
-    let since = until - PERIOD;
-    // Every read of the table is recorded in the trail first; no note, no read.
-    let asked = reads::Asked::default()
-        .with_time("since", Some(since))
-        .with_time("until", Some(until));
-    if reads::send_note(aws, reads_queue, "scimgw doctor".to_owned(), asked)
-        .await
-        .is_err()
-    {
-        return Step::fail(
-            STEP_AUDIT,
-            "the read could not be recorded on AuditReadsQueueUrl, so doctor read nothing: \
-             your credentials need sqs:SendMessage on it (and kms:GenerateDataKey when the \
-             stack has a KmsKeyArn)",
-        );
-    }
-    let source = SourceArgs {
-        table: Some(table.to_owned()),
-        aws_endpoint: check.aws_endpoint.clone(),
-        region: check.region.clone(),
-        mac_key_ids: vec![mac_key.to_owned()],
-        seal_key_ids: vec![seal_key.to_owned()],
-        anchor_bucket: Some(bucket.to_owned()),
-        reads_queue: Some(reads_queue.to_owned()),
-        api: None,
-        token: None,
-    };
-    let store = match table::open(table, &source).await {
-        Ok(store) => store,
-        Err(error) => {
-            return Step::fail(
-                STEP_AUDIT,
-                format!("the audit table cannot be opened: {error:#}"),
-            );
-        }
-    };
-    let verify_flags = format!(
-        "--table {table} --mac-key-ids {mac_key} --seal-key-ids {seal_key} --anchor-bucket \
-         {bucket} --reads-queue {reads_queue}{}",
-        check.aws_flags()
-    );
-    let since_text = since
-        .replace_nanosecond(0)
-        .unwrap_or(since)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let report = match verify_pages(&Verifier::Table(&store), since, until, |_, _| {}).await {
-        Ok(report) => report,
-        Err(error) => {
-            return Step::fail(
-                STEP_AUDIT,
-                format!(
-                    "the trail could not be verified ({}): your credentials need \
-                     dynamodb:Query and GetItem on the table, kms:VerifyMac on \
-                     AuditMacKeyArn, kms:GetPublicKey on AuditSealKeyArn, s3:ListBucket and \
-                     GetObject on the anchor bucket",
-                    one_line(&error.to_string())
-                ),
-            );
-        }
-    };
-    let mut findings = Vec::new();
-    if !report.intact {
-        findings.push((
-            Status::Fail,
-            format!(
-                "the last day is not intact, {}: `scimgw audit verify --since {since_text} \
-                 {verify_flags}` lists each; treat what is not expiry as an incident \
-                 (docs/deploy.md, AuditVerifyProblemsAlarm)",
-                problems_summary(&report)
-            ),
-        ));
-    }
-    // Sealed recently: the seal pointer's last hour (the verification above judged it).
-    let sealed_note = match store.ledger().backend().seal_head().await {
-        Ok(head) => match head.and_then(|h| h.through) {
-            None => {
-                findings.push((
-                    Status::Warning,
-                    "nothing is sealed yet: the sealer seals each hour within 20 minutes of \
-                     its end; if the stack is older, read the sealer function's log"
-                        .to_owned(),
-                ));
-                String::new()
-            }
-            Some(through) => match chain::hour_start(&through) {
-                Some(start) => {
-                    let behind = until - (start + time::Duration::HOUR);
-                    let hours = behind.whole_hours();
-                    if behind > SEAL_FAIL_AFTER || behind > SEAL_WARN_AFTER {
-                        let status = if behind > SEAL_FAIL_AFTER {
-                            Status::Fail
-                        } else {
-                            Status::Warning
-                        };
-                        findings.push((
-                            status,
-                            format!(
-                                "the last seal covers up to {through}, {hours} hours ago: the \
-                                 sealer (every 15 minutes) is not sealing; read its log, or \
-                                 seal now with `scimgw audit seal` from a role with the seal \
-                                 key's kms:Sign"
-                            ),
-                        ));
-                    }
-                    format!("sealed through {through}")
-                }
-                None => {
-                    findings.push((
-                        Status::Fail,
-                        format!("the seal pointer names no hour ({through:?}): verify it with `scimgw audit verify`"),
-                    ));
-                    String::new()
-                }
-            },
-        },
-        Err(_) => {
-            findings.push((
-                Status::Warning,
-                "the seal pointer could not be read (dynamodb:GetItem on the audit table)"
-                    .to_owned(),
-            ));
-            String::new()
-        }
-    };
-    let note = format!("{} records intact; {sealed_note}", report.checked);
-    Step::worst_of(STEP_AUDIT, findings, note.trim_end_matches("; ").to_owned())
 }
 
 #[cfg(test)]
@@ -1145,7 +813,7 @@ mod tests {
         assert_eq!(step.status, Status::Fail);
         let fix = step.fix.clone().unwrap();
         assert!(fix.contains("HookUrl, AuditSealKeyArn"), "{fix}");
-        let later = stack.need(STEP_AUDIT, ["AuditTableName", "AuditSealKeyArn"]);
+        let later = stack.need(STEP_RULES, ["AuditTableName", "AuditSealKeyArn"]);
         assert_eq!(later.unwrap_err().status, Status::Warning);
     }
 }

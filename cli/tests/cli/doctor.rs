@@ -13,15 +13,14 @@ use std::sync::Arc;
 use aws_adapters::kms_audit_keys::{sealer_powers, writer_powers};
 use aws_adapters::sqs_read_notes::create_read_queues;
 use aws_adapters::{DynamoDbAuditLog, DynamoDbRuleStore, S3SealAnchors};
-use gateway::audit::{AuditActor, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome};
 use gateway::audit_store::chain;
 use gateway::rule_store::{NewRuleSet, RuleStore};
-use gateway::{FixedClock, ResourceKind, SystemClock};
+use gateway::{FixedClock, SystemClock};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::dev_process::Dev;
-use crate::tamper::{aws_env, delete, key, s, scan};
+use crate::tamper::{aws_env, delete, key, record, s, scan};
 
 /// A `scimgw dev --aws-endpoint` of its own (with `extra` options), in a scratch
 /// directory removed when dropped.
@@ -74,25 +73,6 @@ impl Place {
         .collect();
         all.push(OKTA_API_TOKEN.to_owned());
         all
-    }
-
-    async fn create_user(&self, n: u32) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/Users", self.dev.s("scim_url")))
-            .bearer_auth(self.dev.s("scim_token"))
-            .header("content-type", "application/scim+json")
-            .json(&json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": format!("doctor{n}@example.com"),
-                "externalId": format!("00udoctor{n}"),
-                "name": {"givenName": "D", "familyName": format!("User{n}")},
-                "displayName": format!("D User{n}"),
-                "active": true
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
 
     /// Deletes the first record of a chain that has a second: a record gone from the
@@ -163,7 +143,7 @@ async fn dev_names_a_tampered_audit_trail() {
     // Arrange: a healthy dev with records in its trail.
     let place = Place::start("doctor-dev-tamper", &[]);
     for n in 0..3 {
-        place.create_user(n).await;
+        place.dev.create_user("doctor", n).await;
     }
     let info = place.info_path();
     let info = info.to_str().unwrap();
@@ -358,7 +338,7 @@ async fn make_healthy(place: &Place) {
         Duration::days(400),
     );
     writer
-        .append_stored(earlier_record(two_hours_ago))
+        .append_stored(record(0, two_hours_ago))
         .await
         .unwrap();
     let sealer = DynamoDbAuditLog::new(
@@ -395,41 +375,6 @@ async fn make_healthy(place: &Place) {
         .unwrap();
 }
 
-fn earlier_record(time: OffsetDateTime) -> AuditRecord {
-    AuditRecord {
-        time,
-        source: AuditSource::Scim {
-            method: "POST".into(),
-            path: "/Users".into(),
-        },
-        actor: AuditActor {
-            credential: "scim-token-1".into(),
-            user_agent: None,
-        },
-        subject: AuditSubject {
-            resource_type: Some(ResourceKind::User),
-            external_id: Some("00uearlier".into()),
-            target_id: Some("u-earlier".into()),
-            name: Some("earlier@example.com".into()),
-        },
-        operation: AuditOperation::Create,
-        membership: None,
-        changes: vec![],
-        query: None,
-        rule_set_version: "identity".into(),
-        outcome: Outcome::Success,
-        status: 201,
-        target_status: Some(201),
-        target_calls: 1,
-        latency_ms: 3,
-        correlation_id: "earlier-1".into(),
-        error: None,
-        reason: None,
-        source_ip: None,
-        request_id: None,
-    }
-}
-
 /// `scimgw doctor --stack NAME` against moto, with the admin's tokens in `env`.
 fn doctor_stack(name: &str, extra: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let moto = test_services::moto_url();
@@ -462,7 +407,7 @@ async fn a_healthy_stack_passes_and_a_tampered_trail_fails_the_audit_step() {
     // Arrange
     let place = Place::start("doctor-stack", &[]);
     for n in 0..3 {
-        place.create_user(n).await;
+        place.dev.create_user("doctor", n).await;
     }
     make_healthy(&place).await;
     let (name, reads_queue) = stack(&place, &[]).await;

@@ -23,7 +23,7 @@ use gateway::audit::{AuditActor, AuditOperation, AuditRecord, AuditSource, Audit
 use gateway::audit_store::StoredAuditRecord;
 use gateway::audit_store::chain;
 use gateway::{Clock, FixedClock, ResourceKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use crate::dev_process::Dev;
@@ -60,7 +60,7 @@ pub(crate) fn aws_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
+pub(crate) fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
     AuditRecord {
         time,
         source: AuditSource::Scim {
@@ -220,22 +220,7 @@ impl Trail {
     }
 
     async fn create_user(&self, n: u32) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/Users", self.dev.s("scim_url")))
-            .bearer_auth(self.dev.s("scim_token"))
-            .header("content-type", "application/scim+json")
-            .json(&json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": format!("tamper{n}@example.com"),
-                "externalId": format!("00utamper{n}"),
-                "name": {"givenName": "T", "familyName": format!("User{n}")},
-                "displayName": format!("T User{n}"),
-                "active": true
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        self.dev.create_user("tamper", n).await;
     }
 
     fn scimgw_audit(&self, command: &[&str], extra: &[&str]) -> Output {
