@@ -167,7 +167,6 @@ pub async fn check_stack(check: &StackCheck) -> Report {
     let mut steps = vec![check_outputs(&stack)];
     let secrets = check_secrets(&aws, &stack, check).await;
     steps.push(secrets.step.clone());
-    steps.push(check_ic_token(&http, &stack, check, &secrets).await);
     let spc = match (stack.outputs.get("ScimBaseUrl"), &check.scim_token) {
         (Some(base), Some(token)) => Some(
             get(
@@ -187,6 +186,7 @@ pub async fn check_stack(check: &StackCheck) -> Report {
         ),
         (None, _) => None,
     };
+    steps.push(check_ic_token(&http, &stack, check, &secrets, spc.as_ref()).await);
     steps.push(check_inbound(&stack, check, &secrets, spc.as_ref()));
     steps.push(check_scim(&stack, check, spc.as_ref()));
     steps.push(hook::check_hook(&http, &aws, &stack, check, &secrets).await);
@@ -394,8 +394,19 @@ async fn check_secrets(aws: &aws_config::SdkConfig, stack: &Stack, check: &Stack
             Ok(created) => {
                 secrets.set.insert(secret.output(), created);
             }
-            Err(SecretError::NoValue(_)) if secret == Secret::Hook => {
-                // The event hook is optional: step 6 says so.
+            // The event path is optional: without it, Okta's events are not used (step 6
+            // says more), while SCIM provisioning works.
+            Err(SecretError::NoValue(_))
+                if matches!(secret, Secret::Hook | Secret::OktaApiToken) =>
+            {
+                findings.push((
+                    Status::Warning,
+                    format!(
+                        "{name} has no value yet: the event path is not set up; put it when \
+                         you set up the hook ({})",
+                        secret.how()
+                    ),
+                ));
             }
             Err(error) => {
                 findings.push((Status::Fail, secret_problem(name, secret, &error)));
@@ -505,6 +516,7 @@ async fn check_ic_token(
     stack: &Stack,
     check: &StackCheck,
     secrets: &Secrets,
+    spc: Option<&SpcAnswer>,
 ) -> Step {
     let Some(created) = secrets.set.get(Secret::IdentityCenterToken.output()) else {
         return Step::warning(
@@ -569,8 +581,20 @@ async fn check_ic_token(
                 }
             }
         }
-        // Through the gateway, which calls Identity Center with it.
+        // Through the gateway, which calls Identity Center with it, once it has taken the
+        // admin's token (ServiceProviderConfig calls no target: a failure there is the
+        // gateway's own, which steps 4 and 5 name).
         _ => match (stack.outputs.get("ScimBaseUrl"), &check.scim_token) {
+            (Some(_), Some(_)) if !matches!(spc, Some(Ok((StatusCode::OK, _)))) => {
+                findings.push((
+                    Status::Warning,
+                    format!(
+                        "not checked through the gateway: it did not take your token (see \
+                         {STEP_INBOUND} and {STEP_SCIM})"
+                    ),
+                ));
+                ""
+            }
             (Some(base), Some(token)) => {
                 let url = format!("{}/Users?count=1", base.trim_end_matches('/'));
                 match get(http, &url, token).await {
@@ -794,6 +818,16 @@ mod tests {
                 .contains("JSON")
         );
         assert!(token_form_problem("a b").is_some());
+    }
+
+    #[test]
+    fn every_output_and_parameter_doctor_reads_is_in_the_template() {
+        let template = include_str!("../../../template.yaml");
+        let outputs = &template[template.find("\nOutputs:\n").unwrap()..];
+        for name in OUTPUTS {
+            assert!(outputs.contains(&format!("\n  {name}:\n")), "{name}");
+        }
+        assert!(template.contains(&format!("\n  {ENDPOINT_PARAMETER}:\n    Type: String")));
     }
 
     #[test]

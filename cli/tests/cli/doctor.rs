@@ -534,6 +534,11 @@ async fn a_malformed_inbound_token_secret_fails_the_inbound_step() {
     );
     assert!(inbound.contains("64 hex digits"), "{inbound}");
     assert!(line(&text, "SCIM route").starts_with("FAIL "), "{text}");
+    // (Identity Center is not blamed for the gateway's own refusal.)
+    assert!(
+        line(&text, "Identity Center token").starts_with("warning "),
+        "{text}"
+    );
     // ...and read, the value itself is judged (never printed).
     assert_eq!(read, Some(1), "{read_text}");
     assert!(
