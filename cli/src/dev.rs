@@ -33,6 +33,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The `rules_version` of `scimgw dev --stored-rules`: the state table's active set.
+pub(crate) const STORED_RULES_VERSION: &str = "stored";
+
 /// The time allowed for the target calls of one request, as in the Lambda's default.
 const REQUEST_BUDGET: Duration = Duration::from_secs(20);
 
@@ -76,6 +79,11 @@ pub struct DevArgs {
     /// validate. Without it the identity rules apply.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// With --aws-endpoint: apply the rule set active in the state table, as the
+    /// deployed functions do (reloaded within 30 s of a switch), instead of the identity;
+    /// `scimgw rules apply --table <prefix>-state --aws-endpoint URL` changes it.
+    #[arg(long, requires = "aws_endpoint", conflicts_with = "rules")]
+    stored_rules: bool,
     /// Seed the embedded Okta API emulator from this JSON file: `{"users": [...],
     /// "groups": [...], "memberships": {"<group id>": ["<user id>", ...]}}` in the Okta
     /// API's own shapes.
@@ -116,7 +124,9 @@ pub struct DevInfo {
     pub audit_url: String,
     /// A bearer token for the audit API, valid for 12 hours.
     pub auditor_token: String,
-    /// The version of the active rule set: `identity`, or `file-<digest>` of `--rules`.
+    /// The version of the active rule set: `identity`, `file-<digest>` of `--rules`, or
+    /// `stored` with `--stored-rules` (the state table's active version, which may
+    /// change while dev runs: `scimgw rules list` names it).
     pub rules_version: String,
     /// The Okta event hook's URL (`…/hooks/okta`).
     pub hook_url: String,
@@ -249,7 +259,10 @@ impl DevServer {
         .context("--target: the target client could not be built")?;
         let counters = target.counters();
         let target: Arc<dyn gateway::TargetScimClient> = Arc::new(target);
-        let (rule_source, rules_version) = rule_source(args.rules.as_deref())?;
+        let (rule_source, rules_version) = match &aws {
+            Some(aws) if args.stored_rules => (aws.stored_rules(), STORED_RULES_VERSION.to_owned()),
+            _ => rule_source(args.rules.as_deref())?,
+        };
         let audit = Arc::new(InMemoryAuditLog::new());
         let audit_store: Arc<dyn crate::dev_audit::Trail> = match &aws {
             Some(aws) => Arc::new(aws.audit_store()),

@@ -214,6 +214,18 @@ impl DevAws {
         )
     }
 
+    /// The active rule set of the state table, as the functions read it
+    /// (`scimgw dev --stored-rules`).
+    pub fn stored_rules(&self) -> Arc<dyn gateway::rules::RuleSource> {
+        Arc::new(gateway::rules::StoredRules::new(Arc::new(
+            aws_adapters::DynamoDbRuleStore::new(
+                aws_sdk_dynamodb::Client::new(&self.config),
+                &self.state_table,
+                Arc::new(SystemClock),
+            ),
+        )))
+    }
+
     /// The event ledger in the state table.
     pub fn event_ledger(&self) -> DynamoDbEventLedger {
         DynamoDbEventLedger::new(

@@ -1,52 +1,72 @@
-//! `scimgw doctor --dev INFO_JSON`: checks a running `scimgw dev` step by step, from the
-//! file its `--info-json` wrote, and says what to fix. Each step prints one line, `ok`,
-//! `warning` or `FAIL`, with the step's name and, when not ok, the fix. No token or secret
-//! is ever printed: only statuses, URLs and counts.
+//! `scimgw doctor`: checks a gateway step by step and says what to fix. Either a running
+//! `scimgw dev`, through the file its `--info-json` wrote ([`dev`]), or a deployed stack,
+//! through CloudFormation's outputs and the admin's own AWS credentials ([`stack`]).
 //!
-//! Exit code: 0 when every step is ok or a warning, 1 when any step fails, 2 when the
-//! check cannot run at all (the info file cannot be read).
+//! This file owns what both share: the options, the step and report types, what is
+//! printed, and the checks both run the same way (the active rule set in a
+//! [`RuleStore`], a summary of a verification's problems, the HTTP helpers). Each step
+//! prints one line, `ok`, `warning` or `FAIL`, with the step's name and, when not ok,
+//! the fix. No token or secret is ever printed: only statuses, URLs, names and counts.
 //!
-//! The AWS mode (against a deployed stack) is not built yet.
+//! Exit code: 0 when every step is ok or a warning (a warning is something to look at,
+//! or a step that could not be checked from here, never a broken link of the chain), 1
+//! when any step fails, 2 when the check cannot run at all (the info file cannot be
+//! read; the stack cannot be described).
+
+mod dev;
+mod stack;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{ArgGroup, Args};
+use gateway::audit_store::VerifyReport;
+use gateway::rule_store::{RuleStore, RuleStoreError};
 use reqwest::StatusCode;
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-/// How long one check may take, all told.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long connecting may take: everything is on loopback.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The keys `scimgw dev --info-json` writes; `emulator_url` and `emulator_token` are null
-/// when another target is used.
-const KEYS: [&str; 8] = [
-    "scim_url",
-    "scim_token",
-    "emulator_url",
-    "emulator_token",
-    "target_url",
-    "audit_url",
-    "auditor_token",
-    "rules_version",
-];
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Options of `scimgw doctor`.
 #[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["dev", "stack"])))]
 pub struct DoctorArgs {
     /// Check a running `scimgw dev` through the file its `--info-json` wrote.
-    #[arg(long, value_name = "INFO_JSON")]
-    dev: PathBuf,
+    #[arg(long, value_name = "INFO_JSON", conflicts_with = "stack")]
+    dev: Option<PathBuf>,
+    /// Check the deployed stack of this name, with your AWS credentials from the default
+    /// chain (the README's "Check a deployed stack" lists the permissions each step
+    /// needs).
+    #[arg(long, value_name = "NAME")]
+    stack: Option<String>,
+    /// The stack's region (default: from the environment or profile).
+    #[arg(long, requires = "stack")]
+    region: Option<String>,
+    /// The AWS endpoint, e.g. a local moto server.
+    #[arg(long, value_name = "URL", requires = "stack")]
+    aws_endpoint: Option<String>,
+    /// With --stack: a token Okta uses (an inbound SCIM token), to call the SCIM route
+    /// as Okta does. Prefer SCIMGW_DOCTOR_SCIM_TOKEN, which keeps it out of the process
+    /// list and the shell history.
+    #[arg(long, env = "SCIMGW_DOCTOR_SCIM_TOKEN", hide_env_values = true)]
+    scim_token: Option<String>,
+    /// With --stack: the event hook's shared secret, to make the verification call Okta
+    /// makes. Prefer SCIMGW_DOCTOR_HOOK_SECRET.
+    #[arg(long, env = "SCIMGW_DOCTOR_HOOK_SECRET", hide_env_values = true)]
+    hook_secret: Option<String>,
+    /// With --stack: also read the secrets' values (secretsmanager:GetSecretValue) to
+    /// check their form, and call Identity Center with its token. The stack's fences
+    /// refuse this to everyone but its functions and the break-glass roles, and alarm
+    /// on every read: for a break-glass session only.
+    #[arg(long, requires = "stack")]
+    read_secrets: bool,
 }
 
 /// How a step went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     Ok,
     Warning,
@@ -63,7 +83,8 @@ impl Status {
     }
 }
 
-/// One step's outcome: its name and, when not ok, what to do about it.
+/// One step's outcome: its name and, when not ok, what to do about it (when ok, an
+/// optional note, e.g. how many days a token has left).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub name: &'static str,
@@ -77,6 +98,15 @@ impl Step {
             name,
             status: Status::Ok,
             fix: None,
+        }
+    }
+
+    /// An ok step with a note for people, printed in parentheses.
+    fn ok_with(name: &'static str, note: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: Status::Ok,
+            fix: Some(note.into()),
         }
     }
 
@@ -96,12 +126,30 @@ impl Step {
         }
     }
 
-    /// The printed line: `ok       name`, or `FAIL     name: fix`.
+    /// The worst of several findings of one step, their texts joined; ok with `note`
+    /// when there are none.
+    fn worst_of(name: &'static str, findings: Vec<(Status, String)>, note: String) -> Self {
+        let status = findings.iter().map(|(s, _)| *s).max().unwrap_or(Status::Ok);
+        let texts: Vec<&str> = findings
+            .iter()
+            .filter(|(s, _)| *s == status)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        match status {
+            Status::Ok if note.is_empty() => Self::ok(name),
+            Status::Ok => Self::ok_with(name, note),
+            Status::Warning => Self::warning(name, texts.join("; ")),
+            Status::Fail => Self::fail(name, texts.join("; ")),
+        }
+    }
+
+    /// The printed line: `ok       name`, `ok       name (note)`, or `FAIL     name: fix`.
     pub fn line(&self) -> String {
         let label = self.status.label();
-        match &self.fix {
-            None => format!("{label:<8} {}", self.name),
-            Some(fix) => format!("{label:<8} {}: {fix}", self.name),
+        match (&self.fix, self.status) {
+            (None, _) => format!("{label:<8} {}", self.name),
+            (Some(note), Status::Ok) => format!("{label:<8} {} ({note})", self.name),
+            (Some(fix), _) => format!("{label:<8} {}: {fix}", self.name),
         }
     }
 }
@@ -109,8 +157,11 @@ impl Step {
 /// The steps that ran, and whether the check could run at all.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// What was checked, for the summary: `scimgw dev`, `the stack NAME`.
+    pub subject: String,
     pub steps: Vec<Step>,
-    /// The info file could not be read: nothing else was checked.
+    /// Nothing past the first step could be checked (the info file could not be read,
+    /// the stack could not be described).
     pub could_not_run: bool,
 }
 
@@ -127,308 +178,6 @@ impl Report {
     }
 }
 
-const STEP_INFO: &str = "info file";
-const STEP_SCIM: &str = "SCIM route and inbound token";
-const STEP_TARGET: &str = "target accepts its token";
-const STEP_END_TO_END: &str = "gateway reaches the target";
-const STEP_RULES: &str = "active rule set";
-const STEP_AUDIT: &str = "audit trail over the last day";
-
-/// What the info file holds (the emulator's URL and token are absent with `--target`).
-struct Info {
-    scim_url: String,
-    scim_token: String,
-    emulator_token: Option<String>,
-    emulator_url: Option<String>,
-    target_url: String,
-    audit_url: String,
-    auditor_token: String,
-    rules_version: String,
-}
-
-/// Reads the info file: `Err(None)` when it cannot be read, `Err(Some(step))` when it is
-/// not what `scimgw dev --info-json` writes.
-fn read_info(path: &Path) -> Result<Info, Option<Step>> {
-    let text = std::fs::read_to_string(path).map_err(|_| None)?;
-    let rewrite = "restart `scimgw dev --info-json PATH` and point doctor at that file";
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text) else {
-        return Err(Some(Step::fail(
-            STEP_INFO,
-            format!("{} is not a JSON object; {rewrite}", path.display()),
-        )));
-    };
-    let missing: Vec<&str> = KEYS
-        .iter()
-        .copied()
-        .filter(|k| !map.contains_key(*k))
-        .collect();
-    let text_of = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
-    let required = [
-        "scim_url",
-        "scim_token",
-        "target_url",
-        "audit_url",
-        "auditor_token",
-        "rules_version",
-    ];
-    let empty: Vec<&str> = required
-        .iter()
-        .copied()
-        .filter(|k| map.contains_key(*k) && text_of(k).is_none_or(|v| v.is_empty()))
-        .collect();
-    if !missing.is_empty() || !empty.is_empty() {
-        let mut problems = Vec::new();
-        if !missing.is_empty() {
-            problems.push(format!("missing {}", missing.join(", ")));
-        }
-        if !empty.is_empty() {
-            problems.push(format!("empty or not text: {}", empty.join(", ")));
-        }
-        return Err(Some(Step::fail(
-            STEP_INFO,
-            format!("{} ({}); {rewrite}", path.display(), problems.join("; ")),
-        )));
-    }
-    let get = |key: &str| text_of(key).unwrap_or_default();
-    Ok(Info {
-        scim_url: get("scim_url").trim_end_matches('/').to_owned(),
-        scim_token: get("scim_token"),
-        emulator_url: text_of("emulator_url").map(|u| u.trim_end_matches('/').to_owned()),
-        emulator_token: text_of("emulator_token"),
-        target_url: get("target_url").trim_end_matches('/').to_owned(),
-        audit_url: get("audit_url").trim_end_matches('/').to_owned(),
-        auditor_token: get("auditor_token"),
-        rules_version: get("rules_version"),
-    })
-}
-
-/// An answer, or why there was none (never holding a token: reqwest's errors name the
-/// URL only, and the URLs carry no credentials).
-type Answer = Result<(StatusCode, Option<Value>), String>;
-
-async fn get(http: &reqwest::Client, url: &str, token: &str) -> Answer {
-    let response = http.get(url).bearer_auth(token).send().await.map_err(|e| {
-        if e.is_timeout() {
-            format!("no answer from {url} within {REQUEST_TIMEOUT:?}")
-        } else if e.is_connect() {
-            format!("nothing answers at {url}")
-        } else {
-            format!("the request to {url} failed")
-        }
-    })?;
-    let status = response.status();
-    let body = response.json::<Value>().await.ok();
-    Ok((status, body))
-}
-
-fn not_running(why: &str) -> String {
-    format!("{why}: is `scimgw dev` still running? Start it with `scimgw dev --info-json PATH`")
-}
-
-/// Runs every step against the `scimgw dev` the file at `path` describes.
-pub async fn check_dev(path: &Path) -> Report {
-    let info = match read_info(path) {
-        Ok(info) => info,
-        Err(None) => {
-            return Report {
-                steps: vec![Step::fail(
-                    STEP_INFO,
-                    format!(
-                        "{} cannot be read; start `scimgw dev --info-json {}` first",
-                        path.display(),
-                        path.display()
-                    ),
-                )],
-                could_not_run: true,
-            };
-        }
-        Err(Some(step)) => {
-            return Report {
-                steps: vec![step],
-                could_not_run: false,
-            };
-        }
-    };
-    let http = match reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent(concat!("scimgw-doctor/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
-        Ok(http) => http,
-        Err(_) => {
-            return Report {
-                steps: vec![Step::fail(STEP_INFO, "the HTTP client could not be built")],
-                could_not_run: true,
-            };
-        }
-    };
-
-    let mut steps = vec![Step::ok(STEP_INFO)];
-    steps.push(check_scim(&http, &info).await);
-    let target = check_target(&http, &info).await;
-    let target_failed = target.status == Status::Fail;
-    steps.push(target);
-    steps.push(check_end_to_end(&http, &info, target_failed).await);
-    steps.push(check_rules(&http, &info).await);
-    steps.push(check_audit(&http, &info).await);
-    Report {
-        steps,
-        could_not_run: false,
-    }
-}
-
-const WRONG_SCIM_TOKEN: &str = "the gateway refuses the inbound token (401): use the file's \
-     scim_token (Okta's \"API Token\"), or the file is from an earlier run of scimgw dev";
-
-async fn check_scim(http: &reqwest::Client, info: &Info) -> Step {
-    let url = format!("{}/ServiceProviderConfig", info.scim_url);
-    match get(http, &url, &info.scim_token).await {
-        Err(why) => Step::fail(STEP_SCIM, not_running(&why)),
-        Ok((StatusCode::OK, Some(body))) if is_service_provider_config(&body) => {
-            Step::ok(STEP_SCIM)
-        }
-        Ok((StatusCode::OK, _)) => Step::fail(
-            STEP_SCIM,
-            format!(
-                "{url} answered 200 but not with a SCIM ServiceProviderConfig: is scim_url the gateway's SCIM base URL?"
-            ),
-        ),
-        Ok((StatusCode::UNAUTHORIZED, _)) => Step::fail(STEP_SCIM, WRONG_SCIM_TOKEN),
-        Ok((status, _)) => Step::fail(
-            STEP_SCIM,
-            format!(
-                "{url} answered {status}: is scim_url the gateway's SCIM base URL (…/scim/v2)?"
-            ),
-        ),
-    }
-}
-
-fn is_service_provider_config(body: &Value) -> bool {
-    body["schemas"].as_array().is_some_and(|schemas| {
-        schemas
-            .iter()
-            .any(|s| s == "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig")
-    })
-}
-
-async fn check_target(http: &reqwest::Client, info: &Info) -> Step {
-    let (Some(token), Some(emulator_url)) = (&info.emulator_token, &info.emulator_url) else {
-        return Step::warning(
-            STEP_TARGET,
-            "not checked: the target is not the embedded emulator and the info file does \
-             not hold its token (step 4 still exercises it)",
-        );
-    };
-    if emulator_url != &info.target_url {
-        return Step::warning(
-            STEP_TARGET,
-            "not checked: target_url is not the embedded emulator's URL",
-        );
-    }
-    let url = format!("{}/ServiceProviderConfig", info.target_url);
-    match get(http, &url, token).await {
-        Err(why) => Step::fail(
-            STEP_TARGET,
-            format!("{why}: the embedded emulator is not answering; restart scimgw dev"),
-        ),
-        Ok((StatusCode::OK, _)) => Step::ok(STEP_TARGET),
-        Ok((StatusCode::UNAUTHORIZED, _)) => Step::fail(
-            STEP_TARGET,
-            "the target refuses the gateway's token (401): the Identity Center token was \
-             rotated and the gateway's copy is stale; restart scimgw dev (or set the \
-             emulator's tokens back with PUT /_emulator/tokens). In AWS: put the new token \
-             in the stack's IdentityCenterTokenSecret",
-        ),
-        Ok((status, _)) => Step::fail(
-            STEP_TARGET,
-            format!("the target answered {status}: see its log (RUST_LOG=debug)"),
-        ),
-    }
-}
-
-async fn check_end_to_end(http: &reqwest::Client, info: &Info, target_failed: bool) -> Step {
-    let url = format!("{}/Users?count=1", info.scim_url);
-    match get(http, &url, &info.scim_token).await {
-        Err(why) => Step::fail(STEP_END_TO_END, not_running(&why)),
-        Ok((StatusCode::OK, _)) => Step::ok(STEP_END_TO_END),
-        Ok((StatusCode::UNAUTHORIZED, _)) => Step::fail(STEP_END_TO_END, WRONG_SCIM_TOKEN),
-        Ok((status, _)) if status.is_server_error() && target_failed => Step::fail(
-            STEP_END_TO_END,
-            format!(
-                "the gateway answered {status}: its calls to the target are refused, which \
-                 confirms the stale target token (fix step 3)"
-            ),
-        ),
-        Ok((status, _)) => Step::fail(
-            STEP_END_TO_END,
-            format!(
-                "the gateway answered {status} to a one-user list: see scimgw dev's log \
-                 (RUST_LOG=debug) for the target's answer"
-            ),
-        ),
-    }
-}
-
-async fn check_rules(http: &reqwest::Client, info: &Info) -> Step {
-    let url = format!("{}/Schemas", info.scim_url);
-    let schemas = get(http, &url, &info.scim_token).await;
-    let schemas_fix = match schemas {
-        Ok((StatusCode::OK, Some(_))) => None,
-        Ok((StatusCode::UNAUTHORIZED, _)) => Some(WRONG_SCIM_TOKEN.to_owned()),
-        Ok((status, _)) => Some(format!("{url} answered {status} instead of the schemas")),
-        Err(why) => Some(not_running(&why)),
-    };
-    match schemas_fix {
-        Some(fix) => Step::fail(STEP_RULES, fix),
-        None if info.rules_version == gateway::rules::IDENTITY_VERSION => Step::warning(
-            STEP_RULES,
-            "no rules active (identity): attributes pass through unchanged; start scimgw \
-             dev with --rules FILE to try a rule set",
-        ),
-        None => Step::ok(STEP_RULES),
-    }
-}
-
-async fn check_audit(http: &reqwest::Client, info: &Info) -> Step {
-    let since = (OffsetDateTime::now_utc() - time::Duration::days(1))
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| OffsetDateTime::now_utc() - time::Duration::days(1));
-    let Ok(since) = since.format(&Rfc3339) else {
-        return Step::fail(STEP_AUDIT, "the period could not be formatted");
-    };
-    let url = format!("{}/verify?since={since}", info.audit_url);
-    match get(http, &url, &info.auditor_token).await {
-        Err(why) => Step::fail(STEP_AUDIT, not_running(&why)),
-        Ok((StatusCode::OK, Some(body))) => match body["intact"].as_bool() {
-            Some(true) => Step::ok(STEP_AUDIT),
-            Some(false) => {
-                let problems = body["problems"].as_array().map_or(0, Vec::len);
-                Step::fail(
-                    STEP_AUDIT,
-                    format!(
-                        "the trail since {since} is not intact ({problems} problem(s)): see \
-                         `scimgw audit verify --api AUDIT_URL --since {since}` for each"
-                    ),
-                )
-            }
-            None => Step::fail(
-                STEP_AUDIT,
-                "the verify answer has no `intact`: is audit_url the audit API (…/audit)?",
-            ),
-        },
-        Ok((StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _)) => Step::fail(
-            STEP_AUDIT,
-            "the audit API refuses the auditor token: it lasts 12 hours; restart scimgw dev \
-             for a new one",
-        ),
-        Ok((status, _)) => Step::fail(
-            STEP_AUDIT,
-            format!("the audit API answered {status}: is audit_url the audit API (…/audit)?"),
-        ),
-    }
-}
-
 /// Prints each step's line and a summary.
 fn print(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     for step in &report.steps {
@@ -442,7 +191,7 @@ fn print(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     if report.could_not_run {
         writeln!(out, "scimgw doctor: could not run")?;
     } else if failed == 0 {
-        writeln!(out, "scimgw doctor: scimgw dev is healthy")?;
+        writeln!(out, "scimgw doctor: {} is healthy", report.subject)?;
     } else {
         writeln!(out, "scimgw doctor: {failed} step(s) failed")?;
     }
@@ -451,146 +200,284 @@ fn print(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
 
 /// Runs `scimgw doctor`.
 pub async fn run(args: DoctorArgs) -> ExitCode {
-    let report = check_dev(&args.dev).await;
+    let report = match (&args.dev, &args.stack) {
+        (Some(path), _) => dev::check_dev(path).await,
+        (None, Some(name)) => {
+            stack::check_stack(&stack::StackCheck {
+                name: name.clone(),
+                region: args.region.clone(),
+                aws_endpoint: args.aws_endpoint.clone(),
+                scim_token: args.scim_token.clone().filter(|t| !t.is_empty()),
+                hook_secret: args.hook_secret.clone().filter(|t| !t.is_empty()),
+                read_secrets: args.read_secrets,
+            })
+            .await
+        }
+        // clap requires one of the two.
+        (None, None) => Report {
+            subject: String::new(),
+            steps: vec![Step::fail(
+                "options",
+                "give --dev INFO_JSON or --stack NAME",
+            )],
+            could_not_run: true,
+        },
+    };
     let mut stdout = std::io::stdout().lock();
     let _ = print(&report, &mut stdout);
     let _ = stdout.flush();
     ExitCode::from(report.exit_code())
 }
 
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+/// The HTTP client of the checks, with `timeout` for each request all told.
+fn http_client(timeout: Duration) -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .user_agent(concat!("scimgw-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .ok()
+}
+
+/// An answer, or why there was none (never holding a token: reqwest's errors name the
+/// URL only, and the URLs carry no credentials).
+type Answer = Result<(StatusCode, Option<Value>), String>;
+
+/// A GET of `url` with `headers`, its JSON body if it has one.
+async fn get_with(http: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = http.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            format!("no answer from {url} in time")
+        } else if e.is_connect() {
+            format!("nothing answers at {url}")
+        } else {
+            format!("the request to {url} failed")
+        }
+    })?;
+    let status = response.status();
+    let body = response.json::<Value>().await.ok();
+    Ok((status, body))
+}
+
+/// A GET of `url` with a bearer token.
+async fn get(http: &reqwest::Client, url: &str, token: &str) -> Answer {
+    get_with(http, url, &[("authorization", &format!("Bearer {token}"))]).await
+}
+
+fn is_service_provider_config(body: &Value) -> bool {
+    body["schemas"].as_array().is_some_and(|schemas| {
+        schemas
+            .iter()
+            .any(|s| s == "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig")
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks both modes run
+
+const STEP_RULES: &str = "active rule set";
+
+/// The active rule set in `store` (the state table), loaded as the functions load it
+/// (`gateway::rules::StoredRules`) and validated as `scimgw rules validate` does.
+/// `flags` are the options that point `scimgw rules` at the same table.
+async fn check_rule_store(store: &dyn RuleStore, flags: &str) -> Step {
+    let active = match store.active().await {
+        Ok(active) => active,
+        Err(RuleStoreError::Unavailable(_)) => {
+            return Step::fail(
+                STEP_RULES,
+                "the state table could not be read (dynamodb:GetItem and Query on the \
+                 stack's StateTableName)",
+            );
+        }
+        Err(other) => {
+            return Step::fail(
+                STEP_RULES,
+                format!("the state table's rule sets could not be read: {other}"),
+            );
+        }
+    };
+    let Some(active) = active else {
+        return Step::ok_with(
+            STEP_RULES,
+            "none activated: attributes pass through unchanged",
+        );
+    };
+    match ::rules::RuleSet::load(&active.document) {
+        Ok(loaded) if loaded.warnings.is_empty() => {
+            Step::ok_with(STEP_RULES, format!("{} loads", active.version))
+        }
+        Ok(loaded) => Step::warning(
+            STEP_RULES,
+            format!(
+                "{} loads with {} warning(s): see `scimgw rules diff` or `scimgw rules \
+                 validate` on its document",
+                active.version,
+                loaded.warnings.len()
+            ),
+        ),
+        Err(invalid) => {
+            let errors = invalid.errors().count();
+            let first = invalid
+                .errors()
+                .next()
+                .map(|p| format!(" (first: {})", one_line(&p.to_string())))
+                .unwrap_or_default();
+            Step::fail(
+                STEP_RULES,
+                format!(
+                    "the active rule set {} does not load: {errors} error(s){first}; the \
+                     gateway refuses every change under it. Make a version that loads \
+                     active again: `scimgw rules list {flags}` shows them, `scimgw rules \
+                     rollback VERSION {flags}` switches, or fix the document and `scimgw \
+                     rules apply FILE {flags}`",
+                    active.version
+                ),
+            )
+        }
+    }
+}
+
+/// Text on one line, control characters shown as `?`.
+fn one_line(text: &str) -> String {
+    crate::rules::shown(&crate::rules::one_line(text), false)
+}
+
+/// The problems of a verification, as `deleted record <id>; altered seal <hour>` (the
+/// first three, and how many more).
+fn problems_summary(report: &VerifyReport) -> String {
+    const SHOWN: usize = 3;
+    let named: Vec<String> = report
+        .problems
+        .iter()
+        .take(SHOWN)
+        .map(|p| {
+            let kind = serde_json::to_value(p.kind).unwrap_or_default();
+            let subject = serde_json::to_value(p.subject).unwrap_or_default();
+            let which = p
+                .record_id
+                .as_deref()
+                .or(p.seal.as_deref())
+                .or(p.chain.as_deref())
+                .unwrap_or("");
+            one_line(&format!(
+                "{} {} {which}",
+                kind.as_str().unwrap_or("?"),
+                subject.as_str().unwrap_or("?").replace('_', " ")
+            ))
+        })
+        .collect();
+    let more = report.problems.len().saturating_sub(SHOWN);
+    let mut text = format!("{} problem(s): {}", report.problems.len(), named.join("; "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
+    use std::sync::Arc;
+
+    use gateway::audit_store::{ProblemKind, ProblemSubject, VerifyProblem};
+    use gateway::rule_store::{InMemoryRuleStore, NewRuleSet};
 
     use super::*;
-    use crate::dev::{DevArgs, DevServer, write_info_json};
 
-    #[derive(Debug, Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: DevArgs,
-    }
-
-    async fn dev(name: &str) -> (DevServer, PathBuf) {
-        let args = Wrapper::try_parse_from(["x", "--listen", "127.0.0.1:0"])
-            .unwrap()
-            .args;
-        let server = DevServer::start(args).await.unwrap();
-        let path =
-            std::env::temp_dir().join(format!("scimgw-doctor-{name}-{}.json", std::process::id()));
-        write_info_json(&path, server.info()).unwrap();
-        (server, path)
-    }
-
-    fn printed(report: &Report) -> String {
-        let mut out = Vec::new();
-        print(report, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    fn assert_no_secret(text: &str, server: &DevServer) {
-        let info = server.info();
-        for secret in [
-            info.scim_token.as_str(),
-            info.emulator_token.as_deref().unwrap(),
-            info.auditor_token.as_str(),
-        ] {
-            assert!(!text.contains(secret), "a token was printed:\n{text}");
+    fn problem(kind: ProblemKind, subject: ProblemSubject, id: &str) -> VerifyProblem {
+        VerifyProblem {
+            kind,
+            subject,
+            record_id: (subject == ProblemSubject::Record).then(|| id.to_owned()),
+            chain: None,
+            seq: None,
+            belongs_at: None,
+            seal: (subject == ProblemSubject::Seal).then(|| id.to_owned()),
+            location: None,
+            detail: "d".into(),
         }
     }
 
-    #[tokio::test]
-    async fn a_healthy_dev_passes_every_step() {
-        // Arrange
-        let (server, path) = dev("healthy").await;
-
-        // Act
-        let report = check_dev(&path).await;
-
-        // Assert
-        let text = printed(&report);
-        assert_eq!(report.exit_code(), 0, "{text}");
-        assert_eq!(report.steps.len(), 6, "{text}");
-        assert!(
-            report.steps.iter().all(|s| s.status != Status::Fail),
-            "{text}"
+    #[test]
+    fn a_summary_names_the_first_problems_and_counts_the_rest() {
+        let report = VerifyReport {
+            intact: false,
+            checked: 9,
+            chains: 1,
+            problems: vec![
+                problem(ProblemKind::Deleted, ProblemSubject::Record, "c1:2"),
+                problem(ProblemKind::Altered, ProblemSubject::Seal, "20261201T10"),
+                problem(ProblemKind::Deleted, ProblemSubject::Record, "c1:3"),
+                problem(ProblemKind::Inserted, ProblemSubject::Record, "c1:9"),
+            ],
+            notes: vec![],
+        };
+        assert_eq!(
+            problems_summary(&report),
+            "4 problem(s): deleted record c1:2; altered seal 20261201T10; deleted record \
+             c1:3 and 1 more"
         );
-        // The identity rules are in force: a warning, not a failure.
-        assert_eq!(report.steps[4].status, Status::Warning, "{text}");
-        assert!(text.lines().next().unwrap().starts_with("ok "), "{text}");
-        assert_no_secret(&text, &server);
-        server.shutdown().await.unwrap();
-        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_step_line_shows_a_note_when_ok_and_the_fix_otherwise() {
+        assert_eq!(Step::ok("a").line(), "ok       a");
+        assert_eq!(Step::ok_with("a", "3 days").line(), "ok       a (3 days)");
+        assert_eq!(Step::warning("a", "look").line(), "warning  a: look");
+        let worst = Step::worst_of(
+            "a",
+            vec![
+                (Status::Warning, "w".into()),
+                (Status::Fail, "f1".into()),
+                (Status::Fail, "f2".into()),
+            ],
+            "unused".into(),
+        );
+        assert_eq!(worst.line(), "FAIL     a: f1; f2");
     }
 
     #[tokio::test]
-    async fn a_rotated_target_token_fails_step_three_with_the_fix() {
-        // Arrange
-        let (server, path) = dev("rotated").await;
-        let info = server.info().clone();
-        let mut admin = reqwest::Url::parse(info.emulator_url.as_deref().unwrap()).unwrap();
-        admin.set_path("/_emulator/tokens");
-        let rotated = reqwest::Client::new()
-            .put(admin)
-            .bearer_auth(info.emulator_token.as_deref().unwrap())
-            .json(&serde_json::json!({"tokens": ["rotated-token-not-known-to-the-gateway"]}))
-            .send()
+    async fn the_rule_step_passes_a_loading_set_and_fails_one_that_does_not_load() {
+        // Arrange: an active set that loads, then one that does not, saved as an older
+        // scimgw or a hand edit could have (the store does not validate).
+        let store = InMemoryRuleStore::new(Arc::new(gateway::SystemClock));
+        let none = check_rule_store(&store, "--table t").await;
+        let new = |document: &str| NewRuleSet {
+            document: document.to_owned(),
+            author: "admin".into(),
+            note: None,
+        };
+        let good = store
+            .put_version(new(include_str!("../../examples/rules/group-prefix.yaml")))
             .await
             .unwrap();
-        assert_eq!(rotated.status(), 204);
+        store.activate(good, None, "admin").await.unwrap();
+        let loads = check_rule_store(&store, "--table t").await;
+        let bad = store
+            .put_version(new("users:\n  - set:\n      password: 'x'\n"))
+            .await
+            .unwrap();
+        store.activate(bad, Some(good), "admin").await.unwrap();
 
         // Act
-        let report = check_dev(&path).await;
+        let broken = check_rule_store(&store, "--table t").await;
 
         // Assert
-        let text = printed(&report);
-        assert_eq!(report.exit_code(), 1, "{text}");
-        let target = &report.steps[2];
-        assert_eq!(target.name, STEP_TARGET);
-        assert_eq!(target.status, Status::Fail, "{text}");
-        let fix = target.fix.as_deref().unwrap();
-        assert!(fix.contains("rotated") && fix.contains("stale"), "{fix}");
-        assert!(fix.contains("IdentityCenterTokenSecret"), "{fix}");
-        assert_eq!(report.steps[1].status, Status::Ok, "{text}");
-        assert_eq!(report.steps[3].status, Status::Fail, "{text}");
+        assert_eq!(none.status, Status::Ok);
+        assert_eq!(loads.status, Status::Ok, "{loads:?}");
+        assert_eq!(broken.status, Status::Fail);
+        let fix = broken.fix.unwrap();
+        assert!(fix.contains("v2 does not load"), "{fix}");
         assert!(
-            report.steps[3].fix.as_deref().unwrap().contains("step 3"),
-            "{text}"
+            fix.contains("scimgw rules rollback VERSION --table t"),
+            "{fix}"
         );
-        assert!(
-            text.contains("FAIL     target accepts its token: "),
-            "{text}"
-        );
-        assert!(!text.contains("rotated-token-not-known"), "{text}");
-        assert_no_secret(&text, &server);
-        server.shutdown().await.unwrap();
-        let _ = std::fs::remove_file(path);
-    }
-
-    #[tokio::test]
-    async fn a_missing_info_file_cannot_run() {
-        let path =
-            std::env::temp_dir().join(format!("scimgw-doctor-missing-{}.json", std::process::id()));
-        let report = check_dev(&path).await;
-        assert_eq!(report.exit_code(), 2);
-        assert_eq!(report.steps[0].status, Status::Fail);
-        assert!(printed(&report).contains("cannot be read"));
-    }
-
-    #[tokio::test]
-    async fn an_info_file_missing_keys_fails_step_one_and_names_them() {
-        let path =
-            std::env::temp_dir().join(format!("scimgw-doctor-partial-{}.json", std::process::id()));
-        std::fs::write(
-            &path,
-            r#"{"scim_url": "http://127.0.0.1:1/scim/v2", "scim_token": "s"}"#,
-        )
-        .unwrap();
-        let report = check_dev(&path).await;
-        let text = printed(&report);
-        assert_eq!(report.exit_code(), 1, "{text}");
-        assert!(text.contains("missing emulator_url"), "{text}");
-        assert!(text.contains("auditor_token"), "{text}");
-        let _ = std::fs::remove_file(path);
     }
 }

@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Run the SCIM gateway locally, in front of the embedded emulator, until Ctrl-C.
     Dev(dev::DevArgs),
-    /// Check a running `scimgw dev` step by step and say what to fix.
+    /// Check a deployed stack (or a running `scimgw dev`) step by step and say what to fix.
     Doctor(doctor::DoctorArgs),
     /// Run the IAM Identity Center SCIM emulator until Ctrl-C.
     Emulator(emulator::EmulatorArgs),

@@ -227,8 +227,8 @@ async fn open_if_needed(args: &RulesArgs) -> anyhow::Result<Option<Box<dyn RuleS
     Ok(Some(Box::new(open_store(&args.store).await?)))
 }
 
-/// The rule store in the state table named by `--table`.
-async fn open_store(store: &StoreArgs) -> anyhow::Result<DynamoDbRuleStore> {
+/// The rule store in the state table named by `--table` (also `scimgw doctor`'s).
+pub(crate) async fn open_store(store: &StoreArgs) -> anyhow::Result<DynamoDbRuleStore> {
     let table = store
         .table
         .as_deref()
@@ -283,7 +283,7 @@ async fn execute(
 /// Text made safe for a terminal: control characters (an escape sequence in a document
 /// or a name could rewrite the screen) are shown as `?`; line breaks and tabs are kept
 /// when `lines` says so.
-fn shown(text: &str, lines: bool) -> String {
+pub(crate) fn shown(text: &str, lines: bool) -> String {
     text.chars()
         .map(|c| match c {
             '\n' | '\t' if lines => c,
@@ -294,7 +294,7 @@ fn shown(text: &str, lines: bool) -> String {
 }
 
 /// An error message on one line.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -361,6 +361,13 @@ fn open_dev(
     if let Some(running) = &info.rules_version
         && running != &version
     {
+        if running == crate::dev::STORED_RULES_VERSION {
+            bail!(
+                "--dev: the dev server applies the state table's active rule set \
+                 (--stored-rules), which this command does not read: plan against a dev \
+                 server started with --rules FILE (or none) instead"
+            );
+        }
         bail!(
             "--dev: the dev server runs the rule set {running}, this command would plan \
              under {version}: give the same --rules file as the dev server"

@@ -21,7 +21,7 @@
 
 mod export;
 mod output;
-mod reads;
+pub(crate) mod reads;
 pub(crate) mod table;
 
 use std::io::Write;
@@ -501,7 +501,7 @@ async fn run_query(
 
 /// How `verify` verifies one page: against the table in steps it bounds itself as the
 /// audit API does ([`verify_page_end`]), or through the API, which bounds its answers.
-enum Verifier<'a> {
+pub(crate) enum Verifier<'a> {
     Table(&'a dyn AuditStore),
     Api(&'a HttpAuditStore),
 }
@@ -546,25 +546,18 @@ async fn run_verify(
         bail!("--since must be before --until");
     }
     let progress = VerifyProgress::new(since, until);
-    let mut reports = Vec::new();
-    let mut from = since;
-    loop {
-        let (report, end, next) = match verifier.page(from, until).await {
-            Ok(page) => page,
-            Err(error) => {
-                progress.bar.abandon();
-                return Err(store_error(error));
-            }
-        };
-        reports.push(report);
-        progress.covered(end, reports.iter().map(|r| r.checked).sum());
-        match next {
-            Some(next) => from = next,
-            None => break,
+    let report = match verify_pages(verifier, since, until, |end, checked| {
+        progress.covered(end, checked);
+    })
+    .await
+    {
+        Ok(report) => report,
+        Err(error) => {
+            progress.bar.abandon();
+            return Err(store_error(error));
         }
-    }
+    };
     progress.bar.finish_and_clear();
-    let report = merge_reports(reports);
     match args.format {
         VerifyFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -573,6 +566,29 @@ async fn run_verify(
         VerifyFormat::Text => write_report(&report, since, until, out)?,
     }
     Ok(report.intact)
+}
+
+/// Verifies `since..until` page by page, telling `covered` how far it got and how many
+/// records it checked after each page, and merges the pages' reports
+/// ([`merge_reports`]). `scimgw doctor --stack` verifies its day with it too.
+pub(crate) async fn verify_pages(
+    verifier: &Verifier<'_>,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+    mut covered: impl FnMut(OffsetDateTime, u64),
+) -> Result<VerifyReport, AuditStoreError> {
+    let mut reports = Vec::new();
+    let mut from = since;
+    loop {
+        let (report, end, next) = verifier.page(from, until).await?;
+        reports.push(report);
+        covered(end, reports.iter().map(|r| r.checked).sum());
+        match next {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    Ok(merge_reports(reports))
 }
 
 /// `verify`'s progress bar over the period, on stderr (hidden when it is not a

@@ -3,7 +3,7 @@
 //! `event-worker` appends to the trail (`gateway::audit_reads`), and it reads nothing
 //! when the note cannot be sent. The record names the IAM principal that sent the note,
 //! as SQS reports it, not anything the CLI says. Through `--api` the audit API notes
-//! each read itself.
+//! each read itself. `scimgw doctor --stack` sends its note the same way.
 
 use anyhow::Context as _;
 use aws_adapters::SqsReadNotes;
@@ -63,11 +63,26 @@ pub(crate) async fn note_table_read(
     };
     let aws =
         super::table::aws_config(source.aws_endpoint.as_deref(), source.region.as_deref()).await?;
+    send_note(&aws, queue, format!("scimgw audit {command}"), asked)
+        .await
+        .with_context(|| {
+            format!("--reads-queue {queue}: the read could not be recorded, so nothing was read")
+        })
+}
+
+/// Sends the note of a read of the table by `path` (`scimgw audit export`, `scimgw
+/// doctor`) to the reads queue at `queue`.
+pub(crate) async fn send_note(
+    aws: &aws_config::SdkConfig,
+    queue: &str,
+    path: String,
+    asked: Asked,
+) -> anyhow::Result<()> {
     let note = ReadNote {
         time: OffsetDateTime::now_utc(),
         via: ReadVia::Cli,
         method: None,
-        path: format!("scimgw audit {command}"),
+        path,
         query: asked.query(),
         records: None,
         reader: None,
@@ -78,12 +93,10 @@ pub(crate) async fn note_table_read(
         source_ip: None,
         request_id: None,
     };
-    SqsReadNotes::new(aws_sdk_sqs::Client::new(&aws), queue)
+    SqsReadNotes::new(aws_sdk_sqs::Client::new(aws), queue)
         .send(&note)
         .await
-        .with_context(|| {
-            format!("--reads-queue {queue}: the read could not be recorded, so nothing was read")
-        })
+        .map_err(anyhow::Error::new)
 }
 
 #[cfg(test)]

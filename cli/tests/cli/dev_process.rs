@@ -69,4 +69,24 @@ impl Dev {
             .unwrap_or_else(|| panic!("scimgw dev's info JSON has no {key}: {}", self.info))
             .to_owned()
     }
+
+    /// Creates the user `<label><n>@example.com` through its SCIM API, as Okta would.
+    pub async fn create_user(&self, label: &str, n: u32) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/Users", self.s("scim_url")))
+            .bearer_auth(self.s("scim_token"))
+            .header("content-type", "application/scim+json")
+            .json(&serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("{label}{n}@example.com"),
+                "externalId": format!("00u{label}{n}"),
+                "name": {"givenName": "T", "familyName": format!("User{n}")},
+                "displayName": format!("T User{n}"),
+                "active": true
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
 }

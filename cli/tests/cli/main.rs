@@ -8,6 +8,7 @@
 mod audit;
 mod dev_process;
 mod docs_commands;
+mod doctor;
 mod events;
 mod rules;
 mod sync;

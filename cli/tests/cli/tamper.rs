@@ -23,7 +23,7 @@ use gateway::audit::{AuditActor, AuditOperation, AuditRecord, AuditSource, Audit
 use gateway::audit_store::StoredAuditRecord;
 use gateway::audit_store::chain;
 use gateway::{Clock, FixedClock, ResourceKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use crate::dev_process::Dev;
@@ -50,7 +50,7 @@ fn start_dev(prefix: &str, dir: &std::path::Path) -> Dev {
     )
 }
 
-fn aws_env() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn aws_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -60,7 +60,7 @@ fn aws_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
+pub(crate) fn record(n: u32, time: OffsetDateTime) -> AuditRecord {
     AuditRecord {
         time,
         source: AuditSource::Scim {
@@ -220,22 +220,7 @@ impl Trail {
     }
 
     async fn create_user(&self, n: u32) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/Users", self.dev.s("scim_url")))
-            .bearer_auth(self.dev.s("scim_token"))
-            .header("content-type", "application/scim+json")
-            .json(&json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": format!("tamper{n}@example.com"),
-                "externalId": format!("00utamper{n}"),
-                "name": {"givenName": "T", "familyName": format!("User{n}")},
-                "displayName": format!("T User{n}"),
-                "active": true
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        self.dev.create_user("tamper", n).await;
     }
 
     fn scimgw_audit(&self, command: &[&str], extra: &[&str]) -> Output {
@@ -304,14 +289,14 @@ impl Trail {
     }
 }
 
-fn s(item: &Item, name: &str) -> String {
+pub(crate) fn s(item: &Item, name: &str) -> String {
     match item.get(name) {
         Some(AttributeValue::S(v)) => v.clone(),
         _ => String::new(),
     }
 }
 
-fn key(pk: &str, sk: &str) -> Item {
+pub(crate) fn key(pk: &str, sk: &str) -> Item {
     Item::from([
         ("pk".to_owned(), AttributeValue::S(pk.to_owned())),
         ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
@@ -345,7 +330,7 @@ async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, item: Item) {
         .unwrap();
 }
 
-async fn delete(ddb: &aws_sdk_dynamodb::Client, table: &str, k: Item) {
+pub(crate) async fn delete(ddb: &aws_sdk_dynamodb::Client, table: &str, k: Item) {
     ddb.delete_item()
         .table_name(table)
         .set_key(Some(k))
@@ -354,7 +339,7 @@ async fn delete(ddb: &aws_sdk_dynamodb::Client, table: &str, k: Item) {
         .unwrap();
 }
 
-async fn scan(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
+pub(crate) async fn scan(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
