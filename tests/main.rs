@@ -12,6 +12,7 @@ mod mapping_rules;
 mod okta_events;
 mod okta_replay;
 mod reconcile;
+mod release_package;
 mod schema_driven_client;
 mod scim_support;
 mod secrets_scan;
