@@ -207,9 +207,7 @@ async fn seed_audit_records(
     kms: &aws_sdk_kms::Client,
     keys: &aws_adapters::kms_audit_keys::AuditKeyArns,
 ) {
-    use gateway::audit::{
-        AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
-    };
+    use gateway::audit::{AuditLog, AuditOperation, Outcome};
     let log = aws_adapters::DynamoDbAuditLog::new(
         ddb.clone(),
         AUDIT_TABLE,
@@ -225,44 +223,20 @@ async fn seed_audit_records(
     .into_iter()
     .enumerate()
     {
-        log.append(AuditRecord {
-            time: time::OffsetDateTime::now_utc(),
-            source: AuditSource::Scim {
-                method: "PATCH".into(),
-                path: "/Users/{id}".into(),
-            },
-            actor: AuditActor {
-                credential: "scim-token-1".into(),
-                user_agent: Some("Okta SCIM Client 1.0.0".into()),
-            },
-            subject: AuditSubject {
-                resource_type: Some(gateway::ResourceKind::User),
-                external_id: Some("00u1a2b3c4d5e6f7g8h9".into()),
-                target_id: Some("906782b3f1-4f1a2b3c".into()),
-                name: Some("ada@example.com".into()),
-            },
-            operation,
-            membership: None,
-            changes: vec![],
-            query: None,
-            rule_set_version: "identity".into(),
-            outcome,
-            status: if outcome == Outcome::Refused {
-                400
-            } else {
-                200
-            },
-            target_status: None,
-            target_calls: 1,
-            latency_ms: 12,
-            correlation_id: format!("docs-{n}"),
-            error: None,
-            reason: None,
-            source_ip: None,
-            request_id: None,
-        })
-        .await
-        .unwrap();
+        // tamper.rs's record, about the user the docs' queries name.
+        let mut record = crate::tamper::record(n as u32, time::OffsetDateTime::now_utc());
+        record.subject.external_id = Some("00u1a2b3c4d5e6f7g8h9".into());
+        record.subject.target_id = Some("906782b3f1-4f1a2b3c".into());
+        record.subject.name = Some("ada@example.com".into());
+        record.operation = operation;
+        record.outcome = outcome;
+        record.status = if outcome == Outcome::Refused {
+            400
+        } else {
+            200
+        };
+        record.correlation_id = format!("docs-{n}");
+        log.append(record).await.unwrap();
     }
 }
 
