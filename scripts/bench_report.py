@@ -88,8 +88,12 @@ def latency_section(results, machine, plots):
         verdicts = [
             f"- Added median no more than nginx's: {ms(g_med)} against {ms(n_med)} "
             f"({g_med / n_med:.2f}×): **{'met' if g_med <= n_med else 'not met'}**.",
-            f"- Added p99 within 2× nginx's: {ms(g_p99)} against {ms(n_p99)} "
-            f"({g_p99 / n_p99:.2f}×): **{'met' if g_p99 <= 2 * n_p99 else 'not met'}**.",
+            (f"- Added p99 within 2× nginx's: {ms(g_p99)} against {ms(n_p99)} "
+             f"({g_p99 / n_p99:.2f}×): **{'met' if g_p99 <= 2 * n_p99 else 'not met'}**."
+             if n_p99 > 0 else
+             f"- Added p99 within 2× nginx's: nginx's added p99 ({ms(n_p99)}) is below this run's "
+             f"noise, so the ratio says nothing; the gateway adds {ms(g_p99)} at the p99: "
+             "**not shown met**."),
             f"- Throughput at least nginx's: {t_g:,.0f} against {t_n:,.0f} requests/s "
             f"({t_g / t_n:.2f}×): **{'met' if t_g >= t_n else 'not met'}**.",
         ]
@@ -103,6 +107,15 @@ def latency_section(results, machine, plots):
             "Against DynamoDB those writes cost single-digit milliseconds each and run concurrently; "
             "this figure measures moto, not the gateway.")
 
+    if "scimgw-moto" not in added:
+        verdicts.append(
+            "- The moto-backed path is not in this run (`BENCH_MOTO=1` adds it). In this "
+            "session's attempts moto's server grew to 12.8 GB of memory within 8 minutes of a "
+            "100-iteration run (under a thousand audited requests through the gateway, each "
+            "several DynamoDB and KMS calls) and stalled; a 20-iteration run on a loaded machine "
+            "showed the moto path adding about 330 ms at the median against 5 ms for the same "
+            "gateway in memory, 99% of it moto. Plan: measure the moto path on a fresh moto per "
+            "slice, or against DynamoDB Local, so that moto's growth stays out of the figure.")
     draw_latency(paths, names, ops, pooled, thr, plots)
     n_iter, conc = results["iterations"], results["concurrency"]
     return f"""
