@@ -523,6 +523,52 @@ mod tests {
         assert!(records.iter().all(|r| r.correlation_id == "e-1"));
     }
 
+    #[tokio::test]
+    async fn a_skipped_event_whose_record_the_trail_cannot_take_is_tried_again_not_acknowledged() {
+        // Arrange: the deletion of a group Okta no longer has and Identity Center never
+        // had, which changes nothing and leaves one record, a skip.
+        let event = QueuedEvent {
+            uuid: "e-g".into(),
+            published: "2024-04-05T06:32:12Z".into(),
+            event_type: "group.lifecycle.delete".into(),
+            group_key: "00g1gone1gone1gone1g".into(),
+            event: json!({"uuid": "e-g", "eventType": "group.lifecycle.delete",
+                          "target": [{"id": "00g1gone1gone1gone1g", "type": "UserGroup"}]}),
+        };
+        let message = |receive_count: u32| ReceivedMessage {
+            message_id: format!("m-{receive_count}"),
+            body: serde_json::to_string(&event).unwrap(),
+            receive_count,
+            sender_id: None,
+        };
+        let target = Arc::new(ScriptedTargetClient::new());
+        let ledger = Arc::new(InMemoryEventLedger::new());
+        let refusing = worker(
+            Arc::new(FailingAuditLog::default()),
+            target.clone(),
+            ledger.clone(),
+        );
+
+        // Act: the trail refuses the skip's record, then takes it on the next try.
+        let failed = refusing.handle_batch(vec![message(1)]).await;
+        let state_after_failure = ledger.states()["e-g"];
+        let audit = Arc::new(InMemoryAuditLog::new());
+        let healthy = worker(audit.clone(), target.clone(), ledger.clone());
+        let retried = healthy.handle_batch(vec![message(2)]).await;
+
+        // Assert: not acknowledged without its record; recorded once on the retry.
+        assert_eq!(failed, vec!["m-1".to_owned()]);
+        assert_eq!(state_after_failure, EventState::Failed);
+        assert!(retried.is_empty());
+        assert_eq!(ledger.states()["e-g"], EventState::Skipped);
+        assert!(target.writes().is_empty(), "{:?}", target.writes());
+        let records = audit.records();
+        assert_eq!(
+            records.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+            [Outcome::Skipped]
+        );
+    }
+
     #[test]
     fn retries_wait_longer_each_time_up_to_fifteen_minutes() {
         assert_eq!(retry_delay(1), Duration::from_secs(10));
