@@ -10,10 +10,11 @@ again on the same port in the same process, so the backends' state survives.
     python moto_restartable.py --port PORT [--down-seconds 5]
 
 Each outage prints `down <epoch seconds>` and `up <epoch seconds>` lines on stdout.
-SIGTERM or SIGINT stops it.
+SIGTERM or SIGINT ends it at once, as they end `moto_server`.
 """
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -73,26 +74,22 @@ def main():
 
     app = DomainDispatcherApplication(create_backend_app)
     restart = threading.Event()
-    stop = threading.Event()
     signal.signal(signal.SIGUSR1, lambda *_: restart.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Stopping needs no state kept: end at once, however busy the request threads are.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
 
     server, thread = serve(args.port, app)
     print(f"listening 127.0.0.1:{args.port}", flush=True)
-    while not stop.is_set():
+    while True:
         if not restart.wait(0.2):
             continue
         restart.clear()
         take_down(server, thread)
         print(f"down {time.time():.3f}", flush=True)
-        stop.wait(args.down_seconds)
-        if stop.is_set():
-            return 0
+        time.sleep(args.down_seconds)
         server, thread = serve(args.port, app)
         print(f"up {time.time():.3f}", flush=True)
-    take_down(server, thread)
-    return 0
 
 
 if __name__ == "__main__":
