@@ -31,18 +31,23 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const ISSUER: &str = "https://example.okta.com/oauth2/aus-audit";
-const AUDIENCE: &str = "api://scimgw-audit";
-const GROUP: &str = "scimgw-auditors";
-const SCOPE: &str = "scimgw.audit.read";
-const CLIENT: &str = "0oa-audit-cli";
+/// The issuer, audience, group, scope and client the audit API is configured with.
+pub(crate) const ISSUER: &str = "https://example.okta.com/oauth2/aus-audit";
+pub(crate) const AUDIENCE: &str = "api://scimgw-audit";
+pub(crate) const GROUP: &str = "scimgw-auditors";
+pub(crate) const SCOPE: &str = "scimgw.audit.read";
+pub(crate) const CLIENT: &str = "0oa-audit-cli";
+/// The kid of the issuer's signing key.
+pub(crate) const KID: &str = "okta-2024";
 
-struct Key {
-    encoding: EncodingKey,
-    jwk: Jwk,
+/// A signing key and its public JWK.
+pub(crate) struct Key {
+    pub(crate) encoding: EncodingKey,
+    pub(crate) jwk: Jwk,
 }
 
-fn key(kid: &str) -> Key {
+/// A fresh ES256 key named `kid`.
+pub(crate) fn key(kid: &str) -> Key {
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("generate");
     let encoding = EncodingKey::from_ec_der(pair.to_pkcs8v1().expect("pkcs8").as_ref());
     let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).expect("jwk");
@@ -58,11 +63,12 @@ fn sign(key: &Key, kid: &str, claims: &Value) -> String {
     jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign")
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn claims() -> Value {
+/// The claims of a valid auditor's token.
+pub(crate) fn claims() -> Value {
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "auditor@example.com", "exp": now() + 600, "nbf": now() - 5,
            "groups": [GROUP], "scp": ["openid", SCOPE], "cid": CLIENT})
 }
@@ -79,13 +85,10 @@ fn without(mut claims: Value, k: &str) -> Value {
     claims
 }
 
-#[tokio::test]
-async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
-    // Arrange: the issuer's key set on loopback…
-    let signing = key("okta-2024");
-    let set = JwkSet {
-        keys: vec![signing.jwk.clone()],
-    };
+/// The issuer's key set holding `keys`, served on loopback: its URL, and the server
+/// (abort it when done).
+pub(crate) async fn serve_jwks(keys: Vec<Jwk>) -> (String, tokio::task::JoinHandle<()>) {
+    let set = JwkSet { keys };
     let jwks = Router::new().route(
         "/v1/keys",
         get(move || async move { axum::Json(set.clone()) }),
@@ -93,10 +96,30 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let jwks_url = format!("http://{}/v1/keys", listener.local_addr().expect("addr"));
+    let url = format!("http://{}/v1/keys", listener.local_addr().expect("addr"));
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, jwks).await;
     });
+    (url, server)
+}
+
+/// The token verifier as the `audit-api` function configures it (a required scope, an
+/// allow-list of clients), reading the issuer's keys at `jwks_url`.
+pub(crate) fn verifier(jwks_url: String) -> JwksVerifier {
+    JwksVerifier::new(
+        JwksVerifierConfig::new(ISSUER, AUDIENCE, GROUP)
+            .with_jwks_url(Some(jwks_url))
+            .with_required_scope(SCOPE)
+            .with_allowed_client_ids(vec![CLIENT.into(), "0oa-audit-web".into()]),
+    )
+    .expect("verifier")
+}
+
+#[tokio::test]
+async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
+    // Arrange: the issuer's key set on loopback…
+    let signing = key(KID);
+    let (jwks_url, server) = serve_jwks(vec![signing.jwk.clone()]).await;
     // …the audit table with two records…
     let moto = test_services::moto_sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&moto);
@@ -151,13 +174,7 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
             .expect("append");
     }
     // …and the router as the function builds it.
-    let verifier = JwksVerifier::new(
-        JwksVerifierConfig::new(ISSUER, AUDIENCE, GROUP)
-            .with_jwks_url(Some(jwks_url))
-            .with_required_scope(SCOPE)
-            .with_allowed_client_ids(vec![CLIENT.into(), "0oa-audit-web".into()]),
-    )
-    .expect("verifier");
+    let verifier = verifier(jwks_url);
     // …and the reads queue the API notes each read on, in moto's SQS…
     let sqs = aws_sdk_sqs::Client::new(&moto);
     let (reads_queue, _) = aws_adapters::sqs_read_notes::create_read_queues(
@@ -197,7 +214,7 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     };
 
     // Act / Assert: a valid auditor reads and verifies.
-    let good = sign(&signing, "okta-2024", &claims());
+    let good = sign(&signing, KID, &claims());
     let (status, body) = call(Some(good.clone()), "/audit/records?operation=delete").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["records"].as_array().map(Vec::len), Some(2));
@@ -210,11 +227,11 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     let header = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let unsigned = format!(
         "{}.{}.",
-        header(json!({"alg": "none", "kid": "okta-2024"})),
+        header(json!({"alg": "none", "kid": KID})),
         header(claims())
     );
     let mut hs = Header::new(Algorithm::HS256);
-    hs.kid = Some("okta-2024".into());
+    hs.kid = Some(KID.into());
     let public_as_secret = serde_json::to_vec(&signing.jwk).expect("jwk json");
     let confused =
         jsonwebtoken::encode(&hs, &claims(), &EncodingKey::from_secret(&public_as_secret))
@@ -222,43 +239,28 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     let bad = [
         (
             "expired",
-            sign(
-                &signing,
-                "okta-2024",
-                &with(claims(), "exp", json!(now() - 3600)),
-            ),
+            sign(&signing, KID, &with(claims(), "exp", json!(now() - 3600))),
         ),
         (
             "not yet valid",
-            sign(
-                &signing,
-                "okta-2024",
-                &with(claims(), "nbf", json!(now() + 3600)),
-            ),
+            sign(&signing, KID, &with(claims(), "nbf", json!(now() + 3600))),
         ),
         (
             "wrong issuer",
             sign(
                 &signing,
-                "okta-2024",
+                KID,
                 &with(claims(), "iss", json!("https://evil.example.com")),
             ),
         ),
         (
             "wrong audience",
-            sign(
-                &signing,
-                "okta-2024",
-                &with(claims(), "aud", json!("api://other")),
-            ),
+            sign(&signing, KID, &with(claims(), "aud", json!("api://other"))),
         ),
         ("alg none", unsigned),
         ("HS256 with the public key", confused),
         ("unknown kid", sign(&key("attacker"), "attacker", &claims())),
-        (
-            "forged with the real kid",
-            sign(&key("okta-2024"), "okta-2024", &claims()),
-        ),
+        ("forged with the real kid", sign(&key(KID), KID, &claims())),
         ("garbage", "not-a-jwt".into()),
     ];
     for (what, token) in bad {
@@ -299,7 +301,7 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
         ),
     ];
     for (what, claims, reason) in forbidden {
-        let token = sign(&signing, "okta-2024", &claims);
+        let token = sign(&signing, KID, &claims);
         for route in ["/audit/records", "/audit/verify"] {
             let (status, body) = call(Some(token.clone()), route).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{what} {route}: {body}");
@@ -326,7 +328,7 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
         json!("0oa-audit-web"),
     );
     let (status, body) = call(
-        Some(sign(&signing, "okta-2024", &rfc9068)),
+        Some(sign(&signing, KID, &rfc9068)),
         "/audit/records?operation=delete",
     )
     .await;

@@ -6,6 +6,7 @@ mod audit_trail;
 mod call_budget;
 mod edge_protection;
 mod harness;
+mod hostile_corpus;
 mod hostile_input;
 mod identity_center_values;
 mod mapping_rules;

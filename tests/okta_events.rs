@@ -29,8 +29,9 @@ use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const HOOK_SECRET: &str = "hook-secret-for-tests-0123456789abcdef";
-const HOOK_SECRET_ID: &str = "test/hook";
+/// The hook's shared secret, and the id of the secret holding its hash.
+pub(crate) const HOOK_SECRET: &str = "hook-secret-for-tests-0123456789abcdef";
+pub(crate) const HOOK_SECRET_ID: &str = "test/hook";
 const OKTA_TOKEN_ID: &str = "test/okta";
 const IC_TOKEN_ID: &str = "test/ic";
 

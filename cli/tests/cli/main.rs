@@ -11,5 +11,6 @@ mod docs_commands;
 mod doctor;
 mod events;
 mod rules;
+mod soak;
 mod sync;
 mod tamper;

@@ -9,8 +9,8 @@
 //! 2. a `kid` naming a key of the issuer's set, of the family and curve the algorithm
 //!    needs (RFC 8725 §3.1: the key decides the algorithm family, never the token);
 //!    symmetric (`oct`) keys in the set are never loaded;
-//! 3. the signature; then `iss`, `aud` and `exp` (all required) and `nbf` (when
-//!    present), with a small leeway for clock skew;
+//! 3. the signature; then `iss` (the issuer's exact string, never a list), `aud` and
+//!    `exp` (all required) and `nbf` (when present), with a small leeway for clock skew;
 //! 4. the required scope in `scp` (Okta: a JSON array) or `scope` (RFC 8693 §4.2,
 //!    RFC 9068 §2.2.3: a space-separated string), so that a token the issuer minted
 //!    for another purpose, or an ID token, is not accepted (else 403, not 401);
@@ -563,6 +563,12 @@ impl AccessTokenVerifier for JwksVerifier {
         let claims = jsonwebtoken::decode::<Value>(token, &key.key, &validation)
             .map_err(|e| TokenError::Invalid(reason(e.kind())))?
             .claims;
+        // RFC 7519 §4.1.1: `iss` is one string. jsonwebtoken also takes a list, and passes
+        // it when any member matches, so a list naming other issuers beside this one would
+        // pass; only the issuer itself does.
+        if claims.get("iss").and_then(Value::as_str) != Some(self.config.issuer.as_str()) {
+            return Err(TokenError::Invalid("wrong issuer"));
+        }
 
         let subject = claims
             .get("sub")

@@ -1,6 +1,6 @@
 //! The emulator's configuration: the API tokens, the org URL it names in links, the seed
-//! data it starts with, and the knobs (rate limit, latency, injected 500s, page size) that
-//! can also change at run time.
+//! data it starts with, and the knobs (rate limit, latency, injected 500s and dropped
+//! connections, page size) that can also change at run time.
 
 use serde::{Deserialize, Serialize};
 
@@ -85,7 +85,10 @@ pub struct Knobs {
     pub latency_ms: u64,
     /// Fraction (0–1) of API requests answered 500 E0000009 before they take effect.
     pub error_rate: f64,
-    /// Seed of the random source that decides injected 500s and the ids of new users
+    /// Fraction (0–1) of API requests whose TCP connection is closed without an answer,
+    /// before they take effect (as the Identity Center emulator's `drop_rate`).
+    pub drop_rate: f64,
+    /// Seed of the random source that decides injected 500s and drops and the ids of new users
     /// and groups, so that runs are reproducible. Changing it restarts the source.
     pub seed: u64,
     /// Caps the items of every page below the request's `limit`, so that tests can make
@@ -99,11 +102,19 @@ pub struct Knobs {
 pub const NOMINAL_LIMIT: u32 = 600;
 
 impl Knobs {
-    /// Checks ranges: an error rate within 0–1, a rate limit and a page limit of at
-    /// least 1.
+    /// Checks ranges: an error rate and a drop rate within 0–1 and together at most 1,
+    /// a rate limit and a page limit of at least 1.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err(ConfigError::Knobs("error_rate must be within 0..=1"));
+        }
+        if !(0.0..=1.0).contains(&self.drop_rate) {
+            return Err(ConfigError::Knobs("drop_rate must be within 0..=1"));
+        }
+        if self.error_rate + self.drop_rate > 1.0 {
+            return Err(ConfigError::Knobs(
+                "error_rate + drop_rate must not exceed 1",
+            ));
         }
         if self.rate_limit == Some(0) {
             return Err(ConfigError::Knobs(
@@ -225,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn knobs_reject_an_error_rate_outside_zero_to_one_and_zero_limits() {
+    fn knobs_reject_fault_rates_outside_zero_to_one_and_zero_limits() {
         let bad = [
             Knobs {
                 error_rate: 1.5,
@@ -237,6 +248,15 @@ mod tests {
             },
             Knobs {
                 page_limit: Some(0),
+                ..Knobs::default()
+            },
+            Knobs {
+                drop_rate: -0.1,
+                ..Knobs::default()
+            },
+            Knobs {
+                error_rate: 0.6,
+                drop_rate: 0.5,
                 ..Knobs::default()
             },
         ];

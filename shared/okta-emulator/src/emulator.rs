@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::config::{ConfigError, EmulatorConfig, Knobs, validate_tokens};
-use crate::limits::{Dice, RateStanding, RateWindow};
+use crate::limits::{Dice, Fault, RateStanding, RateWindow};
 use crate::seed::{Seed, SeedError};
 use crate::server::EmulatorError;
 use crate::store::Store;
@@ -33,6 +33,8 @@ pub struct Stats {
     pub throttled: u64,
     /// Requests answered with an injected 500.
     pub failed: u64,
+    /// Requests whose connection was closed without an answer (`drop_rate`).
+    pub dropped: u64,
     /// Requests answered 401 E0000011.
     pub unauthorized: u64,
     /// Requests per route, keyed by method and route pattern, e.g.
@@ -99,8 +101,8 @@ impl Shared {
         lock(&self.window).standing(epoch_ms(), rate_limit)
     }
 
-    pub(crate) fn fails(&self, error_rate: f64) -> bool {
-        lock(&self.dice).fails(error_rate)
+    pub(crate) fn fault(&self, knobs: &Knobs) -> Fault {
+        lock(&self.dice).fault(knobs.error_rate, knobs.drop_rate)
     }
 
     /// A new id with `prefix` that no resource has had.

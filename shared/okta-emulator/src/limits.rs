@@ -1,6 +1,6 @@
 //! Rate limiting and fault injection: the fixed-window counter behind the
 //! `X-Rate-Limit-*` headers and 429s, and the seeded random source that decides injected
-//! 500s and makes ids.
+//! 500s and dropped connections and makes ids.
 
 use rand::distr::Alphanumeric;
 use rand::rngs::StdRng;
@@ -65,6 +65,17 @@ impl RateWindow {
     }
 }
 
+/// What the knobs do to one API request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Nothing: answer normally.
+    None,
+    /// Answer 500 E0000009.
+    Fail,
+    /// Close the connection without an answer.
+    Drop,
+}
+
 /// The seeded random source: the same seed and the same requests give the same injected
 /// faults and the same new ids.
 #[derive(Debug)]
@@ -79,9 +90,20 @@ impl Dice {
         }
     }
 
-    /// Whether this request gets an injected 500.
-    pub(crate) fn fails(&mut self, error_rate: f64) -> bool {
-        error_rate > 0.0 && self.rng.random::<f64>() < error_rate
+    /// The fault this request gets: one draw picks a 500 (`error_rate`), then a drop
+    /// (`drop_rate`), then none.
+    pub(crate) fn fault(&mut self, error_rate: f64, drop_rate: f64) -> Fault {
+        if error_rate <= 0.0 && drop_rate <= 0.0 {
+            return Fault::None;
+        }
+        let draw = self.rng.random::<f64>();
+        if draw < error_rate {
+            Fault::Fail
+        } else if draw < error_rate + drop_rate {
+            Fault::Drop
+        } else {
+            Fault::None
+        }
     }
 
     /// An id in Okta's shape: a three-character type prefix (`00u` users, `00g` groups)
@@ -141,13 +163,36 @@ mod tests {
         let run = |seed| {
             let mut dice = Dice::new(seed);
             let ids: Vec<String> = (0..5).map(|_| dice.id("00u")).collect();
-            let faults: Vec<bool> = (0..50).map(|_| dice.fails(0.3)).collect();
+            let faults: Vec<Fault> = (0..50).map(|_| dice.fault(0.3, 0.0)).collect();
             (ids, faults)
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
         let (ids, faults) = run(3);
         assert!(ids.iter().all(|id| id.len() == 20 && id.starts_with("00u")));
-        assert!(faults.iter().any(|f| *f) && faults.iter().any(|f| !*f));
+        assert!(faults.contains(&Fault::Fail) && faults.contains(&Fault::None));
+    }
+
+    #[test]
+    fn fault_rates_are_close_to_the_knobs() {
+        // Arrange
+        let mut dice = Dice::new(42);
+
+        // Act
+        let faults: Vec<Fault> = (0..10_000).map(|_| dice.fault(0.1, 0.1)).collect();
+
+        // Assert
+        let count = |kind: Fault| faults.iter().filter(|f| **f == kind).count();
+        assert!(
+            (800..1200).contains(&count(Fault::Fail)),
+            "{}",
+            count(Fault::Fail)
+        );
+        assert!(
+            (800..1200).contains(&count(Fault::Drop)),
+            "{}",
+            count(Fault::Drop)
+        );
+        assert_eq!(Dice::new(1).fault(0.0, 0.0), Fault::None);
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP surface: the API routes under `/api/v1`, the admin routes under `/_emulator`,
 //! and the gate every API request passes (counting, latency, authentication, rate limit,
-//! injected faults, and the headers every answer carries).
+//! injected 500s and drops, and the headers every answer carries).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,12 +19,16 @@ use serde_json::{Map, Value, json};
 use crate::config::Knobs;
 use crate::emulator::{Emulator, Shared};
 use crate::error::ApiError;
-use crate::limits::RateStanding;
+use crate::limits::{Fault, RateStanding};
 use crate::seed::Seed;
 use crate::{apps, groups, users};
 
 /// Where the admin routes live, outside the API.
 pub const ADMIN_PREFIX: &str = "/_emulator";
+
+/// Marks a response whose connection the server closes without answering (`drop_rate`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
 
 /// The largest request body read.
 const MAX_BODY: usize = 1_048_576;
@@ -141,10 +145,20 @@ async fn answer(
         shared.stats().throttled += 1;
         return (ApiError::rate_limited().into_response(), standing);
     }
-    if shared.fails(knobs.error_rate) {
-        shared.stats().failed += 1;
-        tracing::debug!("okta-emulator: injected 500");
-        return (ApiError::internal().into_response(), standing);
+    match shared.fault(knobs) {
+        Fault::None => {}
+        Fault::Fail => {
+            shared.stats().failed += 1;
+            tracing::debug!("okta-emulator: injected 500");
+            return (ApiError::internal().into_response(), standing);
+        }
+        Fault::Drop => {
+            shared.stats().dropped += 1;
+            tracing::debug!("okta-emulator: injected connection drop");
+            let mut response = ApiError::internal().into_response();
+            response.extensions_mut().insert(DropConnection);
+            return (response, standing);
+        }
     }
     (next.run(request).await, standing)
 }

@@ -1,6 +1,7 @@
 //! Serving the emulator over TCP, with an accept loop that a shutdown ends together with
 //! every open connection: a graceful shutdown would wait on the idle keep-alive
-//! connections that HTTP clients' pools hold open.
+//! connections that HTTP clients' pools hold open. An injected drop closes its
+//! connection unanswered: hyper does so when the service returns an error.
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -18,7 +19,7 @@ use tower::ServiceExt;
 
 use crate::config::ConfigError;
 use crate::emulator::Emulator;
-use crate::routes::ADMIN_PREFIX;
+use crate::routes::{ADMIN_PREFIX, DropConnection};
 use crate::seed::SeedError;
 use crate::{EmulatorConfig, routes};
 
@@ -35,6 +36,11 @@ pub enum EmulatorError {
     #[error("okta-emulator: cannot listen: {0}")]
     Bind(#[source] std::io::Error),
 }
+
+/// The error the service returns to make hyper close the connection unanswered.
+#[derive(Debug, thiserror::Error)]
+#[error("okta-emulator: connection dropped on purpose")]
+struct ConnectionDropped;
 
 /// An emulator serving HTTP/1.1 on a local port. Derefs to [`Emulator`] for knobs,
 /// counters, seeds and snapshots. Dropping it stops the server, as
@@ -149,7 +155,18 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot
 async fn serve_connection(stream: TcpStream, router: Router) {
     let _ = stream.set_nodelay(true);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        router.clone().oneshot(request.map(Body::new))
+        let router = router.clone();
+        async move {
+            let response = match router.oneshot(request.map(Body::new)).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            if response.extensions().get::<DropConnection>().is_some() {
+                Err(ConnectionDropped)
+            } else {
+                Ok(response)
+            }
+        }
     });
     if let Err(error) = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)

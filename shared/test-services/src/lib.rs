@@ -30,6 +30,12 @@ pub fn scim2_server() -> (String, String) {
     )
 }
 
+/// The Python of the services' virtual environment, which has moto (for tests that run
+/// a moto server of their own, such as `infra/test-services/moto_restartable.py`).
+pub fn python() -> String {
+    required("SCIMGW_TEST_PYTHON", "the test services' Python")
+}
+
 /// An AWS SDK configuration that talks to moto's server with throw-away credentials.
 pub async fn moto_sdk_config() -> SdkConfig {
     let creds =

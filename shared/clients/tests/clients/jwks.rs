@@ -294,6 +294,24 @@ async fn a_token_of_another_issuer_or_audience_is_refused() {
 }
 
 #[tokio::test]
+async fn an_issuer_given_as_a_list_is_refused_even_when_it_holds_the_issuer() {
+    let key = SigningKey::ec("ec-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let verifier = issuer.verifier();
+    for iss in [
+        json!([ISSUER]),
+        json!(["https://evil.example.com/oauth2/default", ISSUER]),
+    ] {
+        invalid(
+            verifier
+                .verify(&key.sign(&with(claims(), "iss", iss)))
+                .await,
+            "wrong issuer",
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_token_without_exp_iss_or_aud_is_refused() {
     let key = SigningKey::ec("ec-1");
     let issuer = Issuer::start(&[&key]).await;

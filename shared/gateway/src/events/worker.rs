@@ -36,6 +36,15 @@ pub fn retry_delay(receive_count: u32) -> Duration {
     Duration::from_secs((10u64 << doublings).min(900))
 }
 
+/// The waits between tries of marking an event done in the ledger: about 8 s in all,
+/// which outlasts a brief outage of the state table without holding a batch long.
+const MARK_RETRIES: [Duration; 4] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
 /// Why an event failed this time.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
@@ -177,10 +186,7 @@ impl EventWorker {
                     EventVerdict::Applied => EventState::Applied,
                     EventVerdict::Skipped(_) => EventState::Skipped,
                 };
-                self.ledger
-                    .set_state(&event.uuid, state)
-                    .await
-                    .map_err(|e| Failure::Ledger(e.to_string()))
+                self.mark(&event.uuid, state).await
             }
             Err(failure) => {
                 let text = failure.to_string();
@@ -188,6 +194,26 @@ impl EventWorker {
                     tracing::error!(error = %error, "an event's failure could not be recorded");
                 }
                 Err(failure)
+            }
+        }
+    }
+
+    /// Marks an event done in the ledger. Its outcome is already in the audit trail, so
+    /// the mark is tried again for a while (it is idempotent) before the message fails:
+    /// a redelivery would converge again and record the event a second time.
+    async fn mark(&self, uuid: &str, state: EventState) -> Result<(), Failure> {
+        let mut tries = 0;
+        loop {
+            match self.ledger.set_state(uuid, state).await {
+                Ok(()) => return Ok(()),
+                Err(error) if tries >= MARK_RETRIES.len() => {
+                    return Err(Failure::Ledger(error.to_string()));
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "the ledger did not take an event's state; trying again");
+                    tokio::time::sleep(MARK_RETRIES[tries]).await;
+                    tries += 1;
+                }
             }
         }
     }
@@ -521,6 +547,134 @@ mod tests {
             [Outcome::Intent, Outcome::Success]
         );
         assert!(records.iter().all(|r| r.correlation_id == "e-1"));
+    }
+
+    #[tokio::test]
+    async fn a_skipped_event_whose_record_the_trail_cannot_take_is_tried_again_not_acknowledged() {
+        // Arrange: the deletion of a group Okta no longer has and Identity Center never
+        // had, which changes nothing and leaves one record, a skip.
+        let event = QueuedEvent {
+            uuid: "e-g".into(),
+            published: "2024-04-05T06:32:12Z".into(),
+            event_type: "group.lifecycle.delete".into(),
+            group_key: "00g1gone1gone1gone1g".into(),
+            event: json!({"uuid": "e-g", "eventType": "group.lifecycle.delete",
+                          "target": [{"id": "00g1gone1gone1gone1g", "type": "UserGroup"}]}),
+        };
+        let message = |receive_count: u32| ReceivedMessage {
+            message_id: format!("m-{receive_count}"),
+            body: serde_json::to_string(&event).unwrap(),
+            receive_count,
+            sender_id: None,
+        };
+        let target = Arc::new(ScriptedTargetClient::new());
+        let ledger = Arc::new(InMemoryEventLedger::new());
+        let refusing = worker(
+            Arc::new(FailingAuditLog::default()),
+            target.clone(),
+            ledger.clone(),
+        );
+
+        // Act: the trail refuses the skip's record, then takes it on the next try.
+        let failed = refusing.handle_batch(vec![message(1)]).await;
+        let state_after_failure = ledger.states()["e-g"];
+        let audit = Arc::new(InMemoryAuditLog::new());
+        let healthy = worker(audit.clone(), target.clone(), ledger.clone());
+        let retried = healthy.handle_batch(vec![message(2)]).await;
+
+        // Assert: not acknowledged without its record; recorded once on the retry.
+        assert_eq!(failed, vec!["m-1".to_owned()]);
+        assert_eq!(state_after_failure, EventState::Failed);
+        assert!(retried.is_empty());
+        assert_eq!(ledger.states()["e-g"], EventState::Skipped);
+        assert!(target.writes().is_empty(), "{:?}", target.writes());
+        let records = audit.records();
+        assert_eq!(
+            records.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+            [Outcome::Skipped]
+        );
+    }
+
+    /// A ledger that refuses the first `refusals` state changes, then works.
+    struct FlakyLedger {
+        inner: InMemoryEventLedger,
+        refusals: std::sync::atomic::AtomicU32,
+    }
+
+    #[async_trait]
+    impl EventLedger for FlakyLedger {
+        async fn claim(
+            &self,
+            uuid: &str,
+            now: time::OffsetDateTime,
+        ) -> Result<Option<EventState>, crate::ports::events::EventLedgerError> {
+            self.inner.claim(uuid, now).await
+        }
+        async fn set_state(
+            &self,
+            uuid: &str,
+            state: EventState,
+        ) -> Result<(), crate::ports::events::EventLedgerError> {
+            use std::sync::atomic::Ordering;
+            if self
+                .refusals
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(crate::ports::events::EventLedgerError("unreachable".into()));
+            }
+            self.inner.set_state(uuid, state).await
+        }
+        async fn record_failure(
+            &self,
+            uuid: &str,
+            error: &str,
+        ) -> Result<(), crate::ports::events::EventLedgerError> {
+            self.inner.record_failure(uuid, error).await
+        }
+        async fn entry(
+            &self,
+            uuid: &str,
+        ) -> Result<Option<crate::ports::events::EventEntry>, crate::ports::events::EventLedgerError>
+        {
+            self.inner.entry(uuid).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_applied_event_whose_mark_the_ledger_refuses_at_first_is_marked_once_and_recorded_once()
+     {
+        // Arrange: the state table refuses two marks, as in a brief outage.
+        let target = Arc::new(ScriptedTargetClient::new());
+        let ledger = Arc::new(FlakyLedger {
+            inner: InMemoryEventLedger::new(),
+            refusals: std::sync::atomic::AtomicU32::new(2),
+        });
+        let audit = Arc::new(InMemoryAuditLog::new());
+        let service = ScimService::new(
+            target.clone(),
+            Arc::new(IdentityRules::new()),
+            audit.clone(),
+            Arc::new(crate::SystemClock),
+            Duration::from_secs(5),
+        );
+        let worker = EventWorker::new(Arc::new(service), Arc::new(OneUser), ledger.clone(), 3);
+
+        // Act
+        let failed = worker.handle_batch(vec![message(1)]).await;
+
+        // Assert: acknowledged, marked applied, one change and one intent and outcome.
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(ledger.inner.states()["e-1"], EventState::Applied);
+        assert_eq!(target.writes().len(), 1);
+        assert_eq!(
+            audit
+                .records()
+                .iter()
+                .map(|r| r.outcome)
+                .collect::<Vec<_>>(),
+            [Outcome::Intent, Outcome::Success]
+        );
     }
 
     #[test]

@@ -150,7 +150,14 @@ impl ScimService {
         }
         let verdict = result.as_ref().ok().cloned();
         let reply = result.map(|_| ScimReply::NoContent);
-        self.finish(request, &reply).await;
+        let changed = request.intent_recorded;
+        let recorded = self.finish(request, &reply).await;
+        if let (Ok(_), Err(error), false) = (&reply, recorded, changed) {
+            // Nothing reached Identity Center, and the event's one record could not be
+            // written: the attempt fails, so that the event is tried again and recorded
+            // rather than acknowledged without a trace.
+            return Err(GatewayError::AuditUnavailable(error));
+        }
         reply.map(|_| verdict.unwrap_or(EventVerdict::Applied))
     }
 

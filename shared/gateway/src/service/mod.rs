@@ -245,7 +245,8 @@ impl ScimService {
             self.list_inner(&mut request, query).await
         })
         .await;
-        self.finish(request, &result).await;
+        // A failed append is logged and counted; the answer stands.
+        let _ = self.finish(request, &result).await;
         result
     }
 
@@ -272,7 +273,8 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        self.finish(request, &result).await;
+        // A failed append is logged and counted; the answer stands.
+        let _ = self.finish(request, &result).await;
         result
     }
 
@@ -300,7 +302,8 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        self.finish(request, &result).await;
+        // A failed append is logged and counted; the answer stands.
+        let _ = self.finish(request, &result).await;
         result
     }
 
@@ -330,7 +333,8 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        self.finish(request, &result).await;
+        // A failed append is logged and counted; the answer stands.
+        let _ = self.finish(request, &result).await;
         result
     }
 
@@ -361,7 +365,8 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        self.finish(request, &result).await;
+        // A failed append is logged and counted; the answer stands.
+        let _ = self.finish(request, &result).await;
         result
     }
 
@@ -381,7 +386,8 @@ impl ScimService {
             request.note_id(id);
         }
         let result = Err(GatewayError::Invalid(error));
-        self.finish(request, &result).await;
+        // A failed append is logged and counted; the answer stands.
+        let _ = self.finish(request, &result).await;
         result
     }
 
@@ -399,7 +405,8 @@ impl ScimService {
             self.delete_inner(&mut request, kind, id).await
         })
         .await;
-        self.finish(request, &result).await;
+        // A failed append is logged and counted; the answer stands.
+        let _ = self.finish(request, &result).await;
         result
     }
 }

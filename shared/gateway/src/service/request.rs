@@ -50,7 +50,7 @@ pub(super) struct Request<'a> {
     pub(super) skipped: Option<String>,
     /// Whether the intent record is durable: the first write appends it, later writes of
     /// the same request do not.
-    intent_recorded: bool,
+    pub(super) intent_recorded: bool,
     /// The membership change the next write is to make, for the intent record (the
     /// outcome record names what was sent, from `membership`).
     planned_membership: Option<MembershipChange>,
@@ -403,18 +403,19 @@ impl ScimService {
     }
 
     /// Ends a request: builds its outcome record and appends it. A failed append is
-    /// logged and counted (see [`ScimService::append`]) and does not change the answer:
-    /// a write has already reached the target, and a read has nothing to undo.
+    /// logged and counted (see [`ScimService::append`]) and does not change a SCIM
+    /// answer: a write has already reached the target, and a read has nothing to undo.
+    /// Answers the failed append, for the event path, which can try an event again.
     pub(super) async fn finish(
         &self,
         request: Request<'_>,
         result: &Result<ScimReply, GatewayError>,
-    ) {
+    ) -> Result<(), AuditError> {
         // An attempt that will be retried leaves no record, unless its intent is in the
         // trail: then something may have reached the target, and its end is recorded.
         if let (Err(error), false) = (result, request.record_failure || request.intent_recorded) {
             tracing::warn!(error = %super::error::cause_chain(error), "an attempt failed; it will be retried");
-            return;
+            return Ok(());
         }
         let (outcome, status, error) = match result {
             Ok(_) if request.skipped.is_some() => (Outcome::Skipped, 204, None),
@@ -443,8 +444,8 @@ impl ScimService {
             }
         };
         let record = request.record(outcome, status, error);
-        // Already logged and counted; the answer stands.
-        let _ = self.append(record).await;
+        // Already logged and counted.
+        self.append(record).await
     }
 
     /// Appends one record. A failure is counted for the `AuditAppendFailed` metric and

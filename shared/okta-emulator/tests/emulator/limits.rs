@@ -1,6 +1,6 @@
 //! Rate limits (Rate limits reference: the `X-Rate-Limit-*` headers on every answer, 429
-//! E0000047 past the limit, reset at an epoch second) and the other knobs: latency and
-//! injected 500s decided by a seeded random source.
+//! E0000047 past the limit, reset at an epoch second) and the other knobs: latency, and
+//! injected 500s and dropped connections decided by a seeded random source.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -104,6 +104,50 @@ async fn an_error_rate_of_one_answers_every_request_500_e0000009_without_effect(
     assert_okta_error(&r, 500, "E0000009");
     assert!(ctx.running.state().groups.is_empty());
     assert_eq!(ctx.running.stats().failed, 1);
+}
+
+#[tokio::test]
+async fn a_drop_rate_of_one_closes_every_connection_unanswered_without_effect() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    // Arrange
+    let ctx = Ctx::new().await;
+    ctx.running
+        .set_knobs(Knobs {
+            drop_rate: 1.0,
+            ..Knobs::default()
+        })
+        .unwrap();
+    let body = r#"{"profile": {"name": "X"}}"#;
+    let request = format!(
+        "POST /api/v1/groups HTTP/1.1\r\nHost: localhost\r\nAuthorization: SSWS {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+
+    // Act
+    let mut stream = tokio::net::TcpStream::connect(ctx.running.addr())
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection")
+        .unwrap_or_default();
+    let via_client = ctx
+        .http
+        .get(ctx.url("/api/v1/users"))
+        .header("authorization", format!("SSWS {TOKEN}"))
+        .send()
+        .await;
+
+    // Assert
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert!(via_client.is_err(), "{via_client:?}");
+    assert!(ctx.running.state().groups.is_empty());
+    assert_eq!(ctx.running.stats().dropped, 2);
+    assert_eq!(ctx.running.stats().failed, 0);
 }
 
 #[tokio::test]
