@@ -5,7 +5,7 @@ HTTP API payload 2.0 for audit-api, as template.yaml routes them), carrying the 
 of a running `scimgw dev --aws-endpoint` whose resources the functions use. Standard
 library only.
 
-    bench_events.py INFO_JSON HOOK_SECRET OUT_DIR
+    bench_events.py INFO_JSON OUT_DIR     # the hook's secret is the dev SCIM token
 
 Each file is a cycle of ten requests in the proportions a busy gateway sees them: mostly
 authenticated work, some of it refused.
@@ -69,8 +69,9 @@ def http(method, path, headers, query=""):
 
 
 def main():
-    info_path, hook_secret, out = sys.argv[1:4]
+    info_path, out = sys.argv[1:3]
     info = json.load(open(info_path))
+    hook_secret = info["scim_token"]
     okta = {"Authorization": "Bearer " + info["scim_token"], "Accept": "application/scim+json",
             "User-Agent": "Okta SCIM Client 1.0.0"}
     refused = {**okta, "Authorization": "Bearer not-the-token"}
