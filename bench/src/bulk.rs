@@ -426,20 +426,7 @@ async fn push(
             let (target, requests) = (&target, &requests);
             async move {
                 let (okta_id, login) = &directory.users[u];
-                let filter = format!("userName eq \"{login}\"");
-                let query = percent_encoding::utf8_percent_encode(
-                    &filter,
-                    percent_encoding::NON_ALPHANUMERIC,
-                );
-                okta_send(
-                    client,
-                    target,
-                    Method::GET,
-                    &format!("/Users?filter={query}&startIndex=1&count=100"),
-                    None,
-                    retries,
-                )
-                .await?;
+                look_up(client, target, "Users", "userName", login, retries).await?;
                 let body = json!({
                     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                     "userName": login, "externalId": okta_id,
@@ -469,20 +456,7 @@ async fn push(
             let (target, requests, user_ids) = (&target, &requests, &user_ids);
             async move {
                 let (okta_id, name) = &directory.groups[g];
-                let filter = format!("displayName eq \"{name}\"");
-                let query = percent_encoding::utf8_percent_encode(
-                    &filter,
-                    percent_encoding::NON_ALPHANUMERIC,
-                );
-                okta_send(
-                    client,
-                    target,
-                    Method::GET,
-                    &format!("/Groups?filter={query}&startIndex=1&count=100"),
-                    None,
-                    retries,
-                )
-                .await?;
+                look_up(client, target, "Groups", "displayName", name, retries).await?;
                 let body = json!({
                     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                     "displayName": name, "externalId": okta_id, "members": [],
@@ -526,6 +500,21 @@ async fn push(
         .into_iter()
         .collect::<Result<Vec<()>>>()?;
     Ok(requests.load(Ordering::SeqCst))
+}
+
+/// Okta's look-up before a create: `GET /{resource}?filter={attribute} eq "{value}"`.
+async fn look_up(
+    client: &Client,
+    target: &Target,
+    resource: &str,
+    attribute: &str,
+    value: &str,
+    retries: &AtomicU64,
+) -> Result<Value> {
+    let filter = format!("{attribute} eq \"{value}\"");
+    let query = percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC);
+    let path = format!("/{resource}?filter={query}&startIndex=1&count=100");
+    okta_send(client, target, Method::GET, &path, None, retries).await
 }
 
 /// What the emulator held when the directory had arrived (or the limit passed).
