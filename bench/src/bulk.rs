@@ -38,15 +38,8 @@ pub struct Args {
     /// How the directory arrives.
     #[arg(long, value_enum)]
     via: Via,
-    /// Users in the directory.
-    #[arg(long, default_value_t = 10_000)]
-    users: usize,
-    /// Groups in the directory.
-    #[arg(long, default_value_t = 500)]
-    groups: usize,
-    /// Members of each group (each user ends in groups × members / users groups).
-    #[arg(long, default_value_t = 100)]
-    members: usize,
+    #[command(flatten)]
+    directory: DirectoryArgs,
     /// Requests per second the emulator admits (429 beyond).
     #[arg(long, default_value_t = 200)]
     rate_limit: u32,
@@ -139,22 +132,39 @@ impl Directory {
     }
 }
 
+/// The directory's size, shared by the seed and the run so that they agree.
+#[derive(Debug, clap::Args)]
+pub struct DirectoryArgs {
+    /// Users in the directory.
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// Groups in the directory.
+    #[arg(long, default_value_t = 500)]
+    groups: usize,
+    /// Members of each group (each user ends in groups × members / users groups).
+    #[arg(long, default_value_t = 100)]
+    members: usize,
+}
+
+impl DirectoryArgs {
+    fn directory(&self) -> Directory {
+        Directory::new(self.users, self.groups, self.members)
+    }
+}
+
 /// Writes the Okta seed for `scimgw dev --okta-seed`.
 #[derive(Debug, clap::Args)]
 pub struct SeedArgs {
-    #[arg(long, default_value_t = 10_000)]
-    users: usize,
-    #[arg(long, default_value_t = 500)]
-    groups: usize,
-    #[arg(long, default_value_t = 100)]
-    members: usize,
+    #[command(flatten)]
+    directory: DirectoryArgs,
+    /// Where to write the seed (JSON).
     #[arg(long)]
     out: PathBuf,
 }
 
 /// Writes the seed file.
 pub fn seed(args: SeedArgs) -> Result<()> {
-    let directory = Directory::new(args.users, args.groups, args.members);
+    let directory = args.directory.directory();
     std::fs::write(&args.out, serde_json::to_vec(&directory.okta_seed())?)?;
     Ok(())
 }
@@ -187,7 +197,7 @@ pub async fn run(args: Args) -> Result<()> {
             .to_owned(),
         token: info.emulator_token.clone(),
     };
-    let directory = Directory::new(args.users, args.groups, args.members);
+    let directory = args.directory.directory();
     client
         .patch(format!("{}/_emulator/knobs", emulator.url))
         .bearer_auth(&emulator.token)

@@ -619,6 +619,42 @@ impl ScimClient<'_> {
         Ok(found.and_then(|r| r["id"].as_str()).map(str::to_owned))
     }
 
+    /// Okta's create task: POSTs `body` to `path` until it is answered, looking the
+    /// resource up by `filter` before every try after a failure (and before the first
+    /// too with `look_up_first`), so a POST whose answer was lost is linked, not made
+    /// twice. The resource's id.
+    async fn create_or_link(
+        &mut self,
+        path: &str,
+        body: &Value,
+        filter: &str,
+        external_id: Option<&str>,
+        look_up_first: bool,
+    ) -> Result<String, String> {
+        let started = Instant::now();
+        let mut failures = 0;
+        loop {
+            if (look_up_first || self.retry)
+                && let Some(found) = self.look_up(path, filter, external_id).await?
+            {
+                return Ok(found);
+            }
+            let answer = self.send(reqwest::Method::POST, path, Some(body)).await;
+            if answer.ok() {
+                if let Some(correlation) = answer.correlation {
+                    self.run.scim_correlations.lock().unwrap().push(correlation);
+                }
+                return Ok(answer.body["id"].as_str().unwrap_or_default().to_owned());
+            }
+            self.retry = true;
+            failures += 1;
+            if started.elapsed() > GIVE_UP_AFTER {
+                return Err(format!("last status {}", answer.status));
+            }
+            tokio::time::sleep(backoff(failures, answer.retry_after)).await;
+        }
+    }
+
     async fn perform(
         &mut self,
         lane: &ScimLane,
@@ -640,37 +676,14 @@ impl ScimClient<'_> {
                     "displayName": user.display_name, "locale": "en-US",
                     "emails": [{"primary": true, "value": user.email, "type": "work"}],
                     "groups": [], "password": format!("Soak-Pw-{key}!1"), "active": true});
-                let started = Instant::now();
-                let mut failures = 0;
-                loop {
-                    // Okta's create task: the look-up, then the POST; after a failure
-                    // the whole task again, which links a user an unanswered POST made.
-                    let filter = format!("userName eq \"{}\"", user.user_name);
-                    if let Some(found) = self
-                        .look_up("/Users", &filter, Some(&user.external_id))
-                        .await?
-                    {
-                        ids.insert(key.clone(), found);
-                        return Ok(());
-                    }
-                    let answer = self
-                        .send(reqwest::Method::POST, "/Users", Some(&body))
-                        .await;
-                    if answer.ok() {
-                        if let Some(correlation) = answer.correlation {
-                            self.run.scim_correlations.lock().unwrap().push(correlation);
-                        }
-                        let created = answer.body["id"].as_str().unwrap_or_default();
-                        ids.insert(key.clone(), created.to_owned());
-                        return Ok(());
-                    }
-                    self.retry = true;
-                    failures += 1;
-                    if started.elapsed() > GIVE_UP_AFTER {
-                        return Err(format!("last status {}", answer.status));
-                    }
-                    tokio::time::sleep(backoff(failures, answer.retry_after)).await;
-                }
+                // Okta's create task: the look-up, then the POST; after a failure the
+                // whole task again, which links a user an unanswered POST made.
+                let filter = format!("userName eq \"{}\"", user.user_name);
+                let created = self
+                    .create_or_link("/Users", &body, &filter, Some(&user.external_id), true)
+                    .await?;
+                ids.insert(key.clone(), created);
+                Ok(())
             }
             ScimOp::UpdateUser { key, version } => {
                 let path = format!("/Users/{}", id(key));
@@ -708,34 +721,12 @@ impl ScimClient<'_> {
                 let name = lane.group_name(key, 0);
                 let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                                   "displayName": name, "members": []});
-                let started = Instant::now();
-                let mut failures = 0;
-                loop {
-                    if self.retry {
-                        let filter = format!("displayName eq \"{name}\"");
-                        if let Some(found) = self.look_up("/Groups", &filter, None).await? {
-                            ids.insert(key.clone(), found);
-                            return Ok(());
-                        }
-                    }
-                    let answer = self
-                        .send(reqwest::Method::POST, "/Groups", Some(&body))
-                        .await;
-                    if answer.ok() {
-                        if let Some(correlation) = answer.correlation {
-                            self.run.scim_correlations.lock().unwrap().push(correlation);
-                        }
-                        let created = answer.body["id"].as_str().unwrap_or_default();
-                        ids.insert(key.clone(), created.to_owned());
-                        return Ok(());
-                    }
-                    self.retry = true;
-                    failures += 1;
-                    if started.elapsed() > GIVE_UP_AFTER {
-                        return Err(format!("last status {}", answer.status));
-                    }
-                    tokio::time::sleep(backoff(failures, answer.retry_after)).await;
-                }
+                let filter = format!("displayName eq \"{name}\"");
+                let created = self
+                    .create_or_link("/Groups", &body, &filter, None, false)
+                    .await?;
+                ids.insert(key.clone(), created);
+                Ok(())
             }
             ScimOp::RenameGroup { key, version } => {
                 let gid = id(key);
