@@ -67,6 +67,15 @@ pub const BOOKKEEPING_MARGIN: Duration = Duration::days(2);
 /// How many times an append starts over with a new chain after a conflict.
 const APPEND_ATTEMPTS: usize = 3;
 
+/// The waits before sending an append again whose answer was lost: about 3 s in all,
+/// short enough for a request's budget, long enough for a store's brief outage.
+const WRITE_RETRY_WAITS: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(800),
+    std::time::Duration::from_secs(2),
+];
+
 /// How many chains verification reads at once.
 const CHAIN_READS: usize = 16;
 
@@ -688,7 +697,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                 head,
                 genesis,
             };
-            match self.backend.append(&append).await {
+            match self.write(&append).await {
                 Ok(()) => {
                     self.state().idle.push(OpenChain {
                         seq,
@@ -706,12 +715,43 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                     self.leave_chain(open, now).await;
                     last_err = Some(LedgerError::Conflict);
                 }
-                // The write may or may not have happened: the chain's state is unknown,
-                // so it is dropped rather than returned to the pool.
+                // Still unknown after the retries: the chain's state is unknown, so it
+                // is dropped rather than returned to the pool.
                 Err(e) => return Err(e.into()),
             }
         }
         Err(last_err.unwrap_or(LedgerError::Conflict).into())
+    }
+
+    /// Writes one append, and when its answer is lost, finds out whether it was written.
+    /// A failure may follow a write that landed: a connection dropped after the commit,
+    /// or a transport retry of a committed write failing its own condition. So after any
+    /// failure the record's slot is read, and this record found there (by its hash)
+    /// means written. Otherwise the very same append (same chain, seq and conditions) is
+    /// sent again after a wait, never another on a new chain while the first may still
+    /// land, so at most one of them is ever written. A refusal with the slot known not to
+    /// hold this record is a true conflict and goes back to the caller.
+    async fn write(&self, append: &LedgerAppend<B::Record>) -> Result<(), LedgerError> {
+        let written = &append.record.integrity;
+        let mut waits = WRITE_RETRY_WAITS.iter();
+        loop {
+            let error = match self.backend.append(append).await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            match self.backend.record(&written.chain, written.seq).await {
+                Ok(Some(found)) if found.hash.as_deref() == Some(written.hash.as_str()) => {
+                    return Ok(());
+                }
+                Ok(_) if matches!(error, LedgerError::Conflict) => return Err(error),
+                // Not written, or not known: the same append again while the waits last.
+                _ => {}
+            }
+            match waits.next() {
+                Some(wait) => tokio::time::sleep(*wait).await,
+                None => return Err(error),
+            }
+        }
     }
 
     /// After a conflict: the chain was closed by a seal (or its hour was). Drop it,

@@ -40,7 +40,7 @@ mod tests;
 pub use clock::{Clock, SystemClock};
 pub use keys::KeyError;
 pub use ledger::ChainedAuditLog;
-pub use memory::{MemoryAnchors, MemoryLedger};
+pub use memory::{AppendFault, MemoryAnchors, MemoryLedger};
 pub use port::{LedgerBackend, LedgerError, SealAnchors};
 pub use record::{LedgerRecord, RecordIntegrity, StoredRecord};
 pub use report::{NoteKind, ProblemKind, ProblemSubject, VerifyNote, VerifyProblem, VerifyReport};

@@ -3,7 +3,7 @@
 //! [`ChainedAuditLog`](crate::ChainedAuditLog) over them chains, seals and verifies
 //! exactly as over a database. Nothing survives the process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Mutex, MutexGuard};
@@ -34,10 +34,22 @@ pub struct MemoryItems {
     pub seal_head: Option<RawSealHead>,
 }
 
+/// How an append to the in-memory ledger fails when a test asks it to (behind
+/// `test-util`), standing for a database's transport failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendFault {
+    /// Nothing is written and the store answers unavailable.
+    Unreachable,
+    /// The append is written, and its answer lost: the caller sees unavailable, as after
+    /// a connection dropped once the commit was made.
+    AnswerLost,
+}
+
 /// A [`LedgerBackend`] of records `R` over [`MemoryItems`] behind a mutex: every
 /// operation is atomic.
 pub struct MemoryLedger<R> {
     items: Mutex<MemoryItems>,
+    faults: Mutex<VecDeque<AppendFault>>,
     records: PhantomData<fn() -> R>,
 }
 
@@ -45,6 +57,7 @@ impl<R> Default for MemoryLedger<R> {
     fn default() -> Self {
         Self {
             items: Mutex::default(),
+            faults: Mutex::default(),
             records: PhantomData,
         }
     }
@@ -76,6 +89,26 @@ impl<R> MemoryLedger<R> {
     pub fn tamper<T>(&self, change: impl FnOnce(&mut MemoryItems) -> T) -> T {
         change(&mut self.items())
     }
+
+    /// Makes the next appends fail, one fault each, in order.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn fail_appends(&self, faults: impl IntoIterator<Item = AppendFault>) {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(faults);
+    }
+
+    fn next_fault(&self) -> Option<AppendFault> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+}
+
+fn unavailable() -> LedgerError {
+    LedgerError::Unavailable("the in-memory store was told to fail".into())
 }
 
 fn location(chain: &str, seq: u64) -> String {
@@ -88,11 +121,9 @@ fn record_time<R: LedgerRecord>(raw: &RawRecord) -> Option<OffsetDateTime> {
     Some(record.time())
 }
 
-#[async_trait]
-impl<R: LedgerRecord> LedgerBackend for MemoryLedger<R> {
-    type Record = R;
-
-    async fn append(&self, append: &LedgerAppend<R>) -> Result<(), LedgerError> {
+impl<R: LedgerRecord> MemoryLedger<R> {
+    /// Writes an append atomically under its conditions.
+    fn write(&self, append: &LedgerAppend<R>) -> Result<(), LedgerError> {
         let mut items = self.items();
         let chain_id = &append.head.chain;
         let seq = append.head.seq;
@@ -132,6 +163,19 @@ impl<R: LedgerRecord> LedgerBackend for MemoryLedger<R> {
             RawRecord::from_entry(&append.record, location(chain_id, seq)),
         );
         Ok(())
+    }
+}
+
+#[async_trait]
+impl<R: LedgerRecord> LedgerBackend for MemoryLedger<R> {
+    type Record = R;
+
+    async fn append(&self, append: &LedgerAppend<R>) -> Result<(), LedgerError> {
+        match self.next_fault() {
+            None => self.write(append),
+            Some(AppendFault::Unreachable) => Err(unavailable()),
+            Some(AppendFault::AnswerLost) => self.write(append).and_then(|()| Err(unavailable())),
+        }
     }
 
     async fn seal_head(&self) -> Result<Option<RawSealHead>, LedgerError> {

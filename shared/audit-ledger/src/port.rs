@@ -90,6 +90,14 @@ pub trait LedgerBackend: Send + Sync {
 
     /// Every item stored for one chain, read consistently.
     async fn chain(&self, chain: &str) -> Result<ChainItems, LedgerError>;
+
+    /// The record item at `seq` of `chain`, read consistently. The ledger asks after an
+    /// append whose answer was lost, to learn whether it was written; a backend with a
+    /// cheaper point read than reading the whole chain should override this.
+    async fn record(&self, chain: &str, seq: u64) -> Result<Option<RawRecord>, LedgerError> {
+        let items = self.chain(chain).await?;
+        Ok(items.records.into_iter().find(|r| r.seq == Some(seq)))
+    }
 }
 
 /// Where seals are anchored outside the backend, write-once (e.g. an S3 bucket with

@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 use crate::chain;
 use crate::keys::{self, AuditKey, AuditPowers, LocalAuditKeys, LocalMacKeys};
 use crate::ledger::{self, RawRecord};
-use crate::memory::{MemoryAnchors, MemoryItems, MemoryLedger};
+use crate::memory::{AppendFault, MemoryAnchors, MemoryItems, MemoryLedger};
 use crate::{
     ChainedAuditLog, Clock, FixedClock, LedgerRecord, NoteKind, ProblemKind, ProblemSubject,
     StoredRecord, VerifyReport,
@@ -132,6 +132,78 @@ fn kinds(report: &VerifyReport) -> Vec<(ProblemKind, ProblemSubject, Option<Stri
 
 fn key_of(r: &StoredRecord<Event>) -> (String, u64) {
     (r.integrity.chain.clone(), r.integrity.seq)
+}
+
+/// The names of the stored records, in chain order.
+fn stored_names(fx: &Fixture) -> Vec<String> {
+    fx.ledger
+        .backend()
+        .records()
+        .iter()
+        .map(|r| {
+            let event: Event = serde_json::from_str(r.record_json.as_deref().unwrap()).unwrap();
+            event.name
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_append_whose_answer_was_lost_is_reported_written_and_stored_once() {
+    // Arrange: the second append lands, and its answer is lost.
+    let fx = Fixture::new(RETENTION);
+    fx.ledger.backend().fail_appends([AppendFault::AnswerLost]);
+
+    // Act
+    let stored = fx.append(3).await;
+    fx.clock.set(datetime!(2024-04-05 07:10 UTC));
+    fx.append(1).await;
+
+    // Assert: each once, in order, and the trail verifies.
+    assert_eq!(stored.len(), 3);
+    assert_eq!(
+        stored_names(&fx),
+        ["event-0", "event-1", "event-2", "event-0"]
+    );
+    let report = fx.verify().await;
+    assert!(report.intact, "{report:#?}");
+    assert_eq!(report.checked, 4);
+}
+
+#[tokio::test]
+async fn an_append_the_store_could_not_take_is_sent_again_and_stored_once() {
+    // Arrange: unreachable twice, then written with its answer lost.
+    let fx = Fixture::new(RETENTION);
+    fx.ledger.backend().fail_appends([
+        AppendFault::Unreachable,
+        AppendFault::Unreachable,
+        AppendFault::AnswerLost,
+    ]);
+
+    // Act
+    let stored = fx.append(2).await;
+
+    // Assert: both on one chain, one after the other.
+    assert_eq!(stored_names(&fx), ["event-0", "event-1"]);
+    assert_eq!(stored[0].integrity.chain, stored[1].integrity.chain);
+    assert_eq!((stored[0].integrity.seq, stored[1].integrity.seq), (1, 2));
+}
+
+#[tokio::test]
+async fn an_append_the_store_never_takes_fails_with_nothing_written_and_the_next_one_succeeds() {
+    // Arrange: unreachable for longer than the retries last.
+    let fx = Fixture::new(RETENTION);
+    fx.ledger
+        .backend()
+        .fail_appends([AppendFault::Unreachable; 5]);
+
+    // Act
+    let failed = fx.ledger.append_stored(record(0, START)).await;
+    let next = fx.ledger.append_stored(record(1, START)).await;
+
+    // Assert
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(next.is_ok(), "{next:?}");
+    assert_eq!(stored_names(&fx), ["event-1"]);
 }
 
 #[tokio::test]

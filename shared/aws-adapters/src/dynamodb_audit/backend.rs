@@ -30,7 +30,7 @@ use super::items::{
 };
 use super::query::Stream;
 use super::schema::{
-    CHAINS_PK, HEAD_SK, PK, SEALS_PK, SHARDS, SK, TIME_INDEX, TTL_ATTRIBUTE, chain_pk,
+    CHAINS_PK, HEAD_SK, PK, SEALS_PK, SHARDS, SK, TIME_INDEX, TTL_ATTRIBUTE, chain_pk, record_sk,
 };
 
 /// Reads and writes in flight at once for fan-out work (closing heads, bulk loads).
@@ -272,13 +272,32 @@ impl LedgerBackend for DynamoDbLedger {
                 items.push(TransactWriteItem::builder().update(head).build());
             }
         }
+        // The record's hash names this exact write, so a transport retry of a committed
+        // transaction is answered as done by DynamoDB within its idempotency window
+        // (ClientRequestToken, at most 36 characters:
+        // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+        let token = append.record.integrity.hash.get(..36);
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .set_client_request_token(token.map(str::to_owned))
             .send()
             .await
             .map_err(classify_transaction)?;
         Ok(())
+    }
+
+    async fn record(&self, chain: &str, seq: u64) -> Result<Option<RawRecord>, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&chain_pk(chain), &record_sk(seq))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.as_ref().map(raw_record))
     }
 
     async fn seal_head(&self) -> Result<Option<RawSealHead>, LedgerError> {

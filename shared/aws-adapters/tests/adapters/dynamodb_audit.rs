@@ -22,6 +22,7 @@ use gateway::audit::{
 };
 use gateway::audit_store::MemoryAnchors;
 use gateway::audit_store::keys::KeyError;
+use gateway::audit_store::ledger::LedgerBackend as _;
 use gateway::audit_store::{
     AuditQuery, AuditStore, AuditStoreError, NoteKind, ProblemKind, ProblemSubject,
     StoredAuditRecord, VerifyReport,
@@ -595,6 +596,28 @@ async fn each_role_holds_only_its_power_and_seals_are_anchored_with_object_lock(
         until > OffsetDateTime::now_utc().unix_timestamp() + 399 * 86_400,
         "{until}"
     );
+}
+
+#[tokio::test]
+async fn a_record_is_read_back_by_its_chain_and_seq_and_an_empty_slot_reads_as_none() {
+    // Arrange: what the ledger reads after an append whose answer was lost.
+    let fx = Fixture::new(RETENTION).await;
+    let stored = fx.append(2).await;
+    let backend = fx.log.ledger().backend();
+    let written = &stored[1].integrity;
+
+    // Act
+    let found = backend.record(&written.chain, written.seq).await.unwrap();
+    let empty = backend
+        .record(&written.chain, written.seq + 1)
+        .await
+        .unwrap();
+
+    // Assert
+    let found = found.expect("the record just written");
+    assert_eq!(found.hash.as_deref(), Some(written.hash.as_str()));
+    assert_eq!(found.seq, Some(written.seq));
+    assert!(empty.is_none(), "{empty:?}");
 }
 
 #[tokio::test]
