@@ -10,7 +10,12 @@
 //! - group: `pk = MIRROR#GROUP#<Identity Center id>`, `sk = MIRROR`;
 //! - a user's name: `pk = MIRROR#USERNAME#<userName, lowercased>`, `sk = MIRROR`, holding
 //!   the user's `id` (for a lookup in another case than Identity Center stored; the
-//!   gateway reads the user before trusting it, so an entry left by a rename is harmless).
+//!   gateway reads the user before trusting it, so an entry left by a rename is harmless);
+//! - a user's or group's `externalId` (its Okta id): `pk = MIRROR#USEREXT#<externalId>`
+//!   or `MIRROR#GROUPEXT#<externalId>`, `sk = MIRROR`, holding the resource's `id` (so an
+//!   Okta event finds its user and group without asking Identity Center; the gateway
+//!   checks the entry it leads to, and goes back to Identity Center when Identity
+//!   Center's answer shows the entry stale).
 //!
 //! Every `pk` of the mirror starts with `MIRROR#`, a prefix no other item of the state
 //! table uses (the planned rule sets and event de-duplication records get prefixes of
@@ -47,7 +52,7 @@ use aws_sdk_dynamodb::types::{
 };
 use gateway::Clock;
 use gateway::mirror::{Mirror, MirrorError, MirroredGroup, MirroredUser};
-use scim_core::{Group, User};
+use scim_core::{Group, Resource as _, User};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -106,6 +111,16 @@ impl Kind {
 /// The partition key of a user's name entry.
 pub fn user_name_pk(user_name: &str) -> String {
     format!("{PK_PREFIX}USERNAME#{}", user_name.to_lowercase())
+}
+
+/// The partition key of a user's `externalId` entry.
+pub fn user_external_id_pk(external_id: &str) -> String {
+    format!("{PK_PREFIX}USEREXT#{external_id}")
+}
+
+/// The partition key of a group's `externalId` entry.
+pub fn group_external_id_pk(external_id: &str) -> String {
+    format!("{PK_PREFIX}GROUPEXT#{external_id}")
 }
 
 /// The item's partition key for a user.
@@ -435,14 +450,16 @@ impl DynamoDbMirror {
         Ok(())
     }
 
-    /// Records `id` under a user's name.
-    async fn put_name(&self, user_name: &str, id: &str) -> Result<(), DynamoDbMirrorError> {
+    /// Records `id` under a pointer's key (`kind`: the item's `kind` attribute).
+    async fn put_pointer(
+        &self,
+        pk: String,
+        kind: &str,
+        id: &str,
+    ) -> Result<(), DynamoDbMirrorError> {
         let now = self.clock.now();
-        let mut item = Self::key(user_name_pk(user_name));
-        item.insert(
-            "kind".to_owned(),
-            AttributeValue::S("mirror-username".to_owned()),
-        );
+        let mut item = Self::key(pk);
+        item.insert("kind".to_owned(), AttributeValue::S(kind.to_owned()));
         item.insert("id".to_owned(), AttributeValue::S(id.to_owned()));
         item.insert(
             TTL_ATTRIBUTE.to_owned(),
@@ -460,9 +477,8 @@ impl DynamoDbMirror {
         Ok(())
     }
 
-    /// The id recorded under a user's name, unless expired.
-    async fn get_name(&self, user_name: &str) -> Result<Option<String>, DynamoDbMirrorError> {
-        let pk = user_name_pk(user_name);
+    /// The id recorded under a pointer's key, unless expired.
+    async fn get_pointer(&self, pk: String) -> Result<Option<String>, DynamoDbMirrorError> {
         let output = self
             .bounded(
                 "GetItem",
@@ -486,19 +502,26 @@ impl DynamoDbMirror {
         Ok(id.filter(|_| !expired))
     }
 
-    /// The `userName` a user is stored under, if the mirror has the user.
-    async fn stored_name(&self, id: &str) -> Option<String> {
-        let entry = self.get(Kind::User, id).await.ok().flatten()?;
-        entry
-            .resource
-            .get("userName")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+    /// The pointer keys that lead to a stored entry: a user's name and `externalId`, a
+    /// group's `externalId` (none when the mirror lacks the entry).
+    async fn stored_pointers(&self, kind: Kind, id: &str) -> Vec<String> {
+        let Some(entry) = self.get(kind, id).await.ok().flatten() else {
+            return Vec::new();
+        };
+        let text = |name: &str| entry.resource.get(name).and_then(Value::as_str);
+        let (name, external_id) = (text("userName"), text("externalId"));
+        match kind {
+            Kind::User => [name.map(user_name_pk), external_id.map(user_external_id_pk)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Kind::Group => external_id.map(group_external_id_pk).into_iter().collect(),
+        }
     }
 
-    /// Deletes a user's name entry, if it still leads to `id`.
-    async fn delete_name(&self, user_name: &str, id: &str) -> Result<(), DynamoDbMirrorError> {
-        if self.get_name(user_name).await?.as_deref() != Some(id) {
+    /// Deletes a pointer, if it still leads to `id`.
+    async fn delete_pointer(&self, pk: String, id: &str) -> Result<(), DynamoDbMirrorError> {
+        if self.get_pointer(pk.clone()).await?.as_deref() != Some(id) {
             return Ok(());
         }
         self.bounded(
@@ -506,11 +529,42 @@ impl DynamoDbMirror {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key(user_name_pk(user_name))))
+                .set_key(Some(Self::key(pk)))
                 .send(),
         )
         .await?;
         Ok(())
+    }
+
+    /// Writes an entry's pointers, and deletes those of its previous version (`previous`)
+    /// that no longer lead to it (a rename, a new `externalId`).
+    async fn repoint(
+        &self,
+        id: &str,
+        previous: Vec<String>,
+        current: Vec<(String, &'static str)>,
+    ) -> Result<(), DynamoDbMirrorError> {
+        for pk in previous {
+            if !current.iter().any(|(now, _)| *now == pk) {
+                self.delete_pointer(pk, id).await?;
+            }
+        }
+        for (pk, kind) in current {
+            self.put_pointer(pk, kind, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an entry and the pointers that lead to it.
+    async fn forget(&self, kind: Kind, id: &str) -> Result<(), MirrorError> {
+        for pk in self.stored_pointers(kind, id).await {
+            self.delete_pointer(pk, id)
+                .await
+                .map_err(|e| self.fail(kind, id, e))?;
+        }
+        self.delete(kind, id)
+            .await
+            .map_err(|e| self.fail(kind, id, e))
     }
 
     async fn delete(&self, kind: Kind, id: &str) -> Result<(), DynamoDbMirrorError> {
@@ -608,39 +662,36 @@ impl Mirror for DynamoDbMirror {
         let mut user = entry.user;
         user.password = None;
         let resource = self.encode(kind, &id, &user)?;
-        let previous = self.stored_name(&id).await;
+        let previous = self.stored_pointers(kind, &id).await;
         self.put(kind, id.clone(), resource, entry.created_at)
             .await
             .map_err(|e| self.fail(kind, &id, e))?;
-        if let Some(old) =
-            previous.filter(|old| old.to_lowercase() != user.user_name.to_lowercase())
-        {
-            // Renamed: the old name no longer leads here.
-            self.delete_name(&old, &id)
-                .await
-                .map_err(|e| self.fail(kind, &id, e))?;
+        let mut current = vec![(user_name_pk(&user.user_name), "mirror-username")];
+        if let Some(external_id) = user.external_id() {
+            current.push((user_external_id_pk(external_id), "mirror-user-external-id"));
         }
-        self.put_name(&user.user_name, &id)
+        self.repoint(&id, previous, current)
             .await
             .map_err(|e| self.fail(kind, &id, e))
     }
 
     async fn user_id_by_name(&self, user_name: &str) -> Result<Option<String>, MirrorError> {
-        self.get_name(user_name)
+        self.get_pointer(user_name_pk(user_name))
             .await
             .map_err(|e| self.fail(Kind::User, "(looked up by userName)", e))
     }
 
-    async fn forget_user(&self, id: &str) -> Result<(), MirrorError> {
-        let kind = Kind::User;
-        if let Some(name) = self.stored_name(id).await {
-            self.delete_name(&name, id)
-                .await
-                .map_err(|e| self.fail(kind, id, e))?;
-        }
-        self.delete(kind, id)
+    async fn user_id_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<String>, MirrorError> {
+        self.get_pointer(user_external_id_pk(external_id))
             .await
-            .map_err(|e| self.fail(kind, id, e))
+            .map_err(|e| self.fail(Kind::User, "(looked up by externalId)", e))
+    }
+
+    async fn forget_user(&self, id: &str) -> Result<(), MirrorError> {
+        self.forget(Kind::User, id).await
     }
 
     async fn group(&self, id: &str) -> Result<Option<MirroredGroup>, MirrorError> {
@@ -668,16 +719,33 @@ impl Mirror for DynamoDbMirror {
         let mut group = entry.group;
         group.members = None;
         let resource = self.encode(kind, &id, &group)?;
+        // Not read first (a group is written after every membership change): a pointer
+        // left by a changed `externalId` leads to an entry that no longer says it, which
+        // readers check, and expires.
         self.put(kind, id.clone(), resource, entry.created_at)
+            .await
+            .map_err(|e| self.fail(kind, &id, e))?;
+        let current = group
+            .external_id()
+            .map(|e| (group_external_id_pk(e), "mirror-group-external-id"))
+            .into_iter()
+            .collect();
+        self.repoint(&id, Vec::new(), current)
             .await
             .map_err(|e| self.fail(kind, &id, e))
     }
 
-    async fn forget_group(&self, id: &str) -> Result<(), MirrorError> {
-        let kind = Kind::Group;
-        self.delete(kind, id)
+    async fn group_id_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<String>, MirrorError> {
+        self.get_pointer(group_external_id_pk(external_id))
             .await
-            .map_err(|e| self.fail(kind, id, e))
+            .map_err(|e| self.fail(Kind::Group, "(looked up by externalId)", e))
+    }
+
+    async fn forget_group(&self, id: &str) -> Result<(), MirrorError> {
+        self.forget(Kind::Group, id).await
     }
 }
 

@@ -10,11 +10,17 @@ use scim_core::Resource as _;
 
 pub use crate::ports::mirror::{Mirror, MirrorError, MirroredGroup, MirroredUser};
 
-/// Users and groups by id, in memory.
+/// Users and groups by id, in memory, with the ids by `externalId`.
 #[derive(Debug, Default)]
 pub struct InMemoryMirror {
     users: Mutex<HashMap<String, MirroredUser>>,
     groups: Mutex<HashMap<String, MirroredGroup>>,
+    user_ids: Mutex<HashMap<String, String>>,
+    group_ids: Mutex<HashMap<String, String>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl InMemoryMirror {
@@ -45,10 +51,19 @@ impl Mirror for InMemoryMirror {
 
     async fn put_user(&self, entry: MirroredUser) -> Result<(), MirrorError> {
         if let Some(id) = entry.user.id().map(str::to_owned) {
-            let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-            users.insert(id, entry);
+            if let Some(external_id) = entry.user.external_id() {
+                lock(&self.user_ids).insert(external_id.to_owned(), id.clone());
+            }
+            lock(&self.users).insert(id, entry);
         }
         Ok(())
+    }
+
+    async fn user_id_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<String>, MirrorError> {
+        Ok(lock(&self.user_ids).get(external_id).cloned())
     }
 
     async fn forget_user(&self, id: &str) -> Result<(), MirrorError> {
@@ -75,10 +90,19 @@ impl Mirror for InMemoryMirror {
     async fn put_group(&self, mut entry: MirroredGroup) -> Result<(), MirrorError> {
         entry.group.members = None;
         if let Some(id) = entry.group.id().map(str::to_owned) {
-            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-            groups.insert(id, entry);
+            if let Some(external_id) = entry.group.external_id() {
+                lock(&self.group_ids).insert(external_id.to_owned(), id.clone());
+            }
+            lock(&self.groups).insert(id, entry);
         }
         Ok(())
+    }
+
+    async fn group_id_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<String>, MirrorError> {
+        Ok(lock(&self.group_ids).get(external_id).cloned())
     }
 
     async fn forget_group(&self, id: &str) -> Result<(), MirrorError> {

@@ -65,12 +65,16 @@ impl Fixture {
             .item
     }
 
-    /// The items that hold a resource (not a user's name entry).
+    /// The items that hold a resource (not a name or `externalId` entry).
     async fn resource_items(&self) -> Vec<Item> {
+        let resource = |item: &Item| match item.get("kind") {
+            Some(AttributeValue::S(kind)) => kind == "mirror-user" || kind == "mirror-group",
+            _ => false,
+        };
         self.all_items()
             .await
             .into_iter()
-            .filter(|item| item.get("kind") != Some(&AttributeValue::S("mirror-username".into())))
+            .filter(resource)
             .collect()
     }
 
@@ -211,6 +215,97 @@ async fn a_user_is_found_by_its_name_in_any_case() {
 }
 
 #[tokio::test]
+async fn users_and_groups_are_found_by_their_external_id_until_forgotten() {
+    // Arrange: the fixture user's externalId is `00u1a2b3c4d5e6f7g8h9`, the group's
+    // `00g1a2b3c4d5e6f7g8h9`.
+    let f = Fixture::new().await;
+    let (u, g) = (id("u"), id("g"));
+    f.mirror
+        .put_user(MirroredUser {
+            user: user(&u),
+            created_at: None,
+        })
+        .await
+        .unwrap();
+    f.mirror
+        .put_group(MirroredGroup {
+            group: group(&g),
+            created_at: None,
+        })
+        .await
+        .unwrap();
+
+    // Act
+    let found_user = f
+        .mirror
+        .user_id_by_external_id("00u1a2b3c4d5e6f7g8h9")
+        .await;
+    let found_group = f
+        .mirror
+        .group_id_by_external_id("00g1a2b3c4d5e6f7g8h9")
+        .await;
+    let crossed = f
+        .mirror
+        .user_id_by_external_id("00g1a2b3c4d5e6f7g8h9")
+        .await;
+    f.mirror.forget_user(&u).await.unwrap();
+    f.mirror.forget_group(&g).await.unwrap();
+
+    // Assert: found, each kind apart, and nothing left once forgotten.
+    assert_eq!(found_user.unwrap(), Some(u.clone()));
+    assert_eq!(found_group.unwrap(), Some(g.clone()));
+    assert_eq!(crossed.unwrap(), None);
+    assert!(
+        f.all_items().await.is_empty(),
+        "no entry and no pointer left"
+    );
+    assert_eq!(
+        f.mirror
+            .user_id_by_external_id("00u1a2b3c4d5e6f7g8h9")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        f.mirror
+            .group_id_by_external_id("00g1a2b3c4d5e6f7g8h9")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_user_whose_external_id_changes_is_found_by_the_new_one_only() {
+    // Arrange
+    let f = Fixture::new().await;
+    let u = id("u");
+    let mut moved = user(&u);
+    moved.external_id = Some("00unew".into());
+    f.mirror
+        .put_user(MirroredUser {
+            user: user(&u),
+            created_at: None,
+        })
+        .await
+        .unwrap();
+
+    // Act
+    f.mirror
+        .put_user(MirroredUser {
+            user: moved,
+            created_at: None,
+        })
+        .await
+        .unwrap();
+
+    // Assert
+    let by = |e: &'static str| f.mirror.user_id_by_external_id(e);
+    assert_eq!(by("00unew").await.unwrap(), Some(u));
+    assert_eq!(by("00u1a2b3c4d5e6f7g8h9").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn an_entry_without_created_at_reads_back_without_one_and_a_put_replaces() {
     // Arrange
     let f = Fixture::new().await;
@@ -235,7 +330,11 @@ async fn an_entry_without_created_at_reads_back_without_one_and_a_put_replaces()
     // Assert: one entry, found by its new name only.
     assert_eq!(f.mirror.user(&id).await.unwrap(), Some(replacement));
     assert_eq!(f.resource_items().await.len(), 1);
-    assert_eq!(f.all_items().await.len(), 2);
+    assert_eq!(
+        f.all_items().await.len(),
+        3,
+        "the entry, its name, its externalId"
+    );
     assert_eq!(
         f.mirror.user_id_by_name("babs@example.com").await.unwrap(),
         Some(id.clone())

@@ -52,8 +52,21 @@ pub trait Mirror: Send + Sync {
     /// case; it may be stale (the user renamed or deleted since), so the caller reads the
     /// user before trusting it.
     async fn user_id_by_name(&self, user_name: &str) -> Result<Option<String>, MirrorError>;
+    /// The id of the user recorded with this `externalId` (its Okta id); it may be
+    /// stale like [`Mirror::user_id_by_name`], so the caller checks the entry, and
+    /// Identity Center's answer to what it then sends.
+    async fn user_id_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<String>, MirrorError>;
     /// The group with this id, if the mirror has it.
     async fn group(&self, id: &str) -> Result<Option<MirroredGroup>, MirrorError>;
+    /// The id of the group recorded with this `externalId`, like
+    /// [`Mirror::user_id_by_external_id`].
+    async fn group_id_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<String>, MirrorError>;
     /// Records a group (keyed by its id; members are not kept).
     async fn put_group(&self, entry: MirroredGroup) -> Result<(), MirrorError>;
     /// Forgets a group.

@@ -8,6 +8,13 @@
 //! the gateway manages. One with the same `userName` or `displayName` and no
 //! `externalId` is adopted (its `externalId` set); one with another `externalId`
 //! belongs to someone else and is never changed (the event is refused).
+//!
+//! A membership event, the most frequent by far, finds its user and group through the
+//! mirror's `externalId` entries first, so that it costs Identity Center one request
+//! (the PATCH) rather than three. The mirror may be stale; Identity Center's answer
+//! tells: a 404 (the group is gone) or a 400 (the member is no user) to a PATCH built
+//! from mirrored ids makes the gateway forget those entries and converge again from
+//! Identity Center's own answers, within the same event.
 
 use scim_core::{Filter, Group, PatchOp, Resource, User, parse_filter};
 use serde_json::{Map, Value, json};
@@ -17,6 +24,7 @@ use super::request::{Request, from_target};
 use super::{GatewayError, RequestContext, ResourceKind, ScimReply, ScimService};
 use crate::audit::{AuditOperation, attribute_changes};
 use crate::ports::target::GroupChange;
+use crate::ports::target::TargetError;
 use crate::translate::group::outbound_group;
 use crate::translate::user::outbound_user;
 use crate::translate::user_patch::translate_user_patch;
@@ -98,6 +106,54 @@ struct Found<T> {
     source: Source,
     /// Found by name, without an `externalId`: the gateway takes it over.
     adopt: bool,
+}
+
+impl<T: Resource> Found<T> {
+    /// Its id, when it came from the mirror.
+    fn mirrored_id(&self) -> Option<String> {
+        matches!(self.source, Source::Mirror { .. })
+            .then(|| self.resource.id().map(str::to_owned))
+            .flatten()
+    }
+}
+
+/// Where a membership's user and group are looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// The mirror's `externalId` entries, then Identity Center for what they lack.
+    MirrorFirst,
+    /// Identity Center only.
+    Target,
+}
+
+/// Why a membership did not converge.
+enum MembershipError {
+    /// Identity Center's answer showed these mirrored ids stale: look up again.
+    Stale(Vec<(ResourceKind, String)>),
+    /// It failed.
+    Gateway(GatewayError),
+}
+
+impl From<GatewayError> for MembershipError {
+    fn from(error: GatewayError) -> Self {
+        Self::Gateway(error)
+    }
+}
+
+/// The result of a write built from `mirrored` ids, or [`MembershipError::Stale`] when
+/// Identity Center's refusal shows one of them stale: 404, the group is gone; 400, the
+/// member is no user (Identity Center refuses a member that is not an existing user).
+fn stale_or(
+    result: Result<EventVerdict, GatewayError>,
+    mirrored: Vec<(ResourceKind, String)>,
+) -> Result<EventVerdict, MembershipError> {
+    match result {
+        Err(
+            GatewayError::NotFound(_)
+            | GatewayError::Upstream(TargetError::Rejected { status: 400, .. }),
+        ) if !mirrored.is_empty() => Err(MembershipError::Stale(mirrored)),
+        other => other.map_err(MembershipError::Gateway),
+    }
 }
 
 impl ScimService {
@@ -429,6 +485,8 @@ impl ScimService {
         Ok(EventVerdict::Applied)
     }
 
+    /// A membership, looked up through the mirror first; converged again from Identity
+    /// Center when its answer shows a mirrored id stale.
     async fn converge_membership(
         &self,
         request: &mut Request<'_>,
@@ -436,6 +494,41 @@ impl ScimService {
         group: Intent<Group>,
         member: bool,
     ) -> Result<EventVerdict, GatewayError> {
+        let again = (user.clone(), group.clone());
+        let stale = match self
+            .membership_by(request, user, group, member, Lookup::MirrorFirst)
+            .await
+        {
+            Ok(verdict) => return Ok(verdict),
+            Err(MembershipError::Gateway(error)) => return Err(error),
+            Err(MembershipError::Stale(stale)) => stale,
+        };
+        for (kind, id) in stale {
+            self.forget(kind, &id).await;
+        }
+        let (user, group) = again;
+        request.reset_subject(ResourceKind::Group);
+        match self
+            .membership_by(request, user, group, member, Lookup::Target)
+            .await
+        {
+            Ok(verdict) => Ok(verdict),
+            Err(MembershipError::Gateway(error)) => Err(error),
+            Err(MembershipError::Stale(_)) => Err(GatewayError::Unexpected(anyhow::anyhow!(
+                "Identity Center's own answers were taken for stale mirror entries"
+            ))),
+        }
+    }
+
+    /// A membership, its user and group found by `lookup`.
+    async fn membership_by(
+        &self,
+        request: &mut Request<'_>,
+        user: Intent<User>,
+        group: Intent<Group>,
+        member: bool,
+        lookup: Lookup,
+    ) -> Result<EventVerdict, MembershipError> {
         request.subject.external_id = Some(group.okta_id.clone());
         let (okta_group, desired_group) = match group.desired {
             Desired::Present(g) => {
@@ -444,15 +537,23 @@ impl ScimService {
             }
             Desired::Absent { .. } => (None, None),
         };
-        let found_group = self
-            .find_group(
-                request,
-                &group.okta_id,
-                desired_group.as_ref().map(|g| g.display_name.as_str()),
-            )
-            .await?;
-        let found_user = match &user.desired {
-            Desired::Present(u) => {
+        let found_group = match self.mirrored_group(&group.okta_id, lookup).await {
+            Some(found) => Some(found),
+            None => {
+                self.find_group(
+                    request,
+                    &group.okta_id,
+                    desired_group.as_ref().map(|g| g.display_name.as_str()),
+                )
+                .await?
+            }
+        };
+        let found_user = match (
+            self.mirrored_user(&user.okta_id, lookup).await,
+            &user.desired,
+        ) {
+            (Some(found), _) => Some(found),
+            (None, Desired::Present(u)) => {
                 let rules = request.rules()?;
                 let name = rules
                     .apply_user(u.as_ref().clone())
@@ -460,8 +561,20 @@ impl ScimService {
                     .map_err(GatewayError::Invalid)?;
                 self.find_user(request, &user.okta_id, Some(&name)).await?
             }
-            Desired::Absent { .. } => self.find_user(request, &user.okta_id, None).await?,
+            (None, Desired::Absent { .. }) => self.find_user(request, &user.okta_id, None).await?,
         };
+        // The ids a PATCH below takes from the mirror, which its answer may show stale.
+        let mirrored: Vec<(ResourceKind, String)> = [
+            found_group
+                .as_ref()
+                .and_then(|f| f.mirrored_id().map(|id| (ResourceKind::Group, id))),
+            found_user
+                .as_ref()
+                .and_then(|f| f.mirrored_id().map(|id| (ResourceKind::User, id))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if !member {
             let (Some(found_group), Some(found_user)) = (found_group, found_user) else {
                 return Ok(EventVerdict::Skipped(
@@ -470,9 +583,10 @@ impl ScimService {
             };
             let user_id = found_user.resource.id().unwrap_or_default().to_owned();
             let desired = found_group.resource.clone();
-            return self
+            let removed = self
                 .update_group(request, found_group, &desired, &[], &[user_id])
                 .await;
+            return stale_or(removed, mirrored);
         }
         let (Desired::Present(desired_user), Some(desired_group), Some(okta_group)) =
             (user.desired, desired_group, okta_group)
@@ -501,12 +615,13 @@ impl ScimService {
                     (EventVerdict::Applied, Some(id)) => id,
                     (EventVerdict::Skipped(why), _) => return Ok(EventVerdict::Skipped(why)),
                     (EventVerdict::Applied, None) => {
-                        return Err(anyhow::anyhow!("the user was created without an id").into());
+                        let error = anyhow::anyhow!("the user was created without an id");
+                        return Err(GatewayError::from(error).into());
                     }
                 }
             }
         };
-        match found_group {
+        let added = match found_group {
             Some(found) => {
                 self.update_group(request, found, &desired_group, &[user_id], &[])
                     .await
@@ -520,6 +635,60 @@ impl ScimService {
                     Some(user_id),
                 )
                 .await
+            }
+        };
+        stale_or(added, mirrored)
+    }
+
+    /// The user the mirror holds for `okta_id`, when `lookup` asks the mirror first and
+    /// its entry still says that `externalId`.
+    async fn mirrored_user(&self, okta_id: &str, lookup: Lookup) -> Option<Found<User>> {
+        if lookup != Lookup::MirrorFirst {
+            return None;
+        }
+        let entry = match self.mirror.user_id_by_external_id(okta_id).await {
+            Ok(Some(id)) => self.mirror.user(&id).await,
+            Ok(None) => return None,
+            Err(error) => Err(error),
+        };
+        match entry {
+            Ok(Some(entry)) if entry.user.external_id() == Some(okta_id) => Some(Found {
+                resource: entry.user,
+                source: Source::Mirror {
+                    created_at: entry.created_at,
+                },
+                adopt: false,
+            }),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(error = %error, "the mirror could not be read");
+                None
+            }
+        }
+    }
+
+    /// The group the mirror holds for `okta_id`, like [`ScimService::mirrored_user`].
+    async fn mirrored_group(&self, okta_id: &str, lookup: Lookup) -> Option<Found<Group>> {
+        if lookup != Lookup::MirrorFirst {
+            return None;
+        }
+        let entry = match self.mirror.group_id_by_external_id(okta_id).await {
+            Ok(Some(id)) => self.mirror.group(&id).await,
+            Ok(None) => return None,
+            Err(error) => Err(error),
+        };
+        match entry {
+            Ok(Some(entry)) if entry.group.external_id() == Some(okta_id) => Some(Found {
+                resource: entry.group,
+                source: Source::Mirror {
+                    created_at: entry.created_at,
+                },
+                adopt: false,
+            }),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(error = %error, "the mirror could not be read");
+                None
             }
         }
     }

@@ -10,6 +10,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::audit::{AuditOperation, AuditSource, InMemoryAuditLog, Outcome};
+use crate::ports::target::TargetScimClient as _;
 use crate::rules::IdentityRules;
 use crate::testing::{FailingAuditLog, ScriptedTargetClient, UnavailableRules};
 use crate::{FixedClock, TargetError};
@@ -1635,6 +1636,151 @@ async fn an_event_that_creates_a_user_and_its_group_writes_one_intent_for_both()
     );
     let records = h.audit.records();
     assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
+}
+
+/// A membership event for Okta user `00u1` (`ada@x`) in Okta group `00g1` (`Eng`).
+fn membership_event(member: bool) -> converge::Convergence {
+    let mut user = okta_user("ada@x");
+    user["externalId"] = json!("00u1");
+    let user = scim_core::User::from_value(user).unwrap();
+    let group = scim_core::Group::from_value(json!({
+        "schemas": [scim_core::GROUP_SCHEMA], "displayName": "Eng", "externalId": "00g1"
+    }))
+    .unwrap();
+    converge::Convergence::Membership {
+        user: converge::Intent {
+            okta_id: "00u1".into(),
+            desired: converge::Desired::Present(Box::new(user)),
+        },
+        group: converge::Intent {
+            okta_id: "00g1".into(),
+            desired: converge::Desired::Present(Box::new(group)),
+        },
+        member,
+    }
+}
+
+/// The ids of the user and group the target holds for Okta's `00u1` and `00g1` (the
+/// look-ups are calls of their own: read after the calls a test asserts).
+async fn user_and_group(target: &ScriptedTargetClient) -> (String, String) {
+    let by =
+        |okta_id: &str| scim_core::parse_filter(&format!("externalId eq \"{okta_id}\"")).unwrap();
+    let users = target
+        .list_users(Some(&by("00u1")), crate::Deadline::default())
+        .await
+        .unwrap();
+    let groups = target
+        .list_groups(Some(&by("00g1")), crate::Deadline::default())
+        .await
+        .unwrap();
+    let id = |id: Option<&str>| id.unwrap().to_owned();
+    (
+        id(users.first().and_then(|u| u.id())),
+        id(groups.first().and_then(|g| g.id())),
+    )
+}
+
+#[tokio::test]
+async fn a_membership_event_for_a_mirrored_user_and_group_costs_one_request() {
+    // Arrange: the first event creates both, and the mirror learns them.
+    let h = harness();
+    h.service
+        .converge(membership_event(true), &h.ctx, true)
+        .await
+        .unwrap();
+    let (user_id, group_id) = user_and_group(&h.target).await;
+    h.target.clear_calls();
+
+    // Act: removed, then added again.
+    let removed = h
+        .service
+        .converge(membership_event(false), &h.ctx, true)
+        .await;
+    let removed_calls = h.target.calls();
+    h.target.clear_calls();
+    let added = h
+        .service
+        .converge(membership_event(true), &h.ctx, true)
+        .await;
+
+    // Assert: each is the membership call alone, no look-up.
+    assert_eq!(removed.unwrap(), converge::EventVerdict::Applied);
+    assert_eq!(added.unwrap(), converge::EventVerdict::Applied);
+    let methods =
+        |calls: Vec<crate::testing::TargetCall>| calls.iter().map(|c| c.method).collect::<Vec<_>>();
+    assert_eq!(methods(removed_calls), ["remove_group_members"]);
+    assert_eq!(methods(h.target.calls()), ["add_group_members"]);
+    assert_eq!(h.target.members(&group_id), [user_id]);
+}
+
+#[tokio::test]
+async fn a_membership_event_whose_mirrored_user_is_gone_creates_it_again_in_the_same_event() {
+    // Arrange: the user is deleted in Identity Center behind the gateway's back.
+    let h = harness();
+    h.service
+        .converge(membership_event(true), &h.ctx, true)
+        .await
+        .unwrap();
+    let (old_user, group_id) = user_and_group(&h.target).await;
+    h.service
+        .converge(membership_event(false), &h.ctx, true)
+        .await
+        .unwrap();
+    h.target
+        .delete_user(&old_user, crate::Deadline::default())
+        .await
+        .unwrap();
+    h.target.clear_calls();
+
+    // Act
+    let verdict = h
+        .service
+        .converge(membership_event(true), &h.ctx, true)
+        .await;
+
+    // Assert: refused as no user, then looked up, created and added, in one event.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    let methods: Vec<_> = h.target.writes().iter().map(|c| c.method).collect();
+    assert_eq!(
+        methods,
+        ["add_group_members", "create_user", "add_group_members"]
+    );
+    let (new_user, _) = user_and_group(&h.target).await;
+    assert_ne!(new_user, old_user);
+    assert_eq!(h.target.members(&group_id), [new_user]);
+    let records = h.audit.records();
+    let last_two = &records[records.len() - 2..];
+    assert_eq!(outcome_kinds(last_two), [Outcome::Intent, Outcome::Success]);
+}
+
+#[tokio::test]
+async fn a_membership_event_whose_mirrored_group_is_gone_creates_it_again_in_the_same_event() {
+    // Arrange: the group is deleted in Identity Center behind the gateway's back.
+    let h = harness();
+    h.service
+        .converge(membership_event(true), &h.ctx, true)
+        .await
+        .unwrap();
+    let (user_id, old_group) = user_and_group(&h.target).await;
+    h.target
+        .delete_group(&old_group, crate::Deadline::default())
+        .await
+        .unwrap();
+    h.target.clear_calls();
+
+    // Act
+    let verdict = h
+        .service
+        .converge(membership_event(true), &h.ctx, true)
+        .await;
+
+    // Assert: 404, then looked up and created with its member.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    let methods: Vec<_> = h.target.writes().iter().map(|c| c.method).collect();
+    assert_eq!(methods, ["add_group_members", "create_group"]);
+    let (_, new_group) = user_and_group(&h.target).await;
+    assert_ne!(new_group, old_group);
+    assert_eq!(h.target.members(&new_group), [user_id]);
 }
 
 #[tokio::test]
