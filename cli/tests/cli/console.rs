@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use gateway::audit_store::chain;
 use serde_json::{Value, json};
@@ -82,7 +83,7 @@ impl Browser {
                 "binary": chromium,
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--window-size=1280,900", "--lang=en-US",
+                    "--window-size=1280,1200", "--lang=en-US",
                     format!("--user-data-dir={}", browser.profile.display()),
                 ],
                 "prefs": {
@@ -185,11 +186,14 @@ impl Browser {
         self.ready().await;
     }
 
+    /// Searches by subject from the keyboard: the name typed, then Enter.
     async fn search(&self, target: &str) {
         let field = self.c().find(Locator::Id("f-target")).await.unwrap();
         field.clear().await.unwrap();
-        field.send_keys(target).await.unwrap();
-        self.click("#search-button").await;
+        field
+            .send_keys(&format!("{target}{}", Key::Enter))
+            .await
+            .unwrap();
     }
 
     /// The file the page had the browser download as `name`, once complete.
@@ -282,8 +286,35 @@ async fn an_auditor_signs_in_searches_follows_a_timeline_sees_tampering_exports_
     assert!(!table.contains("console2@example.com"), "{table}");
     browser.screenshot("search").await;
 
-    // The timeline: every change in order, with before and after.
-    browser.click("#records tbody tr:first-child button").await;
+    // At 200% zoom (a 1280 px window holds 640 CSS px): the page reflows, no sideways
+    // scrolling but inside the table's own box.
+    browser.c().set_window_size(640, 900).await.unwrap();
+    let overflow = browser
+        .c()
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow.as_i64(),
+        Some(0),
+        "the page scrolls sideways at 640 px"
+    );
+    browser.screenshot("zoom-200").await;
+    browser.c().set_window_size(1280, 1200).await.unwrap();
+
+    // The timeline, opened from the keyboard: every change in order, with before and
+    // after.
+    browser
+        .c()
+        .find(Locator::Css("#records tbody tr:first-child button"))
+        .await
+        .unwrap()
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
     let heading = browser
         .wait_text("#timeline-heading", "console1@example.com")
         .await;
@@ -298,6 +329,15 @@ async fn an_auditor_signs_in_searches_follows_a_timeline_sees_tampering_exports_
         "{timeline}"
     );
     assert!(timeline.contains("Rule set\nidentity"), "{timeline}");
+    // The patch, with its before and after, in view for the screenshot.
+    browser
+        .c()
+        .execute(
+            "document.querySelector('#timeline-list > li:last-child').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
     browser.screenshot("timeline").await;
 
     // Someone with write access to the table edits the user's create record.

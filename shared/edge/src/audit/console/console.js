@@ -293,6 +293,16 @@
     if (await showPage()) $('results-heading').focus();
   }
 
+  // A record's time to the second, for reading; the element keeps the full time.
+  function timeElement(time) {
+    const short = time.replace('T', ' ').replace(/\.\d+/, '');
+    return el('time', { dateTime: time, textContent: short, title: time });
+  }
+
+  function plural(n, one, many) {
+    return `${n} ${n === 1 ? one : many}`;
+  }
+
   function subjectLabel(target) {
     return target.name || target.external_id || target.target_id || '';
   }
@@ -315,7 +325,7 @@
       : '';
     if (label) subject.addEventListener('click', () => showTimeline(r.target));
     const row = el('tr', {},
-      el('td', {}, el('time', { dateTime: r.time, textContent: r.time.replace('T', ' ') })),
+      el('td', {}, timeElement(r.time)),
       el('td', { textContent: r.operation }),
       el('td', { textContent: r.outcome }),
       el('td', {}, subject),
@@ -366,16 +376,20 @@
     for (const problem of total.problems) {
       if (problem.record_id) view.problems.set(problem.record_id, problem);
     }
-    const period = `from ${first} to ${last}`;
+    const short = (t) => t.replace(/\.\d+/, '');
+    const period = `${view.filters.since ? `from ${short(first)}` : 'from the start of the trail'} ` +
+      `to ${view.filters.until ? short(last) : `now (${short(last)})`}`;
     const children = [];
     if (total.problems.length === 0) {
       box.className = 'intact';
       children.push(el('p', {}, el('strong', { textContent: 'Intact. ' }),
-        `${total.checked} records in ${total.chains} chains checked, ${period}: every record present, unaltered, in order.`));
+        `${plural(total.checked, 'record', 'records')} in ${plural(total.chains, 'chain', 'chains')} checked, ` +
+        `${period}: every record present, unaltered, in order.`));
     } else {
       box.className = 'broken';
       children.push(el('p', {}, el('strong', { textContent: 'Not intact. ' }),
-        `${total.problems.length} problems in ${total.checked} records checked, ${period}:`));
+        `${plural(total.problems.length, 'problem', 'problems')} in ${plural(total.checked, 'record', 'records')} ` +
+        `checked, ${period}:`));
       children.push(el('ul', {}, ...total.problems.map((p) => el('li', {},
         el('span', { className: 'flag', textContent: `${p.kind} ${p.subject.replace('_', ' ')}` }),
         ` ${p.record_id || p.seal || p.chain || ''}: ${p.detail}`))));
@@ -419,7 +433,7 @@
       return;
     }
     $('timeline-heading').textContent = `Timeline of ${target.resource_type || 'subject'} ${label}`;
-    $('timeline-summary').textContent = `${records.length} records, oldest first` +
+    $('timeline-summary').textContent = `${plural(records.length, 'record', 'records')}, oldest first` +
       (cursor ? `; the first ${TIMELINE_CAP} only: narrow the search by period for the rest.` : '.');
     $('timeline-list').replaceChildren(...records.map(timelineEntry));
     $('results').hidden = true;
@@ -432,12 +446,18 @@
     return value === undefined ? '(none)' : JSON.stringify(value);
   }
 
+  function icAnswer(r) {
+    if (r.outcome === 'intent') return 'not asked yet: this record comes before the change';
+    const calls = plural(r.target_calls, 'call', 'calls');
+    return r.target_status ? `${r.target_status} after ${calls}` : calls;
+  }
+
   function timelineEntry(stored) {
     const r = stored.record;
     const facts = [
       ['Source', sourceText(r.source)],
       ['Asked by', r.actor.credential + (r.actor.user_agent ? ` (${r.actor.user_agent})` : '')],
-      ['Identity Center answered', r.target_status ? `${r.target_status} after ${r.target_calls} calls` : `${r.target_calls} calls`],
+      ['Identity Center answered', icAnswer(r)],
       ['Answered', String(r.status)],
       ['Rule set', r.rule_set_version],
       ['Record', stored.id],
@@ -460,7 +480,7 @@
           el('td', {}, el('code', { textContent: shown(c.after) }))))))
       : null;
     const item = el('li', {},
-      el('h3', {}, el('time', { dateTime: r.time, textContent: r.time.replace('T', ' ') }), ` ${r.operation}: ${r.outcome} `,
+      el('h3', {}, timeElement(r.time), ` ${r.operation}: ${r.outcome} `,
         el('span', { className: 'integrity' })),
       list, changes);
     item.dataset.recordId = stored.id;
