@@ -215,16 +215,22 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
+/// A sign-in refused, on a page: the authorization endpoint redirects only requests
+/// it accepts (RFC 6749 §4.1.2.1).
+fn refused(why: &str) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Sign-in refused",
+        &format!("<p>{}</p>", escape(why)),
+    )
+}
+
 async fn sign_in_page(
     State(sign_in): State<Arc<DevSignIn>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(why) = sign_in.check(&params) {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in refused",
-            &format!("<p>{}</p>", escape(&why)),
-        );
+        return refused(&why);
     }
     let hidden: String = [
         "response_type",
@@ -266,18 +272,10 @@ async fn sign_in(
     Form(params): Form<HashMap<String, String>>,
 ) -> Response {
     if let Err(why) = sign_in.check(&params) {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in refused",
-            &format!("<p>{}</p>", escape(&why)),
-        );
+        return refused(&why);
     }
     let Some(account) = params.get("account").and_then(|a| Account::parse(a)) else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in refused",
-            "<p>Choose one of the accounts offered.</p>",
-        );
+        return refused("choose one of the accounts offered");
     };
     let code = random_text();
     let scopes = params

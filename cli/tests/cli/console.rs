@@ -243,6 +243,43 @@ async fn user_with_a_change(dev: &Dev, n: u32) -> String {
     id
 }
 
+/// `scimgw audit export` of console1's records from the table to `out`, and what it
+/// wrote.
+fn cli_export(dev: &Dev, table: &str, out: &Path) -> String {
+    let cli = Command::new(env!("CARGO_BIN_EXE_scimgw"))
+        .args([
+            "audit",
+            "export",
+            "--target",
+            "console1@example.com",
+            "--out",
+        ])
+        .arg(out)
+        .args([
+            "--table",
+            table,
+            "--aws-endpoint",
+            &test_services::moto_url(),
+        ])
+        .args([
+            "--region",
+            "us-east-1",
+            "--reads-queue",
+            &dev.s("audit_reads_queue_url"),
+        ])
+        .envs(aws_env())
+        .env("RUST_LOG", "error")
+        .env_remove("SCIMGW_AUDIT_TABLE")
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    std::fs::read_to_string(out).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_auditor_signs_in_searches_follows_a_timeline_sees_tampering_exports_and_signs_out() {
     // Arrange: dev with its trail in moto, two users, one of them renamed.
@@ -386,45 +423,24 @@ async fn an_auditor_signs_in_searches_follows_a_timeline_sees_tampering_exports_
     browser.click("#export-csv").await;
     browser.wait_text("#message", "Exported").await;
     let exported = browser.downloaded("audit-records.csv").await;
-    let out = dir.join("console1.csv");
-    let cli = Command::new(env!("CARGO_BIN_EXE_scimgw"))
-        .args([
-            "audit",
-            "export",
-            "--target",
-            "console1@example.com",
-            "--out",
-        ])
-        .arg(&out)
-        .args([
-            "--table",
-            &table_name,
-            "--aws-endpoint",
-            &test_services::moto_url(),
-        ])
-        .args([
-            "--region",
-            "us-east-1",
-            "--reads-queue",
-            &dev.s("audit_reads_queue_url"),
-        ])
-        .envs(aws_env())
-        .env("RUST_LOG", "error")
-        .env_remove("SCIMGW_AUDIT_TABLE")
-        .output()
-        .unwrap();
-    assert!(
-        cli.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
-    let expected = std::fs::read_to_string(&out).unwrap();
+    let expected = cli_export(&dev, &table_name, &dir.join("console1.csv"));
     assert_eq!(exported, expected);
     assert_eq!(
         expected.lines().count(),
         5,
         "a header, the create and the patch, each after its intent record: {expected}"
     );
+    // And JSON Lines: the same records as the CLI's.
+    browser.click("#export-json").await;
+    let exported = browser.downloaded("audit-records.jsonl").await;
+    let expected = cli_export(&dev, &table_name, &dir.join("console1.jsonl"));
+    let records = |text: &str| -> Vec<Value> {
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    assert_eq!(records(&exported), records(&expected));
+    assert_eq!(records(&expected).len(), 4);
 
     // Sign out: the token is gone, and the audit API refuses the page's next call.
     browser.click("#sign-out").await;
