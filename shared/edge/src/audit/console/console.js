@@ -12,7 +12,7 @@
   const SIGNED_OUT = 'signed-out';
   const EXPORT_PAGE = 1000; // the API's largest page
   const TIMELINE_CAP = 5000;
-  const VERIFY_CALLS_CAP = 400;
+  const VERIFY_CALLS_CAP = 40; // each call covers up to six hours of records
 
   const session = { token: null, idToken: null, subject: null };
   let config = null;
@@ -342,17 +342,23 @@
   // The verify verdict for the period shown, page by page (each call covers at most six
   // hours of records); problem records are marked in the table and the timeline.
 
-  async function verifyPeriod(generation) {
+  // Verifies from `resume` (where an earlier run stopped) or the search's start; stops
+  // after VERIFY_CALLS_CAP calls (each a read noted in the trail), saying so and offering
+  // to go on, rather than passing a part of the period off as the whole.
+  async function verifyPeriod(generation, resume = null) {
     const box = $('verdict');
     box.className = '';
     box.hidden = false;
+    const total = resume ? resume.total : { checked: 0, chains: 0, calls: 0, problems: [], notes: [], first: null, last: null };
+    let since = resume ? resume.since : view.filters.since;
+    let until = resume ? resume.until : view.filters.until;
+    let pending = null;
     box.replaceChildren(el('p', { textContent: 'Verifying the period shown\u2026' }));
-    const total = { checked: 0, chains: 0, problems: [], notes: [] };
-    let since = view.filters.since;
-    let until = view.filters.until;
-    let first = null;
-    let last = null;
-    for (let calls = 0; calls < VERIFY_CALLS_CAP; calls += 1) {
+    for (let calls = 0; ; calls += 1) {
+      if (calls === VERIFY_CALLS_CAP) {
+        pending = { total, since, until };
+        break;
+      }
       let answer;
       try {
         answer = await (await api('verify', { since, until })).json();
@@ -361,38 +367,47 @@
         return;
       }
       if (generation !== view.generation) return;
+      total.calls += 1;
       total.checked += answer.checked;
-      total.chains += answer.chains;
+      total.chains = Math.max(total.chains, answer.chains);
       total.problems.push(...answer.problems);
       total.notes.push(...answer.notes);
-      first = first || answer.since;
-      last = answer.until;
+      total.first = total.first || answer.since;
+      total.last = answer.until;
       if (!answer.next_since) break;
       since = answer.next_since;
       until = answer.requested_until;
-      box.firstChild.textContent = `Verifying\u2026 ${total.checked} records checked up to ${last}.`;
+      box.firstChild.textContent = `Verifying\u2026 ${plural(total.checked, 'record', 'records')} checked up to ${total.last}.`;
     }
     view.problems = new Map();
     for (const problem of total.problems) {
       if (problem.record_id) view.problems.set(problem.record_id, problem);
     }
     const short = (t) => t.replace(/\.\d+/, '');
-    const period = `${view.filters.since ? `from ${short(first)}` : 'from the start of the trail'} ` +
-      `to ${view.filters.until ? short(last) : `now (${short(last)})`}`;
+    const from = view.filters.since ? `from ${short(total.first)}` : 'from the start of the trail';
+    const to = pending || view.filters.until ? short(total.last) : `now (${short(total.last)})`;
+    const period = `${from} to ${to}`;
+    // Chains are counted per call; over several calls only the records add up.
+    const checked = total.calls === 1
+      ? `${plural(total.checked, 'record', 'records')} in ${plural(total.chains, 'chain', 'chains')}`
+      : plural(total.checked, 'record', 'records');
     const children = [];
     if (total.problems.length === 0) {
-      box.className = 'intact';
-      children.push(el('p', {}, el('strong', { textContent: 'Intact. ' }),
-        `${plural(total.checked, 'record', 'records')} in ${plural(total.chains, 'chain', 'chains')} checked, ` +
-        `${period}: every record present, unaltered, in order.`));
+      box.className = pending ? '' : 'intact';
+      children.push(el('p', {}, el('strong', { textContent: pending ? 'Intact so far. ' : 'Intact. ' }),
+        `${checked} checked, ${period}: every record present, unaltered, in order.`));
     } else {
       box.className = 'broken';
       children.push(el('p', {}, el('strong', { textContent: 'Not intact. ' }),
-        `${plural(total.problems.length, 'problem', 'problems')} in ${plural(total.checked, 'record', 'records')} ` +
-        `checked, ${period}:`));
+        `${plural(total.problems.length, 'problem', 'problems')} in ${checked} checked, ${period}:`));
       children.push(el('ul', {}, ...total.problems.map((p) => el('li', {},
         el('span', { className: 'flag', textContent: `${p.kind} ${p.subject.replace('_', ' ')}` }),
         ` ${p.record_id || p.seal || p.chain || ''}: ${p.detail}`))));
+    }
+    if (pending) {
+      const more = el('button', { type: 'button', textContent: 'Verify the rest of the period' });
+      more.addEventListener('click', () => verifyPeriod(generation, pending));
+      children.push(el('p', {}, `The rest of the period, after ${short(total.last)}, is not verified yet. `, more));
     }
     for (const note of total.notes) children.push(el('p', { className: 'hint', textContent: `Note (${note.kind}): ${note.detail}` }));
     box.replaceChildren(...children);
