@@ -60,15 +60,25 @@ impl ConsoleConfig {
 
     /// The Content-Security-Policy of every console answer.
     pub fn content_security_policy(&self) -> String {
-        let connect = match self.issuer_origin() {
-            Some(origin) => format!("'self' {origin}"),
-            None => "'self'".to_owned(),
-        };
-        format!(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-             connect-src {connect}; base-uri 'none'; form-action 'none'; \
-             frame-ancestors 'none'"
-        )
+        content_security_policy(self.issuer_origin().as_deref())
+    }
+}
+
+/// [`content_security_policy`] without an issuer.
+const SELF_ONLY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// The console's Content-Security-Policy: scripts and styles from this origin only, no
+/// inline code; connections to this origin and the issuer's (discovery, the token
+/// endpoint) only; no forms, no base URL, never framed.
+fn content_security_policy(issuer_origin: Option<&str>) -> String {
+    match issuer_origin {
+        Some(origin) => SELF_ONLY_POLICY.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ),
+        None => SELF_ONLY_POLICY.to_owned(),
     }
 }
 
@@ -123,18 +133,18 @@ async fn config(State(app): State<Arc<AuditApp>>) -> Response {
 
 fn asset(app: &AuditApp, content_type: &'static str, body: &[u8]) -> Response {
     let csp = app.console.as_ref().map_or_else(
-        || {
-            ConsoleConfig {
-                issuer: String::new(),
-                client_id: None,
-                scope: String::new(),
-            }
-            .content_security_policy()
-        },
+        || content_security_policy(None),
         ConsoleConfig::content_security_policy,
     );
     let headers: Vec<(HeaderName, HeaderValue)> = [
-        (CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).ok()),
+        // Never without a policy: the stricter one when the issuer's would not do.
+        (
+            CONTENT_SECURITY_POLICY,
+            Some(
+                HeaderValue::from_str(&csp)
+                    .unwrap_or_else(|_| HeaderValue::from_static(SELF_ONLY_POLICY)),
+            ),
+        ),
         (
             X_CONTENT_TYPE_OPTIONS,
             Some(HeaderValue::from_static("nosniff")),

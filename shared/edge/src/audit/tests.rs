@@ -986,5 +986,9 @@ async fn the_console_is_served_without_a_token_under_a_strict_policy_and_reads_a
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(records.status, StatusCode::UNAUTHORIZED);
     assert_eq!(not_set_up.json()["client_id"], Value::Null);
+    let csp = not_set_up.headers["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
     assert!(notes.notes().is_empty(), "serving the page reads no record");
 }
