@@ -2562,6 +2562,9 @@ fn web_acls_of_apis(template: &Value) -> BTreeMap<String, String> {
 }
 
 /// What keeps an audit route from being on an HTTP API behind a JWT authorizer.
+/// The auditor console's routes (`edge::audit::console`): its page, and its assets.
+const CONSOLE_ROUTES: [&str; 2] = ["/audit/ui", "/audit/ui/{asset}"];
+
 fn audit_route_problems(template: &Value, route: &Route<'_>) -> Vec<String> {
     let label = route.label();
     let Some(api) = route.api().filter(|_| route.kind == "HttpApi") else {
@@ -2573,10 +2576,16 @@ fn audit_route_problems(template: &Value, route: &Route<'_>) -> Vec<String> {
         return vec![format!("{label}: {api} is not an HTTP API")];
     }
     let mut problems = Vec::new();
-    if !route.properties["Path"]
-        .as_str()
-        .is_some_and(|p| p.starts_with("/audit/"))
-    {
+    let path = route.properties["Path"].as_str().unwrap_or_default();
+    if CONSOLE_ROUTES.contains(&path) {
+        // The console's page and assets, static and holding no data, are the only audit
+        // routes without the authorizer; GET only (the function serves nothing else there).
+        if route.properties["Method"].as_str() != Some("GET") {
+            problems.push(format!("{label}: the console's routes are GET only"));
+        }
+        return problems;
+    }
+    if !path.starts_with("/audit/") {
         problems.push(format!("{label}: an audit route is under /audit/"));
     }
     let auth = &template["Resources"][api.as_str()]["Properties"]["Auth"];
@@ -4673,6 +4682,27 @@ fn the_audit_routes_require_the_auditors_scope_which_the_function_checks_again()
         .map(|events| events.iter().collect())
         .unwrap_or_default();
     assert!(!events.is_empty(), "the audit API has routes");
+    let (console, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|(_, event)| {
+        CONSOLE_ROUTES.contains(&event["Properties"]["Path"].as_str().unwrap_or_default())
+    });
+    // The console's page and assets only are served without a token.
+    let console_paths: BTreeSet<&str> = console
+        .iter()
+        .filter_map(|(_, event)| event["Properties"]["Path"].as_str())
+        .collect();
+    assert_eq!(console_paths, BTreeSet::from(CONSOLE_ROUTES));
+    for (name, event) in console {
+        assert_eq!(
+            event["Properties"]["Method"].as_str(),
+            Some("GET"),
+            "{name:?}"
+        );
+    }
+    assert!(
+        audit
+            .variable_refs("AUDIT_CONSOLE_CLIENT_ID")
+            .contains("AuditConsoleClientId")
+    );
     for (name, event) in events {
         let auth = &event["Properties"]["Auth"];
         assert!(

@@ -8,7 +8,8 @@
 //!
 //! It also serves the audit API at `/audit` on the same port, over an in-memory audit
 //! store that the SCIM path audits into, with a local token issuer
-//! (see [`crate::dev_audit`]), and the Okta event hook at `/hooks/okta`, with an
+//! (see [`crate::dev_audit`]) that also signs auditors in to the console at
+//! `/audit/ui`, and the Okta event hook at `/hooks/okta`, with an
 //! in-process queue, the worker and an embedded Okta API emulator
 //! (see [`crate::dev_events`]).
 
@@ -122,6 +123,8 @@ pub struct DevInfo {
     pub target_url: String,
     /// The audit API's base URL (`…/audit`).
     pub audit_url: String,
+    /// The auditor console (`…/audit/ui`), signing in through the local issuer.
+    pub console_url: String,
     /// A bearer token for the audit API, valid for 12 hours.
     pub auditor_token: String,
     /// The version of the active rule set: `identity`, `file-<digest>` of `--rules`, or
@@ -344,6 +347,7 @@ impl DevServer {
             emulator_token: emulator.as_ref().map(|(_, t)| t.clone()),
             target_url,
             audit_url: dev_audit.audit_url.clone(),
+            console_url: dev_audit.console_url.clone(),
             auditor_token: dev_audit.auditor_token.clone(),
             rules_version,
             hook_url: format!("http://{addr}{}", edge::HOOK_PATH),
@@ -472,6 +476,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     println!("  Audit API URL:   {}", info.audit_url);
     println!("  Auditor token:   {}", info.auditor_token);
+    println!("  Audit console:   {}", info.console_url);
     println!("  Event hook URL:  {}", info.hook_url);
     println!("  Hook secret:     {}", info.hook_secret);
     println!("  Okta API (emu):  {}/api/v1", info.okta_url);

@@ -7,6 +7,9 @@
 //! scope [`SCOPE`] in `scp`, the client [`CLIENT_ID`] in `cid` (the dev verifier allows
 //! that client only) and the auditors' group.
 //!
+//! The issuer also signs auditors in to the console at `/audit/ui` by OpenID Connect
+//! with PKCE, through a local sign-in page (see [`crate::dev_oidc`]).
+//!
 //! The issuer signs with an ES256 key generated at start (aws-lc-rs, the crypto
 //! backend jsonwebtoken already uses here); nothing about it outlives the process.
 
@@ -19,6 +22,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use axum::Router;
 use axum::routing::get;
 use clients::jwks::{JwksVerifier, JwksVerifierConfig};
+use edge::audit::{CONSOLE_PATH, ConsoleConfig};
 use edge::metrics::{LogSink, RequestMetrics};
 use edge::{AuditApp, audit_router};
 use gateway::SystemClock;
@@ -206,15 +210,54 @@ impl DevIssuer {
         scopes: &[&str],
         lifetime: time::Duration,
     ) -> anyhow::Result<String> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let claims = json!({
+        self.access_token(
+            subject,
+            groups,
+            scopes,
+            time::OffsetDateTime::now_utc(),
+            lifetime,
+        )
+    }
+
+    /// An access token for `subject` in `groups` with exactly `scopes`, issued at
+    /// `issued` and valid for `lifetime` from then.
+    pub fn access_token(
+        &self,
+        subject: &str,
+        groups: &[&str],
+        scopes: &[&str],
+        issued: time::OffsetDateTime,
+        lifetime: time::Duration,
+    ) -> anyhow::Result<String> {
+        let now = issued.unix_timestamp();
+        self.sign(&json!({
             "iss": self.issuer, "aud": AUDIENCE, "sub": subject, "cid": CLIENT_ID,
             "scp": scopes, "iat": now, "nbf": now, "exp": now + lifetime.whole_seconds(),
             "groups": groups,
-        });
+        }))
+    }
+
+    /// An OpenID Connect ID token for `subject`, issued to `client` at `issued`, with
+    /// the sign-in's `nonce`.
+    pub fn id_token(
+        &self,
+        subject: &str,
+        client: &str,
+        nonce: Option<&str>,
+        issued: time::OffsetDateTime,
+    ) -> anyhow::Result<String> {
+        let now = issued.unix_timestamp();
+        self.sign(&json!({
+            "iss": self.issuer, "aud": client, "sub": subject, "iat": now,
+            "exp": now + TOKEN_LIFETIME.whole_seconds(), "nonce": nonce,
+            "preferred_username": subject,
+        }))
+    }
+
+    fn sign(&self, claims: &serde_json::Value) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing the auditor token")
+        jsonwebtoken::encode(&header, claims, &self.encoding).context("signing a dev token")
     }
 }
 
@@ -227,9 +270,12 @@ fn crate_random_hex() -> String {
 pub struct DevAudit {
     /// The audit API's base URL, `http://<addr>/audit`.
     pub audit_url: String,
+    /// The auditor console, `http://<addr>/audit/ui`.
+    pub console_url: String,
     /// A token of the required group, valid for [`TOKEN_LIFETIME`].
     pub auditor_token: String,
     issuer: Arc<DevIssuer>,
+    sign_in: Arc<crate::dev_oidc::DevSignIn>,
     app: Arc<AuditApp>,
 }
 
@@ -252,13 +298,21 @@ impl DevAudit {
         )
         .context("the dev audit API's token verifier")?;
         let auditor_token = issuer.mint("dev-auditor", &[AUDITOR_GROUP], TOKEN_LIFETIME)?;
+        let console = ConsoleConfig {
+            issuer: base.clone(),
+            client_id: Some(CLIENT_ID.to_owned()),
+            scope: SCOPE.to_owned(),
+        };
         Ok(Self {
             audit_url: format!("{base}{}", edge::audit::AUDIT_BASE_PATH),
+            console_url: format!("{base}{CONSOLE_PATH}"),
             auditor_token,
+            sign_in: crate::dev_oidc::DevSignIn::new(issuer.clone(), base),
             issuer,
             app: Arc::new(
                 AuditApp::new(store, Arc::new(verifier), notes)
-                    .with_metrics(RequestMetrics::new("audit-api").with_sink(Arc::new(LogSink))),
+                    .with_metrics(RequestMetrics::new("audit-api").with_sink(Arc::new(LogSink)))
+                    .with_console(console),
             ),
         })
     }
@@ -275,6 +329,7 @@ impl DevAudit {
                 JWKS_PATH,
                 get(move || async move { axum::Json(key_set.clone()) }),
             )
+            .merge(self.sign_in.router())
             .route_service(edge::audit::AUDIT_BASE_PATH, audit.clone())
             .route_service("/audit/{*rest}", audit)
             .fallback_service(scim)

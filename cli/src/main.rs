@@ -6,6 +6,7 @@ mod dev;
 mod dev_audit;
 mod dev_aws;
 mod dev_events;
+mod dev_oidc;
 mod doctor;
 mod emulator;
 mod events;

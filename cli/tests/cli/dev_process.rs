@@ -70,8 +70,9 @@ impl Dev {
             .to_owned()
     }
 
-    /// Creates the user `<label><n>@example.com` through its SCIM API, as Okta would.
-    pub async fn create_user(&self, label: &str, n: u32) {
+    /// Creates the user `<label><n>@example.com` through its SCIM API, as Okta would,
+    /// and returns its id.
+    pub async fn create_user(&self, label: &str, n: u32) -> String {
         let response = reqwest::Client::new()
             .post(format!("{}/Users", self.s("scim_url")))
             .bearer_auth(self.s("scim_token"))
@@ -88,5 +89,7 @@ impl Dev {
             .await
             .unwrap();
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let created: Value = response.json().await.unwrap();
+        created["id"].as_str().unwrap().to_owned()
     }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
+mod console;
 mod dev_process;
 mod docs_commands;
 mod doctor;

@@ -321,7 +321,7 @@ async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, pk: &str, sk: &str) ->
         .unwrap_or_else(|| panic!("no item {pk}/{sk}"))
 }
 
-async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, item: Item) {
+pub(crate) async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, item: Item) {
     ddb.put_item()
         .table_name(table)
         .set_item(Some(item))

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use aws_adapters::kms_audit_keys::verifier_powers;
 use aws_adapters::{DynamoDbAuditLog, S3SealAnchors, SqsReadNotes};
 use clients::jwks::{JwksVerifier, JwksVerifierConfig};
-use edge::audit::AuditConfig;
+use edge::audit::{AuditConfig, ConsoleConfig};
 use edge::{AuditApp, audit_router};
 use gateway::SystemClock;
 
@@ -65,6 +65,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     );
 
     // One EMF metrics line per request (edge::metrics): counts, outcomes and latency.
-    let app = AuditApp::new(Arc::new(store), Arc::new(verifier), Arc::new(notes));
+    // The auditor console at /audit/ui signs in against the same issuer.
+    let app = AuditApp::new(Arc::new(store), Arc::new(verifier), Arc::new(notes)).with_console(
+        ConsoleConfig {
+            issuer: config.jwt_issuer.clone(),
+            client_id: config.console_client_id.clone(),
+            scope: config.jwt_required_scope.clone(),
+        },
+    );
     edge::lambda::run(audit_router(Arc::new(app))).await
 }

@@ -12,6 +12,9 @@
 //!   verified by asking again with `since=<next_since>&until=<requested_until>`
 //!   ([`verify_page_end`] says where a page ends).
 //!
+//! - `GET /audit/ui` serves the auditor console ([`console`]), a page over the two
+//!   routes above, without a token.
+//!
 //! Every read is recorded in the trail: once a request is authenticated and answered,
 //! the router sends a note of it (who, what, from where, the status, how many records)
 //! through the [`ReadNotes`] port, a queue whose consumer appends it
@@ -57,8 +60,10 @@ use crate::http::{
 use crate::metrics::{RequestMetrics, function_name};
 
 pub mod config;
+pub mod console;
 
 pub use config::{AuditConfig, SealerConfig};
+pub use console::{CONSOLE_PATH, ConsoleConfig};
 
 /// The path under which the audit API lives.
 pub const AUDIT_BASE_PATH: &str = "/audit";
@@ -115,6 +120,7 @@ pub struct AuditApp {
     notes: Arc<dyn ReadNotes>,
     clock: Arc<dyn Clock>,
     metrics: RequestMetrics,
+    console: Option<ConsoleConfig>,
 }
 
 impl std::fmt::Debug for AuditApp {
@@ -138,7 +144,16 @@ impl AuditApp {
             notes,
             clock: Arc::new(SystemClock),
             metrics: RequestMetrics::new(function_name("audit-api")),
+            console: None,
         }
+    }
+
+    /// Serves the auditor console at [`CONSOLE_PATH`] signing in with `console`.
+    /// Without it the page is still served, and says that it is not set up.
+    #[must_use]
+    pub fn with_console(mut self, console: ConsoleConfig) -> Self {
+        self.console = Some(console);
+        self
     }
 
     /// Uses `clock` instead of the system clock.
@@ -173,7 +188,10 @@ pub fn audit_router(app: Arc<AuditApp>) -> Router {
         .fallback(not_found)
         // Inside authentication: only authenticated reads are noted.
         .layer(from_fn_with_state(app.clone(), note_read))
-        .layer(from_fn_with_state(app.clone(), authenticate));
+        .layer(from_fn_with_state(app.clone(), authenticate))
+        // After the layers: the console's page and assets hold no data and are served
+        // to anyone, unnoted; its calls to the routes above carry the token.
+        .merge(console::routes());
     let metrics = app.metrics.clone();
     metrics.instrument(PLUMBING.wrap(routes, app))
 }
@@ -183,6 +201,7 @@ fn operation_name(method: &Method, matched: &str) -> &'static str {
     match (method.as_str(), matched.trim_end_matches('/')) {
         ("GET", "/audit/records") => "QueryRecords",
         ("GET", "/audit/verify") => "Verify",
+        ("GET", path) if path.starts_with(CONSOLE_PATH) => "Console",
         _ => "Other",
     }
 }

@@ -18,6 +18,7 @@
 //! | `JWT_ALLOWED_CLIENT_IDS` | no | comma-separated OAuth client ids (`cid` or `client_id`) whose tokens are accepted, e.g. `0oa1abc,0oa2def`; unset or empty: any client |
 //! | `JWT_GROUP_CLAIM` | no | the claim holding the groups, default `groups` |
 //! | `JWKS_URL` | no | where the issuer's keys are, default `{JWT_ISSUER}/v1/keys` |
+//! | `AUDIT_CONSOLE_CLIENT_ID` | no | the OAuth client id of the auditor console (`/audit/ui`, an Okta single-page app); unset: the console says it is not set up |
 //!
 //! [`SealerConfig`] (`sealer`): `AUDIT_TABLE_NAME`, `AUDIT_SEAL_KEY_IDS` (the first signs:
 //! `kms:Sign`; all need `kms:GetPublicKey`), `AUDIT_MAC_KEY_IDS` (for the daily
@@ -61,6 +62,8 @@ pub struct AuditConfig {
     pub jwt_group_claim: Option<String>,
     /// The key set's URL, when not `{issuer}/v1/keys`.
     pub jwks_url: Option<String>,
+    /// The auditor console's OAuth client id, when it is set up.
+    pub console_client_id: Option<String>,
 }
 
 /// The configuration of the `sealer` function.
@@ -187,6 +190,16 @@ impl AuditConfig {
                 "expected client ids separated by commas",
             ));
         }
+        let console_client_id = get("AUDIT_CONSOLE_CLIENT_ID");
+        if console_client_id
+            .as_deref()
+            .is_some_and(|id| id.contains(char::is_whitespace) || id.contains(','))
+        {
+            return Err(ConfigError::Invalid(
+                "AUDIT_CONSOLE_CLIENT_ID",
+                "expected one client id, without spaces",
+            ));
+        }
         Ok(Self {
             table_name: required("AUDIT_TABLE_NAME")?,
             mac_key_ids: id_list(get("AUDIT_MAC_KEY_IDS"), "AUDIT_MAC_KEY_IDS")?,
@@ -200,6 +213,7 @@ impl AuditConfig {
             jwt_allowed_client_ids,
             jwt_group_claim: get("JWT_GROUP_CLAIM"),
             jwks_url,
+            console_client_id,
         })
     }
 }
@@ -261,9 +275,31 @@ mod tests {
         let config = config(&REQUIRED).unwrap();
         assert_eq!(config.table_name, "scimgw-audit");
         assert_eq!((config.jwks_url, config.jwt_group_claim), (None, None));
+        assert_eq!(config.console_client_id, None);
         assert_eq!(config.mac_key_ids, [MAC_KEY]);
         assert_eq!(config.jwt_required_scope, "scimgw.audit.read");
         assert!(config.jwt_allowed_client_ids.is_empty(), "any client");
+    }
+
+    #[test]
+    fn the_console_client_id_is_one_id() {
+        let mut pairs = REQUIRED.to_vec();
+        pairs.push(("AUDIT_CONSOLE_CLIENT_ID", " 0oa1console "));
+        assert_eq!(
+            config(&pairs).unwrap().console_client_id.as_deref(),
+            Some("0oa1console")
+        );
+        for bad in ["0oa1,0oa2", "two ids"] {
+            let mut pairs = REQUIRED.to_vec();
+            pairs.push(("AUDIT_CONSOLE_CLIENT_ID", bad));
+            assert!(
+                matches!(
+                    config(&pairs),
+                    Err(ConfigError::Invalid("AUDIT_CONSOLE_CLIENT_ID", _))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -906,3 +906,89 @@ async fn a_read_that_cannot_be_noted_hands_out_nothing_and_asks_to_retry() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_console_is_served_without_a_token_under_a_strict_policy_and_reads_are_not_noted() {
+    // Arrange: an app whose console signs in against an Okta issuer.
+    let store = Arc::new(
+        InMemoryAuditStore::ephemeral(Arc::new(SystemClock), time::Duration::days(400)).unwrap(),
+    );
+    let notes = Arc::new(InMemoryReadNotes::new());
+    let app = AuditApp::new(
+        store,
+        Arc::new(StaticAccessTokenVerifier::new()),
+        notes.clone(),
+    )
+    .with_console(ConsoleConfig {
+        issuer: "https://example.okta.com/oauth2/aus1".into(),
+        client_id: Some("0oa1console".into()),
+        scope: "scimgw.audit.read".into(),
+    });
+    let router = audit_router(Arc::new(app));
+    let unset = fixture(vec![]).await.router;
+
+    // Act
+    let page = call(&router, Method::GET, "/audit/ui", None, None).await;
+    let staged = call(
+        &router,
+        Method::GET,
+        "/prod/audit/ui/console.js",
+        None,
+        None,
+    )
+    .await;
+    let config = call(&router, Method::GET, "/audit/ui/config.json", None, None).await;
+    let slash = call(&router, Method::GET, "/audit/ui/", None, None).await;
+    let unknown = call(&router, Method::GET, "/audit/ui/other.js", None, None).await;
+    let records = call(&router, Method::GET, "/audit/records", None, None).await;
+    let not_set_up = call(&unset, Method::GET, "/audit/ui/config.json", None, None).await;
+
+    // Assert
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.text.contains("<script src=\"ui/console.js\""),
+        "{}",
+        page.text
+    );
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert_eq!(
+        csp,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self' https://example.okta.com; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    );
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(staged.status, StatusCode::OK, "behind a stage too");
+    assert!(
+        staged.headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        config.json(),
+        serde_json::json!({
+            "issuer": "https://example.okta.com/oauth2/aus1",
+            "client_id": "0oa1console",
+            "scope": "openid scimgw.audit.read",
+        })
+    );
+    assert_eq!(slash.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(slash.headers["location"], "../ui");
+    // Anything else under /audit stays behind authentication.
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(records.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(not_set_up.json()["client_id"], Value::Null);
+    let csp = not_set_up.headers["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+    assert!(notes.notes().is_empty(), "serving the page reads no record");
+}
