@@ -84,6 +84,12 @@ impl<R> MemoryLedger<R> {
         self.items().records.values().cloned().collect()
     }
 
+    /// Calls `visit` with every record item, in chain and seq order, without copying
+    /// them (the items stay locked meanwhile: `visit` must not call back in).
+    pub fn visit_records(&self, mut visit: impl FnMut(&RawRecord)) {
+        self.items().records.values().for_each(&mut visit);
+    }
+
     /// Changes the stored items directly, as an attacker with table access could.
     #[cfg(any(test, feature = "test-util"))]
     pub fn tamper<T>(&self, change: impl FnOnce(&mut MemoryItems) -> T) -> T {

@@ -327,3 +327,51 @@ mod query {
         ));
     }
 }
+
+#[tokio::test]
+async fn a_page_of_a_100_000_record_trail_parses_each_record_once() {
+    // Arrange: 100 000 records of 1 000 users in one hour; the first query parses them.
+    let fx = Fixture::new();
+    for i in 0..100_000u32 {
+        let at = fx.clock.now();
+        fx.store
+            .ledger()
+            .append_stored(record(i % 1_000, at))
+            .await
+            .unwrap();
+        fx.clock.advance(Duration::milliseconds(30));
+    }
+    let query = AuditQuery {
+        target: Some("u-7".into()),
+        limit: 50,
+        ..AuditQuery::default()
+    };
+    let started = std::time::Instant::now();
+    let cold = fx.store.query(&query).await.unwrap();
+    let cold_time = started.elapsed();
+
+    // Act
+    let started = std::time::Instant::now();
+    let warm = fx.store.query(&query).await.unwrap();
+    let warm_time = started.elapsed();
+
+    // Assert: user 7's first 50 of 100 records in time order, a cursor to the rest, the
+    // same again, and the second page of the trail far cheaper than the first.
+    assert_eq!(warm.records, cold.records);
+    assert_eq!(warm.records.len(), 50);
+    assert!(
+        warm.records
+            .iter()
+            .all(|r| r.record.subject.target_id.as_deref() == Some("u-7"))
+    );
+    assert!(
+        warm.records
+            .windows(2)
+            .all(|w| w[0].record.time < w[1].record.time)
+    );
+    assert!(warm.next_cursor.is_some());
+    assert!(
+        warm_time * 4 < cold_time,
+        "warm {warm_time:?}, cold {cold_time:?}"
+    );
+}
