@@ -224,7 +224,10 @@ impl Document {
                 if name.trim().is_empty() || name.chars().count() > 64 {
                     push(format!("{at}.name"), "1 to 64 characters".into());
                 } else if !names.insert(name.as_str()) {
-                    push(format!("{at}.name"), format!("\"{name}\" names another grant too"));
+                    push(
+                        format!("{at}.name"),
+                        format!("\"{name}\" names another grant too"),
+                    );
                 }
             }
             match &grant.group {
@@ -246,7 +249,11 @@ impl Document {
                     "names no permission set".into(),
                 );
             }
-            check_len(&mut push, &format!("{at}.permission_sets"), grant.permission_sets.len());
+            check_len(
+                &mut push,
+                &format!("{at}.permission_sets"),
+                grant.permission_sets.len(),
+            );
             for (j, ps) in grant.permission_sets.iter().enumerate() {
                 if !is_permission_set_ref(ps) {
                     push(
@@ -342,14 +349,19 @@ pub fn is_ou_id(id: &str) -> bool {
     let Some((root, ou)) = rest.split_once('-') else {
         return false;
     };
-    let lower = |s: &str| s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let lower = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
     (4..=32).contains(&root.len()) && (8..=32).contains(&ou.len()) && lower(root) && lower(ou)
 }
 
 /// Whether `id` reads as a root id: `r-` then 4-32 lowercase letters or digits.
 pub fn is_root_id(id: &str) -> bool {
     id.strip_prefix("r-").is_some_and(|r| {
-        (4..=32).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        (4..=32).contains(&r.len())
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     })
 }
 

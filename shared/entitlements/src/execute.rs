@@ -65,8 +65,11 @@ pub enum ApiError {
 pub trait AssignmentApi: Send + Sync {
     /// Starts creating (or deleting) an assignment; answers the request id to poll, and
     /// the status the start call reported.
-    async fn start(&self, kind: OpKind, assignment: &Assignment)
-    -> Result<(String, OpStatus), ApiError>;
+    async fn start(
+        &self,
+        kind: OpKind,
+        assignment: &Assignment,
+    ) -> Result<(String, OpStatus), ApiError>;
     /// The status of a started operation.
     async fn status(&self, kind: OpKind, request_id: &str) -> Result<OpStatus, ApiError>;
 }
@@ -298,7 +301,8 @@ mod tests {
             if !in_flight.insert(a.account_id.clone()) {
                 self.overlap_on_an_account.fetch_add(1, Ordering::SeqCst);
             }
-            self.most_in_flight.fetch_max(in_flight.len(), Ordering::SeqCst);
+            self.most_in_flight
+                .fetch_max(in_flight.len(), Ordering::SeqCst);
             let id = format!("req-{n}");
             self.polls
                 .lock()

@@ -8,20 +8,24 @@
 //! - [`plan`]: the plan (assignments to create and delete, each with its reason), its
 //!   safety rules and its id;
 //! - [`execute`]: the executor that applies a plan within Identity Center's limits;
+//! - [`apply`]: a plan applied: the executor, then the ledger and one audit record per
+//!   operation;
 //! - [`ledger`]: the port of the set of assignments this gateway manages.
 //!
 //! No AWS SDK: the readers and the SSO Admin calls are in `aws_adapters`.
 
+pub mod apply;
 pub mod document;
 pub mod execute;
 pub mod ledger;
 pub mod plan;
 pub mod state;
 
-pub use document::{Document, GroupRef, Grant, Invalid, Problem, Scope};
+pub use apply::{Applier, Report, apply};
+pub use document::{Document, Grant, GroupRef, Invalid, Problem, Scope};
 pub use execute::{ApiError, AssignmentApi, Limits, OpKind, OpResult, OpStatus, Outcome, execute};
 pub use ledger::{InMemoryLedger, LedgerError, ManagedLedger};
-pub use plan::{Change, Plan, Refusal, Safety, plan};
+pub use plan::{Change, Plan, Refusal, Safety, import, plan};
 pub use state::{
     Account, Assignment, DirectoryGroup, IdentityCenter, Observed, OrgUnit, Organization,
     PermissionSet, Via,

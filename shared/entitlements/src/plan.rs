@@ -183,7 +183,9 @@ pub fn plan(
         let accounts = org.resolve(&grant.scope, &grant.exclude);
         for reference in &grant.permission_sets {
             let arn = if is_permission_set_arn(reference) {
-                ps_name.contains_key(reference.as_str()).then(|| reference.clone())
+                ps_name
+                    .contains_key(reference.as_str())
+                    .then(|| reference.clone())
             } else {
                 ic.permission_sets
                     .iter()
@@ -213,11 +215,15 @@ pub fn plan(
         let group = group_by_id.get(assignment.group_id.as_str());
         Change {
             assignment: assignment.clone(),
-            group_name: group.map_or_else(|| assignment.group_id.clone(), |g| g.display_name.clone()),
+            group_name: group
+                .map_or_else(|| assignment.group_id.clone(), |g| g.display_name.clone()),
             okta_group_id: group.and_then(|g| g.external_id.clone()),
             permission_set_name: ps_name
                 .get(assignment.permission_set_arn.as_str())
-                .map_or_else(|| assignment.permission_set_arn.clone(), |n| (*n).to_owned()),
+                .map_or_else(
+                    || assignment.permission_set_arn.clone(),
+                    |n| (*n).to_owned(),
+                ),
             reason,
         }
     };
@@ -286,6 +292,70 @@ pub fn plan(
     plan
 }
 
+/// A document claiming the assignments that exist now (`scimgw entitlements import`):
+/// one grant per group and permission set, scoped to its accounts, for each group
+/// `include` accepts (by default the groups Okta pushes). Applied, its plan creates and
+/// deletes nothing and adopts every one of them as managed.
+pub fn import(
+    observed: &Observed,
+    include: impl Fn(&crate::state::DirectoryGroup) -> bool,
+) -> Document {
+    let ic = &observed.identity_center;
+    let groups: HashMap<&str, &crate::state::DirectoryGroup> =
+        ic.groups.iter().map(|g| (g.id.as_str(), g)).collect();
+    let mut by_pair: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    for a in &ic.assignments {
+        if groups.get(a.group_id.as_str()).is_some_and(|g| include(g)) {
+            by_pair
+                .entry((a.group_id.as_str(), a.permission_set_arn.as_str()))
+                .or_default()
+                .push(a.account_id.clone());
+        }
+    }
+    let grants = by_pair
+        .into_iter()
+        .filter_map(|((group_id, arn), mut accounts)| {
+            let group = groups.get(group_id)?;
+            let group_ref = match &group.external_id {
+                Some(id) if crate::document::is_okta_group_id(id) => GroupRef::OktaId(id.clone()),
+                _ => GroupRef::Name(group.display_name.clone()),
+            };
+            // By name when the name is unique, so the document reads as people write it.
+            let named = ic
+                .permission_sets
+                .iter()
+                .find(|p| p.arn == arn)
+                .map(|p| &p.name);
+            let permission_set = match named {
+                Some(name)
+                    if ic
+                        .permission_sets
+                        .iter()
+                        .filter(|q| q.name == *name)
+                        .count()
+                        == 1 =>
+                {
+                    name.clone()
+                }
+                _ => arn.to_owned(),
+            };
+            accounts.sort();
+            accounts.dedup();
+            Some(crate::document::Grant {
+                name: None,
+                group: group_ref,
+                permission_sets: vec![permission_set],
+                scope: crate::document::Scope {
+                    accounts,
+                    ..Default::default()
+                },
+                exclude: Default::default(),
+            })
+        })
+        .collect();
+    Document { grants }
+}
+
 fn reason(label: &str, via: &Via) -> String {
     format!("{label}: {via}")
 }
@@ -296,8 +366,17 @@ pub fn plan_id(plan: &Plan) -> String {
     let mut hash = Sha256::new();
     hash.update(plan.document_version.as_bytes());
     for (tag, list) in [
-        ("create", plan.create.iter().map(|c| &c.assignment).collect::<Vec<_>>()),
-        ("delete", plan.delete.iter().map(|c| &c.assignment).collect()),
+        (
+            "create",
+            plan.create
+                .iter()
+                .map(|c| &c.assignment)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "delete",
+            plan.delete.iter().map(|c| &c.assignment).collect(),
+        ),
         ("adopt", plan.adopt.iter().collect()),
         ("forget", plan.forget.iter().collect()),
     ] {
@@ -324,7 +403,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::state::{Account, DirectoryGroup, IdentityCenter, OrgUnit, Organization, PermissionSet};
+    use crate::state::{
+        Account, DirectoryGroup, IdentityCenter, OrgUnit, Organization, PermissionSet,
+    };
 
     const ADMINS: &str = "00gadmins00000000000";
     const ADMIN_PS: &str = "arn:aws:sso:::permissionSet/ssoins-1/ps-admin";
@@ -350,7 +431,12 @@ mod tests {
                     .map(|i| Account {
                         id: format!("{:012}", i + 1),
                         name: format!("acct{i}"),
-                        parent_id: if i % 2 == 0 { "ou-root-apps0000" } else { "r-root" }.into(),
+                        parent_id: if i % 2 == 0 {
+                            "ou-root-apps0000"
+                        } else {
+                            "r-root"
+                        }
+                        .into(),
                         tags: BTreeMap::new(),
                     })
                     .collect(),
@@ -423,7 +509,10 @@ mod tests {
             .map(|c| c.assignment.account_id.as_str())
             .collect();
         assert_eq!(accounts, ["000000000001", "000000000003"]);
-        assert_eq!(plan.create[0].reason, "grant \"prod\": ou ou-root-prod0000 (recursive)");
+        assert_eq!(
+            plan.create[0].reason,
+            "grant \"prod\": ou ou-root-prod0000 (recursive)"
+        );
         assert_eq!(plan.create[0].okta_group_id.as_deref(), Some(ADMINS));
         assert!(plan.delete.is_empty() && plan.unresolved.is_empty());
     }

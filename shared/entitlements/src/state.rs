@@ -122,7 +122,7 @@ impl Organization {
 
 /// Why `account` is in `scope`, or `None` when it is not.
 fn matches(account: &Account, ancestors: &HashMap<&str, Vec<&str>>, scope: &Scope) -> Option<Via> {
-    if scope.accounts.iter().any(|id| *id == account.id) {
+    if scope.accounts.contains(&account.id) {
         return Some(Via::Account(account.id.clone()));
     }
     if let Some(ou) = scope.ous_direct.iter().find(|ou| **ou == account.parent_id) {
@@ -238,7 +238,10 @@ mod tests {
             id: id.into(),
             name: id.into(),
             parent_id: parent.into(),
-            tags: tags.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
         };
         Organization {
             root_id: "r-root".into(),
@@ -250,7 +253,11 @@ mod tests {
             accounts: vec![
                 account("000000000000", "r-root", &[]),
                 account("111111111111", "ou-root-aaaaaaaa", &[("env", "prod")]),
-                account("222222222222", "ou-root-bbbbbbbb", &[("env", "prod"), ("pci", "yes")]),
+                account(
+                    "222222222222",
+                    "ou-root-bbbbbbbb",
+                    &[("env", "prod"), ("pci", "yes")],
+                ),
                 account("333333333333", "ou-root-cccccccc", &[("env", "dev")]),
             ],
         }
@@ -278,10 +285,7 @@ mod tests {
             ["111111111111"]
         );
         let resolved = org.resolve(&scope(&["ou-root-aaaaaaaa"], &[]), &none);
-        assert_eq!(
-            resolved["333333333333"],
-            Via::Ou("ou-root-aaaaaaaa".into())
-        );
+        assert_eq!(resolved["333333333333"], Via::Ou("ou-root-aaaaaaaa".into()));
     }
 
     #[test]
