@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use aws_adapters::dynamodb_mirror::create_table as create_state_table;
 use aws_adapters::{DynamoDbEventLedger, SqsDeadLetterQueue};
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use gateway::SystemClock;
 use gateway::ports::events::{DeadLetterQueue, EventLedger, EventState, QueuedEvent};
@@ -156,21 +155,7 @@ fn lines(output: &Output) -> Vec<Value> {
 
 /// The audit records in the table, as their canonical JSON.
 async fn audit_records(place: &Place) -> Vec<Value> {
-    let items = place
-        .ddb
-        .scan()
-        .table_name(&place.audit_table)
-        .send()
-        .await
-        .unwrap();
-    items
-        .items()
-        .iter()
-        .filter_map(|item| match item.get("record") {
-            Some(AttributeValue::S(json)) => serde_json::from_str(json).ok(),
-            _ => None,
-        })
-        .collect()
+    crate::audit_records(&place.ddb, &place.audit_table).await
 }
 
 #[tokio::test]

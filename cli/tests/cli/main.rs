@@ -9,8 +9,24 @@ mod audit;
 mod dev_process;
 mod docs_commands;
 mod doctor;
+mod entitlements;
 mod events;
 mod rules;
 mod soak;
 mod sync;
 mod tamper;
+
+/// The audit records in `table`, as their canonical JSON (each item's `record`).
+async fn audit_records(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<serde_json::Value> {
+    let items = ddb.scan().table_name(table).send().await.unwrap();
+    items
+        .items()
+        .iter()
+        .filter_map(|item| match item.get("record") {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(json)) => {
+                serde_json::from_str(json).ok()
+            }
+            _ => None,
+        })
+        .collect()
+}
