@@ -26,9 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
+use aws_adapters::DynamoDbRuleStore;
 use aws_adapters::entitlements_aws::{AwsEntitlements, DynamoDbManagedLedger};
-use aws_adapters::kms_audit_keys::writer_powers;
-use aws_adapters::{DynamoDbAuditLog, DynamoDbRuleStore};
 use clap::{Args, Subcommand, ValueEnum};
 use entitlements::{Applier, Document, Limits, Observed, OpResult, Plan, Safety};
 use gateway::SystemClock;
@@ -36,7 +35,8 @@ use gateway::rule_store::{RuleStore, RuleVersion, document_sha256};
 use serde::Deserialize;
 
 use crate::rules::{
-    ApplyArgs, Checked, FileArgs, Kind, RollbackArgs, ValidateArgs, one_line, shown, store_error,
+    ApplyArgs, Checked, FileArgs, Kind, RollbackArgs, ValidateArgs, one_line, plural, shown,
+    store_error,
 };
 
 /// Exit code: the command could not run.
@@ -58,13 +58,13 @@ fn check(text: &str) -> Checked {
     match Document::load(text) {
         Ok(document) => Checked {
             valid: true,
-            summary: format!("valid ({} grants)", document.grants.len()),
+            summary: format!("valid ({})", plural(document.grants.len(), "grant")),
             problems: Vec::new(),
             json: serde_json::json!([]),
         },
         Err(invalid) => Checked {
             valid: false,
-            summary: format!("invalid: {} problems", invalid.problems.len()),
+            summary: format!("invalid: {}", plural(invalid.problems.len(), "problem")),
             problems: invalid.problems.iter().map(ToString::to_string).collect(),
             json: serde_json::to_value(&invalid.problems).unwrap_or_default(),
         },
@@ -278,7 +278,8 @@ async fn execute(
     }
     let place = resolve(args.place)?;
     let aws =
-        crate::rules::sdk_config(place.aws_endpoint.as_deref(), place.region.as_deref()).await?;
+        crate::audit::table::aws_config(place.aws_endpoint.as_deref(), place.region.as_deref())
+            .await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let store =
         || -> anyhow::Result<DynamoDbRuleStore> {
@@ -550,15 +551,7 @@ async fn apply_plan(
         )?;
         return Ok(REFUSED);
     }
-    let audit = DynamoDbAuditLog::new(
-        aws_sdk_dynamodb::Client::new(aws),
-        audit_table.clone(),
-        writer_powers(&aws_sdk_kms::Client::new(aws), mac_key),
-        Arc::new(SystemClock),
-        time::Duration::days(
-            i64::try_from(edge::config::DEFAULT_AUDIT_RETENTION_DAYS).unwrap_or(i64::MAX / 86_400),
-        ),
-    );
+    let audit = crate::events::audit_writer(aws, audit_table, mac_key);
     let applier = Applier {
         credential: crate::events::operator(),
     };

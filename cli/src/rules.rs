@@ -33,7 +33,6 @@ use std::time::Duration;
 use ::rules::{RuleSet, SkipReason, read_back_attribute};
 use anyhow::{Context as _, anyhow, bail};
 use aws_adapters::DynamoDbRuleStore;
-use aws_config::{BehaviorVersion, Region};
 use clap::{Args, Subcommand, ValueEnum};
 use gateway::SystemClock;
 use gateway::rule_store::{
@@ -238,31 +237,15 @@ pub(crate) async fn open_store(store: &StoreArgs) -> anyhow::Result<DynamoDbRule
             "say which table holds the rule sets: --table NAME (the stack's StateTableName \
              output) or SCIMGW_STATE_TABLE",
         )?;
-    let aws = sdk_config(store.aws_endpoint.as_deref(), store.region.as_deref()).await?;
+    let aws =
+        crate::audit::table::aws_config(store.aws_endpoint.as_deref(), store.region.as_deref())
+            .await?;
     Ok(DynamoDbRuleStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
         table,
         Arc::new(SystemClock),
     )
     .with_timeout(STORE_TIMEOUT))
-}
-
-/// The AWS configuration from the default chain, at `endpoint` (a local emulator) and in
-/// `region` when given (also `scimgw entitlements`').
-pub(crate) async fn sdk_config(
-    endpoint: Option<&str>,
-    region: Option<&str>,
-) -> anyhow::Result<aws_config::SdkConfig> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(endpoint) = endpoint {
-        reqwest::Url::parse(endpoint)
-            .with_context(|| format!("--aws-endpoint {endpoint}: not a URL"))?;
-        loader = loader.endpoint_url(endpoint);
-    }
-    if let Some(region) = region {
-        loader = loader.region(Region::new(region.to_owned()));
-    }
-    Ok(loader.load().await)
 }
 
 /// Runs one command against `store` (present for every command that
@@ -311,7 +294,7 @@ pub(crate) fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {

@@ -5,10 +5,10 @@
 //! - [`document`]: the document and its validation;
 //! - [`state`]: what a plan is computed from (the organization, Identity Center's groups,
 //!   permission sets and assignments) and how a scope resolves over the OU tree;
-//! - [`plan`]: the plan (assignments to create and delete, each with its reason), its
+//! - [`mod@plan`]: the plan (assignments to create and delete, each with its reason), its
 //!   safety rules and its id;
-//! - [`execute`]: the executor that applies a plan within Identity Center's limits;
-//! - [`apply`]: a plan applied: the executor, then the ledger and one audit record per
+//! - [`mod@execute`]: the executor that applies a plan within Identity Center's limits;
+//! - [`mod@apply`]: a plan applied: the executor, then the ledger and one audit record per
 //!   operation;
 //! - [`ledger`]: the port of the set of assignments this gateway manages.
 //!
