@@ -78,15 +78,7 @@ async fn place() -> Place {
     aws_adapters::dynamodb_mirror::create_table(&ddb, &state_table)
         .await
         .unwrap();
-    let audit_table = test_services::unique_name("cli-ent-audit");
-    aws_adapters::dynamodb_audit::create_table(&ddb, &audit_table)
-        .await
-        .unwrap();
-    let audit_key =
-        aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&config), &audit_table)
-            .await
-            .unwrap()
-            .mac;
+    let (audit_table, audit_key) = crate::audit_table_with_key(&config, "cli-ent-audit").await;
     let orgs = aws_sdk_organizations::Client::new(&config);
     orgs.create_organization()
         .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)

@@ -63,16 +63,8 @@ async fn place() -> Place {
         .to_owned();
     let state_table = test_services::unique_name("cli-events-state");
     create_state_table(&ddb, &state_table).await.unwrap();
-    let audit_table = test_services::unique_name("cli-events-audit");
-    aws_adapters::dynamodb_audit::create_table(&ddb, &audit_table)
-        .await
-        .unwrap();
-    // The audit trail's HMAC key in moto's KMS: replays and discards are MACed with it.
-    let audit_key =
-        aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&config), &audit_table)
-            .await
-            .unwrap()
-            .mac;
+    // Replays and discards are MACed with the audit trail's key.
+    let (audit_table, audit_key) = crate::audit_table_with_key(&config, "cli-events-audit").await;
     let ledger = DynamoDbEventLedger::new(ddb.clone(), state_table.clone(), Arc::new(SystemClock));
     for (n, user) in ["00u1", "00u2", "00u3"].iter().enumerate() {
         let event = queued(&format!("dead-{n}"), user);
