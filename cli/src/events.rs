@@ -155,16 +155,7 @@ async fn open(place: &PlaceArgs, needs_audit: bool) -> anyhow::Result<Tools> {
         .as_ref()
         .map(|t| DynamoDbEventLedger::new(dynamodb.clone(), t.clone(), Arc::new(SystemClock)));
     let audit = match (&place.audit_table, &place.audit_mac_key) {
-        (Some(table), Some(mac_key)) => Some(DynamoDbAuditLog::new(
-            dynamodb,
-            table.clone(),
-            writer_powers(&aws_sdk_kms::Client::new(&aws), mac_key),
-            Arc::new(SystemClock),
-            time::Duration::days(
-                i64::try_from(edge::config::DEFAULT_AUDIT_RETENTION_DAYS)
-                    .unwrap_or(i64::MAX / 86_400),
-            ),
-        )),
+        (Some(table), Some(mac_key)) => Some(audit_writer(&aws, table, mac_key)),
         (None, None) if !needs_audit => None,
         _ => anyhow::bail!(
             "replays and discards are recorded in the audit trail: give --audit-table NAME \
@@ -177,6 +168,24 @@ async fn open(place: &PlaceArgs, needs_audit: bool) -> anyhow::Result<Tools> {
         ledger,
         audit,
     })
+}
+
+/// The audit table `table` as a writer of admin records, MACed with `mac_key` (also
+/// `scimgw entitlements`').
+pub(crate) fn audit_writer(
+    aws: &aws_config::SdkConfig,
+    table: &str,
+    mac_key: &str,
+) -> DynamoDbAuditLog {
+    DynamoDbAuditLog::new(
+        aws_sdk_dynamodb::Client::new(aws),
+        table.to_owned(),
+        writer_powers(&aws_sdk_kms::Client::new(aws), mac_key),
+        Arc::new(SystemClock),
+        time::Duration::days(
+            i64::try_from(edge::config::DEFAULT_AUDIT_RETENTION_DAYS).unwrap_or(i64::MAX / 86_400),
+        ),
+    )
 }
 
 async fn run_inner(args: EventsArgs) -> anyhow::Result<ExitCode> {

@@ -9,6 +9,7 @@ mod dev_events;
 mod dev_oidc;
 mod doctor;
 mod emulator;
+mod entitlements;
 mod events;
 mod rules;
 mod sync;
@@ -41,6 +42,9 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Validate, test, apply, list and roll back mapping rule sets (in the state table).
     Rules(rules::RulesArgs),
+    /// Entitlements as code: which group gets which permission set on which accounts;
+    /// versioned documents, plan, apply, import.
+    Entitlements(entitlements::EntitlementsArgs),
     /// The Okta event path's dead-letter queue: list, replay, discard.
     Events(events::EventsArgs),
     /// Plan or apply the changes that make Identity Center match Okta.
@@ -70,6 +74,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Doctor(args) => Ok(doctor::run(args).await),
         Command::Audit(args) => Ok(audit::run(args).await),
         Command::Rules(args) => Ok(rules::run(args).await),
+        Command::Entitlements(args) => Ok(entitlements::run(args).await),
         Command::Events(args) => Ok(events::run(args).await),
         Command::Sync(args) => Ok(sync::run(args).await),
     }

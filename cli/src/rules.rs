@@ -30,10 +30,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::rules::{Invalid, Loaded, RuleSet, SkipReason, read_back_attribute};
+use ::rules::{RuleSet, SkipReason, read_back_attribute};
 use anyhow::{Context as _, anyhow, bail};
 use aws_adapters::DynamoDbRuleStore;
-use aws_config::{BehaviorVersion, Region};
 use clap::{Args, Subcommand, ValueEnum};
 use gateway::SystemClock;
 use gateway::rule_store::{
@@ -118,15 +117,15 @@ impl RulesCommand {
 }
 
 #[derive(Debug, Clone, Args)]
-struct FileArgs {
-    /// The rule-set document (YAML).
+pub(crate) struct FileArgs {
+    /// The document (YAML).
     #[arg(value_name = "FILE")]
-    file: PathBuf,
+    pub(crate) file: PathBuf,
 }
 
 /// How `validate` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ValidateFormat {
+pub(crate) enum ValidateFormat {
     /// A summary line and one line per problem.
     Text,
     /// `{"file": …, "valid": …, "problems": […]}`.
@@ -134,7 +133,7 @@ enum ValidateFormat {
 }
 
 #[derive(Debug, Clone, Args)]
-struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     #[command(flatten)]
     file: FileArgs,
     /// Output format.
@@ -145,25 +144,25 @@ struct ValidateArgs {
 /// Who acts, for the history: `--author`, else `SCIMGW_RULES_AUTHOR`, else the login
 /// name (`USER`, `LOGNAME`).
 #[derive(Debug, Clone, Default, Args)]
-struct AuthorArgs {
+pub(crate) struct AuthorArgs {
     /// Who applies (recorded in the history; default: your login name).
     #[arg(long, env = "SCIMGW_RULES_AUTHOR", value_name = "NAME")]
-    author: Option<String>,
+    pub(crate) author: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
-struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     #[command(flatten)]
-    file: FileArgs,
+    pub(crate) file: FileArgs,
     /// Why, in a line (recorded with the version).
     #[arg(long, value_name = "TEXT")]
-    note: Option<String>,
+    pub(crate) note: Option<String>,
     #[command(flatten)]
-    author: AuthorArgs,
+    pub(crate) author: AuthorArgs,
 }
 
 #[derive(Debug, Clone, Args)]
-struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     /// The version to make active, e.g. `v3` (see `scimgw rules list`).
     #[arg(value_name = "VERSION")]
     version: RuleVersion,
@@ -238,16 +237,9 @@ pub(crate) async fn open_store(store: &StoreArgs) -> anyhow::Result<DynamoDbRule
             "say which table holds the rule sets: --table NAME (the stack's StateTableName \
              output) or SCIMGW_STATE_TABLE",
         )?;
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(endpoint) = &store.aws_endpoint {
-        reqwest::Url::parse(endpoint)
-            .with_context(|| format!("--aws-endpoint {endpoint}: not a URL"))?;
-        loader = loader.endpoint_url(endpoint);
-    }
-    if let Some(region) = &store.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    let aws = loader.load().await;
+    let aws =
+        crate::audit::table::aws_config(store.aws_endpoint.as_deref(), store.region.as_deref())
+            .await?;
     Ok(DynamoDbRuleStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
         table,
@@ -267,12 +259,12 @@ async fn execute(
 ) -> anyhow::Result<u8> {
     let store = || store.context("this command needs the rule store: give --table");
     match command {
-        RulesCommand::Validate(args) => validate(args, out),
-        RulesCommand::Diff(args) => diff(&args.file, store()?, out).await,
-        RulesCommand::Apply(args) => apply(args, store()?, out, err).await,
-        RulesCommand::List => list(store()?, out).await,
-        RulesCommand::History => history(store()?, out).await,
-        RulesCommand::Rollback(args) => rollback(args, store()?, out, err).await,
+        RulesCommand::Validate(args) => validate(&RULES, args, out),
+        RulesCommand::Diff(args) => diff(&RULES, &args.file, store()?, out).await,
+        RulesCommand::Apply(args) => apply(&RULES, args, store()?, out, err).await,
+        RulesCommand::List => list(&RULES, store()?, out).await,
+        RulesCommand::History => history(&RULES, store()?, out).await,
+        RulesCommand::Rollback(args) => rollback(&RULES, args, store()?, out, err).await,
         RulesCommand::Test(args) => test(args, out, err),
     }
 }
@@ -302,7 +294,7 @@ pub(crate) fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -332,11 +324,13 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 }
 
 /// A store error as the administrator should read it.
-fn store_error(error: RuleStoreError) -> anyhow::Error {
-    match error {
-        RuleStoreError::NotFound(version) => {
-            anyhow!("there is no rule set {version}; `scimgw rules list` shows the saved versions")
-        }
+pub(crate) fn store_error(kind: &Kind) -> impl Fn(RuleStoreError) -> anyhow::Error + '_ {
+    move |error| match error {
+        RuleStoreError::NotFound(version) => anyhow!(
+            "there is no {} {version}; `scimgw {} list` shows the saved versions",
+            kind.what,
+            kind.command
+        ),
         other => anyhow::Error::new(other),
     }
 }
@@ -352,54 +346,92 @@ fn author(args: &AuthorArgs) -> anyhow::Result<String> {
         .context("say who applies with --author NAME (or SCIMGW_RULES_AUTHOR)")
 }
 
-/// Prints what loading said: a summary line, then every problem (errors and warnings)
-/// on a line of its own, with its kind, rule, field and position.
-fn print_load(
-    label: &str,
-    result: &Result<Loaded, Invalid>,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let label = shown(label, false);
-    match result {
+/// A document as loading it says: whether it loads, a summary and every problem.
+pub(crate) struct Checked {
+    /// Whether it loads (warnings allowed).
+    pub(crate) valid: bool,
+    /// `valid (2 user rules, 1 group rule), 1 warning`, `invalid: 2 errors`.
+    pub(crate) summary: String,
+    /// Every problem (errors and warnings), one line each.
+    pub(crate) problems: Vec<String>,
+    /// The problems as `validate --format json` prints them.
+    pub(crate) json: Value,
+}
+
+/// What the versioned-document commands (validate, diff, apply, list, history,
+/// rollback) work on: rule sets here, entitlement documents in `scimgw entitlements`.
+pub(crate) struct Kind {
+    /// The subcommand: `rules`.
+    pub(crate) command: &'static str,
+    /// What a document is called: `rule set`.
+    pub(crate) what: &'static str,
+    /// What it means that no version is active.
+    pub(crate) none_active: &'static str,
+    /// Loads a document.
+    pub(crate) check: fn(&str) -> Checked,
+}
+
+/// Rule sets.
+const RULES: Kind = Kind {
+    command: "rules",
+    what: "rule set",
+    none_active: "the gateway applies no rules",
+    check: check_rules,
+};
+
+fn with_warnings(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "warning")),
+    }
+}
+
+/// A rule set loaded: its problems with their kind, rule, field and position.
+fn check_rules(document: &str) -> Checked {
+    match RuleSet::load(document) {
         Ok(loaded) => {
             let users = loaded.rule_set.rules(ResourceKind::User).len();
             let groups = loaded.rule_set.rules(ResourceKind::Group).len();
-            let warnings = match loaded.warnings.len() {
-                0 => String::new(),
-                n => format!(", {}", plural(n, "warning")),
-            };
-            writeln!(
-                out,
-                "{label}: valid ({}, {}){warnings}",
-                plural(users, "user rule"),
-                plural(groups, "group rule")
-            )?;
-            for warning in &loaded.warnings {
-                writeln!(out, "  {}", shown(&warning.to_string(), false))?;
+            Checked {
+                valid: true,
+                summary: format!(
+                    "valid ({}, {}){}",
+                    plural(users, "user rule"),
+                    plural(groups, "group rule"),
+                    with_warnings(loaded.warnings.len())
+                ),
+                problems: loaded.warnings.iter().map(ToString::to_string).collect(),
+                json: serde_json::to_value(&loaded.warnings).unwrap_or_default(),
             }
         }
         Err(invalid) => {
             let errors = invalid.errors().count();
-            let warnings = invalid.problems.len() - errors;
-            let warnings = match warnings {
-                0 => String::new(),
-                n => format!(", {}", plural(n, "warning")),
-            };
-            writeln!(
-                out,
-                "{label}: invalid: {}{warnings}",
-                plural(errors, "error")
-            )?;
-            for problem in &invalid.problems {
-                writeln!(out, "  {}", shown(&problem.to_string(), false))?;
+            Checked {
+                valid: false,
+                summary: format!(
+                    "invalid: {}{}",
+                    plural(errors, "error"),
+                    with_warnings(invalid.problems.len() - errors)
+                ),
+                problems: invalid.problems.iter().map(ToString::to_string).collect(),
+                json: serde_json::to_value(&invalid.problems).unwrap_or_default(),
             }
         }
+    }
+}
+
+/// Prints what loading said: a summary line, then every problem on a line of its own.
+fn print_load(label: &str, checked: &Checked, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{}: {}", shown(label, false), checked.summary)?;
+    for problem in &checked.problems {
+        writeln!(out, "  {}", shown(problem, false))?;
     }
     Ok(())
 }
 
 /// Says that the active set changed under an apply or a rollback; exit 1.
 async fn conflict(
+    kind: &Kind,
     store: &dyn RuleStore,
     expected: Option<RuleVersion>,
     what: &str,
@@ -411,11 +443,12 @@ async fn conflict(
         Err(_) => "the active version could not be read again".to_owned(),
     };
     let was = expected.map_or_else(|| "nothing".to_owned(), |v| v.to_string());
+    let (command, kind) = (kind.command, kind.what);
     writeln!(
         err,
-        "scimgw rules: another admin applied a rule set meanwhile ({now}; {was} was active when \
-         this command read it): {what}. Review with `scimgw rules list` and `scimgw rules \
-         diff`, then try again."
+        "scimgw {command}: another admin applied a {kind} meanwhile ({now}; {was} was active \
+         when this command read it): {what}. Review with `scimgw {command} list` and `scimgw \
+         {command} diff`, then try again."
     )?;
     Ok(REFUSED)
 }
@@ -423,39 +456,45 @@ async fn conflict(
 // ---------------------------------------------------------------------------------------
 // The commands
 
-fn validate(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn validate(
+    kind: &Kind,
+    args: &ValidateArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let path = &args.file.file;
     let document = read_text(path)?;
-    let result = RuleSet::load(&document);
+    let result = (kind.check)(&document);
     match args.format {
         ValidateFormat::Text => print_load(&path.display().to_string(), &result, out)?,
         ValidateFormat::Json => {
-            let (valid, problems) = match &result {
-                Ok(loaded) => (true, &loaded.warnings),
-                Err(invalid) => (false, &invalid.problems),
-            };
             let report = serde_json::json!({
                 "file": path.display().to_string(),
-                "valid": valid,
-                "problems": problems,
+                "valid": result.valid,
+                "problems": result.json,
             });
             serde_json::to_writer_pretty(&mut *out, &report)?;
             writeln!(out)?;
         }
     }
-    Ok(if result.is_ok() { DONE } else { REFUSED })
+    Ok(if result.valid { DONE } else { REFUSED })
 }
 
-async fn diff(path: &Path, store: &dyn RuleStore, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) async fn diff(
+    kind: &Kind,
+    path: &Path,
+    store: &dyn RuleStore,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let document = read_text(path)?;
-    let result = RuleSet::load(&document);
-    let active = store.active().await.map_err(store_error)?;
+    let result = (kind.check)(&document);
+    let active = store.active().await.map_err(store_error(kind))?;
     let label = path.display().to_string();
     match &active {
         Some(active) if active.document == document => writeln!(
             out,
-            "{}: the same as the active rule set {}",
+            "{}: the same as the active {} {}",
             shown(&label, false),
+            kind.what,
             active.version
         )?,
         _ => {
@@ -469,7 +508,7 @@ async fn diff(path: &Path, store: &dyn RuleStore, out: &mut dyn Write) -> anyhow
                         active.author
                     ),
                 ),
-                None => ("", "(no active rule set)".to_owned()),
+                None => ("", format!("(no active {})", kind.what)),
             };
             let text = TextDiff::from_lines(old, document.as_str())
                 .unified_diff()
@@ -480,10 +519,11 @@ async fn diff(path: &Path, store: &dyn RuleStore, out: &mut dyn Write) -> anyhow
         }
     }
     print_load(&label, &result, out)?;
-    Ok(if result.is_ok() { DONE } else { REFUSED })
+    Ok(if result.valid { DONE } else { REFUSED })
 }
 
-async fn apply(
+pub(crate) async fn apply(
+    kind: &Kind,
     args: &ApplyArgs,
     store: &dyn RuleStore,
     out: &mut dyn Write,
@@ -493,25 +533,27 @@ async fn apply(
     let label = path.display().to_string();
     let author = author(&args.author)?;
     let document = read_text(path)?;
-    let result = RuleSet::load(&document);
+    let result = (kind.check)(&document);
     print_load(&label, &result, out)?;
-    if result.is_err() {
+    if !result.valid {
         writeln!(
             err,
-            "scimgw rules: refused: {} does not load; nothing was saved or activated",
+            "scimgw {}: refused: {} does not load; nothing was saved or activated",
+            kind.command,
             shown(&label, false)
         )?;
         return Ok(REFUSED);
     }
-    let active = store.active().await.map_err(store_error)?;
+    let active = store.active().await.map_err(store_error(kind))?;
     let expected = active.as_ref().map(|a| a.version);
     if let Some(active) = &active
         && active.sha256 == document_sha256(&document)
     {
         writeln!(
             out,
-            "no change: {} is the active rule set {} already",
+            "no change: {} is the active {} {} already",
             shown(&label, false),
+            kind.what,
             active.version
         )?;
         return Ok(DONE);
@@ -523,7 +565,7 @@ async fn apply(
             note: args.note.clone(),
         })
         .await
-        .map_err(store_error)?;
+        .map_err(store_error(kind))?;
     match store.activate(version, expected, &author).await {
         Ok(_) => {
             let was = expected.map_or_else(|| "nothing".to_owned(), |v| v.to_string());
@@ -532,21 +574,27 @@ async fn apply(
         }
         Err(RuleStoreError::Conflict { .. }) => {
             let what = format!("{version} was saved but not made active");
-            conflict(store, expected, &what, err).await
+            conflict(kind, store, expected, &what, err).await
         }
-        Err(other) => Err(store_error(other).context(format!(
-            "{version} was saved, but making it active failed (`scimgw rules history` says \
-             whether it is)"
+        Err(other) => Err(store_error(kind)(other).context(format!(
+            "{version} was saved, but making it active failed (`scimgw {} history` says \
+             whether it is)",
+            kind.command
         ))),
     }
 }
 
-async fn list(store: &dyn RuleStore, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let history = store.history().await.map_err(store_error)?;
+pub(crate) async fn list(
+    kind: &Kind,
+    store: &dyn RuleStore,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let history = store.history().await.map_err(store_error(kind))?;
     if history.versions.is_empty() {
         writeln!(
             out,
-            "no rule set has been saved yet (`scimgw rules apply FILE` saves and activates one)"
+            "no {} has been saved yet (`scimgw {} apply FILE` saves and activates one)",
+            kind.what, kind.command
         )?;
         return Ok(DONE);
     }
@@ -569,7 +617,7 @@ async fn list(store: &dyn RuleStore, out: &mut dyn Write) -> anyhow::Result<u8> 
     write_columns(&header, &rows, out)?;
     match active {
         Some(version) => writeln!(out, "* active: {version}")?,
-        None => writeln!(out, "no version is active (the gateway applies no rules)")?,
+        None => writeln!(out, "no version is active ({})", kind.none_active)?,
     }
     Ok(DONE)
 }
@@ -642,11 +690,15 @@ fn events(history: &RuleHistory) -> Vec<[String; 4]> {
     events.into_iter().map(|(_, _, _, row)| row).collect()
 }
 
-async fn history(store: &dyn RuleStore, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let history = store.history().await.map_err(store_error)?;
+pub(crate) async fn history(
+    kind: &Kind,
+    store: &dyn RuleStore,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let history = store.history().await.map_err(store_error(kind))?;
     let rows = events(&history);
     if rows.is_empty() {
-        writeln!(out, "no rule set has been saved yet")?;
+        writeln!(out, "no {} has been saved yet", kind.what)?;
         return Ok(DONE);
     }
     let header = ["TIME", "EVENT", "BY", ""].map(String::from);
@@ -654,7 +706,8 @@ async fn history(store: &dyn RuleStore, out: &mut dyn Write) -> anyhow::Result<u
     Ok(DONE)
 }
 
-async fn rollback(
+pub(crate) async fn rollback(
+    kind: &Kind,
     args: &RollbackArgs,
     store: &dyn RuleStore,
     out: &mut dyn Write,
@@ -665,22 +718,23 @@ async fn rollback(
     let target = store
         .get(version)
         .await
-        .map_err(store_error)?
-        .ok_or_else(|| store_error(RuleStoreError::NotFound(version)))?;
-    let result = RuleSet::load(&target.document);
-    if result.is_err() {
+        .map_err(store_error(kind))?
+        .ok_or_else(|| store_error(kind)(RuleStoreError::NotFound(version)))?;
+    let result = (kind.check)(&target.document);
+    if !result.valid {
         print_load(&version.to_string(), &result, out)?;
         writeln!(
             err,
-            "scimgw rules: refused: {version} does not load with this scimgw's rules; nothing \
-             changed"
+            "scimgw {}: refused: {version} does not load with this scimgw's {}s; nothing \
+             changed",
+            kind.command, kind.what
         )?;
         return Ok(REFUSED);
     }
     let active = store
         .active()
         .await
-        .map_err(store_error)?
+        .map_err(store_error(kind))?
         .map(|a| a.version);
     if active == Some(version) {
         writeln!(out, "{version} is active already; nothing changed")?;
@@ -694,9 +748,9 @@ async fn rollback(
         }
         Err(RuleStoreError::Conflict { .. }) => {
             let what = format!("{version} was not made active");
-            conflict(store, active, &what, err).await
+            conflict(kind, store, active, &what, err).await
         }
-        Err(other) => Err(store_error(other)),
+        Err(other) => Err(store_error(kind)(other)),
     }
 }
 
@@ -774,8 +828,8 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     let document = read_text(path)?;
     let rule_set = match RuleSet::load(&document) {
         Ok(loaded) => loaded.rule_set,
-        Err(invalid) => {
-            print_load(&label, &Err(invalid), out)?;
+        Err(_) => {
+            print_load(&label, &check_rules(&document), out)?;
             writeln!(
                 err,
                 "scimgw rules: refused: {} does not load",

@@ -184,6 +184,10 @@ enum OperationArg {
     Reconcile,
     /// A read of the audit trail itself.
     Read,
+    /// An account assignment created (`scimgw entitlements`).
+    Assign,
+    /// An account assignment deleted.
+    Unassign,
 }
 
 impl FilterArgs {
@@ -227,6 +231,8 @@ impl FilterArgs {
                 OperationArg::Discard => AuditOperation::Discard,
                 OperationArg::Reconcile => AuditOperation::Reconcile,
                 OperationArg::Read => AuditOperation::Read,
+                OperationArg::Assign => AuditOperation::Assign,
+                OperationArg::Unassign => AuditOperation::Unassign,
             }),
             limit,
             cursor,

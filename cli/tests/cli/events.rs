@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use aws_adapters::dynamodb_mirror::create_table as create_state_table;
 use aws_adapters::{DynamoDbEventLedger, SqsDeadLetterQueue};
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use gateway::SystemClock;
 use gateway::ports::events::{DeadLetterQueue, EventLedger, EventState, QueuedEvent};
@@ -64,16 +63,8 @@ async fn place() -> Place {
         .to_owned();
     let state_table = test_services::unique_name("cli-events-state");
     create_state_table(&ddb, &state_table).await.unwrap();
-    let audit_table = test_services::unique_name("cli-events-audit");
-    aws_adapters::dynamodb_audit::create_table(&ddb, &audit_table)
-        .await
-        .unwrap();
-    // The audit trail's HMAC key in moto's KMS: replays and discards are MACed with it.
-    let audit_key =
-        aws_adapters::kms_audit_keys::ensure_keys(&aws_sdk_kms::Client::new(&config), &audit_table)
-            .await
-            .unwrap()
-            .mac;
+    // Replays and discards are MACed with the audit trail's key.
+    let (audit_table, audit_key) = crate::audit_table_with_key(&config, "cli-events-audit").await;
     let ledger = DynamoDbEventLedger::new(ddb.clone(), state_table.clone(), Arc::new(SystemClock));
     for (n, user) in ["00u1", "00u2", "00u3"].iter().enumerate() {
         let event = queued(&format!("dead-{n}"), user);
@@ -156,21 +147,7 @@ fn lines(output: &Output) -> Vec<Value> {
 
 /// The audit records in the table, as their canonical JSON.
 async fn audit_records(place: &Place) -> Vec<Value> {
-    let items = place
-        .ddb
-        .scan()
-        .table_name(&place.audit_table)
-        .send()
-        .await
-        .unwrap();
-    items
-        .items()
-        .iter()
-        .filter_map(|item| match item.get("record") {
-            Some(AttributeValue::S(json)) => serde_json::from_str(json).ok(),
-            _ => None,
-        })
-        .collect()
+    crate::audit_records(&place.ddb, &place.audit_table).await
 }
 
 #[tokio::test]

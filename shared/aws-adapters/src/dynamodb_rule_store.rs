@@ -14,6 +14,10 @@
 //!   `previous` (N, the version active before, when there was one), `activated_at`
 //!   (RFC 3339), `activated_by`.
 //!
+//! Entitlement documents (`docs/entitlements.md`) are kept the same way, in their own
+//! partition `pk = ENTITLEMENTS` ([`DynamoDbRuleStore::entitlements`]), with the same
+//! item kinds and keys.
+//!
 //! Zero-padded numbers sort as numbers, so the newest version and the newest switch are
 //! each one `Query` (descending, `Limit` 1). **The active pointer is the newest
 //! `ACTIVATION#` item**: a switch is one conditional `PutItem` that is at once the
@@ -61,6 +65,10 @@ use crate::sdk_error::BoxError;
 
 /// The partition key of every rule item.
 pub const RULES_PK: &str = "RULES";
+
+/// The partition key of the entitlement documents' items (the same shapes as the rule
+/// items; [`DynamoDbRuleStore::entitlements`]).
+pub const ENTITLEMENTS_PK: &str = "ENTITLEMENTS";
 
 /// The prefix of a version's sort key.
 pub const VERSION_SK_PREFIX: &str = "VERSION#";
@@ -349,6 +357,8 @@ fn sort_key(item: &Item) -> String {
 pub struct DynamoDbRuleStore {
     client: Client,
     table: String,
+    /// The partition: [`RULES_PK`], or [`ENTITLEMENTS_PK`] for entitlement documents.
+    pk: &'static str,
     clock: Arc<dyn Clock>,
     timeout: std::time::Duration,
 }
@@ -369,8 +379,18 @@ impl DynamoDbRuleStore {
         Self {
             client,
             table: table.into(),
+            pk: RULES_PK,
             clock,
             timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The entitlement documents in `table` (`docs/entitlements.md`): the same versions
+    /// and switches, under the partition [`ENTITLEMENTS_PK`].
+    pub fn entitlements(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            pk: ENTITLEMENTS_PK,
+            ..Self::new(client, table, clock)
         }
     }
 
@@ -416,9 +436,9 @@ impl DynamoDbRuleStore {
         RuleStoreError::Unavailable(Box::new(error))
     }
 
-    fn key(sk: String) -> Item {
+    fn key(&self, sk: String) -> Item {
         HashMap::from([
-            (PK.to_owned(), AttributeValue::S(RULES_PK.to_owned())),
+            (PK.to_owned(), AttributeValue::S(self.pk.to_owned())),
             (SK.to_owned(), AttributeValue::S(sk)),
         ])
     }
@@ -450,7 +470,7 @@ impl DynamoDbRuleStore {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(RULES_PK.to_owned()))
+            .expression_attribute_values(":pk", AttributeValue::S(self.pk.to_owned()))
             .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
             .scan_index_forward(forward)
             .consistent_read(true)
@@ -526,7 +546,7 @@ impl DynamoDbRuleStore {
                 self.client
                     .get_item()
                     .table_name(&self.table)
-                    .set_key(Some(Self::key(version_sk(version))))
+                    .set_key(Some(self.key(version_sk(version))))
                     .consistent_read(true)
                     .send(),
             )
@@ -565,7 +585,7 @@ impl RuleStore for DynamoDbRuleStore {
                 .filter(|v| v.number() <= MAX_NUMBER)
                 .ok_or_else(|| RuleStoreError::Refused("no version number is left".into()))?;
             let item = VersionItem {
-                pk: RULES_PK.to_owned(),
+                pk: self.pk.to_owned(),
                 sk: version_sk(version),
                 kind: VERSION_KIND.to_owned(),
                 version: version.number(),
@@ -638,7 +658,7 @@ impl RuleStore for DynamoDbRuleStore {
             ));
         }
         let item = ActivationItem {
-            pk: RULES_PK.to_owned(),
+            pk: self.pk.to_owned(),
             sk: activation_sk(sequence),
             kind: ACTIVATION_KIND.to_owned(),
             sequence,

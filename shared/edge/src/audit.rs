@@ -449,7 +449,7 @@ pub fn parse_outcome(value: &str) -> Result<Outcome, BadParameter> {
 }
 
 /// `create`, `replace`, `patch`, `delete`, `list`, `get`, `replay`, `discard`,
-/// `reconcile` or `read`.
+/// `reconcile`, `read`, `assign` or `unassign`.
 pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
     match value {
         "create" => Ok(AuditOperation::Create),
@@ -462,9 +462,11 @@ pub fn parse_operation(value: &str) -> Result<AuditOperation, BadParameter> {
         "discard" => Ok(AuditOperation::Discard),
         "reconcile" => Ok(AuditOperation::Reconcile),
         "read" => Ok(AuditOperation::Read),
+        "assign" => Ok(AuditOperation::Assign),
+        "unassign" => Ok(AuditOperation::Unassign),
         _ => Err(BadParameter(
             "`operation` must be one of create, replace, patch, delete, list, get, replay, \
-             discard, reconcile, read"
+             discard, reconcile, read, assign, unassign"
                 .into(),
         )),
     }

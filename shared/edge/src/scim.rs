@@ -161,8 +161,12 @@ fn operation_name(method: &Method, matched: &str) -> &'static str {
             "Discovery"
         }
         // No SCIM route has these (`scimgw events dlq`'s operations, the reconciler's
-        // run summaries, reads of the audit trail).
-        Some((_, Op::Replay | Op::Discard | Op::Reconcile | Op::Read)) | None => "Other",
+        // run summaries, reads of the audit trail, entitlements' assignments).
+        Some((
+            _,
+            Op::Replay | Op::Discard | Op::Reconcile | Op::Read | Op::Assign | Op::Unassign,
+        ))
+        | None => "Other",
     }
 }
 

@@ -139,6 +139,14 @@ pub enum AuditSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sender: Option<String>,
     },
+    /// An entitlements run (`scimgw entitlements apply --plan`): account assignments
+    /// made or removed to match an entitlement document (`docs/entitlements.md`).
+    Entitlements {
+        /// The run's id (the plan's id).
+        run: String,
+        /// The entitlement document version the plan was computed from, e.g. `v3`.
+        document_version: String,
+    },
     /// An admin's command, e.g. `events dlq replay` (`scimgw`).
     Admin {
         /// The command.
@@ -211,6 +219,12 @@ pub enum AuditOperation {
     Reconcile,
     /// A read of the audit trail itself ([`AuditSource::Read`]).
     Read,
+    /// An account assignment created (a group given a permission set on an account;
+    /// [`AuditSource::Entitlements`]). The subject is the group; `changes` holds one
+    /// `accountAssignment` entry whose `after` names the account and permission set.
+    Assign,
+    /// An account assignment deleted; `changes` holds its `before`.
+    Unassign,
 }
 
 /// How an operation ended.

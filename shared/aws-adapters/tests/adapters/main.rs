@@ -8,5 +8,6 @@ mod dynamodb_audit;
 mod dynamodb_event_ledger;
 mod dynamodb_mirror;
 mod dynamodb_rule_store;
+mod entitlements;
 mod secrets_manager;
 mod sqs_events;

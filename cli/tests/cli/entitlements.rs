@@ -1,0 +1,310 @@
+//! `scimgw entitlements` as an admin runs it: the real binary against moto's
+//! Organizations, SSO Admin, Identity Store, DynamoDB and KMS, in an AWS account of its
+//! own (moto's STS answers `AssumeRole` into any account with credentials moto maps to
+//! it): save a document, plan, apply the saved plan (one audit record per assignment),
+//! plan again (empty), a destructive plan refused without `--approve`, and `import`.
+
+use std::process::{Command, Output};
+
+use aws_sdk_dynamodb::config::Credentials;
+use serde_json::Value;
+
+struct Place {
+    creds: Credentials,
+    state_table: String,
+    audit_table: String,
+    audit_key: String,
+    ddb: aws_sdk_dynamodb::Client,
+    sso: aws_sdk_ssoadmin::Client,
+    instance: String,
+    group: String,
+    dir: std::path::PathBuf,
+}
+
+/// Credentials moto maps to a fresh account (the role need not exist).
+async fn fresh_account() -> Credentials {
+    let account = format!(
+        "{:012}",
+        (u64::from(std::process::id()) * 1_000_003
+            + u64::from(time::OffsetDateTime::now_utc().nanosecond()))
+            % 1_000_000_000_000
+    );
+    let body = reqwest::Client::new()
+        .post(test_services::moto_url())
+        .form(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            (
+                "RoleArn",
+                &format!("arn:aws:iam::{account}:role/scimgw-admin"),
+            ),
+            ("RoleSessionName", "entitlements-test"),
+        ])
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sts/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let field = |name: &str| {
+        let start = body.find(&format!("<{name}>")).unwrap() + name.len() + 2;
+        let end = body[start..].find('<').unwrap() + start;
+        body[start..end].to_owned()
+    };
+    Credentials::new(
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        Some(field("SessionToken")),
+        None,
+        "moto-sts",
+    )
+}
+
+async fn place() -> Place {
+    let creds = fresh_account().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(test_services::moto_url())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds.clone())
+        .load()
+        .await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let state_table = test_services::unique_name("cli-ent-state");
+    aws_adapters::dynamodb_mirror::create_table(&ddb, &state_table)
+        .await
+        .unwrap();
+    let (audit_table, audit_key) = crate::audit_table_with_key(&config, "cli-ent-audit").await;
+    let orgs = aws_sdk_organizations::Client::new(&config);
+    orgs.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = orgs.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let ou = orgs
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name("workloads")
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    for i in 0..7 {
+        let id = orgs
+            .create_account()
+            .account_name(format!("w{i}"))
+            .email(format!("w{i}@example.com"))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status()
+            .unwrap()
+            .account_id()
+            .unwrap()
+            .to_owned();
+        orgs.move_account()
+            .account_id(id)
+            .source_parent_id(&root)
+            .destination_parent_id(&ou)
+            .send()
+            .await
+            .unwrap();
+    }
+    let sso = aws_sdk_ssoadmin::Client::new(&config);
+    let instance = sso.list_instances().send().await.unwrap().instances()[0].clone();
+    sso.create_permission_set()
+        .instance_arn(instance.instance_arn().unwrap())
+        .name("ReadOnly")
+        .session_duration("PT1H")
+        .send()
+        .await
+        .unwrap();
+    let group = aws_sdk_identitystore::Client::new(&config)
+        .create_group()
+        .identity_store_id(instance.identity_store_id().unwrap())
+        .display_name("Readers")
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .clone();
+    let dir = std::env::temp_dir().join(test_services::unique_name("cli-ent"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("readers.yaml"),
+        format!(
+            "grants:\n  - name: readers\n    group: {{ name: Readers }}\n    permission_sets: [ReadOnly]\n    scope: {{ ous: [{ou}] }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("empty.yaml"), "grants: []\n").unwrap();
+    Place {
+        creds,
+        state_table,
+        audit_table,
+        audit_key,
+        ddb,
+        sso,
+        instance: instance.instance_arn().unwrap().to_owned(),
+        group,
+        dir,
+    }
+}
+
+async fn scimgw(place: &Place, args: &[&str]) -> Output {
+    let mut all: Vec<String> = vec!["entitlements".into()];
+    all.extend(args.iter().map(|s| (*s).to_owned()));
+    all.extend(
+        [
+            "--table",
+            &place.state_table,
+            "--audit-table",
+            &place.audit_table,
+            "--audit-mac-key",
+            &place.audit_key,
+            "--aws-endpoint",
+            &test_services::moto_url(),
+            "--region",
+            "us-east-1",
+        ]
+        .map(str::to_owned),
+    );
+    let creds = place.creds.clone();
+    let dir = place.dir.clone();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_scimgw"))
+            .args(&all)
+            .current_dir(dir)
+            .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+            .env(
+                "AWS_SESSION_TOKEN",
+                creds.session_token().unwrap_or_default(),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("SCIMGW_RULES_AUTHOR", "ada")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+async fn audit_records(place: &Place) -> Vec<Value> {
+    crate::audit_records(&place.ddb, &place.audit_table).await
+}
+
+#[tokio::test]
+async fn plan_apply_replan_refuse_a_mass_deletion_and_import() {
+    let place = place().await;
+
+    let saved = scimgw(&place, &["apply", "readers.yaml"]).await;
+    assert!(saved.status.success(), "{}", text(&saved));
+
+    let planned = scimgw(&place, &["plan", "--out", "plan.json"]).await;
+    assert!(planned.status.success(), "{}", text(&planned));
+    let shown = text(&planned);
+    assert!(shown.contains("7 to create, 0 to delete"), "{shown}");
+    assert!(shown.contains("grant \"readers\": ou ou-"), "{shown}");
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(place.dir.join("plan.json")).unwrap()).unwrap();
+
+    let applied = scimgw(&place, &["apply", "--plan", "plan.json"]).await;
+    assert!(applied.status.success(), "{}", text(&applied));
+    assert!(
+        text(&applied).contains("7 operations done, 0 failed"),
+        "{}",
+        text(&applied)
+    );
+    let records = audit_records(&place).await;
+    assert_eq!(records.len(), 7, "{records:?}");
+    for record in &records {
+        assert_eq!(record["operation"], "assign");
+        assert_eq!(record["outcome"], "success");
+        assert_eq!(record["source"]["kind"], "entitlements");
+        assert_eq!(record["source"]["run"], plan["id"]);
+        assert_eq!(record["source"]["document_version"], "v1");
+        assert_eq!(record["target"]["name"], "Readers");
+    }
+
+    // Applied already: the same plan is stale now, and a new one is empty.
+    let stale = scimgw(&place, &["apply", "--plan", "plan.json"]).await;
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale));
+    let again = scimgw(&place, &["plan", "--format", "json"]).await;
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["create"], serde_json::json!([]));
+    assert_eq!(again["delete"], serde_json::json!([]));
+
+    // Emptying the document deletes all 7 managed assignments: refused unless approved.
+    let emptied = scimgw(&place, &["apply", "empty.yaml"]).await;
+    assert!(emptied.status.success(), "{}", text(&emptied));
+    let refused = scimgw(&place, &["plan", "--out", "delete.json"]).await;
+    assert!(
+        text(&refused).contains("REFUSED without approval"),
+        "{}",
+        text(&refused)
+    );
+    let delete: Value =
+        serde_json::from_slice(&std::fs::read(place.dir.join("delete.json")).unwrap()).unwrap();
+    let id = delete["id"].as_str().unwrap().to_owned();
+    let unapproved = scimgw(&place, &["apply", "--plan", "delete.json"]).await;
+    assert_eq!(unapproved.status.code(), Some(1), "{}", text(&unapproved));
+    assert!(text(&unapproved).contains(&format!("--approve {id}")));
+    assert_eq!(audit_records(&place).await.len(), 7, "nothing was deleted");
+
+    // Import (before the approved deletion) claims what the group has now.
+    let imported = scimgw(&place, &["import", "--all-groups"]).await;
+    assert!(imported.status.success(), "{}", text(&imported));
+    let document =
+        entitlements::Document::load(&String::from_utf8_lossy(&imported.stdout)).unwrap();
+    assert_eq!(document.grants.len(), 1, "{document:?}");
+    assert_eq!(document.grants[0].scope.accounts.len(), 7);
+
+    let approved = scimgw(
+        &place,
+        &["apply", "--plan", "delete.json", "--approve", &id],
+    )
+    .await;
+    assert!(approved.status.success(), "{}", text(&approved));
+    let records = audit_records(&place).await;
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["operation"] == "unassign")
+            .count(),
+        7
+    );
+    let left = place
+        .sso
+        .list_account_assignments_for_principal()
+        .instance_arn(&place.instance)
+        .principal_type(aws_sdk_ssoadmin::types::PrincipalType::Group)
+        .principal_id(&place.group)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.account_assignments().is_empty());
+}
