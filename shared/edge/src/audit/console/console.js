@@ -313,6 +313,7 @@
       case 'event': return `event ${source.event_type || ''} ${source.uuid}`.replace('  ', ' ');
       case 'reconcile': return `reconcile run ${source.run}`;
       case 'read': return `read via ${source.via}`;
+      case 'entitlements': return `entitlements run ${source.run} (document ${source.document_version})`;
       default: return source.kind;
     }
   }
