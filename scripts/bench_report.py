@@ -36,6 +36,12 @@ def ms(x):
     return f"{x:.3f} ms" if abs(x) < 10 else f"{x:.1f} ms"
 
 
+def profile_env(m):
+    """The BENCH_PROFILE setting a run needs to be repeated, when not the default release."""
+    profile = m.get("profile", "release")
+    return "" if profile == "release" else f"BENCH_PROFILE={profile} "
+
+
 def machine_line(m):
     return (f"{m['cores']}-core {m['cpu']}, {m['memory_gib']} GiB, Linux {m['kernel']}; "
             f"{m['rustc']}; {m.get('profile', 'release')} profile; commit `{m['commit']}`")
@@ -119,7 +125,7 @@ def latency_section(results, machine, plots):
     draw_latency(paths, names, ops, pooled, thr, plots)
     n_iter, conc = results["iterations"], results["concurrency"]
     return f"""
-- Command: `scripts/bench latency` (`BENCH_ITERATIONS={n_iter}`).
+- Command: `{profile_env(machine)}scripts/bench latency` (`BENCH_ITERATIONS={n_iter}`).
 - Machine: {machine_line(machine)}.
 - Paths, all in front of one `scimgw emulator` (no rate limit, no faults): **direct** to
   it; **nginx** ({machine['nginx'].replace('nginx version: ', '')}, a plain reverse proxy:
@@ -203,7 +209,7 @@ def bulk_section(runs, machine, plots):
     draw_bulk(runs, plots)
     r0 = runs[0]
     return f"""
-- Command: `scripts/bench bulk`.
+- Command: `{profile_env(machine)}scripts/bench bulk`.
 - Machine: {machine_line(machine)}.
 - Inputs: {r0['users']:,} users, {r0['groups']:,} groups of {r0['memberships'] // r0['groups']:,}
   members ({r0['memberships']:,} memberships; every user in {r0['memberships'] // r0['users']} groups), in
@@ -278,7 +284,7 @@ def footprint_section(runs, machine, sizes):
     mem_runs = [v for v in verdicts if v[2] is not None]
     mem_ok = all(v[2] for v in mem_runs)
     return f"""
-- Command: `scripts/bench footprint` (`BENCH_FOOTPRINT_REQUESTS={runs[0]['requests']}`).
+- Command: `{profile_env(machine)}scripts/bench footprint` (`BENCH_FOOTPRINT_REQUESTS={runs[0]['requests']}`).
 - Machine: {machine_line(machine)}.
 - How: each function's own release binary started by `scimgw-bench footprint` as Lambda
   starts it: a local Lambda runtime API at `AWS_LAMBDA_RUNTIME_API` (the protocol of
