@@ -206,6 +206,12 @@ const ADAPTER_TABLES: &[(&str, &str, Option<&str>)] = &[
     ("dynamodb_event_ledger", "STATE_TABLE_NAME", Some("EVENT#*")),
     ("dynamodb_mirror", "STATE_TABLE_NAME", Some("MIRROR#*")),
     ("dynamodb_rule_store", "STATE_TABLE_NAME", Some("RULES")),
+    // The managed-assignment ledger; no function of the stack uses it yet (the CLI does).
+    (
+        "entitlements_aws",
+        "STATE_TABLE_NAME",
+        Some("ENTITLEMENTS#MANAGED"),
+    ),
 ];
 
 /// The environment variable naming the resource each audit-key and anchor action is on,
