@@ -140,6 +140,28 @@ impl From<GatewayError> for MembershipError {
     }
 }
 
+/// A mirror entry (its resource and creation time) found for `okta_id`, as found, when
+/// it still says that `externalId`; a mirror that cannot be read counts as a miss.
+fn still_theirs<T: Resource>(
+    okta_id: &str,
+    entry: Result<Option<(T, Option<time::OffsetDateTime>)>, crate::mirror::MirrorError>,
+) -> Option<Found<T>> {
+    match entry {
+        Ok(Some((resource, created_at))) if resource.external_id() == Some(okta_id) => {
+            Some(Found {
+                resource,
+                source: Source::Mirror { created_at },
+                adopt: false,
+            })
+        }
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(error = %error, "the mirror could not be read");
+            None
+        }
+    }
+}
+
 /// The result of a write built from `mirrored` ids, or [`MembershipError::Stale`] when
 /// Identity Center's refusal shows one of them stale: 404, the group is gone; 400, the
 /// member is no user (Identity Center refuses a member that is not an existing user).
@@ -651,20 +673,7 @@ impl ScimService {
             Ok(None) => return None,
             Err(error) => Err(error),
         };
-        match entry {
-            Ok(Some(entry)) if entry.user.external_id() == Some(okta_id) => Some(Found {
-                resource: entry.user,
-                source: Source::Mirror {
-                    created_at: entry.created_at,
-                },
-                adopt: false,
-            }),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(error = %error, "the mirror could not be read");
-                None
-            }
-        }
+        still_theirs(okta_id, entry.map(|e| e.map(|e| (e.user, e.created_at))))
     }
 
     /// The group the mirror holds for `okta_id`, like [`ScimService::mirrored_user`].
@@ -677,20 +686,7 @@ impl ScimService {
             Ok(None) => return None,
             Err(error) => Err(error),
         };
-        match entry {
-            Ok(Some(entry)) if entry.group.external_id() == Some(okta_id) => Some(Found {
-                resource: entry.group,
-                source: Source::Mirror {
-                    created_at: entry.created_at,
-                },
-                adopt: false,
-            }),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(error = %error, "the mirror could not be read");
-                None
-            }
-        }
+        still_theirs(okta_id, entry.map(|e| e.map(|e| (e.group, e.created_at))))
     }
 
     /// Creates a group from Okta's (the create applies the rules), with `member` in it;
