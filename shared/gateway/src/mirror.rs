@@ -10,13 +10,15 @@ use scim_core::Resource as _;
 
 pub use crate::ports::mirror::{Mirror, MirrorError, MirroredGroup, MirroredUser};
 
-/// Users and groups by id, in memory, with the ids by `externalId`.
+/// Users and groups by id, in memory, with the ids by `externalId` and the users' ids by
+/// lowercased `userName` (so no look-up reads every entry).
 #[derive(Debug, Default)]
 pub struct InMemoryMirror {
     users: Mutex<HashMap<String, MirroredUser>>,
     groups: Mutex<HashMap<String, MirroredGroup>>,
     user_ids: Mutex<HashMap<String, String>>,
     group_ids: Mutex<HashMap<String, String>>,
+    user_names: Mutex<HashMap<String, String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -27,6 +29,14 @@ impl InMemoryMirror {
     /// An empty mirror.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Drops `user_name`'s entry in `names` if it still leads to `id` (renamed or gone).
+    fn unname(&self, names: &mut HashMap<String, String>, user_name: &str, id: &str) {
+        let key = user_name.to_lowercase();
+        if names.get(&key).is_some_and(|named| named == id) {
+            names.remove(&key);
+        }
     }
 
     /// How many users and groups it holds.
@@ -54,7 +64,13 @@ impl Mirror for InMemoryMirror {
             if let Some(external_id) = entry.user.external_id() {
                 lock(&self.user_ids).insert(external_id.to_owned(), id.clone());
             }
-            lock(&self.users).insert(id, entry);
+            let name = entry.user.user_name.to_lowercase();
+            let previous = lock(&self.users).insert(id.clone(), entry);
+            let mut names = lock(&self.user_names);
+            if let Some(previous) = previous {
+                self.unname(&mut names, &previous.user.user_name, &id);
+            }
+            names.insert(name, id);
         }
         Ok(())
     }
@@ -67,19 +83,16 @@ impl Mirror for InMemoryMirror {
     }
 
     async fn forget_user(&self, id: &str) -> Result<(), MirrorError> {
-        self.users
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        if let Some(previous) = lock(&self.users).remove(id) {
+            self.unname(&mut lock(&self.user_names), &previous.user.user_name, id);
+        }
         Ok(())
     }
 
     async fn user_id_by_name(&self, user_name: &str) -> Result<Option<String>, MirrorError> {
-        let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(users
-            .iter()
-            .find(|(_, e)| e.user.user_name.to_lowercase() == user_name.to_lowercase())
-            .map(|(id, _)| id.clone()))
+        Ok(lock(&self.user_names)
+            .get(&user_name.to_lowercase())
+            .cloned())
     }
 
     async fn group(&self, id: &str) -> Result<Option<MirroredGroup>, MirrorError> {
@@ -111,5 +124,59 @@ impl Mirror for InMemoryMirror {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, user_name: &str) -> MirroredUser {
+        let user = serde_json::json!({
+            "schemas": [scim_core::USER_SCHEMA], "id": id, "userName": user_name,
+            "externalId": format!("00u-{id}")
+        });
+        MirroredUser {
+            user: scim_core::User::from_value(user).unwrap(),
+            created_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn users_are_found_by_name_in_any_case_by_their_current_name_only() {
+        // Arrange
+        let mirror = InMemoryMirror::new();
+        mirror
+            .put_user(user("u-1", "Ada@Example.com"))
+            .await
+            .unwrap();
+        mirror
+            .put_user(user("u-2", "grace@example.com"))
+            .await
+            .unwrap();
+
+        // Act: u-1 renamed, u-2 forgotten.
+        mirror
+            .put_user(user("u-1", "ada.l@example.com"))
+            .await
+            .unwrap();
+        mirror.forget_user("u-2").await.unwrap();
+
+        // Assert
+        let by = |name: &'static str| mirror.user_id_by_name(name);
+        assert_eq!(
+            by("ADA.L@example.com").await.unwrap().as_deref(),
+            Some("u-1")
+        );
+        assert_eq!(by("ada@example.com").await.unwrap(), None);
+        assert_eq!(by("grace@example.com").await.unwrap(), None);
+        assert_eq!(
+            mirror
+                .user_id_by_external_id("00u-u-1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("u-1")
+        );
     }
 }
