@@ -115,6 +115,43 @@ pub(crate) fn verifier(jwks_url: String) -> JwksVerifier {
     .expect("verifier")
 }
 
+/// The `n`th group deletion the audit API tests seed, by `credential`, after
+/// `target_calls` Identity Center requests.
+pub(crate) fn deleted_group_record(n: u32, credential: &str, target_calls: u32) -> AuditRecord {
+    AuditRecord {
+        time: time::OffsetDateTime::now_utc(),
+        source: AuditSource::Scim {
+            method: "DELETE".into(),
+            path: "/Groups/{id}".into(),
+        },
+        actor: AuditActor {
+            credential: credential.into(),
+            user_agent: None,
+        },
+        subject: AuditSubject {
+            resource_type: Some(ResourceKind::Group),
+            external_id: Some(format!("00g{n}")),
+            target_id: Some(format!("g-{n}")),
+            name: Some(format!("Engineering {n}")),
+        },
+        operation: AuditOperation::Delete,
+        membership: None,
+        changes: vec![],
+        query: None,
+        rule_set_version: "identity".into(),
+        outcome: Outcome::Success,
+        status: 204,
+        target_status: Some(204),
+        target_calls,
+        latency_ms: 9,
+        correlation_id: format!("req-{n}"),
+        error: None,
+        reason: None,
+        source_ip: None,
+        request_id: None,
+    }
+}
+
 #[tokio::test]
 async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     // Arrange: the issuer's key set on loopback…
@@ -138,38 +175,7 @@ async fn the_audit_api_answers_a_valid_auditor_and_refuses_every_bad_token() {
     );
     for n in 1..=2 {
         store
-            .append(AuditRecord {
-                time: time::OffsetDateTime::now_utc(),
-                source: AuditSource::Scim {
-                    method: "DELETE".into(),
-                    path: "/Groups/{id}".into(),
-                },
-                actor: AuditActor {
-                    credential: "scim-token:primary".into(),
-                    user_agent: None,
-                },
-                subject: AuditSubject {
-                    resource_type: Some(ResourceKind::Group),
-                    external_id: Some(format!("00g{n}")),
-                    target_id: Some(format!("g-{n}")),
-                    name: Some(format!("Engineering {n}")),
-                },
-                operation: AuditOperation::Delete,
-                membership: None,
-                changes: vec![],
-                query: None,
-                rule_set_version: "identity".into(),
-                outcome: Outcome::Success,
-                status: 204,
-                target_status: Some(204),
-                target_calls: 2,
-                latency_ms: 9,
-                correlation_id: format!("req-{n}"),
-                error: None,
-                reason: None,
-                source_ip: None,
-                request_id: None,
-            })
+            .append(deleted_group_record(n, "scim-token:primary", 2))
             .await
             .expect("append");
     }

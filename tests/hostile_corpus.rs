@@ -16,13 +16,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use edge::metrics::{RecordingSink, RequestMetrics};
 use edge::{AuditApp, BearerAuthenticator, HookApp, StaticSecretSource, audit_router, hook_router};
-use gateway::audit::{
-    AuditActor, AuditLog, AuditOperation, AuditRecord, AuditSource, AuditSubject, Outcome,
-};
+use gateway::audit::AuditLog;
 use gateway::audit_reads::InMemoryReadNotes;
 use gateway::audit_store::InMemoryAuditStore;
 use gateway::events::{EventIntake, InMemoryEventLedger, LocalEventQueue};
-use gateway::{ResourceKind, SecretId, SecretString, SystemClock};
+use gateway::{SecretId, SecretString, SystemClock};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -631,38 +629,7 @@ async fn the_audit_corpus_is_refused_and_hands_out_no_record() {
     // Records a wrongly answered request could hand out.
     for n in 1..=2 {
         store
-            .append(AuditRecord {
-                time: time::OffsetDateTime::now_utc(),
-                source: AuditSource::Scim {
-                    method: "DELETE".into(),
-                    path: "/Groups/{id}".into(),
-                },
-                actor: AuditActor {
-                    credential: "scim-token-1".into(),
-                    user_agent: None,
-                },
-                subject: AuditSubject {
-                    resource_type: Some(ResourceKind::Group),
-                    external_id: Some(format!("00g{n}")),
-                    target_id: Some(format!("g-{n}")),
-                    name: Some(format!("Engineering {n}")),
-                },
-                operation: AuditOperation::Delete,
-                membership: None,
-                changes: vec![],
-                query: None,
-                rule_set_version: "identity".into(),
-                outcome: Outcome::Success,
-                status: 204,
-                target_status: Some(204),
-                target_calls: 1,
-                latency_ms: 9,
-                correlation_id: format!("req-{n}"),
-                error: None,
-                reason: None,
-                source_ip: None,
-                request_id: None,
-            })
+            .append(audit_api::deleted_group_record(n, "scim-token-1", 1))
             .await
             .expect("append");
     }
