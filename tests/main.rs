@@ -1,6 +1,7 @@
 //! End-to-end tests: the workspace's crates together, against the real local services
 //! that `scripts/test` starts.
 
+mod access_reports;
 mod audit_api;
 mod audit_trail;
 mod call_budget;

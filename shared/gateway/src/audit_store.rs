@@ -234,4 +234,9 @@ where
     ) -> Result<VerifyReport, AuditStoreError> {
         Ok(self.verify_period(since, until).await?)
     }
+
+    async fn latest_seal(&self) -> Result<Option<(String, String)>, AuditStoreError> {
+        let head = self.backend().seal_head().await?;
+        Ok(head.and_then(|h| h.through.zip(h.last_mac)))
+    }
 }

@@ -95,4 +95,8 @@ impl AuditStore for DynamoDbAuditLog {
     ) -> Result<VerifyReport, AuditStoreError> {
         self.ledger.verify(since, until).await
     }
+
+    async fn latest_seal(&self) -> Result<Option<(String, String)>, AuditStoreError> {
+        self.ledger.latest_seal().await
+    }
 }

@@ -191,4 +191,8 @@ impl AuditStore for InMemoryAuditStore {
     ) -> Result<VerifyReport, AuditStoreError> {
         self.ledger.verify(since, until).await
     }
+
+    async fn latest_seal(&self) -> Result<Option<(String, String)>, AuditStoreError> {
+        self.ledger.latest_seal().await
+    }
 }

@@ -38,6 +38,13 @@ pub trait AuditStore: Send + Sync {
         since: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<VerifyReport, AuditStoreError>;
+
+    /// The newest seal of the trail: the last hour it covers (`YYYYMMDDTHH`) and its
+    /// signature. `None` before the first seal, or where the store cannot tell (through
+    /// the audit API, which answers this inside its own reports).
+    async fn latest_seal(&self) -> Result<Option<(String, String)>, AuditStoreError> {
+        Ok(None)
+    }
 }
 
 /// Where a ledger backend answers audit queries: by its indexes (in DynamoDB) or by
