@@ -121,12 +121,25 @@ pub const LEAVER_COLUMNS: &[(&str, &str)] = &[
     ("access_over_threshold", "/access/over_threshold"),
 ];
 
+/// Makes a cell safe to open in a spreadsheet: a cell starting with `=`, `+`, `-`, `@`
+/// (or a tab or carriage return, which some spreadsheets skip before such a sign) gets
+/// a leading `'`, so that it is shown as text and never evaluated as a formula (OWASP
+/// "CSV Injection"). Names come from Okta and from SCIM clients, so any of them could
+/// carry `=HYPERLINK(…)`.
+pub fn csv_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 fn cell(value: &Value, pointer: &str) -> String {
-    match value.pointer(pointer) {
+    csv_safe(match value.pointer(pointer) {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
-    }
+    })
 }
 
 /// Lines as CSV (RFC 4180, CRLF), a header first.

@@ -59,6 +59,7 @@ use crate::http::{
 };
 use crate::metrics::{RequestMetrics, function_name};
 
+pub mod access;
 pub mod config;
 pub mod console;
 
@@ -180,7 +181,16 @@ impl AuditApp {
 pub fn audit_router(app: Arc<AuditApp>) -> Router {
     let records_route = get(records).fallback(PLUMBING.not_allowed("GET"));
     let verify_route = get(verify).fallback(PLUMBING.not_allowed("GET"));
+    let access_route = get(access::report).fallback(PLUMBING.not_allowed("GET"));
+    let diff_route = get(access::diff).fallback(PLUMBING.not_allowed("GET"));
+    let leavers_route = get(access::leavers).fallback(PLUMBING.not_allowed("GET"));
     let routes = Router::new()
+        .route("/audit/access", access_route.clone())
+        .route("/audit/access/", access_route)
+        .route("/audit/access/diff", diff_route.clone())
+        .route("/audit/access/diff/", diff_route)
+        .route("/audit/access/leavers", leavers_route.clone())
+        .route("/audit/access/leavers/", leavers_route)
         .route("/audit/records", records_route.clone())
         .route("/audit/records/", records_route)
         .route("/audit/verify", verify_route.clone())
@@ -201,6 +211,9 @@ fn operation_name(method: &Method, matched: &str) -> &'static str {
     match (method.as_str(), matched.trim_end_matches('/')) {
         ("GET", "/audit/records") => "QueryRecords",
         ("GET", "/audit/verify") => "Verify",
+        ("GET", "/audit/access") => "AccessReport",
+        ("GET", "/audit/access/diff") => "AccessDiff",
+        ("GET", "/audit/access/leavers") => "AccessLeavers",
         ("GET", path) if path.starts_with(CONSOLE_PATH) => "Console",
         _ => "Other",
     }
@@ -817,18 +830,8 @@ pub const CSV_COLUMNS: &[(&str, &str)] = &[
     ("expires_at", "/integrity/expires_at"),
 ];
 
-/// Makes a cell safe to open in a spreadsheet: a cell starting with `=`, `+`, `-`, `@`
-/// (or a tab or carriage return, which some spreadsheets skip before such a sign) gets
-/// a leading `'`, so that it is shown as text and never evaluated as a formula (OWASP
-/// "CSV Injection"). Record fields come from Okta and from SCIM clients, so any of
-/// them could carry `=HYPERLINK(…)`.
-pub fn csv_safe(cell: String) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell
-    }
-}
+/// Makes a cell safe to open in a spreadsheet (see its definition).
+pub use ::access::output::csv_safe;
 
 /// The cells of one record, in [`CSV_COLUMNS`] order, made safe with [`csv_safe`].
 pub fn csv_cells(record: &StoredAuditRecord) -> Vec<String> {

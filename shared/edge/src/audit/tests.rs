@@ -992,3 +992,168 @@ async fn the_console_is_served_without_a_token_under_a_strict_policy_and_reads_a
     assert!(csp.contains("connect-src 'self';"), "{csp}");
     assert!(notes.notes().is_empty(), "serving the page reads no record");
 }
+
+/// A trail in which ada (in Engineering) gets read-only access to an account, and bob
+/// (also in Engineering) too: two access rows.
+fn access_trail() -> Vec<AuditRecord> {
+    use gateway::audit::{AttributeChange, MembershipChange};
+    let user = |n: u32, name: &str| {
+        let mut r = record(n, Outcome::Success, AuditOperation::Create, name);
+        r.changes = vec![AttributeChange {
+            attribute: "active".into(),
+            before: None,
+            after: Some(Value::Bool(true)),
+        }];
+        r
+    };
+    let mut group = record(3, Outcome::Success, AuditOperation::Create, "Engineering");
+    group.subject.resource_type = Some(ResourceKind::Group);
+    group.subject.target_id = Some("g-eng".into());
+    group.membership = Some(MembershipChange::new(&["u-1".into(), "u-2".into()], &[]));
+    let mut assign = record(4, Outcome::Success, AuditOperation::Assign, "Engineering");
+    assign.subject.resource_type = Some(ResourceKind::Group);
+    assign.subject.target_id = Some("g-eng".into());
+    assign.source = AuditSource::Entitlements {
+        run: "plan-1".into(),
+        document_version: "v1".into(),
+    };
+    assign.changes = vec![AttributeChange {
+        attribute: "accountAssignment".into(),
+        before: None,
+        after: Some(serde_json::json!({
+            "account_id": "222222222222",
+            "permission_set_arn": "arn:aws:sso:::permissionSet/ssoins-1/ps-1",
+            "permission_set_name": "ReadOnly",
+        })),
+    }];
+    vec![
+        user(1, "=ada@example.com"),
+        user(2, "bob@example.com"),
+        group,
+        assign,
+    ]
+}
+
+#[tokio::test]
+async fn access_reports_answer_json_csv_and_json_lines_each_with_its_evidence() {
+    // Arrange
+    let f = fixture(access_trail()).await;
+
+    // Act
+    let unauthenticated = call(&f.router, Method::GET, "/audit/access", None, None).await;
+    let json = get(&f.router, "/audit/access").await;
+    let csv = get(&f.router, "/audit/access?format=csv").await;
+    let lines = get(&f.router, "/audit/access?format=jsonl&user=bob@example.com").await;
+    let diff = get(&f.router, "/audit/access/diff?from=2020-01-01T00:00:00Z").await;
+    let leavers = get(
+        &f.router,
+        "/audit/access/leavers?since=2020-01-01T00:00:00Z",
+    )
+    .await;
+
+    // Assert: two rows, each since the assignment (the last of the three parts).
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json.status, StatusCode::OK, "{}", json.text);
+    let body = json.json();
+    let rows = body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["account_id"], "222222222222");
+    assert_eq!(rows[0]["permission_set_name"], "ReadOnly");
+    assert_eq!(rows[0]["group_name"], "Engineering");
+    assert_eq!(body["source"], "trail");
+    assert_eq!(body["evidence"]["records"], 4);
+    assert!(body["next_cursor"].is_null());
+    // CSV: a header and two rows, the spreadsheet formula defused, the evidence in a
+    // header that decodes to the JSON answer's.
+    assert_eq!(csv.status, StatusCode::OK);
+    let csv_lines: Vec<&str> = csv.text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(csv_lines.len(), 3, "{}", csv.text);
+    assert!(csv_lines[0].starts_with("user_id,okta_user_id,user_name,account_id"));
+    assert!(csv.text.contains(",'=ada@example.com,"), "{}", csv.text);
+    let evidence = csv
+        .headers
+        .get("scimgw-evidence")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    use base64::Engine as _;
+    let evidence: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(evidence)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(evidence["digest"], body["evidence"]["digest"]);
+    assert_eq!(lines.text.lines().count(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(lines.text.lines().next().unwrap()).unwrap()["user_name"],
+        "bob@example.com"
+    );
+    // Everything was gained since 2020; nobody left.
+    let changes = diff.json()["changes"].as_array().unwrap().clone();
+    assert_eq!(changes.len(), 2);
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["change"] == "gained" && c["cause"]["id"].is_string())
+    );
+    assert_eq!(leavers.json()["leavers"].as_array().unwrap().len(), 0);
+    // Every report read is noted like any read of the trail.
+    assert!(
+        f.notes
+            .notes()
+            .iter()
+            .any(|n| n.path == "/audit/access/diff")
+    );
+}
+
+#[tokio::test]
+async fn access_report_parameters_are_checked_and_pages_keep_their_instant() {
+    // Arrange
+    let f = fixture(access_trail()).await;
+
+    // Act: one row a page.
+    let first = get(&f.router, "/audit/access?limit=1").await.json();
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    // A record after the first page: the second page still answers as of the first's
+    // instant.
+    let mut late = access_trail().remove(0);
+    late.time = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    f.store.append(late).await.unwrap();
+    let second = get(&f.router, &format!("/audit/access?limit=1&cursor={cursor}"))
+        .await
+        .json();
+
+    // Assert
+    assert_eq!(first["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(second["rows"].as_array().unwrap().len(), 1);
+    assert_ne!(first["rows"][0]["user_id"], second["rows"][0]["user_id"]);
+    assert_eq!(first["as_of"], second["as_of"]);
+    assert!(second["next_cursor"].is_null());
+    for bad in [
+        "/audit/access?as_of=yesterday",
+        "/audit/access?asof=2020-01-01T00:00:00Z",
+        "/audit/access?account=12345",
+        "/audit/access?limit=0",
+        "/audit/access?limit=5001",
+        "/audit/access?format=xml",
+        "/audit/access?cursor=%00%FF",
+        "/audit/access?cursor=eyJ0IjoxfQ",
+        "/audit/access/diff",
+        "/audit/access/diff?from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+        "/audit/access/leavers",
+        "/audit/access/leavers?since=2020-01-01T00:00:00Z&threshold_hours=0",
+        "/audit/access/leavers?since=2020-01-01T00:00:00Z&threshold_hours=-4",
+    ] {
+        let answer = get(&f.router, bad).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            answer.text
+        );
+        assert_eq!(answer.json()["error"], "invalid_request", "{bad}");
+    }
+    let post = call(&f.router, Method::POST, "/audit/access", Some(GOOD), None).await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+}
