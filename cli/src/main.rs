@@ -1,6 +1,7 @@
 //! `scimgw`: the admins' and auditors' command-line tool. This file is wiring only: it
 //! parses the command line, sets up tracing, and hands each subcommand to its module.
 
+mod access;
 mod audit;
 mod dev;
 mod dev_audit;
@@ -40,6 +41,9 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Query, export and verify the audit trail (from the table or the audit API).
     Audit(audit::AuditArgs),
+    /// Access reports for auditors: who can reach which account with which permission
+    /// set through which group since when, as of any date; diffs; leaver times.
+    Access(access::AccessArgs),
     /// Validate, test, apply, list and roll back mapping rule sets (in the state table).
     Rules(rules::RulesArgs),
     /// Entitlements as code: which group gets which permission set on which accounts;
@@ -73,6 +77,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             .map(|()| std::process::ExitCode::SUCCESS),
         Command::Doctor(args) => Ok(doctor::run(args).await),
         Command::Audit(args) => Ok(audit::run(args).await),
+        Command::Access(args) => Ok(access::run(args).await),
         Command::Rules(args) => Ok(rules::run(args).await),
         Command::Entitlements(args) => Ok(entitlements::run(args).await),
         Command::Events(args) => Ok(events::run(args).await),

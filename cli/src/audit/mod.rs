@@ -20,7 +20,7 @@
 //! command could not run.
 
 mod export;
-mod output;
+pub(crate) mod output;
 pub(crate) mod reads;
 pub(crate) mod table;
 
@@ -241,7 +241,7 @@ impl FilterArgs {
 }
 
 /// RFC 3339, or `YYYY-MM-DD` for that day's midnight UTC.
-fn parse_when(text: &str) -> Result<OffsetDateTime, String> {
+pub(crate) fn parse_when(text: &str) -> Result<OffsetDateTime, String> {
     if let Ok(date) = time::Date::parse(
         text,
         time::macros::format_description!("[year]-[month]-[day]"),
@@ -313,6 +313,12 @@ struct VerifyArgs {
     /// End of the period, exclusive (default: now).
     #[arg(long, value_parser = parse_when)]
     until: Option<OffsetDateTime>,
+    /// Prove an access report (`scimgw access … --format json`, or the
+    /// `FILE.evidence.json` beside a report) was computed from this trail, intact: the
+    /// same records are read again and must give the same count, head and digest, and
+    /// the period they span must verify.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["since", "until"])]
+    evidence: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: VerifyFormat,
@@ -358,7 +364,11 @@ async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCo
                 "verify",
                 reads::Asked::default()
                     .with_time("since", v.since)
-                    .with_time("until", v.until),
+                    .with_time("until", v.until)
+                    .with(
+                        "evidence",
+                        v.evidence.as_ref().map(|p| p.display().to_string()),
+                    ),
             ),
             AuditCommand::Seal => ("seal", reads::Asked::default()),
         };
@@ -415,7 +425,7 @@ async fn run_seal(source: &SourceArgs, out: &mut impl Write) -> anyhow::Result<E
 }
 
 /// The trail, as the flags name it.
-enum Opened {
+pub(crate) enum Opened {
     /// The audit table.
     Table(Box<dyn AuditStore>),
     /// The audit API.
@@ -423,7 +433,7 @@ enum Opened {
 }
 
 impl Opened {
-    fn store(&self) -> &dyn AuditStore {
+    pub(crate) fn store(&self) -> &dyn AuditStore {
         match self {
             Opened::Table(store) => store.as_ref(),
             Opened::Api(api) => api,
@@ -431,7 +441,7 @@ impl Opened {
     }
 }
 
-async fn open_store(source: &SourceArgs) -> anyhow::Result<Opened> {
+pub(crate) async fn open_store(source: &SourceArgs) -> anyhow::Result<Opened> {
     match (&source.table, &source.api) {
         (Some(_), Some(_)) => bail!("give either --table or --api, not both"),
         (None, None) => bail!(
@@ -464,7 +474,7 @@ fn api_error(error: AuditApiBuildError) -> anyhow::Error {
     }
 }
 
-fn store_error(error: AuditStoreError) -> anyhow::Error {
+pub(crate) fn store_error(error: AuditStoreError) -> anyhow::Error {
     match error {
         AuditStoreError::InvalidCursor => {
             anyhow::anyhow!("the cursor is not one this query handed out")
@@ -513,6 +523,14 @@ pub(crate) enum Verifier<'a> {
 }
 
 impl Verifier<'_> {
+    /// The store the verifier reads.
+    fn store(&self) -> &dyn AuditStore {
+        match self {
+            Verifier::Table(store) => *store,
+            Verifier::Api(api) => *api,
+        }
+    }
+
     /// The report of one page from `since`, the end of the period it covered, and where
     /// the next page starts while `until` is not reached.
     async fn page(
@@ -546,8 +564,22 @@ async fn run_verify(
     args: &VerifyArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<bool> {
-    let since = args.since.unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let until = args.until.unwrap_or_else(OffsetDateTime::now_utc);
+    let mut evidence_problems = Vec::new();
+    let (since, until) = match &args.evidence {
+        Some(path) => {
+            let claimed = read_evidence(path)?;
+            evidence_problems = check_evidence(verifier.store(), &claimed).await?;
+            let since = claimed
+                .first
+                .as_ref()
+                .map_or(claimed.until - time::Duration::SECOND, |f| f.time);
+            (since, claimed.until)
+        }
+        None => (
+            args.since.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            args.until.unwrap_or_else(OffsetDateTime::now_utc),
+        ),
+    };
     if since >= until {
         bail!("--since must be before --until");
     }
@@ -566,12 +598,74 @@ async fn run_verify(
     progress.bar.finish_and_clear();
     match args.format {
         VerifyFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report)?;
+            let mut value = serde_json::to_value(&report)?;
+            if args.evidence.is_some()
+                && let Some(map) = value.as_object_mut()
+            {
+                map.insert(
+                    "evidence_problems".into(),
+                    serde_json::json!(evidence_problems),
+                );
+            }
+            serde_json::to_writer_pretty(&mut *out, &value)?;
             writeln!(out)?;
         }
-        VerifyFormat::Text => write_report(&report, since, until, out)?,
+        VerifyFormat::Text => {
+            if args.evidence.is_some() {
+                if evidence_problems.is_empty() {
+                    writeln!(
+                        out,
+                        "evidence: the report's records are in the trail as they were"
+                    )?;
+                }
+                for problem in &evidence_problems {
+                    writeln!(out, "evidence: {problem}")?;
+                }
+            }
+            write_report(&report, since, until, out)?;
+        }
     }
-    Ok(report.intact)
+    Ok(report.intact && evidence_problems.is_empty())
+}
+
+/// The evidence in `path`: a report's `evidence`, or the evidence alone.
+fn read_evidence(path: &std::path::Path) -> anyhow::Result<access::Evidence> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--evidence {}: cannot read", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--evidence {}: not JSON (give the report as --format json, or FILE.evidence.json)",
+            path.display()
+        )
+    })?;
+    let evidence = value.get("evidence").cloned().unwrap_or(value);
+    serde_json::from_value(evidence).with_context(|| {
+        format!(
+            "--evidence {}: holds no access report evidence",
+            path.display()
+        )
+    })
+}
+
+/// Where the trail now disagrees with `claimed`: the records before its `until` read
+/// again, and its seal against the trail's newest.
+async fn check_evidence(
+    store: &dyn AuditStore,
+    claimed: &access::Evidence,
+) -> anyhow::Result<Vec<String>> {
+    let history = access::read_history(store, claimed.until)
+        .await
+        .map_err(store_error)?;
+    let mut problems = access::evidence::compare(claimed, &history.evidence(claimed.until, None));
+    if let (Some(seen), Some(now)) = (&claimed.seal, access::latest_seal(store).await)
+        && now.through < seen.through
+    {
+        problems.push(format!(
+            "the report saw a seal through {}; the trail's newest is through {}: seals were removed",
+            seen.through, now.through
+        ));
+    }
+    Ok(problems)
 }
 
 /// Verifies `since..until` page by page, telling `covered` how far it got and how many

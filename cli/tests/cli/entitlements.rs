@@ -22,7 +22,7 @@ struct Place {
 }
 
 /// Credentials moto maps to a fresh account (the role need not exist).
-async fn fresh_account() -> Credentials {
+pub(crate) async fn fresh_account() -> Credentials {
     let account = format!(
         "{:012}",
         (u64::from(std::process::id()) * 1_000_003

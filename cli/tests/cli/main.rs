@@ -5,6 +5,7 @@
 // Test set-up and assertions: a failed call must fail the test, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod audit;
 mod console;
 mod dev_process;

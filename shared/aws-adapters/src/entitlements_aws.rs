@@ -289,39 +289,75 @@ impl SsoAdminAssignments {
         &self,
         group_ids: &BTreeSet<String>,
     ) -> Result<Vec<Assignment>, String> {
-        let lists: Vec<Vec<Assignment>> = futures::stream::iter(group_ids.iter().cloned())
-            .map(|group| async move {
-                let mut found = Vec::new();
-                let mut pages = self
-                    .client
-                    .list_account_assignments_for_principal()
-                    .instance_arn(&self.instance_arn)
-                    .principal_type(PrincipalType::Group)
-                    .principal_id(&group)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    tick(&self.counter.sso_admin);
-                    let page =
-                        page.map_err(|e| read_error("ListAccountAssignmentsForPrincipal", e))?;
-                    for a in page.account_assignments() {
-                        found.push(Assignment {
-                            account_id: a.account_id().unwrap_or_default().to_owned(),
-                            permission_set_arn: a
-                                .permission_set_arn()
-                                .unwrap_or_default()
-                                .to_owned(),
-                            group_id: group.clone(),
-                        });
-                    }
-                }
-                Ok::<_, String>(found)
-            })
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
+        let found = self
+            .principal_assignments(PrincipalType::Group, group_ids)
             .await?;
-        // Deduplicated: a listing may repeat an entry across pages.
-        let all: BTreeSet<Assignment> = lists.into_iter().flatten().collect();
+        Ok(found
+            .into_iter()
+            .map(|(group_id, account_id, permission_set_arn)| Assignment {
+                account_id,
+                permission_set_arn,
+                group_id,
+            })
+            .collect())
+    }
+
+    /// The account assignments made to each user in `user_ids` directly (not through a
+    /// group): (user id, account, permission set ARN). One listing per user.
+    pub async fn direct_assignments_of(
+        &self,
+        user_ids: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String, String)>, String> {
+        self.principal_assignments(PrincipalType::User, user_ids)
+            .await
+    }
+
+    /// (principal, account, permission set ARN) of every assignment of `principals`,
+    /// deduplicated (a listing may repeat an entry across pages) and sorted.
+    async fn principal_assignments(
+        &self,
+        kind: PrincipalType,
+        principals: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String, String)>, String> {
+        let lists: Vec<Vec<(String, String, String)>> =
+            futures::stream::iter(principals.iter().cloned())
+                .map(|principal| {
+                    let kind = kind.clone();
+                    async move {
+                        let mut found = Vec::new();
+                        let mut pages = self
+                            .client
+                            .list_account_assignments_for_principal()
+                            .instance_arn(&self.instance_arn)
+                            .principal_type(kind.clone())
+                            .principal_id(&principal)
+                            .into_paginator()
+                            .send();
+                        while let Some(page) = pages.next().await {
+                            tick(&self.counter.sso_admin);
+                            let page = page
+                                .map_err(|e| read_error("ListAccountAssignmentsForPrincipal", e))?;
+                            // An entry names the principal that holds it: for a user, the
+                            // listing may include what its groups hold, kept out here.
+                            for a in page
+                                .account_assignments()
+                                .iter()
+                                .filter(|a| a.principal_type().is_none_or(|t| *t == kind))
+                            {
+                                found.push((
+                                    principal.clone(),
+                                    a.account_id().unwrap_or_default().to_owned(),
+                                    a.permission_set_arn().unwrap_or_default().to_owned(),
+                                ));
+                            }
+                        }
+                        Ok::<_, String>(found)
+                    }
+                })
+                .buffered(READ_CONCURRENCY)
+                .try_collect()
+                .await?;
+        let all: BTreeSet<(String, String, String)> = lists.into_iter().flatten().collect();
         Ok(all.into_iter().collect())
     }
 }
