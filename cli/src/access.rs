@@ -520,11 +520,11 @@ async fn run_report(
         built.source = "live".into();
         built.live_problems = live.problems;
     }
-    let lines = built.lines();
     write(
         &report.output,
         &built,
-        &lines,
+        &built.evidence,
+        built.lines(),
         access::output::ROW_COLUMNS,
         &[
             ("user_name", "/user_name"),
@@ -589,7 +589,8 @@ async fn run_diff(
     write(
         &diff.output,
         &built,
-        &built.lines(),
+        &built.evidence,
+        built.lines(),
         &DiffReport::columns(),
         &[
             ("change", "/change"),
@@ -642,7 +643,8 @@ async fn run_leavers(
     write(
         &leavers.output,
         &built,
-        &built.lines(),
+        &built.evidence,
+        built.lines().into_iter(),
         access::output::LEAVER_COLUMNS,
         &[
             ("user_name", "/user_name"),
@@ -667,33 +669,39 @@ async fn run_leavers(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a report in the asked format, and its evidence beside a file.
+/// Writes a report in the asked format straight to the file or stdout (lines are made
+/// as they are written), and its evidence beside a file.
 fn write<T: serde::Serialize>(
     output: &OutputArgs,
     report: &T,
-    lines: &[Value],
+    evidence: &access::Evidence,
+    lines: impl Iterator<Item = Value>,
     columns: &[(&str, &str)],
     table: &[(&str, &str)],
     stdout: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let value = serde_json::to_value(report).context("serializing the report")?;
-    let mut buffer = Vec::new();
+    let mut sink: Box<dyn Write + '_> = match &output.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("{}: cannot write", path.display()))?,
+        )),
+        None => Box::new(&mut *stdout),
+    };
     match output.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut buffer, &value)?;
-            buffer.push(b'\n');
+            serde_json::to_writer_pretty(&mut sink, report)?;
+            sink.write_all(b"\n")?;
         }
-        Format::Jsonl => access::output::write_json_lines(&mut buffer, lines)?,
-        Format::Csv => access::output::write_csv(&mut buffer, columns, lines)?,
-        Format::Table => write_table(&mut buffer, table, lines)?,
+        Format::Jsonl => access::output::write_json_lines(&mut sink, lines)?,
+        Format::Csv => access::output::write_csv(&mut sink, columns, lines)?,
+        Format::Table => write_table(&mut sink, table, &lines.collect::<Vec<_>>())?,
     }
-    let evidence = value.get("evidence").cloned().unwrap_or(Value::Null);
+    sink.flush()?;
+    drop(sink);
     match &output.out {
         Some(path) => {
-            std::fs::write(path, &buffer)
-                .with_context(|| format!("{}: cannot write", path.display()))?;
             let beside = evidence_path(path);
-            std::fs::write(&beside, serde_json::to_vec_pretty(&evidence)?)
+            std::fs::write(&beside, serde_json::to_vec_pretty(evidence)?)
                 .with_context(|| format!("{}: cannot write", beside.display()))?;
             eprintln!(
                 "wrote {} and its evidence {}",
@@ -701,18 +709,12 @@ fn write<T: serde::Serialize>(
                 beside.display()
             );
         }
-        None => {
-            stdout.write_all(&buffer)?;
-            stdout.flush()?;
-            if output.format != Format::Json {
-                eprintln!(
-                    "evidence: {} records before {}, digest {} (--format json or --out keeps it for `scimgw audit verify --evidence`)",
-                    evidence["records"],
-                    evidence["until"].as_str().unwrap_or_default(),
-                    evidence["digest"].as_str().unwrap_or_default()
-                );
-            }
-        }
+        None if output.format != Format::Json => eprintln!(
+            "evidence: {} records before {}, digest {} (--format json or --out keeps it for \
+             `scimgw audit verify --evidence`)",
+            evidence.records, evidence.until, evidence.digest
+        ),
+        None => {}
     }
     Ok(())
 }
@@ -726,7 +728,7 @@ pub(crate) fn evidence_path(path: &Path) -> PathBuf {
 
 /// Aligned columns: the header, then one line each.
 fn write_table(
-    out: &mut Vec<u8>,
+    out: &mut dyn Write,
     columns: &[(&str, &str)],
     lines: &[Value],
 ) -> std::io::Result<()> {
@@ -755,7 +757,7 @@ fn write_table(
                 .unwrap_or(0)
         })
         .collect();
-    let line = |out: &mut Vec<u8>, row: &[String]| -> std::io::Result<()> {
+    let line = |out: &mut dyn Write, row: &[String]| -> std::io::Result<()> {
         let padded: Vec<String> = row
             .iter()
             .zip(&widths)

@@ -412,3 +412,110 @@ pub fn name_at(names: &[(OffsetDateTime, String)], at: OffsetDateTime) -> Option
         .or(names.first())
         .map(|(_, name)| name.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use gateway::audit::{AuditActor, AuditSubject, MembershipChange};
+    use gateway::audit_store::RecordIntegrity;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn stored(
+        n: u64,
+        kind: ResourceKind,
+        operation: AuditOperation,
+        id: &str,
+    ) -> StoredAuditRecord {
+        StoredAuditRecord {
+            id: format!("20261001T00-0000000000000001:{n}"),
+            record: AuditRecord {
+                time: datetime!(2026-10-01 00:00 UTC) + time::Duration::minutes(n as i64),
+                source: AuditSource::Scim {
+                    method: "PATCH".into(),
+                    path: "/Groups/{id}".into(),
+                },
+                actor: AuditActor {
+                    credential: "scim-token:primary".into(),
+                    user_agent: None,
+                },
+                subject: AuditSubject {
+                    resource_type: Some(kind),
+                    external_id: None,
+                    target_id: Some(id.into()),
+                    name: Some(id.into()),
+                },
+                operation,
+                membership: None,
+                changes: Vec::new(),
+                query: None,
+                rule_set_version: "identity".into(),
+                outcome: Outcome::Success,
+                status: 200,
+                target_status: None,
+                target_calls: 1,
+                latency_ms: 1,
+                correlation_id: format!("c-{n}"),
+                error: None,
+                reason: None,
+                source_ip: None,
+                request_id: None,
+            },
+            integrity: RecordIntegrity {
+                chain: "20261001T00-0000000000000001".into(),
+                seq: n,
+                prev_hash: "0".repeat(64),
+                hash: format!("{n:064}"),
+                mac: String::new(),
+                key_id: String::new(),
+                written_at: String::new(),
+                expires_at: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_membership_change_listing_fewer_ids_than_it_counts_is_a_gap() {
+        let ids: Vec<String> = (0..150).map(|n| format!("u-{n}")).collect();
+        let mut group = stored(1, ResourceKind::Group, AuditOperation::Create, "g-1");
+        group.record.membership = Some(MembershipChange::new(&ids, &[]));
+
+        let history = History::fold([&group]);
+
+        assert_eq!(history.groups["g-1"].members.len(), 100);
+        assert_eq!(history.gaps.len(), 1);
+        assert!(
+            history.gaps[0].detail.contains("50 member changes"),
+            "{:?}",
+            history.gaps
+        );
+    }
+
+    #[test]
+    fn deleting_a_user_ends_its_memberships_and_a_failed_change_changes_nothing() {
+        let user = stored(1, ResourceKind::User, AuditOperation::Create, "u-1");
+        let mut group = stored(2, ResourceKind::Group, AuditOperation::Create, "g-1");
+        group.record.membership = Some(MembershipChange::new(&["u-1".into()], &[]));
+        let mut failed = stored(3, ResourceKind::Group, AuditOperation::Patch, "g-1");
+        failed.record.outcome = Outcome::Failure;
+        failed.record.membership = Some(MembershipChange::new(&[], &["u-1".into()]));
+        let deleted = stored(4, ResourceKind::User, AuditOperation::Delete, "u-1");
+
+        let history = History::fold([&user, &group, &failed, &deleted]);
+
+        let spans = &history.groups["g-1"].members["u-1"];
+        assert_eq!(spans.all().len(), 1);
+        assert_eq!(
+            spans.all()[0].end.as_ref().map(|e| e.id.as_str()),
+            Some(deleted.id.as_str())
+        );
+        assert!(!history.users["u-1"].active.is_open());
+        // A deletion that came through SCIM starts a leaver's clock at its own time.
+        assert_eq!(history.leave_signals.len(), 1);
+        assert_eq!(history.leave_signals[0].kind, StartKind::Scim);
+        assert_eq!(
+            history.evidence.finish(deleted.record.time, None).records,
+            4
+        );
+    }
+}

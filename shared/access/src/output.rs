@@ -2,6 +2,7 @@
 //! differences), and their rows as CSV and JSON Lines, shared by `scimgw access` and the
 //! audit API so both answer alike.
 
+use std::borrow::Borrow;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -143,25 +144,29 @@ fn cell(value: &Value, pointer: &str) -> String {
 }
 
 /// Lines as CSV (RFC 4180, CRLF), a header first.
-pub fn write_csv<W: Write>(
+pub fn write_csv<W: Write, V: Borrow<Value>>(
     out: W,
     columns: &[(&str, &str)],
-    lines: &[Value],
+    lines: impl IntoIterator<Item = V>,
 ) -> std::io::Result<()> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     writer.write_record(columns.iter().map(|(name, _)| *name))?;
     for line in lines {
+        let line = line.borrow();
         writer.write_record(columns.iter().map(|(_, pointer)| cell(line, pointer)))?;
     }
     writer.flush()
 }
 
 /// Lines as JSON Lines.
-pub fn write_json_lines<W: Write>(mut out: W, lines: &[Value]) -> std::io::Result<()> {
+pub fn write_json_lines<W: Write, V: Borrow<Value>>(
+    mut out: W,
+    lines: impl IntoIterator<Item = V>,
+) -> std::io::Result<()> {
     for line in lines {
-        serde_json::to_writer(&mut out, line)?;
+        serde_json::to_writer(&mut out, line.borrow())?;
         out.write_all(b"\n")?;
     }
     out.flush()
@@ -172,16 +177,16 @@ fn to_value<T: Serialize>(item: &T) -> Value {
 }
 
 impl AccessReport {
-    /// One line per row.
-    pub fn lines(&self) -> Vec<Value> {
-        self.rows.iter().map(to_value).collect()
+    /// One line per row, made as they are read (a report can hold 200 000 rows).
+    pub fn lines(&self) -> impl Iterator<Item = Value> + '_ {
+        self.rows.iter().map(to_value)
     }
 }
 
 impl DiffReport {
-    /// One line per change.
-    pub fn lines(&self) -> Vec<Value> {
-        self.changes.iter().map(to_value).collect()
+    /// One line per change, made as they are read.
+    pub fn lines(&self) -> impl Iterator<Item = Value> + '_ {
+        self.changes.iter().map(to_value)
     }
 
     /// The CSV columns: the change's, then the row's.

@@ -139,6 +139,20 @@ struct Holding<'a> {
 fn holdings_at<'a>(history: &'a History, at: OffsetDateTime, filter: &Filter) -> Vec<Holding<'a>> {
     let mut found = Vec::new();
     for (group_id, group) in &history.groups {
+        // The group and user filters first: a leaver's report looks at one user among
+        // thousands.
+        if filter.group.as_deref().is_some_and(|wanted| {
+            ![
+                Some(group_id.as_str()),
+                group.external_id.as_deref(),
+                name_at(&group.names, at),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|have| same(wanted, have))
+        }) {
+            continue;
+        }
         let assignments: Vec<_> = group
             .assignments
             .iter()
@@ -153,13 +167,34 @@ fn holdings_at<'a>(history: &'a History, at: OffsetDateTime, filter: &Filter) ->
         if assignments.is_empty() {
             continue;
         }
-        for (user_id, membership) in &group.members {
+        // A user named by Identity Center id is looked up, not searched for.
+        let by_id = filter
+            .user
+            .as_deref()
+            .filter(|u| history.users.contains_key(*u));
+        let members: Box<dyn Iterator<Item = (&String, &crate::spans::Spans)>> = match by_id {
+            Some(id) => Box::new(group.members.get_key_value(id).into_iter()),
+            None => Box::new(group.members.iter()),
+        };
+        for (user_id, membership) in members {
             let Some(member_span) = membership.at(at) else {
                 continue;
             };
             let Some(user) = history.users.get(user_id) else {
                 continue;
             };
+            if filter.user.as_deref().is_some_and(|wanted| {
+                ![
+                    Some(user_id.as_str()),
+                    user.external_id.as_deref(),
+                    name_at(&user.names, at),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|have| same(wanted, have))
+            }) {
+                continue;
+            }
             let Some(user_span) = user.active.at(at) else {
                 continue;
             };

@@ -12,11 +12,11 @@
 // A benchmark: failing loudly on any error is the right behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use aws_adapters::dynamodb_audit;
+use aws_adapters::dynamodb_audit::loader::Collecting;
 use aws_adapters::{DynamoDbAuditLog, DynamoDbLedger};
 use aws_sdk_dynamodb::Client;
 use gateway::audit::{
@@ -24,10 +24,7 @@ use gateway::audit::{
 };
 use gateway::audit_store::MemoryAnchors;
 use gateway::audit_store::keys::{AuditPowers, LocalAuditKeys};
-use gateway::audit_store::ledger::{
-    ChainItems, ChainedAuditLog, ClosingEntry, LedgerAppend, LedgerBackend, LedgerError, RawChain,
-    RawHead, RawRecord, RawSeal, RawSealHead, SealEntry, SealHeadEntry,
-};
+use gateway::audit_store::ledger::{ChainedAuditLog, LedgerAppend};
 use gateway::audit_store::{AuditQuery, AuditStore};
 use gateway::translate::ResourceKind;
 use gateway::{Clock, FixedClock};
@@ -157,63 +154,6 @@ fn record(rng: &mut Rng, n: u64, time: OffsetDateTime) -> AuditRecord {
     }
 }
 
-/// A ledger backend that keeps every append and never conflicts: lets the real chain
-/// code produce records for a bulk load.
-#[derive(Default)]
-struct Collecting(Mutex<Vec<LedgerAppend<AuditRecord>>>);
-
-#[async_trait]
-impl LedgerBackend for Collecting {
-    type Record = AuditRecord;
-
-    async fn append(&self, append: &LedgerAppend<AuditRecord>) -> Result<(), LedgerError> {
-        self.0.lock().unwrap().push(append.clone());
-        Ok(())
-    }
-    async fn seal_head(&self) -> Result<Option<RawSealHead>, LedgerError> {
-        Ok(None)
-    }
-    async fn set_closing(&self, _: &ClosingEntry, _: Option<&str>) -> Result<(), LedgerError> {
-        Ok(())
-    }
-    async fn latest_seal_before(&self, _: Option<&str>) -> Result<Option<RawSeal>, LedgerError> {
-        Ok(None)
-    }
-    async fn registrations(&self, _: &str, _: &str) -> Result<Vec<RawChain>, LedgerError> {
-        Ok(vec![])
-    }
-    async fn earliest_chain(&self) -> Result<Option<String>, LedgerError> {
-        Ok(None)
-    }
-    async fn close_chains(&self, _: &[String]) -> Result<Vec<(String, RawHead)>, LedgerError> {
-        Ok(vec![])
-    }
-    async fn put_seal(
-        &self,
-        _: &SealEntry,
-        _: &SealHeadEntry,
-        _: Option<&str>,
-    ) -> Result<(), LedgerError> {
-        Ok(())
-    }
-    async fn seals(&self, _: &str, _: &str) -> Result<Vec<RawSeal>, LedgerError> {
-        Ok(vec![])
-    }
-    async fn seal_after(&self, _: &str) -> Result<Option<RawSeal>, LedgerError> {
-        Ok(None)
-    }
-    async fn records_between(
-        &self,
-        _: OffsetDateTime,
-        _: OffsetDateTime,
-    ) -> Result<Vec<RawRecord>, LedgerError> {
-        Ok(vec![])
-    }
-    async fn chain(&self, _: &str) -> Result<ChainItems, LedgerError> {
-        Ok(ChainItems::default())
-    }
-}
-
 /// One set of local keys for every writer and the verifier of the run.
 fn keys() -> AuditPowers {
     static KEYS: std::sync::OnceLock<LocalAuditKeys> = std::sync::OnceLock::new();
@@ -314,7 +254,7 @@ async fn main() {
     }
     let appends: Vec<LedgerAppend<AuditRecord>> = collecting
         .iter()
-        .flat_map(|l| l.backend().0.lock().unwrap().clone())
+        .flat_map(|l| l.backend().appends())
         .collect();
     let chained_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();

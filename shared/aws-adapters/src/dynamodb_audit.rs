@@ -25,6 +25,7 @@
 
 mod backend;
 mod items;
+pub mod loader;
 mod log;
 mod query;
 mod schema;

@@ -135,39 +135,71 @@ fn allowed(own: &[&'static str]) -> Vec<&'static str> {
     own.iter().chain(FILTERS).chain(PAGING).copied().collect()
 }
 
-/// One page of `lines`, in the asked format, with the report (its lines replaced by the
-/// page's) for JSON and its evidence in a header otherwise.
+/// A report's lines, rendered a page at a time: a large report is never turned into
+/// JSON whole (a Lambda's memory).
+struct Lines<'a> {
+    total: usize,
+    render: Box<dyn Fn(std::ops::Range<usize>) -> Vec<Value> + 'a>,
+}
+
+impl<'a> Lines<'a> {
+    fn of<T: Serialize>(items: &'a [T]) -> Self {
+        Self {
+            total: items.len(),
+            render: Box::new(move |range| {
+                items
+                    .get(range)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(to_value)
+                    .collect()
+            }),
+        }
+    }
+
+    fn values(values: Vec<Value>) -> Self {
+        Self {
+            total: values.len(),
+            render: Box::new(move |range| {
+                values.get(range).map(<[Value]>::to_vec).unwrap_or_default()
+            }),
+        }
+    }
+}
+
+/// One page of the report's lines in the asked format: JSON pages `items` (whole
+/// items: a leaver with all its access) inside the report; CSV and JSON Lines page
+/// `flat` lines, the evidence in a header.
 #[allow(clippy::too_many_arguments)]
 fn page(
     common: &Common,
     pinned: OffsetDateTime,
     mut report: Value,
     items_key: &str,
-    items: Vec<Value>,
-    lines: Vec<Value>,
+    items: Lines<'_>,
+    flat: Lines<'_>,
     columns: &[(&str, &str)],
     correlation: &str,
 ) -> Response {
-    // JSON pages whole items (a leaver with all its access); CSV and JSON Lines page
-    // flat lines.
     let lines = if common.format == LineFormat::Json {
         items
     } else {
-        lines
+        flat
     };
-    let offset = common.cursor.as_ref().map_or(0, |c| c.offset);
-    let end = (offset + common.limit).min(lines.len());
-    let next = (end < lines.len()).then(|| {
+    let offset = common
+        .cursor
+        .as_ref()
+        .map_or(0, |c| c.offset)
+        .min(lines.total);
+    let end = (offset + common.limit).min(lines.total);
+    let next = (end < lines.total).then(|| {
         Cursor {
             pinned,
             offset: end,
         }
         .encode()
     });
-    let shown: Vec<Value> = lines
-        .get(offset..end)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_default();
+    let shown: Vec<Value> = (lines.render)(offset..end);
     let handed_out = RecordsHandedOut(shown.len() as u64);
     let evidence = report.get("evidence").cloned().unwrap_or(Value::Null);
     let mut response = match common.format {
@@ -217,6 +249,14 @@ fn to_value<T: Serialize>(report: &T) -> Value {
     serde_json::to_value(report).unwrap_or(Value::Null)
 }
 
+/// `report` without its `key` (its lines, which go in pages).
+fn without(mut report: Value, key: &str) -> Value {
+    if let Some(map) = report.as_object_mut() {
+        map.remove(key);
+    }
+    report
+}
+
 /// The trail before `at` (inclusive) folded, with the evidence of what was read.
 async fn history_at(
     app: &AuditApp,
@@ -257,24 +297,20 @@ pub(super) async fn report(
     let report = AccessReport {
         as_of,
         source: "trail".into(),
-        rows: access::as_of(&history, as_of, &common.filter),
+        rows: Vec::new(),
         differences: None,
         live_problems: Vec::new(),
         gaps: history.gaps.clone(),
         evidence,
     };
-    let lines = report.lines();
-    let mut value = to_value(&report);
-    if let Some(map) = value.as_object_mut() {
-        map.remove("rows");
-    }
+    let rows = access::as_of(&history, as_of, &common.filter);
     page(
         &common,
         as_of,
-        value,
+        without(to_value(&report), "rows"),
         "rows",
-        lines.clone(),
-        lines,
+        Lines::of(&rows),
+        Lines::of(&rows),
         access::output::ROW_COLUMNS,
         &correlation.0,
     )
@@ -314,22 +350,18 @@ pub(super) async fn diff(
     let report = DiffReport {
         from,
         to,
-        changes: access::diff(&history, from, to, &common.filter),
+        changes: Vec::new(),
         gaps: history.gaps.clone(),
         evidence,
     };
-    let lines = report.lines();
-    let mut value = to_value(&report);
-    if let Some(map) = value.as_object_mut() {
-        map.remove("changes");
-    }
+    let changes = access::diff(&history, from, to, &common.filter);
     page(
         &common,
         to,
-        value,
+        without(to_value(&report), "changes"),
         "changes",
-        lines.clone(),
-        lines,
+        Lines::of(&changes),
+        Lines::of(&changes),
         &DiffReport::columns(),
         &correlation.0,
     )
@@ -410,19 +442,14 @@ pub(super) async fn leavers(
         gaps: history.gaps.clone(),
         evidence,
     };
-    let lines = report.lines();
-    let items = report.leavers.iter().map(to_value).collect();
-    let mut value = to_value(&report);
-    if let Some(map) = value.as_object_mut() {
-        map.remove("leavers");
-    }
+    let flat = report.lines();
     page(
         &common,
         until,
-        value,
+        without(to_value(&report), "leavers"),
         "leavers",
-        items,
-        lines,
+        Lines::of(&report.leavers),
+        Lines::values(flat),
         access::output::LEAVER_COLUMNS,
         &correlation.0,
     )
