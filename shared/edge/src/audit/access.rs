@@ -8,7 +8,7 @@
 //!
 //! Answers come in pages of lines (rows, changes, or leaver-and-access lines), as JSON
 //! (the report with the page's lines), CSV or JSON Lines (the evidence then in the
-//! `Scimgw-Evidence` header, base64url JSON). A cursor pins the instant a first page
+//! `Scimgw-Evidence` header, base64url JSON, and the next cursor in `x-next-cursor`). A cursor pins the instant a first page
 //! defaulted to ("now"), so the pages of one report agree.
 
 use std::sync::Arc;
@@ -231,7 +231,7 @@ fn page(
                 HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static("")),
             )];
             if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
-                headers.push((HeaderName::from_static("scimgw-next-cursor"), next));
+                headers.push((HeaderName::from_static(super::NEXT_CURSOR_HEADER), next));
             }
             let content_type = if common.format == LineFormat::Csv {
                 "text/csv; charset=utf-8"

@@ -1,10 +1,10 @@
 //! The auditor console: a web page at `/audit/ui` over the audit API (search, a
-//! subject's timeline, the verify verdict, export), signing auditors in with OpenID
+//! subject's timeline, the verify verdict, export, the access reports), signing auditors in with OpenID
 //! Connect (authorization code with PKCE, RFC 7636) against the audit API's issuer.
 //!
 //! The page, its script and its style sheet are embedded in the binary and served
 //! without a token: they hold no data. Everything the page shows comes from
-//! `/audit/records` and `/audit/verify` with the auditor's access token, which the
+//! `/audit/records`, `/audit/verify` and `/audit/access…` with the auditor's access token, which the
 //! script keeps in memory only. Every answer carries a strict Content-Security-Policy
 //! (scripts and styles from this origin only, no inline code; connections to this
 //! origin and the issuer's only; never framed).

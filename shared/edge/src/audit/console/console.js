@@ -1,6 +1,6 @@
 // The auditor console (shared/edge/src/audit/console.rs): signs in with OpenID Connect
-// (authorization code with PKCE, RFC 7636), then reads /audit/records and /audit/verify
-// with the access token. The token lives in this script's memory only: a reload or a
+// (authorization code with PKCE, RFC 7636), then reads /audit/records, /audit/verify and
+// the access reports (/audit/access…) with the access token. The token lives in this script's memory only: a reload or a
 // sign-out forgets it. Only the one-time PKCE verifier, state and nonce wait in
 // sessionStorage during the round trip to the issuer, and are removed on return.
 'use strict';
@@ -241,6 +241,7 @@
     view.problems = new Map();
     $('results').hidden = true;
     $('timeline').hidden = true;
+    $('access').hidden = true;
     $('verdict').hidden = true;
     $('records').tBodies[0].replaceChildren();
     $('export-link').hidden = true;
@@ -548,8 +549,146 @@
   }
 
   // ---------------------------------------------------------------------------------
+  // Access reports: who has access as of an instant, gained and lost, leavers
+
+  const ACCESS_CAP = 5000; // rows shown; the CSV export has them all
+  const ACCESS = {
+    report: {
+      path: 'access', from: 'as_of', to: null, fromLabel: 'As of', key: 'rows',
+      columns: [['User', 'user_name'], ['Account', 'account_id'], ['Permission set', 'permission_set_name'],
+        ['Through group', 'group_name'], ['Since (UTC)', 'since']],
+    },
+    diff: {
+      path: 'access/diff', from: 'from', to: 'to', fromLabel: 'From', key: 'changes',
+      columns: [['Change', 'change'], ['User', 'user_name'], ['Account', 'account_id'],
+        ['Permission set', 'permission_set_name'], ['Through group', 'group_name'],
+        ['Caused by record', 'cause.id'], ['At (UTC)', 'cause.time']],
+    },
+    leavers: {
+      path: 'access/leavers', from: 'since', to: 'until', fromLabel: 'Since', key: 'leavers',
+      columns: [['User', 'user_name'], ['Left (UTC)', 'started_at'], ['Started by', 'start'],
+        ['Deactivated after (s)', 'deactivation_seconds'], ['Access removed', 'access'],
+        ['Over threshold', 'over_threshold']],
+    },
+  };
+
+  function accessKind() {
+    return ACCESS[$('a-kind').value] || ACCESS.report;
+  }
+
+  function onKind() {
+    const kind = accessKind();
+    $('a-from-label').textContent = kind.fromLabel;
+    $('a-to').disabled = !kind.to;
+  }
+
+  function accessParams(kind) {
+    const form = new FormData($('access-form'));
+    const time = (name) => {
+      const value = form.get(name);
+      return value ? new Date(value).toISOString().replace(/\.\d{3}Z$/, 'Z') : '';
+    };
+    const params = {
+      account: form.get('account').replace(/\s+/g, ''),
+      permission_set: form.get('permission_set').trim(),
+      group: form.get('group').trim(),
+      user: form.get('user').trim(),
+    };
+    // Diff and leavers need a start: an empty one is the epoch (the whole trail).
+    params[kind.from] = time('from') || (kind.to ? '1970-01-01T00:00:00Z' : '');
+    if (kind.to) params[kind.to] = time('to');
+    return params;
+  }
+
+  function field(item, path) {
+    return path.split('.').reduce((value, key) => (value === null || value === undefined ? value : value[key]), item);
+  }
+
+  function accessCell(item, path) {
+    const value = field(item, path);
+    if (path === 'access') {
+      return (value || []).map((a) => `${a.account_id} ${a.permission_set_name || a.permission_set_arn}: ` +
+        (a.removed_at ? `after ${a.seconds} s` : 'not yet')).join('; ') || 'none';
+    }
+    if (value === null || value === undefined) return '\u2013';
+    return String(value);
+  }
+
+  async function showAccess(event) {
+    event.preventDefault();
+    unsay();
+    const kind = accessKind();
+    const params = accessParams(kind);
+    const items = [];
+    let body = null;
+    let cursor = null;
+    try {
+      do {
+        body = await (await api(kind.path, { ...params, limit: EXPORT_PAGE, cursor })).json();
+        items.push(...body[kind.key]);
+        cursor = body.next_cursor;
+      } while (cursor && items.length < ACCESS_CAP);
+    } catch (error) {
+      say(explain(error));
+      return;
+    }
+    const head = el('tr', {}, ...kind.columns.map(([name]) => el('th', { scope: 'col', textContent: name })));
+    $('access-table').tHead.replaceChildren(head);
+    $('access-table').tBodies[0].replaceChildren(...items.map((item) => {
+      const row = el('tr', {}, ...kind.columns.map(([, path]) => el('td', { textContent: accessCell(item, path) })));
+      if (item.over_threshold) row.classList.add('flagged');
+      return row;
+    }));
+    $('access-caption').textContent = `${plural(items.length, 'line', 'lines')}` +
+      (cursor ? `; the first ${ACCESS_CAP} only: export CSV for all.` : '.');
+    const evidence = body.evidence || {};
+    const gaps = (body.gaps || []).length;
+    $('access-evidence').textContent = `Rebuilt from ${plural(evidence.records || 0, 'audit record', 'audit records')} ` +
+      `before ${evidence.until}, the last ${evidence.head ? evidence.head.id : 'none'}; digest ${evidence.digest}` +
+      (gaps ? `. The trail is incomplete in ${plural(gaps, 'place', 'places')}: see the JSON report.` : '.');
+    $('access-heading').textContent = $('a-kind').selectedOptions[0].textContent;
+    $('access').hidden = false;
+    $('results').hidden = true;
+    $('timeline').hidden = true;
+    $('access-heading').focus();
+  }
+
+  async function exportAccess() {
+    unsay();
+    const kind = accessKind();
+    const params = accessParams(kind);
+    const parts = [];
+    let cursor = null;
+    say('Exporting\u2026', 'info');
+    try {
+      do {
+        const response = await api(kind.path, { ...params, format: 'csv', limit: 5000, cursor });
+        let text = await response.text();
+        if (parts.length) text = text.slice(text.indexOf('\r\n') + 2);
+        parts.push(text);
+        cursor = response.headers.get('x-next-cursor');
+      } while (cursor);
+    } catch (error) {
+      say(explain(error));
+      return;
+    }
+    const name = `access-${$('a-kind').value}.csv`;
+    const link = $('export-link');
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(new Blob(parts, { type: 'text/csv' }));
+    link.download = name;
+    link.textContent = `Download ${name} again`;
+    link.hidden = false;
+    link.click();
+    say(`Exported the report as ${name}.`, 'info');
+  }
+
+  // ---------------------------------------------------------------------------------
 
   async function start() {
+    $('a-kind').addEventListener('change', onKind);
+    $('access-form').addEventListener('submit', (e) => { showAccess(e).catch((err) => say(explain(err))); });
+    $('access-csv').addEventListener('click', () => exportAccess());
     $('sign-in').addEventListener('click', () => { signIn().catch((e) => say(`Sign-in failed: ${e.message}`)); });
     $('sign-out').addEventListener('click', signOut);
     $('search').addEventListener('submit', (e) => { search(e).catch((err) => say(explain(err))); });
