@@ -262,6 +262,15 @@ const SQS_TRIGGER_ACTIONS: [&str; 3] = [
     "sqs:ReceiveMessage",
 ];
 
+/// The adapters that send SQS messages, and the variable naming the queue each sends to
+/// (in every function that uses it): a function may be granted `sqs:SendMessage` only on
+/// the queues its sending adapters' variables name.
+const SEND_QUEUES: &[(&str, &str)] = &[
+    ("sqs_events", "EVENTS_QUEUE_URL"),
+    ("sqs_read_notes", "AUDIT_READS_QUEUE_URL"),
+    ("sqs_group_signal", "ENTITLEMENTS_QUEUE_URL"),
+];
+
 /// Actions every function needs from the platform rather than its code: writing its
 /// own logs, and X-Ray segments (which support no resource-level permissions).
 const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
@@ -2358,6 +2367,8 @@ fn policy_problems(template: &Value) -> Vec<String> {
         let mut granted_on: BTreeMap<String, Vec<TableGrant>> = BTreeMap::new();
         // The audit keys' and the anchors' actions: the resources each is granted on.
         let mut granted_bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // SQS: the queues each action is granted on.
+        let mut queue_grants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
 
         for statement in statements(template, &role_id) {
             let sid = statement.sid();
@@ -2534,14 +2545,24 @@ fn policy_problems(template: &Value) -> Vec<String> {
                                 "{id}/{sid}: a condition here is not understood by this check"
                             ));
                         }
-                        // Every such resource it is told about is granted (the code uses
-                        // what it is given).
-                        for r in own
-                            .iter()
-                            .filter(|r| resource_type(template, r) == Some(kind))
-                        {
-                            if !resource_refs.contains(r) {
-                                problems.push(format!("{id}/{sid}: its environment names {r}, which the statement does not grant"));
+                        if service == "sqs" {
+                            // Checked queue by queue, below.
+                            for action in &actions {
+                                queue_grants
+                                    .entry(action.clone())
+                                    .or_default()
+                                    .extend(resource_refs.iter().cloned());
+                            }
+                        } else {
+                            // Every such resource it is told about is granted (the code
+                            // uses what it is given).
+                            for r in own
+                                .iter()
+                                .filter(|r| resource_type(template, r) == Some(kind))
+                            {
+                                if !resource_refs.contains(r) {
+                                    problems.push(format!("{id}/{sid}: its environment names {r}, which the statement does not grant"));
+                                }
                             }
                         }
                     }
@@ -2591,6 +2612,48 @@ fn policy_problems(template: &Value) -> Vec<String> {
                     );
                 }
                 other => problems.push(format!("{id}/{sid}: unexpected service {other}")),
+            }
+        }
+
+        // SQS, queue by queue: every queue it is told about is granted something; the
+        // queues that trigger it, the trigger's actions; and messages are sent only to
+        // the queues its sending adapters are told about.
+        let granted_queues: BTreeSet<&String> = queue_grants.values().flatten().collect();
+        for r in own
+            .iter()
+            .filter(|r| resource_type(template, r) == Some("AWS::SQS::Queue"))
+        {
+            if !granted_queues.contains(r) {
+                problems.push(format!(
+                    "{id}: its environment names {r}, which no statement grants"
+                ));
+            }
+        }
+        for queue in function.sqs_triggers() {
+            for action in SQS_TRIGGER_ACTIONS {
+                if !queue_grants.get(action).is_some_and(|q| q.contains(&queue)) {
+                    problems.push(format!(
+                        "{id}: {queue} triggers it, but its role does not grant {action} on it"
+                    ));
+                }
+            }
+        }
+        let source = function.source();
+        let may_send: BTreeSet<String> = SEND_QUEUES
+            .iter()
+            .filter(|(module, _)| {
+                modules.contains(*module)
+                    && module_calls_for(module, &source)
+                        .actions
+                        .contains("sqs:SendMessage")
+            })
+            .flat_map(|(_, variable)| function.variable_refs(variable))
+            .collect();
+        for queue in queue_grants.get("sqs:SendMessage").into_iter().flatten() {
+            if !may_send.contains(queue) {
+                problems.push(format!(
+                    "{id}: grants sqs:SendMessage on {queue}, which no variable of its sending adapters names ({SEND_QUEUES:?})"
+                ));
             }
         }
 
@@ -6455,13 +6518,17 @@ fn the_policy_check_holds_the_event_functions_to_their_keys_and_queue() {
         ),
         "{claims:?}"
     );
+    // The worker sends group signals to the entitlements queue only: not to its own.
     let sends = problems_after("EventWorkerRole", |s| {
         s.push(statement(
             "{Sid: Send, Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt EventsQueue.Arn}",
         ))
     });
     assert!(
-        mentions(&sends, "grants sqs:SendMessage, which its code"),
+        mentions(
+            &sends,
+            "grants sqs:SendMessage on EventsQueue, which no variable"
+        ),
         "{sends:?}"
     );
     // The dead-letter queue is no function's.
@@ -6977,6 +7044,69 @@ fn the_entitlements_function_is_opt_in_and_least_privileged() {
             assert!(!action.contains('*'), "{sid}: {action}");
         }
     }
+
+    // The checks catch a trigger's grant missing, and SSO writes on "*".
+    let with_sid = |sid: &'static str, key: &'static str, value: &'static str| {
+        move |statements: &mut Vec<Value>| {
+            for s in statements.iter_mut() {
+                if s["Sid"].as_str() == Some(sid) {
+                    s[key] = serde_norway::from_str(value).expect("a YAML value");
+                }
+            }
+        }
+    };
+    let no_receive = problems_after(
+        "EntitlementsRole",
+        with_sid(
+            "GroupSignals",
+            "Action",
+            "[sqs:DeleteMessage, sqs:GetQueueAttributes]",
+        ),
+    );
+    assert!(
+        no_receive.iter().any(|p| p.contains(
+            "EntitlementsQueue triggers it, but its role does not grant sqs:ReceiveMessage"
+        )),
+        "{no_receive:?}"
+    );
+    let anywhere = problems_after(
+        "EntitlementsRole",
+        with_sid("SsoAssignments", "Resource", "'*'"),
+    );
+    assert!(
+        anywhere
+            .iter()
+            .any(|p| p.contains("SsoAssignments: Resource \"*\" for sso")),
+        "{anywhere:?}"
+    );
+    let other_instance = problems_after(
+        "EntitlementsRole",
+        with_sid(
+            "SsoAssignments",
+            "Resource",
+            "['arn:aws:sso:::instance/ssoins-0000000000000000', 'arn:aws:sso:::account/*']",
+        ),
+    );
+    assert!(
+        other_instance
+            .iter()
+            .any(|p| p.contains("not on its own IC_INSTANCE_ARN")),
+        "{other_instance:?}"
+    );
+    let writes_orgs = problems_after(
+        "EntitlementsRole",
+        with_sid(
+            "Organizations",
+            "Action",
+            "[organizations:ListRoots, organizations:MoveAccount]",
+        ),
+    );
+    assert!(
+        writes_orgs
+            .iter()
+            .any(|p| p.contains("organizations:MoveAccount is not read-only")),
+        "{writes_orgs:?}"
+    );
 
     // One run at a time, within Lambda's limit, never retried (the schedule repairs).
     assert_eq!(

@@ -342,3 +342,55 @@ async fn plan_mode_records_the_plan_and_changes_nothing() {
     assert!(reason.contains("1 to create"), "{reason}");
     assert_eq!(h.assigns(), 0);
 }
+
+#[tokio::test]
+async fn a_group_created_is_signalled_on_the_queue_and_the_function_reads_the_batch() {
+    use aws_adapters::SqsGroupSignal;
+    use gateway::ports::group_signal::GroupSignal;
+
+    let config = test_services::moto_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = sqs
+        .create_queue()
+        .queue_name(test_services::unique_name("scimgw-entitlements"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let signal = SqsGroupSignal::new(sqs.clone(), queue.clone());
+    signal.group_created("g-admins").await.unwrap();
+    signal.group_created("g-readers").await.unwrap();
+
+    // The batch as Lambda's SQS trigger hands it to the function.
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let records: Vec<Value> = received
+        .messages()
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "eventSource": "aws:sqs",
+            })
+        })
+        .collect();
+    let Ok(Trigger::GroupsCreated { mut group_ids }) =
+        Trigger::from_event(&serde_json::json!({ "Records": records }))
+    else {
+        panic!("not read as group signals");
+    };
+    group_ids.sort();
+    assert_eq!(group_ids, ["g-admins", "g-readers"]);
+
+    // A queue that is not there: an error to log, not a panic or a hang.
+    let gone = SqsGroupSignal::new(sqs, format!("{queue}-gone"));
+    assert!(gone.group_created("g-1").await.is_err());
+}
