@@ -5702,20 +5702,29 @@ fn alarm_metric_names(template: &Value) -> Vec<String> {
 }
 
 /// The dashboard's body, with `${…}` substitutions replaced so that it parses as JSON.
+/// Every dashboard's widgets, as one body (the entitlements function's runs are on a
+/// dashboard of their own, which exists only with it).
 fn dashboard_body(template: &Value) -> serde_json::Value {
-    let (_, body) = resources(template)
+    let mut widgets = Vec::new();
+    for dashboard in resources(template)
         .values()
-        .find(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Dashboard"))
-        .and_then(|d| intrinsic(&d["Properties"]["DashboardBody"]))
-        .expect("a dashboard with a !Sub body");
-    let mut text = body.as_str().expect("a string body").to_owned();
-    while let Some(start) = text.find("${") {
-        let end = text[start..]
-            .find('}')
-            .map_or(text.len(), |e| start + e + 1);
-        text.replace_range(start..end, "1");
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Dashboard"))
+    {
+        let (_, body) = intrinsic(&dashboard["Properties"]["DashboardBody"])
+            .expect("a dashboard with a !Sub body");
+        let mut text = body.as_str().expect("a string body").to_owned();
+        while let Some(start) = text.find("${") {
+            let end = text[start..]
+                .find('}')
+                .map_or(text.len(), |e| start + e + 1);
+            text.replace_range(start..end, "1");
+        }
+        let body: serde_json::Value =
+            serde_json::from_str(&text).expect("the dashboard body is JSON");
+        widgets.extend(body["widgets"].as_array().cloned().unwrap_or_default());
     }
-    serde_json::from_str(&text).expect("the dashboard body is JSON")
+    assert!(!widgets.is_empty(), "a dashboard");
+    serde_json::json!({ "widgets": widgets })
 }
 
 /// The `scimgw` metric names a dashboard shows: in metric arrays and in SEARCH expressions.
@@ -7044,6 +7053,21 @@ fn the_entitlements_function_is_opt_in_and_least_privileged() {
             assert!(!action.contains('*'), "{sid}: {action}");
         }
     }
+
+    // A withheld plan alarms (the approval step), on the function's own metric.
+    let withheld = own_metric_names(function)
+        .get("ENTITLEMENTS_WITHHELD")
+        .cloned()
+        .expect("the withheld metric is declared");
+    assert!(
+        alarm_metric_names(&template).contains(&withheld),
+        "no alarm on {withheld}"
+    );
+    assert!(
+        conditional.contains("EntitlementsWithheldAlarm")
+            && conditional.contains("EntitlementsDashboard"),
+        "the alarm and the dashboard exist only with the function"
+    );
 
     // The checks catch a trigger's grant missing, and SSO writes on "*".
     let with_sid = |sid: &'static str, key: &'static str, value: &'static str| {

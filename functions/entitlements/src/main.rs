@@ -3,7 +3,8 @@
 //! account events, and the SCIM function's group signals (an SQS queue) invoke it; each
 //! invocation is one [`entitlements::Runner::run`]: the active entitlement document's
 //! plan, applied in `apply` mode unless the breaker withholds it. The template's reserved
-//! concurrency of 1 keeps runs from overlapping.
+//! concurrency of 1 keeps runs from overlapping. Each run ends with one EMF metrics line
+//! ([`metrics`]).
 //!
 //! | variable | required | meaning |
 //! |---|---|---|
@@ -14,10 +15,13 @@
 //! | `IC_INSTANCE_ARN`, `IDENTITY_STORE_ID` | yes | the Identity Center instance and its identity store |
 //! | `ENTITLEMENTS_THRESHOLD_PERCENT` | no | the breaker's threshold, default 10 |
 
+mod metrics;
+
 use std::sync::Arc;
 
 use aws_adapters::entitlements_aws::{AwsEntitlements, DynamoDbManagedLedger};
 use aws_adapters::{DynamoDbAuditLog, DynamoDbRuleStore};
+use edge::metrics::{EmfSink as _, StdoutSink, function_name};
 use entitlements::{Limits, Mode, Runner, Trigger};
 use gateway::SystemClock;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -101,6 +105,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         async move {
             let trigger = Trigger::from_event(&event.payload)?;
             let report = runner.run(&event.context.request_id, trigger).await?;
+            // One EMF line per run: EntitlementsWithheldAlarm watches the withheld plans.
+            StdoutSink
+                .write_line(&metrics::document(&report, &function_name("entitlements")).to_line());
             if report.succeeded() {
                 Ok(serde_json::to_value(&report)?)
             } else {
