@@ -145,6 +145,21 @@ const NOT_CALLED: &[(&str, &str, &str, &str)] = &[
         "as above: the retention is set as the sealer puts an anchor",
     ),
     (
+        "EntitlementsFunction",
+        "dynamodb_rule_store",
+        "dynamodb:PutItem",
+        "the function reads the active entitlement document; saving and activating \
+         documents is `scimgw entitlements`', with an administrator's own credentials",
+    ),
+    (
+        "EntitlementsFunction",
+        "entitlements_aws",
+        "sso:ListInstances",
+        "the function is told its instance and identity store (IC_INSTANCE_ARN, \
+         IDENTITY_STORE_ID; AwsEntitlements::bind); finding them is the CLI's \
+         (AwsEntitlements::connect), and ListInstances takes no resource-level permission",
+    ),
+    (
         "EventWorkerFunction",
         "dynamodb_event_ledger",
         "dynamodb:PutItem",
@@ -206,13 +221,18 @@ const ADAPTER_TABLES: &[(&str, &str, Option<&str>)] = &[
     ("dynamodb_event_ledger", "STATE_TABLE_NAME", Some("EVENT#*")),
     ("dynamodb_mirror", "STATE_TABLE_NAME", Some("MIRROR#*")),
     ("dynamodb_rule_store", "STATE_TABLE_NAME", Some("RULES")),
-    // The managed-assignment ledger; no function of the stack uses it yet (the CLI does).
+    // The managed-assignment ledger (the entitlements function's and the CLI's).
     (
         "entitlements_aws",
         "STATE_TABLE_NAME",
         Some("ENTITLEMENTS#MANAGED"),
     ),
 ];
+
+/// The rule store's partition when a function's code opens it on entitlement documents
+/// (`DynamoDbRuleStore::entitlements`) and never on rule sets: its calls are due under
+/// this key instead of [`ADAPTER_TABLES`]' `RULES`.
+const ENTITLEMENT_DOCUMENTS_PK: &str = "ENTITLEMENTS";
 
 /// The environment variable naming the resource each audit-key and anchor action is on,
 /// in every function whose code makes it (`edge::Config`, `edge::audit::AuditConfig` and
@@ -242,13 +262,23 @@ const SQS_TRIGGER_ACTIONS: [&str; 3] = [
     "sqs:ReceiveMessage",
 ];
 
+/// The adapters that send SQS messages, and the variable naming the queue each sends to
+/// (in every function that uses it): a function may be granted `sqs:SendMessage` only on
+/// the queues its sending adapters' variables name.
+const SEND_QUEUES: &[(&str, &str)] = &[
+    ("sqs_events", "EVENTS_QUEUE_URL"),
+    ("sqs_read_notes", "AUDIT_READS_QUEUE_URL"),
+    ("sqs_group_signal", "ENTITLEMENTS_QUEUE_URL"),
+];
+
 /// Actions every function needs from the platform rather than its code: writing its
 /// own logs, and X-Ray segments (which support no resource-level permissions).
 const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
 const TRACE_ACTIONS: [&str; 2] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
 
 /// The operations of the SDK clients the adapters use (the `operation` modules of
-/// aws-sdk-dynamodb, aws-sdk-secretsmanager, aws-sdk-sqs, aws-sdk-kms and aws-sdk-s3 1.x).
+/// aws-sdk-dynamodb, aws-sdk-secretsmanager, aws-sdk-sqs, aws-sdk-kms, aws-sdk-s3,
+/// aws-sdk-organizations, aws-sdk-ssoadmin and aws-sdk-identitystore 1.x).
 const SDK_OPERATIONS: &[(&str, &str, &[&str])] = &[
     (
         "aws_sdk_dynamodb",
@@ -552,6 +582,188 @@ const SDK_OPERATIONS: &[(&str, &str, &[&str])] = &[
             "write_get_object_response",
         ],
     ),
+    (
+        "aws_sdk_organizations",
+        "organizations",
+        &[
+            "accept_handshake",
+            "attach_policy",
+            "cancel_handshake",
+            "close_account",
+            "create_account",
+            "create_gov_cloud_account",
+            "create_organization",
+            "create_organizational_unit",
+            "create_policy",
+            "decline_handshake",
+            "delete_organization",
+            "delete_organizational_unit",
+            "delete_policy",
+            "delete_resource_policy",
+            "deregister_delegated_administrator",
+            "describe_account",
+            "describe_create_account_status",
+            "describe_effective_policy",
+            "describe_handshake",
+            "describe_organization",
+            "describe_organizational_unit",
+            "describe_policy",
+            "describe_resource_policy",
+            "describe_responsibility_transfer",
+            "detach_policy",
+            "disable_aws_service_access",
+            "disable_policy_type",
+            "enable_all_features",
+            "enable_aws_service_access",
+            "enable_policy_type",
+            "invite_account_to_organization",
+            "invite_organization_to_transfer_responsibility",
+            "leave_organization",
+            "list_accounts",
+            "list_accounts_for_parent",
+            "list_accounts_with_invalid_effective_policy",
+            "list_aws_service_access_for_organization",
+            "list_children",
+            "list_create_account_status",
+            "list_delegated_administrators",
+            "list_delegated_services_for_account",
+            "list_effective_policy_validation_errors",
+            "list_handshakes_for_account",
+            "list_handshakes_for_organization",
+            "list_inbound_responsibility_transfers",
+            "list_organizational_units_for_parent",
+            "list_outbound_responsibility_transfers",
+            "list_parents",
+            "list_policies",
+            "list_policies_for_target",
+            "list_roots",
+            "list_tags_for_resource",
+            "list_targets_for_policy",
+            "move_account",
+            "put_resource_policy",
+            "register_delegated_administrator",
+            "remove_account_from_organization",
+            "tag_resource",
+            "terminate_responsibility_transfer",
+            "untag_resource",
+            "update_organizational_unit",
+            "update_policy",
+            "update_responsibility_transfer",
+        ],
+    ),
+    (
+        "aws_sdk_ssoadmin",
+        "sso",
+        &[
+            "add_region",
+            "attach_customer_managed_policy_reference_to_permission_set",
+            "attach_managed_policy_to_permission_set",
+            "create_account_assignment",
+            "create_application",
+            "create_application_assignment",
+            "create_instance",
+            "create_instance_access_control_attribute_configuration",
+            "create_permission_set",
+            "create_trusted_token_issuer",
+            "delete_account_assignment",
+            "delete_application",
+            "delete_application_access_scope",
+            "delete_application_assignment",
+            "delete_application_authentication_method",
+            "delete_application_grant",
+            "delete_inline_policy_from_permission_set",
+            "delete_instance",
+            "delete_instance_access_control_attribute_configuration",
+            "delete_permission_set",
+            "delete_permissions_boundary_from_permission_set",
+            "delete_trusted_token_issuer",
+            "describe_account_assignment_creation_status",
+            "describe_account_assignment_deletion_status",
+            "describe_application",
+            "describe_application_assignment",
+            "describe_application_provider",
+            "describe_instance",
+            "describe_instance_access_control_attribute_configuration",
+            "describe_permission_set",
+            "describe_permission_set_provisioning_status",
+            "describe_region",
+            "describe_trusted_token_issuer",
+            "detach_customer_managed_policy_reference_from_permission_set",
+            "detach_managed_policy_from_permission_set",
+            "get_application_access_scope",
+            "get_application_assignment_configuration",
+            "get_application_authentication_method",
+            "get_application_grant",
+            "get_application_session_configuration",
+            "get_inline_policy_for_permission_set",
+            "get_permissions_boundary_for_permission_set",
+            "list_account_assignment_creation_status",
+            "list_account_assignment_deletion_status",
+            "list_account_assignments",
+            "list_account_assignments_for_principal",
+            "list_accounts_for_provisioned_permission_set",
+            "list_application_access_scopes",
+            "list_application_assignments",
+            "list_application_assignments_for_principal",
+            "list_application_authentication_methods",
+            "list_application_grants",
+            "list_application_providers",
+            "list_applications",
+            "list_customer_managed_policy_references_in_permission_set",
+            "list_instances",
+            "list_managed_policies_in_permission_set",
+            "list_permission_set_provisioning_status",
+            "list_permission_sets",
+            "list_permission_sets_provisioned_to_account",
+            "list_regions",
+            "list_tags_for_resource",
+            "list_trusted_token_issuers",
+            "provision_permission_set",
+            "put_application_access_scope",
+            "put_application_assignment_configuration",
+            "put_application_authentication_method",
+            "put_application_grant",
+            "put_application_session_configuration",
+            "put_inline_policy_to_permission_set",
+            "put_permissions_boundary_to_permission_set",
+            "remove_region",
+            "tag_resource",
+            "untag_resource",
+            "update_application",
+            "update_instance",
+            "update_instance_access_control_attribute_configuration",
+            "update_permission_set",
+            "update_trusted_token_issuer",
+        ],
+    ),
+    (
+        "aws_sdk_identitystore",
+        "identitystore",
+        &[
+            "create_group",
+            "create_group_membership",
+            "create_user",
+            "delete_group",
+            "delete_group_membership",
+            "delete_user",
+            "describe_group",
+            "describe_group_membership",
+            "describe_identity_store",
+            "describe_user",
+            "get_group_id",
+            "get_group_membership_id",
+            "get_user_id",
+            "is_member_in_groups",
+            "list_group_memberships",
+            "list_group_memberships_for_member",
+            "list_groups",
+            "list_identity_stores",
+            "list_users",
+            "update_group",
+            "update_identity_store",
+            "update_user",
+        ],
+    ),
 ];
 
 /// The IAM actions of the S3 operations whose names differ from their operation's (or
@@ -574,6 +786,17 @@ const S3_ACTIONS: &[(&str, &[&str])] = &[
     ),
     ("put_object_retention", &["s3:PutObjectRetention"]),
 ];
+
+/// Operations that two of the clients some code names both have, and whose they are
+/// where they are called: (operation, the crate, why). A text search cannot tell
+/// `organizations.list_tags_for_resource()` from `sso_admin.list_tags_for_resource()`;
+/// an ambiguous call missing here fails the test rather than be guessed.
+const SHARED_OPERATIONS: &[(&str, &str, &str)] = &[(
+    "list_tags_for_resource",
+    "aws_sdk_organizations",
+    "entitlements_aws reads the accounts' tags (tag scopes); no code reads SSO Admin's \
+     permission-set tags",
+)];
 
 // ---------------------------------------------------------------------------------------
 // Reading the template and the code
@@ -983,13 +1206,29 @@ struct Calls {
 /// The SDK calls in some code, as IAM actions.
 fn sdk_calls(code: &str) -> Calls {
     let mut calls = Calls::default();
+    let named = |krate: &str| code.contains(krate);
     for (krate, prefix, operations) in SDK_OPERATIONS {
-        if !code.contains(krate) {
+        if !named(krate) {
             continue;
         }
         for op in *operations {
             if !code.contains(&format!(".{op}()")) {
                 continue;
+            }
+            let clients: Vec<&str> = SDK_OPERATIONS
+                .iter()
+                .filter(|(k, _, ops)| named(k) && ops.contains(op))
+                .map(|(k, _, _)| *k)
+                .collect();
+            if clients.len() > 1 {
+                let Some((_, owner, _)) = SHARED_OPERATIONS.iter().find(|(o, _, _)| o == op) else {
+                    panic!(
+                        "{op} is an operation of {clients:?}: say whose it is in SHARED_OPERATIONS"
+                    )
+                };
+                if owner != krate {
+                    continue;
+                }
             }
             calls.actions.extend(iam_actions(prefix, op, code));
         }
@@ -1554,6 +1793,14 @@ fn dynamodb_calls_by_table(
             ));
             continue;
         };
+        let entitlements_only = module == "dynamodb_rule_store"
+            && source.contains("DynamoDbRuleStore::entitlements(")
+            && !source.contains("DynamoDbRuleStore::new(");
+        let keys = if entitlements_only {
+            &Some(ENTITLEMENT_DOCUMENTS_PK)
+        } else {
+            keys
+        };
         let named: BTreeSet<String> = function
             .variable_refs(variable)
             .into_iter()
@@ -2016,6 +2263,79 @@ fn the_policy_check_catches_excess_missing_wildcard_and_foreign_grants() {
 }
 
 /// What is wrong with the template's roles, one line each (empty when all is well).
+/// The resources of an SSO Admin or Identity Store statement: the function's own
+/// Identity Center instance (`IC_INSTANCE_ARN`) or identity store (`IDENTITY_STORE_ID`),
+/// that instance's permission sets, and the accounts and groups (which have no owner to
+/// scope them by); problems for anything else, and when its own is missing.
+fn identity_center_resource_problems(
+    function: &Function<'_>,
+    service: &str,
+    resources: &[&Value],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let variable = if service == "sso" {
+        "IC_INSTANCE_ARN"
+    } else {
+        "IDENTITY_STORE_ID"
+    };
+    let named = function.variable_refs(variable);
+    if named.is_empty() {
+        problems.push(format!(
+            "{service} actions, but its environment sets no {variable}"
+        ));
+        return problems;
+    }
+    let mut own = false;
+    for resource in resources {
+        let sub = match intrinsic(resource) {
+            Some((name, Value::String(text))) if name == "Sub" => Some((text.as_str(), None)),
+            Some((name, Value::Sequence(parts))) if name == "Sub" => parts
+                .first()
+                .and_then(Value::as_str)
+                .map(|t| (t, parts.get(1))),
+            _ => None,
+        };
+        let refs_named = !refs(resource).is_empty() && refs(resource).is_subset(&named);
+        let ok = match (service, sub) {
+            ("sso", None) => {
+                let is_ref = intrinsic(resource).is_some_and(|(n, _)| n == "Ref");
+                own |= is_ref && refs_named;
+                is_ref && refs_named
+            }
+            ("sso", Some((text, vars))) => {
+                let of_own = vars.is_some_and(|v| {
+                    let r = refs(v);
+                    !r.is_empty() && r.is_subset(&named)
+                });
+                let instance = text == "arn:${AWS::Partition}:sso:::instance/${InstanceId}";
+                own |= instance && of_own;
+                text == "arn:${AWS::Partition}:sso:::account/*"
+                    || ((instance
+                        || text == "arn:${AWS::Partition}:sso:::permissionSet/${InstanceId}/*")
+                        && of_own)
+            }
+            (_, Some((text, _))) => {
+                let store = format!(
+                    "arn:${{AWS::Partition}}:identitystore::${{AWS::AccountId}}:identitystore/${{{}}}",
+                    named.iter().next().map(String::as_str).unwrap_or_default()
+                );
+                own |= text == store;
+                text == store || text == "arn:${AWS::Partition}:identitystore:::group/*"
+            }
+            _ => false,
+        };
+        if !ok {
+            problems.push(format!(
+                "{resource:?} is not its {variable}'s, nor of its permission sets, accounts or groups"
+            ));
+        }
+    }
+    if !own {
+        problems.push(format!("not on its own {variable}"));
+    }
+    problems
+}
+
 fn policy_problems(template: &Value) -> Vec<String> {
     let functions = functions(template);
     let mut roles_seen = BTreeSet::new();
@@ -2047,6 +2367,8 @@ fn policy_problems(template: &Value) -> Vec<String> {
         let mut granted_on: BTreeMap<String, Vec<TableGrant>> = BTreeMap::new();
         // The audit keys' and the anchors' actions: the resources each is granted on.
         let mut granted_bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // SQS: the queues each action is granted on.
+        let mut queue_grants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
 
         for statement in statements(template, &role_id) {
             let sid = statement.sid();
@@ -2223,14 +2545,24 @@ fn policy_problems(template: &Value) -> Vec<String> {
                                 "{id}/{sid}: a condition here is not understood by this check"
                             ));
                         }
-                        // Every such resource it is told about is granted (the code uses
-                        // what it is given).
-                        for r in own
-                            .iter()
-                            .filter(|r| resource_type(template, r) == Some(kind))
-                        {
-                            if !resource_refs.contains(r) {
-                                problems.push(format!("{id}/{sid}: its environment names {r}, which the statement does not grant"));
+                        if service == "sqs" {
+                            // Checked queue by queue, below.
+                            for action in &actions {
+                                queue_grants
+                                    .entry(action.clone())
+                                    .or_default()
+                                    .extend(resource_refs.iter().cloned());
+                            }
+                        } else {
+                            // Every such resource it is told about is granted (the code
+                            // uses what it is given).
+                            for r in own
+                                .iter()
+                                .filter(|r| resource_type(template, r) == Some(kind))
+                            {
+                                if !resource_refs.contains(r) {
+                                    problems.push(format!("{id}/{sid}: its environment names {r}, which the statement does not grant"));
+                                }
                             }
                         }
                     }
@@ -2245,7 +2577,83 @@ fn policy_problems(template: &Value) -> Vec<String> {
                         ));
                     }
                 }
+                // Entitlements: Organizations read-only; SSO Admin and the Identity Store on
+                // the instance and identity store the function's environment names.
+                "organizations" => {
+                    granted.extend(actions.iter().cloned());
+                    for action in &actions {
+                        let name = action.trim_start_matches("organizations:");
+                        if !(name.starts_with("List") || name.starts_with("Describe")) {
+                            problems.push(format!(
+                                "{id}/{sid}: {action} is not read-only; Organizations is read here, never changed"
+                            ));
+                        }
+                    }
+                    if statement.value.get("Condition").is_some() {
+                        problems.push(format!(
+                            "{id}/{sid}: a condition here is not understood by this check"
+                        ));
+                    }
+                }
+                "sso" | "identitystore" => {
+                    granted.extend(actions.iter().cloned());
+                    if literal_star {
+                        problems.push(format!("{id}/{sid}: Resource \"*\" for {service}"));
+                    }
+                    if statement.value.get("Condition").is_some() {
+                        problems.push(format!(
+                            "{id}/{sid}: a condition here is not understood by this check"
+                        ));
+                    }
+                    problems.extend(
+                        identity_center_resource_problems(function, service, &resources)
+                            .into_iter()
+                            .map(|p| format!("{id}/{sid}: {p}")),
+                    );
+                }
                 other => problems.push(format!("{id}/{sid}: unexpected service {other}")),
+            }
+        }
+
+        // SQS, queue by queue: every queue it is told about is granted something; the
+        // queues that trigger it, the trigger's actions; and messages are sent only to
+        // the queues its sending adapters are told about.
+        let granted_queues: BTreeSet<&String> = queue_grants.values().flatten().collect();
+        for r in own
+            .iter()
+            .filter(|r| resource_type(template, r) == Some("AWS::SQS::Queue"))
+        {
+            if !granted_queues.contains(r) {
+                problems.push(format!(
+                    "{id}: its environment names {r}, which no statement grants"
+                ));
+            }
+        }
+        for queue in function.sqs_triggers() {
+            for action in SQS_TRIGGER_ACTIONS {
+                if !queue_grants.get(action).is_some_and(|q| q.contains(&queue)) {
+                    problems.push(format!(
+                        "{id}: {queue} triggers it, but its role does not grant {action} on it"
+                    ));
+                }
+            }
+        }
+        let source = function.source();
+        let may_send: BTreeSet<String> = SEND_QUEUES
+            .iter()
+            .filter(|(module, _)| {
+                modules.contains(*module)
+                    && module_calls_for(module, &source)
+                        .actions
+                        .contains("sqs:SendMessage")
+            })
+            .flat_map(|(_, variable)| function.variable_refs(variable))
+            .collect();
+        for queue in queue_grants.get("sqs:SendMessage").into_iter().flatten() {
+            if !may_send.contains(queue) {
+                problems.push(format!(
+                    "{id}: grants sqs:SendMessage on {queue}, which no variable of its sending adapters names ({SEND_QUEUES:?})"
+                ));
             }
         }
 
@@ -3652,6 +4060,23 @@ fn roles_granting(template: &Value, actions: &[&str], resource: &str) -> BTreeSe
 fn principal_arns(value: &Value, what: &str, problems: &mut Vec<String>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     match intrinsic(value) {
+        // A role that exists under a condition (the entitlements function's): the list
+        // with it, and the same list without it otherwise. What the fence spares is the
+        // list with it; `the_entitlements_function_is_opt_in_and_least_privileged` checks
+        // that the roles only the first list names are the condition's.
+        Some((name, Value::Sequence(args)))
+            if name == "If" && args.len() == 3 && args[0].as_str().is_some() =>
+        {
+            let with = principal_arns(&args[1], what, problems);
+            let without = principal_arns(&args[2], what, problems);
+            if !without.is_subset(&with) || with == without {
+                problems.push(format!(
+                    "{what}: under {:?}, {with:?} must be {without:?} and the condition's roles",
+                    args[0]
+                ));
+            }
+            return with;
+        }
         Some((name, Value::Sequence(args))) if name == "Split" => {
             let text = args
                 .get(1)
@@ -4394,6 +4819,18 @@ fn estimated_chars(template: &Value, name: &str, inner: &Value) -> usize {
 /// A value as the JSON CloudFormation hands on, each intrinsic replaced by a string of
 /// its estimated length.
 fn estimated_json(template: &Value, value: &Value) -> serde_json::Value {
+    // A condition's choice: the longer of its two values.
+    if let Some((name, Value::Sequence(args))) = intrinsic(value)
+        && name == "If"
+        && args.len() == 3
+    {
+        let [a, b] = [&args[1], &args[2]].map(|v| estimated_json(template, v));
+        return if a.to_string().len() >= b.to_string().len() {
+            a
+        } else {
+            b
+        };
+    }
     if let Some((name, inner)) = intrinsic(value) {
         return serde_json::Value::String("x".repeat(estimated_chars(template, &name, inner)));
     }
@@ -5035,7 +5472,7 @@ fn the_audit_apis_and_the_auditors_permissions_cannot_produce_a_record_or_seal_t
     for (power, resource, _) in POWERS {
         let holders = principals_allowed(&template, power, resource);
         let expected = if power == "kms:GenerateMac" {
-            roles(&["scim-api", "event-worker", "reconciler"])
+            roles(&["scim-api", "event-worker", "reconciler", "entitlements"])
         } else {
             roles(&["sealer"])
         };
@@ -5265,20 +5702,29 @@ fn alarm_metric_names(template: &Value) -> Vec<String> {
 }
 
 /// The dashboard's body, with `${…}` substitutions replaced so that it parses as JSON.
+/// Every dashboard's widgets, as one body (the entitlements function's runs are on a
+/// dashboard of their own, which exists only with it).
 fn dashboard_body(template: &Value) -> serde_json::Value {
-    let (_, body) = resources(template)
+    let mut widgets = Vec::new();
+    for dashboard in resources(template)
         .values()
-        .find(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Dashboard"))
-        .and_then(|d| intrinsic(&d["Properties"]["DashboardBody"]))
-        .expect("a dashboard with a !Sub body");
-    let mut text = body.as_str().expect("a string body").to_owned();
-    while let Some(start) = text.find("${") {
-        let end = text[start..]
-            .find('}')
-            .map_or(text.len(), |e| start + e + 1);
-        text.replace_range(start..end, "1");
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Dashboard"))
+    {
+        let (_, body) = intrinsic(&dashboard["Properties"]["DashboardBody"])
+            .expect("a dashboard with a !Sub body");
+        let mut text = body.as_str().expect("a string body").to_owned();
+        while let Some(start) = text.find("${") {
+            let end = text[start..]
+                .find('}')
+                .map_or(text.len(), |e| start + e + 1);
+            text.replace_range(start..end, "1");
+        }
+        let body: serde_json::Value =
+            serde_json::from_str(&text).expect("the dashboard body is JSON");
+        widgets.extend(body["widgets"].as_array().cloned().unwrap_or_default());
     }
-    serde_json::from_str(&text).expect("the dashboard body is JSON")
+    assert!(!widgets.is_empty(), "a dashboard");
+    serde_json::json!({ "widgets": widgets })
 }
 
 /// The `scimgw` metric names a dashboard shows: in metric arrays and in SEARCH expressions.
@@ -5769,6 +6215,10 @@ fn the_state_table_adapters_keep_to_their_own_keys() {
         pattern("dynamodb_rule_store"),
         aws_adapters::dynamodb_rule_store::RULES_PK
     );
+    assert_eq!(
+        ENTITLEMENT_DOCUMENTS_PK,
+        aws_adapters::dynamodb_rule_store::ENTITLEMENTS_PK
+    );
     let on_state: Vec<&str> = ADAPTER_TABLES
         .iter()
         .filter(|(_, variable, _)| *variable == "STATE_TABLE_NAME")
@@ -6077,13 +6527,17 @@ fn the_policy_check_holds_the_event_functions_to_their_keys_and_queue() {
         ),
         "{claims:?}"
     );
+    // The worker sends group signals to the entitlements queue only: not to its own.
     let sends = problems_after("EventWorkerRole", |s| {
         s.push(statement(
             "{Sid: Send, Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt EventsQueue.Arn}",
         ))
     });
     assert!(
-        mentions(&sends, "grants sqs:SendMessage, which its code"),
+        mentions(
+            &sends,
+            "grants sqs:SendMessage on EventsQueue, which no variable"
+        ),
         "{sends:?}"
     );
     // The dead-letter queue is no function's.
@@ -6432,4 +6886,371 @@ fn the_sealer_seals_and_verifies_on_its_schedules_one_at_a_time_and_its_alarms_w
     };
     silence("AUDIT_SEALS_WRITTEN", 2 * 900, 3 * 3_600);
     silence("AUDIT_VERIFY_FAILED", 86_400 + 900, 30 * 3_600);
+}
+
+// ---------------------------------------------------------------------------------------
+// Entitlements
+
+/// The condition every entitlements resource is under.
+const ENTITLEMENTS_ON: &str = "EntitlementsOn";
+
+/// The references `value` makes outside the branch an `!If [cond, …]` takes when `cond`
+/// holds: what a resource deployed without `cond` would refer to.
+fn refs_without(value: &Value, cond: &str, out: &mut BTreeSet<String>) {
+    if let Some((name, Value::Sequence(args))) = intrinsic(value)
+        && name == "If"
+        && args.len() == 3
+        && args[0].as_str() == Some(cond)
+    {
+        refs_without(&args[2], cond, out);
+        return;
+    }
+    if intrinsic(value).is_some_and(|(name, _)| ["Ref", "GetAtt", "Sub"].contains(&name.as_str())) {
+        out.extend(refs(value));
+        return;
+    }
+    match value {
+        Value::Sequence(items) => items.iter().for_each(|v| refs_without(v, cond, out)),
+        Value::Mapping(map) => map.values().for_each(|v| refs_without(v, cond, out)),
+        Value::Tagged(tagged) => refs_without(&tagged.value, cond, out),
+        _ => {}
+    }
+}
+
+/// Whether an event matches an EventBridge pattern of exact values (the only kind the
+/// entitlements rules use): every key of the pattern, recursively, lists the event's value.
+fn pattern_matches(pattern: &Value, event: &serde_json::Value) -> bool {
+    let Some(pattern) = pattern.as_mapping() else {
+        return false;
+    };
+    pattern.iter().all(|(key, wanted)| {
+        let key = key.as_str().unwrap_or_default();
+        let value = &event[key];
+        match wanted {
+            Value::Mapping(_) => pattern_matches(wanted, value),
+            _ => one_or_many(wanted)
+                .iter()
+                .any(|w| w.as_str().is_some_and(|w| value.as_str() == Some(w))),
+        }
+    })
+}
+
+fn aws_event(name: &str) -> serde_json::Value {
+    serde_json::from_str(&read(format!("tests/fixtures/aws-events/{name}.json")))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn the_entitlements_function_is_opt_in_and_least_privileged() {
+    let template = template();
+    // Off unless the parameter turns it on; its other values are the code's modes.
+    let mode = &template["Parameters"]["EntitlementsMode"];
+    assert_eq!(mode["Default"].as_str(), Some("off"));
+    let values: Vec<&str> = one_or_many(&mode["AllowedValues"])
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(values, ["off", "plan", "apply"]);
+    for value in &values[1..] {
+        assert!(entitlements::Mode::parse(value).is_some(), "{value}");
+    }
+    let condition =
+        serde_json::to_string(&template["Conditions"][ENTITLEMENTS_ON]).unwrap_or_default();
+    assert!(
+        condition.contains("EntitlementsMode")
+            && condition.contains("\"off\"")
+            && condition.contains("Not"),
+        "{ENTITLEMENTS_ON} is EntitlementsMode other than off: {condition}"
+    );
+
+    // Every resource of the function exists only when it is on, and nothing deployed
+    // without it refers to one, but through !If [EntitlementsOn, …].
+    let conditional: BTreeSet<String> = resources(&template)
+        .iter()
+        .filter(|(_, r)| r["Condition"].as_str() == Some(ENTITLEMENTS_ON))
+        .filter_map(|(id, _)| id.as_str().map(str::to_owned))
+        .collect();
+    for id in [
+        "EntitlementsFunction",
+        "EntitlementsRole",
+        "EntitlementsLogGroup",
+        "EntitlementsAuditTrail",
+        "EntitlementsErrorsAlarm",
+    ] {
+        assert!(
+            conditional.contains(id),
+            "{id} is not under {ENTITLEMENTS_ON}"
+        );
+    }
+    for (id, resource) in resources(&template) {
+        let id = id.as_str().unwrap_or_default();
+        if resource["Condition"].as_str() == Some(ENTITLEMENTS_ON) {
+            continue;
+        }
+        let mut used = BTreeSet::new();
+        refs_without(resource, ENTITLEMENTS_ON, &mut used);
+        let wrong: Vec<&String> = used.intersection(&conditional).collect();
+        assert!(
+            wrong.is_empty(),
+            "{id} refers to {wrong:?} outside !If [{ENTITLEMENTS_ON}, …]"
+        );
+    }
+    for (id, output) in template["Outputs"].as_mapping().into_iter().flatten() {
+        let mut used = BTreeSet::new();
+        refs_without(output, ENTITLEMENTS_ON, &mut used);
+        assert!(
+            output["Condition"].as_str() == Some(ENTITLEMENTS_ON) || used.is_disjoint(&conditional),
+            "output {id:?} refers to an entitlements resource unconditionally"
+        );
+    }
+
+    let all = functions(&template);
+    let function = function_by_binary(&all, "entitlements");
+    assert_eq!(function.role_id(), "EntitlementsRole");
+    // The derivation found its AWS calls (so that the policy check is not vacuous).
+    let (calls, _) = derived_calls(function);
+    for action in [
+        "sso:CreateAccountAssignment",
+        "sso:DeleteAccountAssignment",
+        "sso:ListAccountAssignmentsForPrincipal",
+        "organizations:ListOrganizationalUnitsForParent",
+        "organizations:ListTagsForResource",
+        "identitystore:ListGroups",
+        "kms:GenerateMac",
+    ] {
+        assert!(
+            calls.actions.contains(action),
+            "{action}: {:?}",
+            calls.actions
+        );
+    }
+    assert!(!calls.actions.contains("sso:ListTagsForResource"));
+    // No SSO write on "*" or outside its instance; Organizations read-only; no
+    // ListInstances (it is told its instance).
+    for statement in statements(&template, "EntitlementsRole") {
+        let sid = statement.sid();
+        for action in statement.actions() {
+            let resources = statement.resources();
+            if let Some(name) = action.strip_prefix("sso:") {
+                assert!(
+                    resources.iter().all(|r| r.as_str() != Some("*")),
+                    "{sid}: {action} on \"*\""
+                );
+                assert!(
+                    resources
+                        .iter()
+                        .any(|r| refs(r).contains("IdentityCenterInstanceArn")),
+                    "{sid}: {action} not on the instance"
+                );
+                assert_ne!(name, "ListInstances", "{sid}");
+            }
+            if let Some(name) = action.strip_prefix("organizations:") {
+                assert!(
+                    name.starts_with("List") || name.starts_with("Describe"),
+                    "{sid}: {action} is not read-only"
+                );
+            }
+            assert!(!action.contains('*'), "{sid}: {action}");
+        }
+    }
+
+    // A withheld plan alarms (the approval step), on the function's own metric.
+    let withheld = own_metric_names(function)
+        .get("ENTITLEMENTS_WITHHELD")
+        .cloned()
+        .expect("the withheld metric is declared");
+    assert!(
+        alarm_metric_names(&template).contains(&withheld),
+        "no alarm on {withheld}"
+    );
+    assert!(
+        conditional.contains("EntitlementsWithheldAlarm")
+            && conditional.contains("EntitlementsDashboard"),
+        "the alarm and the dashboard exist only with the function"
+    );
+
+    // The checks catch a trigger's grant missing, and SSO writes on "*".
+    let with_sid = |sid: &'static str, key: &'static str, value: &'static str| {
+        move |statements: &mut Vec<Value>| {
+            for s in statements.iter_mut() {
+                if s["Sid"].as_str() == Some(sid) {
+                    s[key] = serde_norway::from_str(value).expect("a YAML value");
+                }
+            }
+        }
+    };
+    let no_receive = problems_after(
+        "EntitlementsRole",
+        with_sid(
+            "GroupSignals",
+            "Action",
+            "[sqs:DeleteMessage, sqs:GetQueueAttributes]",
+        ),
+    );
+    assert!(
+        no_receive.iter().any(|p| p.contains(
+            "EntitlementsQueue triggers it, but its role does not grant sqs:ReceiveMessage"
+        )),
+        "{no_receive:?}"
+    );
+    let anywhere = problems_after(
+        "EntitlementsRole",
+        with_sid("SsoAssignments", "Resource", "'*'"),
+    );
+    assert!(
+        anywhere
+            .iter()
+            .any(|p| p.contains("SsoAssignments: Resource \"*\" for sso")),
+        "{anywhere:?}"
+    );
+    let other_instance = problems_after(
+        "EntitlementsRole",
+        with_sid(
+            "SsoAssignments",
+            "Resource",
+            "['arn:aws:sso:::instance/ssoins-0000000000000000', 'arn:aws:sso:::account/*']",
+        ),
+    );
+    assert!(
+        other_instance
+            .iter()
+            .any(|p| p.contains("not on its own IC_INSTANCE_ARN")),
+        "{other_instance:?}"
+    );
+    let writes_orgs = problems_after(
+        "EntitlementsRole",
+        with_sid(
+            "Organizations",
+            "Action",
+            "[organizations:ListRoots, organizations:MoveAccount]",
+        ),
+    );
+    assert!(
+        writes_orgs
+            .iter()
+            .any(|p| p.contains("organizations:MoveAccount is not read-only")),
+        "{writes_orgs:?}"
+    );
+
+    // One run at a time, within Lambda's limit, never retried (the schedule repairs).
+    assert_eq!(
+        number_or_default(&template, function.property("ReservedConcurrentExecutions")),
+        Some(1)
+    );
+    assert!(
+        number_or_default(&template, function.property("Timeout"))
+            .is_some_and(|t| t <= LAMBDA_MAX_TIMEOUT)
+    );
+    let events = function.value["Properties"]["Events"]
+        .as_mapping()
+        .expect("the function's events");
+    let schedule: Vec<&Value> = events
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("Schedule"))
+        .collect();
+    assert_eq!(schedule.len(), 1);
+    assert_eq!(
+        refs(&schedule[0]["Properties"]["Schedule"]),
+        BTreeSet::from(["EntitlementsSchedule".to_owned()])
+    );
+    let rules: Vec<&Value> = events
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("EventBridgeRule"))
+        .map(|e| &e["Properties"]["Pattern"])
+        .collect();
+    let names_of = |source: &str| -> BTreeSet<String> {
+        rules
+            .iter()
+            .filter(|p| {
+                one_or_many(&p["source"])
+                    .iter()
+                    .any(|s| s.as_str() == Some(source))
+            })
+            .flat_map(|p| one_or_many(&p["detail"]["eventName"]))
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect()
+    };
+    let code = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        names_of("aws.controltower"),
+        code(&entitlements::run::CONTROL_TOWER_EVENTS)
+    );
+    assert_eq!(
+        names_of("aws.organizations"),
+        code(&entitlements::run::ORGANIZATIONS_EVENTS)
+    );
+
+    // The sample events: each matches a rule of the function, and the code reads it.
+    for name in [
+        "controltower-create-managed-account",
+        "controltower-update-managed-account",
+        "organizations-move-account",
+        "organizations-create-account-result",
+    ] {
+        let event = aws_event(name);
+        assert!(
+            rules.iter().any(|p| pattern_matches(p, &event)),
+            "{name} matches none of {rules:?}"
+        );
+        let trigger =
+            entitlements::Trigger::from_event(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            matches!(
+                trigger,
+                entitlements::Trigger::Account {
+                    account_id: Some(_),
+                    ..
+                }
+            ),
+            "{name}: {trigger:?}"
+        );
+    }
+    assert_eq!(
+        entitlements::Trigger::from_event(&aws_event("scheduled")),
+        Ok(entitlements::Trigger::Schedule)
+    );
+
+    // The us-east-1 forwarder: the same Organizations pattern, sent to the stack
+    // Region's default bus by a role that can do nothing else, deployable in us-east-1 only.
+    let forwarder: Value =
+        serde_norway::from_str(&read("infra/entitlements-forwarder.yaml")).expect("the forwarder");
+    let rule = &forwarder["Resources"]["ForwardOrganizationsAccounts"]["Properties"];
+    let organizations_rule = rules
+        .iter()
+        .find(|p| {
+            one_or_many(&p["source"])
+                .iter()
+                .any(|s| s.as_str() == Some("aws.organizations"))
+        })
+        .expect("the Organizations rule");
+    assert_eq!(&&rule["EventPattern"], organizations_rule);
+    let target = &rule["Targets"][0];
+    let bus = intrinsic(&target["Arn"]).and_then(|(_, v)| v.as_str().map(str::to_owned));
+    assert_eq!(
+        bus.as_deref(),
+        Some("arn:${AWS::Partition}:events:${StackRegion}:${AWS::AccountId}:event-bus/default")
+    );
+    assert_eq!(
+        refs(&target["RoleArn"]),
+        BTreeSet::from(["ForwarderRole".to_owned()])
+    );
+    let statements = document_statements(
+        &forwarder["Resources"]["ForwarderRole"]["Properties"]["Policies"][0]["PolicyDocument"],
+    );
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0].actions(), ["events:PutEvents"]);
+    assert_eq!(
+        intrinsic(statements[0].resources()[0]).and_then(|(_, v)| v.as_str().map(str::to_owned)),
+        bus
+    );
+    let asserts = serde_json::to_string(&forwarder["Rules"]).unwrap_or_default();
+    assert!(
+        asserts.contains("us-east-1") && asserts.contains("AWS::Region"),
+        "{asserts}"
+    );
 }

@@ -106,6 +106,13 @@ pub struct DevArgs {
     /// with.
     #[arg(long, requires = "aws_endpoint", default_value = crate::dev_aws::DEFAULT_PREFIX)]
     aws_prefix: String,
+    /// With --aws-endpoint (an emulator such as moto): also make a small organization
+    /// (a root, the OUs Production and Sandbox, three accounts) and, in the endpoint's
+    /// Identity Center instance, the permission sets AdministratorAccess and
+    /// ReadOnlyAccess and the groups Admins and Readers, to try `scimgw entitlements plan
+    /// --dev INFO_JSON` on; their ids are in the info JSON (`entitlements_sandbox`).
+    #[arg(long, requires = "aws_endpoint")]
+    entitlements_sandbox: bool,
 }
 
 /// What `scimgw dev` prints, and writes with `--info-json`.
@@ -158,6 +165,10 @@ pub struct DevInfo {
     pub audit_reads_queue_url: Option<String>,
     /// With `--aws-endpoint`: the audit trail's KMS HMAC key (`--mac-key-ids`).
     pub audit_mac_key: Option<String>,
+    /// With `--entitlements-sandbox`: the organization and Identity Center set-up made
+    /// at the endpoint (names → ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entitlements_sandbox: Option<crate::dev_aws::EntitlementsSandbox>,
     /// With `--aws-endpoint`: the audit trail's KMS seal key (`--seal-key-ids`).
     pub audit_seal_key: Option<String>,
 }
@@ -229,6 +240,14 @@ impl DevServer {
                     .await?,
             ),
             None => None,
+        };
+        let entitlements_sandbox = match (&aws, args.entitlements_sandbox) {
+            (Some(aws), true) => Some(
+                aws.entitlements_sandbox()
+                    .await
+                    .context("--entitlements-sandbox")?,
+            ),
+            _ => None,
         };
         let inbound = inbound_tokens_secret(&[&scim_token]);
         let secrets: Arc<dyn SecretSource> = match &aws {
@@ -363,6 +382,7 @@ impl DevServer {
             events_dlq_url: aws.as_ref().map(|a| a.dlq_url.clone()),
             audit_reads_queue_url: aws.as_ref().map(|a| a.reads_queue_url.clone()),
             audit_mac_key: aws.as_ref().map(|a| a.keys.mac.clone()),
+            entitlements_sandbox,
             audit_seal_key: aws.as_ref().map(|a| a.keys.seal.clone()),
         };
         Ok(Self {

@@ -8,6 +8,7 @@
 //! second `dev` with the same prefix finds the first one's trail, and two prefixes keep
 //! two developers (or tests) apart on one emulator.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -259,5 +260,245 @@ impl DevAws {
             aws_sdk_sqs::Client::new(&self.config),
             &self.reads_queue_url,
         )
+    }
+}
+
+/// What `--entitlements-sandbox` made (or found) at the endpoint: a small organization
+/// and Identity Center to try `scimgw entitlements plan --dev INFO_JSON` against. Every
+/// map is name → id (or ARN).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EntitlementsSandbox {
+    /// The organization's root.
+    pub root_id: String,
+    /// The two OUs under the root.
+    pub ous: BTreeMap<String, String>,
+    /// The three member accounts.
+    pub accounts: BTreeMap<String, String>,
+    /// The Identity Center instance.
+    pub instance_arn: String,
+    /// Its identity store.
+    pub identity_store_id: String,
+    /// The two permission sets.
+    pub permission_sets: BTreeMap<String, String>,
+    /// Two groups in the identity store (named in a document with `{ name: … }`: an
+    /// emulator's identity store cannot hold Okta's `externalId`).
+    pub groups: BTreeMap<String, String>,
+}
+
+/// The sandbox's OUs, under the root.
+const SANDBOX_OUS: [&str; 2] = ["Production", "Sandbox"];
+/// Its accounts and the OU each is in.
+const SANDBOX_ACCOUNTS: [(&str, &str); 3] = [
+    ("prod-app", "Production"),
+    ("prod-data", "Production"),
+    ("dev-playground", "Sandbox"),
+];
+/// Its permission sets.
+const SANDBOX_PERMISSION_SETS: [&str; 2] = ["AdministratorAccess", "ReadOnlyAccess"];
+/// Its groups.
+const SANDBOX_GROUPS: [&str; 2] = ["Admins", "Readers"];
+
+/// An SDK error as one line: the operation and the service's code (no secret).
+fn sdk(
+    op: &'static str,
+) -> impl Fn(&dyn aws_sdk_organizations::error::ProvideErrorMetadata) -> anyhow::Error {
+    move |e| {
+        anyhow::anyhow!(
+            "{op}: {}",
+            e.code().unwrap_or("the endpoint did not answer")
+        )
+    }
+}
+
+impl DevAws {
+    /// Makes what is missing of the entitlements sandbox (an organization with a root,
+    /// two OUs and three accounts; two permission sets and two groups in the endpoint's
+    /// Identity Center instance), finding what an earlier run made by name, and answers
+    /// it. Only for an emulator: against AWS it would create an organization's OUs and
+    /// accounts, which is why it takes a flag of its own.
+    pub async fn entitlements_sandbox(&self) -> anyhow::Result<EntitlementsSandbox> {
+        use aws_sdk_organizations::error::ProvideErrorMetadata as _;
+        let orgs = aws_sdk_organizations::Client::new(&self.config);
+        // An organization made by an earlier run is the one to use.
+        if let Err(e) = orgs
+            .create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            && e.code() != Some("AlreadyInOrganizationException")
+        {
+            return Err(sdk("CreateOrganization")(&e));
+        }
+        let roots = orgs
+            .list_roots()
+            .send()
+            .await
+            .map_err(|e| sdk("ListRoots")(&e))?;
+        let root_id = roots
+            .roots()
+            .first()
+            .and_then(|r| r.id())
+            .context("ListRoots: no root")?
+            .to_owned();
+        let existing = orgs
+            .list_organizational_units_for_parent()
+            .parent_id(&root_id)
+            .send()
+            .await
+            .map_err(|e| sdk("ListOrganizationalUnitsForParent")(&e))?;
+        let mut ous = BTreeMap::new();
+        for name in SANDBOX_OUS {
+            let found = existing
+                .organizational_units()
+                .iter()
+                .find(|ou| ou.name() == Some(name))
+                .and_then(|ou| ou.id().map(str::to_owned));
+            let id = match found {
+                Some(id) => id,
+                None => orgs
+                    .create_organizational_unit()
+                    .parent_id(&root_id)
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("CreateOrganizationalUnit")(&e))?
+                    .organizational_unit()
+                    .and_then(|ou| ou.id())
+                    .context("CreateOrganizationalUnit: no id")?
+                    .to_owned(),
+            };
+            ous.insert(name.to_owned(), id);
+        }
+        let listed = orgs
+            .list_accounts()
+            .send()
+            .await
+            .map_err(|e| sdk("ListAccounts")(&e))?;
+        let mut accounts = BTreeMap::new();
+        for (name, ou) in SANDBOX_ACCOUNTS {
+            let found = listed
+                .accounts()
+                .iter()
+                .find(|a| a.name() == Some(name))
+                .and_then(|a| a.id().map(str::to_owned));
+            let id = match found {
+                Some(id) => id,
+                None => {
+                    // An emulator creates the account at once; the status names it.
+                    let status = orgs
+                        .create_account()
+                        .account_name(name)
+                        .email(format!("{name}@example.com"))
+                        .send()
+                        .await
+                        .map_err(|e| sdk("CreateAccount")(&e))?;
+                    let id = status
+                        .create_account_status()
+                        .and_then(|s| s.account_id())
+                        .context("CreateAccount: no account id (not an emulator?)")?
+                        .to_owned();
+                    orgs.move_account()
+                        .account_id(&id)
+                        .source_parent_id(&root_id)
+                        .destination_parent_id(&ous[ou])
+                        .send()
+                        .await
+                        .map_err(|e| sdk("MoveAccount")(&e))?;
+                    id
+                }
+            };
+            accounts.insert(name.to_owned(), id);
+        }
+
+        let sso = aws_sdk_ssoadmin::Client::new(&self.config);
+        let instances = sso
+            .list_instances()
+            .send()
+            .await
+            .map_err(|e| sdk("ListInstances")(&e))?;
+        let instance = instances
+            .instances()
+            .first()
+            .context("ListInstances: the endpoint has no Identity Center instance")?;
+        let instance_arn = instance.instance_arn().unwrap_or_default().to_owned();
+        let identity_store_id = instance.identity_store_id().unwrap_or_default().to_owned();
+        let mut permission_sets = BTreeMap::new();
+        let arns = sso
+            .list_permission_sets()
+            .instance_arn(&instance_arn)
+            .send()
+            .await
+            .map_err(|e| sdk("ListPermissionSets")(&e))?;
+        for arn in arns.permission_sets() {
+            let described = sso
+                .describe_permission_set()
+                .instance_arn(&instance_arn)
+                .permission_set_arn(arn)
+                .send()
+                .await
+                .map_err(|e| sdk("DescribePermissionSet")(&e))?;
+            if let Some(name) = described.permission_set().and_then(|p| p.name()) {
+                permission_sets.insert(name.to_owned(), arn.clone());
+            }
+        }
+        for name in SANDBOX_PERMISSION_SETS {
+            if permission_sets.contains_key(name) {
+                continue;
+            }
+            let created = sso
+                .create_permission_set()
+                .instance_arn(&instance_arn)
+                .name(name)
+                // An emulator answers a number for a set without one, which the SDK
+                // refuses (docs/entitlements.md, moto's gaps).
+                .session_duration("PT1H")
+                .send()
+                .await
+                .map_err(|e| sdk("CreatePermissionSet")(&e))?;
+            let arn = created
+                .permission_set()
+                .and_then(|p| p.permission_set_arn())
+                .context("CreatePermissionSet: no ARN")?;
+            permission_sets.insert(name.to_owned(), arn.to_owned());
+        }
+        permission_sets.retain(|name, _| SANDBOX_PERMISSION_SETS.contains(&name.as_str()));
+
+        let ids = aws_sdk_identitystore::Client::new(&self.config);
+        let listed = ids
+            .list_groups()
+            .identity_store_id(&identity_store_id)
+            .send()
+            .await
+            .map_err(|e| sdk("ListGroups")(&e))?;
+        let mut groups = BTreeMap::new();
+        for name in SANDBOX_GROUPS {
+            let found = listed
+                .groups()
+                .iter()
+                .find(|g| g.display_name() == Some(name))
+                .map(|g| g.group_id().to_owned());
+            let id = match found {
+                Some(id) => id,
+                None => ids
+                    .create_group()
+                    .identity_store_id(&identity_store_id)
+                    .display_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("CreateGroup")(&e))?
+                    .group_id
+                    .clone(),
+            };
+            groups.insert(name.to_owned(), id);
+        }
+        Ok(EntitlementsSandbox {
+            root_id,
+            ous,
+            accounts,
+            instance_arn,
+            identity_store_id,
+            permission_sets,
+            groups,
+        })
     }
 }

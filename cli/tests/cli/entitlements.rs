@@ -308,3 +308,121 @@ async fn plan_apply_replan_refuse_a_mass_deletion_and_import() {
         .unwrap();
     assert!(left.account_assignments().is_empty());
 }
+
+/// `scimgw entitlements` with `args` and the credentials of a moto account (no table or
+/// endpoint options: `--dev` names them).
+async fn scimgw_as(creds: &Credentials, dir: &std::path::Path, args: &[&str]) -> Output {
+    let all: Vec<String> = std::iter::once("entitlements")
+        .chain(args.iter().copied())
+        .map(str::to_owned)
+        .collect();
+    let (creds, dir) = (creds.clone(), dir.to_owned());
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_scimgw"))
+            .args(&all)
+            .current_dir(dir)
+            .envs(moto_account_env(&creds))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// The environment that makes the AWS SDK use a moto account's credentials, and nothing
+/// of this machine's.
+fn moto_account_env(creds: &Credentials) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", creds.access_key_id().to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            creds.secret_access_key().to_owned(),
+        ),
+        (
+            "AWS_SESSION_TOKEN",
+            creds.session_token().unwrap_or_default().to_owned(),
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_makes_an_entitlements_sandbox_that_a_plan_reads_with_dev_info() {
+    let creds = fresh_account().await;
+    let prefix = test_services::unique_name("ent-sandbox");
+    let dir = std::env::temp_dir().join(&prefix);
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = moto_account_env(&creds);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let moto = test_services::moto_url();
+    let args = [
+        "--aws-endpoint",
+        moto.as_str(),
+        "--aws-prefix",
+        prefix.as_str(),
+        "--entitlements-sandbox",
+    ];
+    let sandbox = {
+        let dev = crate::dev_process::Dev::start(&dir, &args, &env);
+        dev.info["entitlements_sandbox"].clone()
+    };
+    // A root, two OUs, three accounts, an instance, two permission sets, two groups.
+    assert!(
+        sandbox["root_id"].as_str().unwrap().starts_with("r-"),
+        "{sandbox}"
+    );
+    let names =
+        |key: &str| -> Vec<String> { sandbox[key].as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(names("ous"), ["Production", "Sandbox"]);
+    assert_eq!(
+        names("accounts"),
+        ["dev-playground", "prod-app", "prod-data"]
+    );
+    assert_eq!(
+        names("permission_sets"),
+        ["AdministratorAccess", "ReadOnlyAccess"]
+    );
+    assert_eq!(names("groups"), ["Admins", "Readers"]);
+    assert!(
+        sandbox["instance_arn"]
+            .as_str()
+            .unwrap()
+            .contains(":instance/")
+    );
+
+    // A second start with the prefix finds it all again: nothing is made twice.
+    std::fs::remove_file(dir.join("dev-info.json")).unwrap();
+    let dev = crate::dev_process::Dev::start(&dir, &args, &env);
+    assert_eq!(dev.info["entitlements_sandbox"], sandbox);
+
+    // An admin tries a document against it with --dev.
+    let production = sandbox["ous"]["Production"].as_str().unwrap();
+    std::fs::write(
+        dir.join("try.yaml"),
+        format!(
+            "grants:\n  - name: prod-admins\n    group: {{ name: Admins }}\n    permission_sets: [AdministratorAccess]\n    scope: {{ ous: [{production}] }}\n"
+        ),
+    )
+    .unwrap();
+    let planned = scimgw_as(
+        &creds,
+        &dir,
+        &["plan", "--dev", "dev-info.json", "--file", "try.yaml"],
+    )
+    .await;
+    let shown = text(&planned);
+    assert!(planned.status.success(), "{shown}");
+    assert!(shown.contains("2 to create, 0 to delete"), "{shown}");
+    for account in ["prod-app", "prod-data"] {
+        let id = sandbox["accounts"][account].as_str().unwrap();
+        assert!(
+            shown.contains(&format!("+ create Admins AdministratorAccess on {id}")),
+            "{account}: {shown}"
+        );
+    }
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,11 +10,15 @@
 //! It is also the writer of the reads queue (`gateway::audit_reads`): a batch whose
 //! records come from that queue (by `eventSourceARN`) is a batch of notes of reads of the
 //! audit trail, each appended as one record; those that fail go back to the queue.
+//!
+//! With `ENTITLEMENTS_QUEUE_URL` set (the stack's entitlements function is deployed), each
+//! group an event creates is signalled on that queue (`SqsGroupSignal`).
 
 use std::sync::Arc;
 
 use aws_adapters::{
     DynamoDbAuditLog, DynamoDbEventLedger, DynamoDbMirror, DynamoDbRuleStore, SecretsManagerSource,
+    SqsGroupSignal,
 };
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clients::{HttpTargetScimClient, OktaClient, OktaClientConfig, TargetClientConfig};
@@ -183,7 +187,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     )));
     let mirror = DynamoDbMirror::new(dynamodb.clone(), table.clone(), Arc::new(SystemClock))
         .with_retention(time::Duration::try_from(config.mirror_retention).map_err(|e| fail(&e))?);
-    let service = ScimService::new(
+    let mut service = ScimService::new(
         Arc::new(target),
         Arc::new(rules),
         audit,
@@ -191,6 +195,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.request_budget,
     )
     .with_mirror(Arc::new(mirror));
+    // As scim-api: groups it creates are signalled to the entitlements function, when
+    // the stack deploys it (ENTITLEMENTS_QUEUE_URL); a failed signal fails no event.
+    if let Some(queue) = std::env::var("ENTITLEMENTS_QUEUE_URL")
+        .ok()
+        .filter(|q| !q.trim().is_empty())
+    {
+        service = service.with_group_signal(Arc::new(SqsGroupSignal::new(
+            aws_sdk_sqs::Client::new(&aws),
+            queue,
+        )));
+    }
     let okta = OktaClient::new(
         OktaClientConfig::new(okta_org_url, SecretId::new(okta_token)),
         secrets,

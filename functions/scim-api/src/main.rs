@@ -12,10 +12,14 @@
 //! the state table (`DynamoDbMirror`), shared by every instance and kept across cold
 //! starts, and the active attribute-mapping rule set is read from it (`StoredRules`);
 //! without it, each instance keeps its own mirror in memory and applies the identity.
+//! With `ENTITLEMENTS_QUEUE_URL` set (the stack's entitlements function is deployed), each
+//! group created is signalled on that queue (`SqsGroupSignal`).
 
 use std::sync::Arc;
 
-use aws_adapters::{DynamoDbAuditLog, DynamoDbMirror, DynamoDbRuleStore, SecretsManagerSource};
+use aws_adapters::{
+    DynamoDbAuditLog, DynamoDbMirror, DynamoDbRuleStore, SecretsManagerSource, SqsGroupSignal,
+};
 use clients::{HttpTargetScimClient, TargetClientConfig};
 use edge::metrics::{RequestMetrics, function_name};
 use edge::{BearerAuthenticator, Config, ScimApp, scim_router};
@@ -81,6 +85,18 @@ async fn main() -> Result<(), lambda_http::Error> {
         let mirror = DynamoDbMirror::new(dynamodb, table.clone(), Arc::new(SystemClock))
             .with_retention(retention);
         service = service.with_mirror(Arc::new(mirror));
+    }
+    // Groups it creates are signalled to the entitlements function when the stack deploys
+    // it (ENTITLEMENTS_QUEUE_URL), so that their account assignments are made at once; a
+    // signal that fails is logged and never fails the request (its scheduled run repairs).
+    if let Some(queue) = std::env::var("ENTITLEMENTS_QUEUE_URL")
+        .ok()
+        .filter(|q| !q.trim().is_empty())
+    {
+        service = service.with_group_signal(Arc::new(SqsGroupSignal::new(
+            aws_sdk_sqs::Client::new(&aws),
+            queue,
+        )));
     }
     let authenticator =
         BearerAuthenticator::new(secrets, SecretId::new(config.scim_tokens_secret_id.clone()));

@@ -138,7 +138,10 @@ pub async fn read_organization(
         }
     }
     if with_tags {
-        let tags: Vec<_> = futures::stream::iter(org.accounts.iter().map(|a| a.id.clone()))
+        // Owned ids: a stream over borrowed accounts is not `Send` for every lifetime,
+        // which the entitlements function's `Observe` future must be.
+        let ids: Vec<String> = org.accounts.iter().map(|a| a.id.clone()).collect();
+        let tags: Vec<_> = futures::stream::iter(ids)
             .map(|id| async move {
                 let mut tags = std::collections::BTreeMap::new();
                 let mut pages = client
@@ -320,7 +323,9 @@ impl SsoAdminAssignments {
         principals: &BTreeSet<String>,
     ) -> Result<Vec<(String, String, String)>, String> {
         let lists: Vec<Vec<(String, String, String)>> =
-            futures::stream::iter(principals.iter().cloned())
+            // Owned ids: a stream over borrowed ones is not general enough for the
+            // `Observe` trait's futures.
+            futures::stream::iter(principals.iter().cloned().collect::<Vec<String>>())
                 .map(|principal| {
                     let kind = kind.clone();
                     async move {
@@ -593,6 +598,26 @@ impl AwsEntitlements {
         })
     }
 
+    /// Binds the clients to a known Identity Center instance and its identity store,
+    /// without `ListInstances` (the stack's function is told both: its role needs no
+    /// `sso:ListInstances`, which takes no resource-level permission).
+    pub fn bind(
+        organizations: aws_sdk_organizations::Client,
+        identity_store: aws_sdk_identitystore::Client,
+        sso: aws_sdk_ssoadmin::Client,
+        instance_arn: impl Into<String>,
+        identity_store_id: impl Into<String>,
+    ) -> Self {
+        let counter = Arc::new(CallCounter::default());
+        Self {
+            organizations,
+            identity_store,
+            sso_admin: SsoAdminAssignments::new(sso, instance_arn, counter.clone()),
+            identity_store_id: identity_store_id.into(),
+            counter,
+        }
+    }
+
     /// Reads what a plan of `document` needs: the organization (tags only when a grant
     /// uses them), groups, permission sets, the managed set from `ledger`, and the
     /// assignments of every group the document or the ledger names. A failed read is
@@ -665,5 +690,16 @@ impl AwsEntitlements {
             Ok(assignments) => observed.identity_center.assignments = assignments,
             Err(e) => observed.problems.push(e),
         }
+    }
+}
+
+#[async_trait]
+impl entitlements::Observe for AwsEntitlements {
+    async fn observe(
+        &self,
+        document: &entitlements::Document,
+        ledger: &dyn ManagedLedger,
+    ) -> entitlements::Observed {
+        AwsEntitlements::observe(self, document, ledger).await
     }
 }

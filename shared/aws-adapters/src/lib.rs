@@ -5,7 +5,8 @@
 //! Okta events, the entitlement documents and the assignments they manage), Organizations,
 //! Identity Store and SSO Admin (entitlements: the OU tree, groups, permission sets and
 //! account assignments) and SQS (the FIFO events queue from the hook to the worker, its
-//! dead-letter queue, the queue of notes of reads of the audit trail, and a poller that stands in for Lambda's SQS trigger in local runs
+//! dead-letter queue, the queue of notes of reads of the audit trail, the entitlements
+//! function's queue of group-created signals, and a poller that stands in for Lambda's SQS trigger in local runs
 //! and tests). Each adapter classifies its SDK's errors into the port's error type, so no
 //! SDK type crosses into the use cases.
 
@@ -20,6 +21,7 @@ mod sdk_error;
 pub mod secret_age;
 pub mod secrets_manager;
 pub mod sqs_events;
+pub mod sqs_group_signal;
 pub mod sqs_read_notes;
 
 pub use dynamodb_audit::{DynamoDbAuditLog, DynamoDbLedger};
@@ -32,4 +34,5 @@ pub use s3_seal_anchors::S3SealAnchors;
 pub use secret_age::SecretVersionAge;
 pub use secrets_manager::SecretsManagerSource;
 pub use sqs_events::{SqsDeadLetterQueue, SqsEventQueue, SqsPoller};
+pub use sqs_group_signal::SqsGroupSignal;
 pub use sqs_read_notes::SqsReadNotes;

@@ -10,7 +10,10 @@
 //! - [`mod@execute`]: the executor that applies a plan within Identity Center's limits;
 //! - [`mod@apply`]: a plan applied: the executor, then the ledger and one audit record per
 //!   operation;
-//! - [`ledger`]: the port of the set of assignments this gateway manages.
+//! - [`ledger`]: the port of the set of assignments this gateway manages;
+//! - [`mod@run`]: one unattended run of the stack's entitlements function: its trigger
+//!   (a schedule, an account event, a group created), the plan, and its apply unless
+//!   the breaker withholds it.
 //!
 //! No AWS SDK: the readers and the SSO Admin calls are in `aws_adapters`.
 
@@ -19,6 +22,7 @@ pub mod document;
 pub mod execute;
 pub mod ledger;
 pub mod plan;
+pub mod run;
 pub mod state;
 
 pub use apply::{Applier, Report, apply};
@@ -26,6 +30,7 @@ pub use document::{Document, Grant, GroupRef, Invalid, Problem, Scope};
 pub use execute::{ApiError, AssignmentApi, Limits, OpKind, OpResult, OpStatus, Outcome, execute};
 pub use ledger::{InMemoryLedger, LedgerError, ManagedLedger};
 pub use plan::{Change, Plan, Refusal, Safety, import, plan};
+pub use run::{GroupCreated, Mode, Observe, RunReport, Runner, Trigger};
 pub use state::{
     Account, Assignment, DirectoryGroup, IdentityCenter, Observed, OrgUnit, Organization,
     PermissionSet, Via,

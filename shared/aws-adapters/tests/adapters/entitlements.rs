@@ -59,19 +59,22 @@ impl Intercept for MotoAccount {
 
 static NEXT_ACCOUNT: AtomicU32 = AtomicU32::new(0);
 
-struct Fixture {
-    orgs: aws_sdk_organizations::Client,
-    sso: aws_sdk_ssoadmin::Client,
-    ids: aws_sdk_identitystore::Client,
-    aws: AwsEntitlements,
-    ledger: DynamoDbManagedLedger,
-    root: String,
+pub(crate) struct Fixture {
+    pub(crate) orgs: aws_sdk_organizations::Client,
+    pub(crate) sso: aws_sdk_ssoadmin::Client,
+    pub(crate) ids: aws_sdk_identitystore::Client,
+    pub(crate) aws: AwsEntitlements,
+    pub(crate) ledger: DynamoDbManagedLedger,
+    /// The DynamoDB client and the state table the ledger (and the documents) are in.
+    pub(crate) dynamo: aws_sdk_dynamodb::Client,
+    pub(crate) table: String,
+    pub(crate) root: String,
     /// Identity Center group id → the Okta id its `externalId` would hold.
-    okta_ids: HashMap<String, String>,
+    pub(crate) okta_ids: HashMap<String, String>,
 }
 
 impl Fixture {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let config = test_services::moto_sdk_config().await;
         // An account id no other test (or test process) uses.
         let n = NEXT_ACCOUNT.fetch_add(1, Ordering::Relaxed);
@@ -119,13 +122,15 @@ impl Fixture {
             sso,
             ids,
             aws,
-            ledger: DynamoDbManagedLedger::new(dynamo, table),
+            ledger: DynamoDbManagedLedger::new(dynamo.clone(), table.clone()),
+            dynamo,
+            table,
             root,
             okta_ids: HashMap::new(),
         }
     }
 
-    async fn ou(&self, parent: &str, name: &str) -> String {
+    pub(crate) async fn ou(&self, parent: &str, name: &str) -> String {
         self.orgs
             .create_organizational_unit()
             .parent_id(parent)
@@ -141,7 +146,7 @@ impl Fixture {
     }
 
     /// A new account, moved under `parent`, tagged with `tags`.
-    async fn account(&self, name: &str, parent: &str, tags: &[(&str, &str)]) -> String {
+    pub(crate) async fn account(&self, name: &str, parent: &str, tags: &[(&str, &str)]) -> String {
         let created = self
             .orgs
             .create_account()
@@ -173,7 +178,7 @@ impl Fixture {
         id
     }
 
-    async fn move_account(&self, id: &str, from: &str, to: &str) {
+    pub(crate) async fn move_account(&self, id: &str, from: &str, to: &str) {
         self.orgs
             .move_account()
             .account_id(id)
@@ -185,7 +190,7 @@ impl Fixture {
     }
 
     /// A group in the identity store; with `okta`, pushed from Okta with that id.
-    async fn group(&mut self, name: &str, okta: Option<&str>) -> String {
+    pub(crate) async fn group(&mut self, name: &str, okta: Option<&str>) -> String {
         let id = self
             .ids
             .create_group()
@@ -202,7 +207,7 @@ impl Fixture {
         id
     }
 
-    async fn permission_set(&self, name: &str) -> String {
+    pub(crate) async fn permission_set(&self, name: &str) -> String {
         self.sso
             .create_permission_set()
             .instance_arn(self.instance())
@@ -219,16 +224,16 @@ impl Fixture {
             .to_owned()
     }
 
-    fn instance(&self) -> String {
+    pub(crate) fn instance(&self) -> String {
         self.api().instance_arn().to_owned()
     }
 
-    fn api(&self) -> SsoAdminAssignments {
+    pub(crate) fn api(&self) -> SsoAdminAssignments {
         self.aws.sso_admin.clone()
     }
 
     /// Reads everything, with the Okta ids moto cannot hold set on the groups read.
-    async fn observe(&self, document: &Document) -> Observed {
+    pub(crate) async fn observe(&self, document: &Document) -> Observed {
         let mut observed = self
             .aws
             .observe_all_but_assignments(document, &self.ledger)
@@ -241,12 +246,12 @@ impl Fixture {
         observed
     }
 
-    async fn plan(&self, text: &str, safety: &Safety) -> entitlements::Plan {
+    pub(crate) async fn plan(&self, text: &str, safety: &Safety) -> entitlements::Plan {
         let document = Document::load(text).unwrap();
         entitlements::plan(&document, "v1", &self.observe(&document).await, safety)
     }
 
-    async fn apply_with(
+    pub(crate) async fn apply_with(
         &self,
         plan: &entitlements::Plan,
         api: Arc<dyn AssignmentApi>,
@@ -266,14 +271,14 @@ impl Fixture {
         .await
     }
 
-    async fn apply(&self, plan: &entitlements::Plan) -> entitlements::Report {
+    pub(crate) async fn apply(&self, plan: &entitlements::Plan) -> entitlements::Report {
         let report = self.apply_with(plan, Arc::new(self.api())).await.unwrap();
         assert!(report.succeeded(), "{report:?}");
         report
     }
 
     /// Every assignment of `group` in Identity Center, duplicates kept.
-    async fn assignments(&self, group: &str) -> Vec<(String, String)> {
+    pub(crate) async fn assignments(&self, group: &str) -> Vec<(String, String)> {
         let mut found: Vec<(String, String)> = self
             .sso
             .list_account_assignments_for_principal()
@@ -296,7 +301,7 @@ impl Fixture {
         found
     }
 
-    async fn assign(&self, group: &str, ps: &str, account: &str) {
+    pub(crate) async fn assign(&self, group: &str, ps: &str, account: &str) {
         self.sso
             .create_account_assignment()
             .instance_arn(self.instance())
@@ -311,7 +316,7 @@ impl Fixture {
     }
 }
 
-fn fast() -> Limits {
+pub(crate) fn fast() -> Limits {
     Limits {
         max_in_flight: 4,
         max_attempts: 6,
@@ -328,8 +333,8 @@ fn accounts_of(plan: &[entitlements::Change]) -> BTreeSet<String> {
         .collect()
 }
 
-const ADMINS: &str = "00gadmins00000000000";
-const READERS: &str = "00greaders0000000000";
+pub(crate) const ADMINS: &str = "00gadmins00000000000";
+pub(crate) const READERS: &str = "00greaders0000000000";
 
 #[tokio::test]
 async fn nested_ous_tags_with_exclusions_and_a_moved_account() {

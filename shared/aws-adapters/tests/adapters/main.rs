@@ -9,5 +9,6 @@ mod dynamodb_event_ledger;
 mod dynamodb_mirror;
 mod dynamodb_rule_store;
 mod entitlements;
+mod entitlements_run;
 mod secrets_manager;
 mod sqs_events;

@@ -6,6 +6,7 @@ pub mod audit_reads;
 pub mod audit_store;
 pub mod clock;
 pub mod events;
+pub mod group_signal;
 pub mod mirror;
 pub mod okta;
 pub mod rule_store;

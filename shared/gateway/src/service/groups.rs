@@ -100,6 +100,10 @@ impl ScimService {
             .map_err(|e| from_target(e, GROUP, Some(&id)))?;
         }
         request.note_membership(&members, &[]);
+        // The group and its members exist: its entitlements can be assigned now.
+        if !id.is_empty() {
+            self.signal_group_created(&id).await;
+        }
         let body = group_to_client(&created, Some(&members), &request.ctx.base_url);
         let location = created
             .id()

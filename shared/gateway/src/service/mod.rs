@@ -177,6 +177,10 @@ pub struct ScimService {
     audit_failures: std::sync::atomic::AtomicU64,
     clock: Arc<dyn Clock>,
     budget: Duration,
+    /// Told of each group created (the entitlements function's queue), if anyone is.
+    group_signal: Option<Arc<dyn crate::ports::group_signal::GroupSignal>>,
+    /// Group signals that could not be sent since the count was last taken.
+    signal_failures: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ScimService {
@@ -206,6 +210,44 @@ impl ScimService {
             audit_failures: std::sync::atomic::AtomicU64::new(0),
             clock,
             budget,
+            group_signal: None,
+            signal_failures: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Signals each group this service creates to `signal` (after the group exists;
+    /// a signal that fails is logged and counted, and the creation stands:
+    /// [`crate::ports::group_signal`]).
+    #[must_use]
+    pub fn with_group_signal(
+        mut self,
+        signal: Arc<dyn crate::ports::group_signal::GroupSignal>,
+    ) -> Self {
+        self.group_signal = Some(signal);
+        self
+    }
+
+    /// How many group signals could not be sent since the last call, which resets the
+    /// count.
+    pub fn take_group_signal_failures(&self) -> u64 {
+        self.signal_failures
+            .swap(0, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Tells the group signal, if any, that `group_id` was created; never fails.
+    pub(crate) async fn signal_group_created(&self, group_id: &str) {
+        let Some(signal) = &self.group_signal else {
+            return;
+        };
+        if let Err(error) = signal.group_created(group_id).await {
+            self.signal_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                group = group_id,
+                error = error.as_str(),
+                "the group-created signal could not be sent; the entitlements function's next \
+                 scheduled run assigns the group"
+            );
         }
     }
 

@@ -1813,3 +1813,77 @@ async fn an_event_the_trail_cannot_take_changes_nothing_and_fails_to_be_retried(
     );
     assert!(target.writes().is_empty());
 }
+
+/// Group signals as sent, or refused when `fail` is set.
+#[derive(Default)]
+struct RecordedSignals {
+    sent: std::sync::Mutex<Vec<String>>,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::group_signal::GroupSignal for RecordedSignals {
+    async fn group_created(&self, group_id: &str) -> Result<(), String> {
+        if self.fail {
+            return Err("SendMessage: AccessDenied".into());
+        }
+        self.sent.lock().unwrap().push(group_id.to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_created_group_is_signalled_once_and_a_failed_create_is_not() {
+    let mut h = harness();
+    let signals = Arc::new(RecordedSignals::default());
+    h.service = h.service.with_group_signal(signals.clone());
+    let reply = h
+        .edge()
+        .create(
+            ResourceKind::Group,
+            json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Admins", "members": []}),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    let id = reply.body.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(*signals.sent.lock().unwrap(), [id]);
+
+    h.target
+        .fail_next("create_group", TargetError::Unauthorized);
+    let failed = h
+        .edge()
+        .create(
+            ResourceKind::Group,
+            json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Readers"}),
+            &h.ctx,
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(signals.sent.lock().unwrap().len(), 1, "no group, no signal");
+    assert_eq!(h.service.take_group_signal_failures(), 0);
+}
+
+#[tokio::test]
+async fn a_signal_that_cannot_be_sent_never_fails_the_group_create() {
+    let mut h = harness();
+    h.service = h.service.with_group_signal(Arc::new(RecordedSignals {
+        fail: true,
+        ..RecordedSignals::default()
+    }));
+    let reply = h
+        .edge()
+        .create(
+            ResourceKind::Group,
+            json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Admins"}),
+            &h.ctx,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 201);
+    assert_eq!(h.target.writes().len(), 1);
+    assert_eq!(h.service.take_group_signal_failures(), 1);
+    assert_eq!(h.service.take_group_signal_failures(), 0, "taken");
+    let last = h.audit.records().last().cloned().unwrap();
+    assert_eq!(last.outcome, Outcome::Success);
+}
