@@ -205,16 +205,7 @@ impl History {
     }
 
     fn user(&mut self, record: &AuditRecord, op: AuditOperation, at: &RecordRef) {
-        let Some(id) = record.subject.target_id.clone() else {
-            if matches!(
-                op,
-                AuditOperation::Create
-                    | AuditOperation::Replace
-                    | AuditOperation::Patch
-                    | AuditOperation::Delete
-            ) {
-                self.gap(at, "a user change that names no Identity Center id");
-            }
+        let Some(id) = self.subject_id(record, op, at, "user") else {
             return;
         };
         let user = self.users.entry(id.clone()).or_default();
@@ -282,16 +273,7 @@ impl History {
     }
 
     fn group(&mut self, record: &AuditRecord, op: AuditOperation, at: &RecordRef) {
-        let Some(id) = record.subject.target_id.clone() else {
-            if matches!(
-                op,
-                AuditOperation::Create
-                    | AuditOperation::Replace
-                    | AuditOperation::Patch
-                    | AuditOperation::Delete
-            ) {
-                self.gap(at, "a group change that names no Identity Center id");
-            }
+        let Some(id) = self.subject_id(record, op, at, "group") else {
             return;
         };
         let group = self.groups.entry(id.clone()).or_default();
@@ -393,6 +375,32 @@ impl History {
         } else {
             held.spans.close(at);
         }
+    }
+
+    /// The Identity Center id a user or group record names; a change naming none is a
+    /// gap (reads and lists need none).
+    fn subject_id(
+        &mut self,
+        record: &AuditRecord,
+        op: AuditOperation,
+        at: &RecordRef,
+        kind: &str,
+    ) -> Option<String> {
+        let id = record.subject.target_id.clone();
+        let changes = matches!(
+            op,
+            AuditOperation::Create
+                | AuditOperation::Replace
+                | AuditOperation::Patch
+                | AuditOperation::Delete
+        );
+        if id.is_none() && changes {
+            self.gap(
+                at,
+                &format!("a {kind} change that names no Identity Center id"),
+            );
+        }
+        id
     }
 
     fn gap(&mut self, at: &RecordRef, detail: &str) {

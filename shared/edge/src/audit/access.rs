@@ -131,6 +131,20 @@ fn common(pairs: &[(String, String)], headers: &HeaderMap) -> Result<Common, Bad
     })
 }
 
+/// The report's end instant: the cursor's, else parameter `name`, else now.
+fn pinned(
+    common: &Common,
+    pairs: &[(String, String)],
+    name: &str,
+    app: &AuditApp,
+) -> Result<OffsetDateTime, BadParameter> {
+    match (&common.cursor, param(pairs, name)) {
+        (Some(cursor), _) => Ok(cursor.pinned),
+        (None, Some(text)) => parse_time(name, text),
+        (None, None) => Ok(app.clock.now()),
+    }
+}
+
 fn allowed(own: &[&'static str]) -> Vec<&'static str> {
     own.iter().chain(FILTERS).chain(PAGING).copied().collect()
 }
@@ -279,11 +293,7 @@ pub(super) async fn report(
 ) -> Response {
     let parsed = params(raw.as_deref(), &allowed(&["as_of"])).and_then(|pairs| {
         let common = common(&pairs, &headers)?;
-        let as_of = match (&common.cursor, param(&pairs, "as_of")) {
-            (Some(cursor), _) => cursor.pinned,
-            (None, Some(text)) => parse_time("as_of", text)?,
-            (None, None) => app.clock.now(),
-        };
+        let as_of = pinned(&common, &pairs, "as_of", &app)?;
         Ok((common, as_of))
     });
     let (common, as_of) = match parsed {
@@ -329,11 +339,7 @@ pub(super) async fn diff(
         let from = param(&pairs, "from")
             .ok_or_else(|| BadParameter("`from` is required".into()))
             .and_then(|t| parse_time("from", t))?;
-        let to = match (&common.cursor, param(&pairs, "to")) {
-            (Some(cursor), _) => cursor.pinned,
-            (None, Some(text)) => parse_time("to", text)?,
-            (None, None) => app.clock.now(),
-        };
+        let to = pinned(&common, &pairs, "to", &app)?;
         if from >= to {
             return Err(BadParameter("`from` must be before `to`".into()));
         }
@@ -385,11 +391,7 @@ pub(super) async fn leavers(
         let since = param(&pairs, "since")
             .ok_or_else(|| BadParameter("`since` is required".into()))
             .and_then(|t| parse_time("since", t))?;
-        let until = match (&common.cursor, param(&pairs, "until")) {
-            (Some(cursor), _) => cursor.pinned,
-            (None, Some(text)) => parse_time("until", text)?,
-            (None, None) => app.clock.now(),
-        };
+        let until = pinned(&common, &pairs, "until", &app)?;
         if since >= until {
             return Err(BadParameter("`since` must be before `until`".into()));
         }
