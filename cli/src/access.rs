@@ -242,27 +242,12 @@ async fn open(
     }
     if args.source.table.is_some() && args.source.api.is_none() {
         // Every read of the table is recorded in the trail before it reads.
-        let queue = args
-            .source
-            .reads_queue
-            .as_deref()
-            .filter(|q| !q.trim().is_empty())
-            .context(
-                "reads of the audit table are recorded in the trail: give --reads-queue URL (the \
-                 stack's AuditReadsQueueUrl output; needs sqs:SendMessage)",
-            )?;
-        let aws = crate::audit::table::aws_config(
-            args.source.aws_endpoint.as_deref(),
-            args.source.region.as_deref(),
+        crate::audit::reads::note_table_read(
+            &args.source,
+            format!("scimgw access {command}"),
+            asked,
         )
         .await?;
-        crate::audit::reads::send_note(&aws, queue, format!("scimgw access {command}"), asked)
-            .await
-            .with_context(|| {
-                format!(
-                    "--reads-queue {queue}: the read could not be recorded, so nothing was read"
-                )
-            })?;
     }
     let store: Box<dyn AuditStore> = match crate::audit::open_store(&args.source).await? {
         crate::audit::Opened::Table(store) => store,
@@ -621,16 +606,7 @@ async fn run_leavers(
     let threshold = Duration::hours(i64::from(leavers.threshold_hours));
     let mut found = access::leavers(&history, leavers.since, until, threshold, now);
     if let Some(user) = &leavers.user {
-        found.retain(|l| {
-            [
-                l.user_id.as_deref(),
-                l.okta_user_id.as_deref(),
-                l.user_name.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|have| have.eq_ignore_ascii_case(user))
-        });
+        found.retain(|l| l.is(user));
     }
     let built = LeaversReport {
         since: leavers.since,

@@ -372,7 +372,7 @@ async fn execute(args: AuditArgs, out: &mut impl Write) -> anyhow::Result<ExitCo
             ),
             AuditCommand::Seal => ("seal", reads::Asked::default()),
         };
-        reads::note_table_read(&args.source, command, asked).await?;
+        reads::note_table_read(&args.source, format!("scimgw audit {command}"), asked).await?;
     }
     match args.command {
         AuditCommand::Query(query) => {

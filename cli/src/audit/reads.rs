@@ -44,11 +44,11 @@ impl Asked {
     }
 }
 
-/// Sends the note of `command` (e.g. `export`) against the table, or says why the
-/// command will not read.
+/// Sends the note of `command` (e.g. `scimgw audit export`) against the table, or says
+/// why the command will not read.
 pub(crate) async fn note_table_read(
     source: &SourceArgs,
-    command: &str,
+    command: String,
     asked: Asked,
 ) -> anyhow::Result<()> {
     let Some(queue) = source
@@ -63,7 +63,7 @@ pub(crate) async fn note_table_read(
     };
     let aws =
         super::table::aws_config(source.aws_endpoint.as_deref(), source.region.as_deref()).await?;
-    send_note(&aws, queue, format!("scimgw audit {command}"), asked)
+    send_note(&aws, queue, command, asked)
         .await
         .with_context(|| {
             format!("--reads-queue {queue}: the read could not be recorded, so nothing was read")

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::dev_process::Dev;
 use crate::tamper::{delete, key};
+use test_services::organizations::{create_account, create_organization, create_ou};
 
 fn env_of(creds: &Credentials) -> Vec<(String, String)> {
     vec![
@@ -91,52 +92,13 @@ async fn reports_from_a_dev_stack_match_live_state_filter_by_ou_and_their_eviden
         .load()
         .await;
     let orgs = aws_sdk_organizations::Client::new(&config);
-    orgs.create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap();
-    let root = orgs.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_owned();
-    let prod = orgs
-        .create_organizational_unit()
-        .parent_id(&root)
-        .name("production")
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
+    let root = create_organization(&orgs).await;
+    let prod = create_ou(&orgs, &root, "production").await;
     let mut prod_accounts = Vec::new();
-    for i in 0..3 {
-        let id = orgs
-            .create_account()
-            .account_name(format!("a{i}"))
-            .email(format!("a{i}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status()
-            .unwrap()
-            .account_id()
-            .unwrap()
-            .to_owned();
-        if i < 2 {
-            orgs.move_account()
-                .account_id(&id)
-                .source_parent_id(&root)
-                .destination_parent_id(&prod)
-                .send()
-                .await
-                .unwrap();
-            prod_accounts.push(id);
-        }
+    for i in 0..2 {
+        prod_accounts.push(create_account(&orgs, &root, &format!("a{i}"), &prod, &[]).await);
     }
+    create_account(&orgs, &root, "a2", &root, &[]).await;
     prod_accounts.sort();
     let sso = aws_sdk_ssoadmin::Client::new(&config);
     let instance = sso.list_instances().send().await.unwrap().instances()[0]

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::config::Credentials;
 use serde_json::Value;
+use test_services::organizations::{create_account, create_organization, create_ou};
 
 struct Place {
     creds: Credentials,
@@ -80,47 +81,10 @@ async fn place() -> Place {
         .unwrap();
     let (audit_table, audit_key) = crate::audit_table_with_key(&config, "cli-ent-audit").await;
     let orgs = aws_sdk_organizations::Client::new(&config);
-    orgs.create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap();
-    let root = orgs.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_owned();
-    let ou = orgs
-        .create_organizational_unit()
-        .parent_id(&root)
-        .name("workloads")
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_owned();
+    let root = create_organization(&orgs).await;
+    let ou = create_ou(&orgs, &root, "workloads").await;
     for i in 0..7 {
-        let id = orgs
-            .create_account()
-            .account_name(format!("w{i}"))
-            .email(format!("w{i}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status()
-            .unwrap()
-            .account_id()
-            .unwrap()
-            .to_owned();
-        orgs.move_account()
-            .account_id(id)
-            .source_parent_id(&root)
-            .destination_parent_id(&ou)
-            .send()
-            .await
-            .unwrap();
+        create_account(&orgs, &root, &format!("w{i}"), &ou, &[]).await;
     }
     let sso = aws_sdk_ssoadmin::Client::new(&config);
     let instance = sso.list_instances().send().await.unwrap().instances()[0].clone();

@@ -364,6 +364,21 @@ pub struct Leaver {
     pub over_threshold: bool,
 }
 
+impl Leaver {
+    /// Whether `user` names this leaver: Identity Center id, Okta id or userName (any
+    /// case).
+    pub fn is(&self, user: &str) -> bool {
+        [
+            self.user_id.as_deref(),
+            self.okta_user_id.as_deref(),
+            self.user_name.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|have| same(user, have))
+    }
+}
+
 fn seconds(from: OffsetDateTime, to: OffsetDateTime) -> i64 {
     (to - from).whole_seconds().max(0)
 }

@@ -1,9 +1,12 @@
-//! Test support: where the local services that `scripts/test` starts are listening.
+//! Test support: where the local services that `scripts/test` starts are listening, and
+//! an organization in moto for the entitlements tests ([`organizations`]).
 //!
 //! Tests that need a real service call these and fail with a clear message when the
 //! service is missing, rather than passing without having tested anything.
 
 #![allow(clippy::panic)] // Only tests link this crate; a missing service must fail the test.
+
+pub mod organizations;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 

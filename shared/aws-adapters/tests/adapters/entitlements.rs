@@ -105,15 +105,7 @@ impl Fixture {
         dynamodb_mirror::create_table(&dynamo, &table)
             .await
             .unwrap();
-        orgs.create_organization()
-            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-            .send()
-            .await
-            .unwrap();
-        let root = orgs.list_roots().send().await.unwrap().roots()[0]
-            .id()
-            .unwrap()
-            .to_owned();
+        let root = test_services::organizations::create_organization(&orgs).await;
         let aws = AwsEntitlements::connect(orgs.clone(), ids.clone(), sso.clone(), None)
             .await
             .unwrap();
@@ -131,62 +123,17 @@ impl Fixture {
     }
 
     pub(crate) async fn ou(&self, parent: &str, name: &str) -> String {
-        self.orgs
-            .create_organizational_unit()
-            .parent_id(parent)
-            .name(name)
-            .send()
-            .await
-            .unwrap()
-            .organizational_unit()
-            .unwrap()
-            .id()
-            .unwrap()
-            .to_owned()
+        test_services::organizations::create_ou(&self.orgs, parent, name).await
     }
 
     /// A new account, moved under `parent`, tagged with `tags`.
     pub(crate) async fn account(&self, name: &str, parent: &str, tags: &[(&str, &str)]) -> String {
-        let created = self
-            .orgs
-            .create_account()
-            .account_name(name)
-            .email(format!("{name}@example.com"))
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| {
-                        aws_sdk_organizations::types::Tag::builder()
-                            .key(*k)
-                            .value(*v)
-                            .build()
-                            .unwrap()
-                    })
-                    .collect(),
-            ))
-            .send()
+        test_services::organizations::create_account(&self.orgs, &self.root, name, parent, tags)
             .await
-            .unwrap();
-        let id = created
-            .create_account_status()
-            .unwrap()
-            .account_id()
-            .unwrap()
-            .to_owned();
-        if parent != self.root {
-            self.move_account(&id, &self.root, parent).await;
-        }
-        id
     }
 
     pub(crate) async fn move_account(&self, id: &str, from: &str, to: &str) {
-        self.orgs
-            .move_account()
-            .account_id(id)
-            .source_parent_id(from)
-            .destination_parent_id(to)
-            .send()
-            .await
-            .unwrap();
+        test_services::organizations::move_account(&self.orgs, id, from, to).await;
     }
 
     /// A group in the identity store; with `okta`, pushed from Okta with that id.

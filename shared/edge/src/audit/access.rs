@@ -145,6 +145,26 @@ fn pinned(
     }
 }
 
+/// A period's required start (parameter `names.0`) and its end ([`pinned`],
+/// `names.1`), the start before the end.
+fn period(
+    common: &Common,
+    pairs: &[(String, String)],
+    (start_name, end_name): (&str, &str),
+    app: &AuditApp,
+) -> Result<(OffsetDateTime, OffsetDateTime), BadParameter> {
+    let start = param(pairs, start_name)
+        .ok_or_else(|| BadParameter(format!("`{start_name}` is required")))
+        .and_then(|t| parse_time(start_name, t))?;
+    let end = pinned(common, pairs, end_name, app)?;
+    if start >= end {
+        return Err(BadParameter(format!(
+            "`{start_name}` must be before `{end_name}`"
+        )));
+    }
+    Ok((start, end))
+}
+
 fn allowed(own: &[&'static str]) -> Vec<&'static str> {
     own.iter().chain(FILTERS).chain(PAGING).copied().collect()
 }
@@ -336,13 +356,7 @@ pub(super) async fn diff(
 ) -> Response {
     let parsed = params(raw.as_deref(), &allowed(&["from", "to"])).and_then(|pairs| {
         let common = common(&pairs, &headers)?;
-        let from = param(&pairs, "from")
-            .ok_or_else(|| BadParameter("`from` is required".into()))
-            .and_then(|t| parse_time("from", t))?;
-        let to = pinned(&common, &pairs, "to", &app)?;
-        if from >= to {
-            return Err(BadParameter("`from` must be before `to`".into()));
-        }
+        let (from, to) = period(&common, &pairs, ("from", "to"), &app)?;
         Ok((common, from, to))
     });
     let (common, from, to) = match parsed {
@@ -388,13 +402,7 @@ pub(super) async fn leavers(
     )
     .and_then(|pairs| {
         let common = common(&pairs, &headers)?;
-        let since = param(&pairs, "since")
-            .ok_or_else(|| BadParameter("`since` is required".into()))
-            .and_then(|t| parse_time("since", t))?;
-        let until = pinned(&common, &pairs, "until", &app)?;
-        if since >= until {
-            return Err(BadParameter("`since` must be before `until`".into()));
-        }
+        let (since, until) = period(&common, &pairs, ("since", "until"), &app)?;
         let threshold = match param(&pairs, "threshold_hours") {
             None => access::DEFAULT_LEAVER_THRESHOLD,
             Some(text) => text
@@ -424,16 +432,7 @@ pub(super) async fn leavers(
     if common.filter.user.is_some() || common.filter.accounts.is_some() {
         found.retain(|leaver| {
             leaver.access.iter().any(|a| common.filter.keeps(&a.row))
-                || common.filter.user.as_deref().is_some_and(|u| {
-                    [
-                        leaver.user_id.as_deref(),
-                        leaver.okta_user_id.as_deref(),
-                        leaver.user_name.as_deref(),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .any(|have| have.eq_ignore_ascii_case(u))
-                })
+                || common.filter.user.as_deref().is_some_and(|u| leaver.is(u))
         });
     }
     let report = LeaversReport {
