@@ -342,8 +342,10 @@ impl World {
                     },
                 ],
                 assignments,
+                permission_set_details: Default::default(),
             },
             managed,
+            managed_permission_sets: Default::default(),
             problems: Vec::new(),
         };
         let document = entitlements::Document::load(document).expect("a valid document");

@@ -221,11 +221,12 @@ const ADAPTER_TABLES: &[(&str, &str, Option<&str>)] = &[
     ("dynamodb_event_ledger", "STATE_TABLE_NAME", Some("EVENT#*")),
     ("dynamodb_mirror", "STATE_TABLE_NAME", Some("MIRROR#*")),
     ("dynamodb_rule_store", "STATE_TABLE_NAME", Some("RULES")),
-    // The managed-assignment ledger (the entitlements function's and the CLI's).
+    // The managed-assignment ledger and the managed permission sets (the entitlements
+    // function's and the CLI's).
     (
         "entitlements_aws",
         "STATE_TABLE_NAME",
-        Some("ENTITLEMENTS#MANAGED"),
+        Some("ENTITLEMENTS#*"),
     ),
 ];
 
@@ -6219,6 +6220,16 @@ fn the_state_table_adapters_keep_to_their_own_keys() {
         ENTITLEMENT_DOCUMENTS_PK,
         aws_adapters::dynamodb_rule_store::ENTITLEMENTS_PK
     );
+    for pk in [
+        aws_adapters::entitlements_aws::MANAGED_PK,
+        aws_adapters::entitlements_aws::MANAGED_PERMISSION_SETS_PK,
+    ] {
+        assert_eq!(
+            format!("{}*", pk.split_inclusive('#').next().unwrap_or_default()),
+            pattern("entitlements_aws"),
+            "{pk}"
+        );
+    }
     let on_state: Vec<&str> = ADAPTER_TABLES
         .iter()
         .filter(|(_, variable, _)| *variable == "STATE_TABLE_NAME")
@@ -7053,6 +7064,47 @@ fn the_entitlements_function_is_opt_in_and_least_privileged() {
             assert!(!action.contains('*'), "{sid}: {action}");
         }
     }
+
+    // Permission sets: created and changed only with EntitlementsPermissionSets=manage
+    // (and apply), read always; never deleted.
+    let ps_writes = [
+        "sso:CreatePermissionSet",
+        "sso:UpdatePermissionSet",
+        "sso:AttachManagedPolicyToPermissionSet",
+        "sso:PutInlinePolicyToPermissionSet",
+        "sso:ProvisionPermissionSet",
+    ];
+    for action in ps_writes
+        .iter()
+        .chain(&["sso:ListManagedPoliciesInPermissionSet"])
+    {
+        assert!(calls.actions.contains(*action), "{action}: not derived");
+    }
+    for statement in statements(&template, "EntitlementsRole") {
+        let actions = statement.actions();
+        assert!(
+            !actions.iter().any(|a| a == "sso:DeletePermissionSet"),
+            "{}",
+            statement.sid()
+        );
+        if actions.iter().any(|a| ps_writes.contains(&a.as_str())) {
+            assert_eq!(
+                statement.condition.as_deref(),
+                Some("EntitlementsManagesPermissionSets"),
+                "{}",
+                statement.sid()
+            );
+        }
+    }
+    let manages =
+        serde_json::to_string(&template["Conditions"]["EntitlementsManagesPermissionSets"])
+            .unwrap_or_default();
+    assert!(
+        manages.contains("apply") && manages.contains("manage"),
+        "{manages}"
+    );
+    let parameter = &template["Parameters"]["EntitlementsPermissionSets"];
+    assert_eq!(parameter["Default"].as_str(), Some("read-only"));
 
     // A withheld plan alarms (the approval step), on the function's own metric.
     let withheld = own_metric_names(function)

@@ -400,6 +400,18 @@ fn print_plan(plan: &Plan, format: Format, out: &mut dyn Write) -> anyhow::Resul
         plan.create.len(),
         plan.delete.len()
     )?;
+    for c in &plan.permission_sets {
+        let verb = if c.arn.is_none() { "create" } else { "update" };
+        writeln!(
+            out,
+            "~ {verb} permission set {}: {}",
+            shown(&c.name, false),
+            shown(&c.reason, false)
+        )?;
+        for step in &c.steps {
+            writeln!(out, "    {}", shown(&step.to_string(), false))?;
+        }
+    }
     for (sign, changes) in [("+", &plan.create), ("-", &plan.delete)] {
         for c in changes {
             let okta = c
@@ -576,7 +588,7 @@ async fn apply_plan(
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     } else {
-        let done = report.operations.len() - report.failed();
+        let done = report.done();
         writeln!(
             out,
             "applied plan {}: {done} operations done, {} failed, {} adopted, {} forgotten",
@@ -585,6 +597,16 @@ async fn apply_plan(
             report.adopted,
             report.forgotten
         )?;
+        for op in &report.permission_sets {
+            if let OpResult::Failed { error } = &op.result {
+                writeln!(
+                    out,
+                    "FAILED permission set {}: {}",
+                    shown(&op.change.name, false),
+                    shown(error, false)
+                )?;
+            }
+        }
         for op in &report.operations {
             if let OpResult::Failed { error } = &op.result {
                 writeln!(
@@ -613,7 +635,10 @@ async fn import(
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let reader = connect(place, aws).await?;
-    let empty = Document { grants: Vec::new() };
+    let empty = Document {
+        permission_sets: Vec::new(),
+        grants: Vec::new(),
+    };
     let mut observed = reader.observe_all_but_assignments(&empty, ledger).await;
     problems_of(&observed)?;
     if !observed.problems.is_empty() {

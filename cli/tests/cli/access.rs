@@ -165,8 +165,10 @@ async fn reports_from_a_dev_stack_match_live_state_filter_by_ou_and_their_eviden
             }],
             permission_sets: api.permission_sets().await.unwrap(),
             assignments: Vec::new(),
+            permission_set_details: Default::default(),
         },
         managed: Default::default(),
+        managed_permission_sets: Default::default(),
         problems: Vec::new(),
     };
     let document = entitlements::Document::load(&format!(

@@ -611,8 +611,10 @@ async fn the_console_shows_who_has_access_and_the_leavers_as_the_cli_reports_the
                 name: "ReadOnly".into(),
             }],
             assignments: Vec::new(),
+            permission_set_details: Default::default(),
         },
         managed: Default::default(),
+        managed_permission_sets: Default::default(),
         problems: Vec::new(),
     };
     let document = entitlements::Document::load(

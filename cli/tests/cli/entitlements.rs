@@ -273,6 +273,89 @@ async fn plan_apply_replan_refuse_a_mass_deletion_and_import() {
     assert!(left.account_assignments().is_empty());
 }
 
+#[tokio::test]
+async fn a_permission_set_the_document_defines_is_planned_created_assigned_and_audited() {
+    let place = place().await;
+    let readers = std::fs::read_to_string(place.dir.join("readers.yaml")).unwrap();
+    std::fs::write(
+        place.dir.join("defined.yaml"),
+        format!(
+            "permission_sets:\n  - name: DataReader\n    session_duration: PT2H\n    managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]\n{}",
+            readers.replace("[ReadOnly]", "[DataReader]")
+        ),
+    )
+    .unwrap();
+    let checked = scimgw(&place, &["validate", "defined.yaml"]).await;
+    assert!(checked.status.success(), "{}", text(&checked));
+    let saved = scimgw(&place, &["apply", "defined.yaml"]).await;
+    assert!(saved.status.success(), "{}", text(&saved));
+
+    let planned = scimgw(&place, &["plan", "--out", "plan.json"]).await;
+    let shown = text(&planned);
+    assert!(planned.status.success(), "{shown}");
+    assert!(shown.contains("7 to create, 0 to delete"), "{shown}");
+    assert!(
+        shown.contains(
+            "~ create permission set DataReader: defined in the document, not in Identity Center"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("    attach arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        "{shown}"
+    );
+
+    let applied = scimgw(&place, &["apply", "--plan", "plan.json"]).await;
+    assert!(
+        text(&applied).contains("8 operations done, 0 failed"),
+        "{}",
+        text(&applied)
+    );
+    let records = audit_records(&place).await;
+    let created: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["operation"] == "create")
+        .collect();
+    assert_eq!(created.len(), 1, "{records:?}");
+    let arn = created[0]["target"]["target_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(created[0]["target"]["name"], "DataReader");
+    assert_eq!(created[0]["outcome"], "success");
+    assert_eq!(
+        created[0]["changes"][0]["after"]["managed_policies"],
+        serde_json::json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    );
+    let assigned: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["operation"] == "assign")
+        .collect();
+    assert_eq!(assigned.len(), 7);
+    for record in assigned {
+        assert_eq!(
+            record["changes"][0]["after"]["permission_set_arn"].as_str(),
+            Some(arn.as_str())
+        );
+    }
+    let described = place
+        .sso
+        .describe_permission_set()
+        .instance_arn(&place.instance)
+        .permission_set_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.permission_set().unwrap().session_duration(),
+        Some("PT2H")
+    );
+    let again = scimgw(&place, &["plan", "--format", "json"]).await;
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["create"], serde_json::json!([]));
+    assert!(again.get("permission_sets").is_none(), "{again}");
+}
+
 /// `scimgw entitlements` with `args` and the credentials of a moto account (no table or
 /// endpoint options: `--dev` names them).
 async fn scimgw_as(creds: &Credentials, dir: &std::path::Path, args: &[&str]) -> Output {

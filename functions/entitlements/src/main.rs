@@ -62,6 +62,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let retention = number("AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION_DAYS).map_err(fail)?;
     let instance_arn = var("IC_INSTANCE_ARN").map_err(fail)?;
     let identity_store_id = var("IDENTITY_STORE_ID").map_err(fail)?;
+    // Off unless the stack's EntitlementsPermissionSets parameter says `manage`: the
+    // role then holds the permission set actions too.
+    let manage_permission_sets = match var("ENTITLEMENTS_PERMISSION_SETS").as_deref() {
+        Err(_) | Ok("read-only") => false,
+        Ok("manage") => true,
+        Ok(_) => {
+            return Err(fail(
+                "ENTITLEMENTS_PERMISSION_SETS: expected `read-only` or `manage`".into(),
+            )
+            .into());
+        }
+    };
     let threshold = number(
         "ENTITLEMENTS_THRESHOLD_PERCENT",
         i64::from(gateway::reconcile::plan::DEFAULT_THRESHOLD_PERCENT),
@@ -99,6 +111,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         mode,
         threshold_percent: u32::try_from(threshold).unwrap_or(u32::MAX),
         limits: Limits::default(),
+        manage_permission_sets,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let runner = runner.clone();

@@ -16,7 +16,8 @@ pub const ENTITLEMENTS_PLANNED_DELETE: &str = "EntitlementsPlannedDelete";
 pub const ENTITLEMENTS_DONE: &str = "EntitlementsDone";
 /// Operations failed (each has its own audit record).
 pub const ENTITLEMENTS_FAILED: &str = "EntitlementsFailed";
-/// 1 when the breaker withheld the plan: it waits for an administrator's approval.
+/// 1 when part of the plan waits for an administrator: the breaker withheld it (it
+/// waits for an approval), or it changes permission sets this function may not change.
 pub const ENTITLEMENTS_WITHHELD: &str = "EntitlementsWithheld";
 
 /// The run's metrics, every one present (zeros included), with the run id, the mode and
@@ -45,7 +46,11 @@ pub fn document(report: &RunReport, function: &str) -> EmfDocument {
                 (ENTITLEMENTS_FAILED, count(report.failed), Unit::Count),
                 (
                     ENTITLEMENTS_WITHHELD,
-                    if report.refused.is_some() { 1.0 } else { 0.0 },
+                    if report.refused.is_some() || report.permission_sets_left > 0 {
+                        1.0
+                    } else {
+                        0.0
+                    },
                     Unit::None,
                 ),
             ],
@@ -70,6 +75,8 @@ mod tests {
             plan_id: Some("p-1".into()),
             create: 2,
             delete: 9,
+            permission_sets: 0,
+            permission_sets_left: 0,
             unresolved: 0,
             withheld: Vec::new(),
             refused: Some(Refusal {

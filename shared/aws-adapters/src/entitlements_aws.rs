@@ -1,27 +1,34 @@
 //! Entitlements' AWS side (`docs/entitlements.md`): reading the organization
 //! (Organizations, read-only), Identity Center's groups (Identity Store) and permission
-//! sets and assignments (SSO Admin), and [`SsoAdminAssignments`], the SSO Admin
-//! implementation of the executor's [`AssignmentApi`]; plus [`DynamoDbManagedLedger`],
-//! the managed-assignment ledger in the state table.
+//! sets (what the defined ones hold too) and assignments (SSO Admin), and
+//! [`SsoAdminAssignments`], the SSO Admin implementation of the executor's
+//! [`AssignmentApi`] (assignments, and the permission set calls); plus
+//! [`DynamoDbManagedLedger`], the managed-assignment ledger in the state table.
 //!
 //! Every call is counted ([`CallCounter`]), so a plan can say what it cost against
 //! Identity Center's and Organizations' request quotas. Reads of many accounts or groups
 //! run [`READ_CONCURRENCY`] at a time.
 //!
 //! The ledger's items: `pk = ENTITLEMENTS#MANAGED`, `sk = <account>#<permission set
-//! ARN>#<group id>`, `kind = managed-assignment`, and the three parts as attributes.
+//! ARN>#<group id>`, `kind = managed-assignment`, and the three parts as attributes; and
+//! the managed permission sets, `pk = ENTITLEMENTS#PERMISSION-SETS`, `sk = <ARN>`,
+//! `kind = managed-permission-set`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_ssoadmin::types::{PrincipalType, StatusValues, TargetType};
+use aws_sdk_ssoadmin::types::{
+    CustomerManagedPolicyReference, PrincipalType, ProvisionTargetType, StatusValues, TargetType,
+};
+use entitlements::document::PolicyReference;
 use entitlements::execute::{ApiError, AssignmentApi, OpKind, OpStatus};
 use entitlements::ledger::{LedgerError, ManagedLedger};
+use entitlements::plan::PermissionSetStep;
 use entitlements::state::{
-    Account, Assignment, DirectoryGroup, OrgUnit, Organization, PermissionSet,
+    Account, Assignment, DirectoryGroup, OrgUnit, Organization, PermissionSet, PermissionSetDetails,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
 
@@ -30,6 +37,9 @@ pub const READ_CONCURRENCY: usize = 4;
 
 /// The ledger's partition.
 pub const MANAGED_PK: &str = "ENTITLEMENTS#MANAGED";
+
+/// The managed permission sets' partition.
+pub const MANAGED_PERMISSION_SETS_PK: &str = "ENTITLEMENTS#PERMISSION-SETS";
 
 /// How many AWS calls were made, by service.
 #[derive(Debug, Default)]
@@ -250,6 +260,19 @@ impl SsoAdminAssignments {
 
     /// Every permission set, with its name.
     pub async fn permission_sets(&self) -> Result<Vec<PermissionSet>, String> {
+        Ok(self
+            .described_permission_sets()
+            .await?
+            .into_iter()
+            .map(|(set, _)| set)
+            .collect())
+    }
+
+    /// Every permission set, with its name, and the description and session duration
+    /// `DescribePermissionSet` answered.
+    async fn described_permission_sets(
+        &self,
+    ) -> Result<Vec<(PermissionSet, PermissionSetDetails)>, String> {
         let mut arns = Vec::new();
         let mut pages = self
             .client
@@ -273,16 +296,110 @@ impl SsoAdminAssignments {
                     .send()
                     .await
                     .map_err(|e| read_error("DescribePermissionSet", e))?;
-                let name = described
-                    .permission_set()
-                    .and_then(|p| p.name())
-                    .unwrap_or_default()
-                    .to_owned();
-                Ok(PermissionSet { arn, name })
+                let set = described.permission_set();
+                let name = set.and_then(|p| p.name()).unwrap_or_default().to_owned();
+                let details = PermissionSetDetails {
+                    description: set.and_then(|p| p.description()).map(str::to_owned),
+                    session_duration: set.and_then(|p| p.session_duration()).map(str::to_owned),
+                    ..PermissionSetDetails::default()
+                };
+                Ok((PermissionSet { arn, name }, details))
             })
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await
+    }
+
+    /// What the permission set `arn` holds besides `details`' description and session
+    /// duration: its managed policies, customer managed policy references, inline policy
+    /// and the accounts it is provisioned to (four listings).
+    async fn read_details(
+        &self,
+        arn: &str,
+        mut details: PermissionSetDetails,
+    ) -> Result<PermissionSetDetails, String> {
+        let mut pages = self
+            .client
+            .list_managed_policies_in_permission_set()
+            .instance_arn(&self.instance_arn)
+            .permission_set_arn(arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            tick(&self.counter.sso_admin);
+            let page = page.map_err(|e| read_error("ListManagedPoliciesInPermissionSet", e))?;
+            details.managed_policies.extend(
+                page.attached_managed_policies()
+                    .iter()
+                    .filter_map(|p| p.arn().map(str::to_owned)),
+            );
+        }
+        let mut pages = self
+            .client
+            .list_customer_managed_policy_references_in_permission_set()
+            .instance_arn(&self.instance_arn)
+            .permission_set_arn(arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            tick(&self.counter.sso_admin);
+            let page = page
+                .map_err(|e| read_error("ListCustomerManagedPolicyReferencesInPermissionSet", e))?;
+            details.customer_managed_policies.extend(
+                page.customer_managed_policy_references()
+                    .iter()
+                    .map(|r| PolicyReference {
+                        name: r.name().to_owned(),
+                        path: r.path().unwrap_or("/").to_owned(),
+                    }),
+            );
+        }
+        tick(&self.counter.sso_admin);
+        let inline = self
+            .client
+            .get_inline_policy_for_permission_set()
+            .instance_arn(&self.instance_arn)
+            .permission_set_arn(arn)
+            .send()
+            .await
+            .map_err(|e| read_error("GetInlinePolicyForPermissionSet", e))?;
+        // No inline policy reads as an empty one.
+        details.inline_policy = match inline.inline_policy().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(serde_json::from_str(text).map_err(|_| {
+                "GetInlinePolicyForPermissionSet: the inline policy is not JSON".to_owned()
+            })?),
+        };
+        let mut pages = self
+            .client
+            .list_accounts_for_provisioned_permission_set()
+            .instance_arn(&self.instance_arn)
+            .permission_set_arn(arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            tick(&self.counter.sso_admin);
+            let page =
+                page.map_err(|e| read_error("ListAccountsForProvisionedPermissionSet", e))?;
+            details.provisioned_accounts += page.account_ids().len();
+        }
+        Ok(details)
+    }
+
+    /// Every permission set, and what those named in `defined` hold.
+    pub async fn permission_sets_with_details(
+        &self,
+        defined: &BTreeSet<&str>,
+    ) -> Result<(Vec<PermissionSet>, BTreeMap<String, PermissionSetDetails>), String> {
+        let described = self.described_permission_sets().await?;
+        let mut details = BTreeMap::new();
+        for (set, described) in &described {
+            if defined.contains(set.name.as_str()) {
+                let read = self.read_details(&set.arn, described.clone()).await?;
+                details.insert(set.arn.clone(), read);
+            }
+        }
+        Ok((described.into_iter().map(|(set, _)| set).collect(), details))
     }
 
     /// The account assignments of each group in `group_ids`
@@ -463,6 +580,154 @@ impl AssignmentApi for SsoAdminAssignments {
             status.ok_or_else(|| ApiError::Other("no operation status answered".into()))?;
         Ok(status_of(status.status(), status.failure_reason()))
     }
+
+    async fn create_permission_set(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        session_duration: &str,
+    ) -> Result<String, ApiError> {
+        tick(&self.counter.sso_admin);
+        let created = self
+            .client
+            .create_permission_set()
+            .instance_arn(&self.instance_arn)
+            .name(name)
+            .set_description(description.map(str::to_owned))
+            .session_duration(session_duration)
+            .send()
+            .await
+            .map_err(|e| api_error("CreatePermissionSet", e))?;
+        created
+            .permission_set()
+            .and_then(|p| p.permission_set_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::Other("CreatePermissionSet: no ARN answered".into()))
+    }
+
+    async fn permission_set_step(
+        &self,
+        arn: &str,
+        step: &PermissionSetStep,
+    ) -> Result<Option<(String, OpStatus)>, ApiError> {
+        tick(&self.counter.sso_admin);
+        let sso = &self.client;
+        let at = &self.instance_arn;
+        let reference = |r: &PolicyReference| {
+            CustomerManagedPolicyReference::builder()
+                .name(&r.name)
+                .path(&r.path)
+                .build()
+                .map_err(|e| ApiError::Other(format!("a customer managed policy reference: {e}")))
+        };
+        match step {
+            PermissionSetStep::Create { .. } => {
+                return Err(ApiError::Other("a permission set is created once".into()));
+            }
+            PermissionSetStep::Update {
+                description,
+                session_duration,
+            } => {
+                sso.update_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .set_description(description.clone())
+                    .session_duration(session_duration)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("UpdatePermissionSet", e))?;
+            }
+            PermissionSetStep::AttachManagedPolicy { arn: policy } => {
+                sso.attach_managed_policy_to_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .managed_policy_arn(policy)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("AttachManagedPolicyToPermissionSet", e))?;
+            }
+            PermissionSetStep::DetachManagedPolicy { arn: policy } => {
+                sso.detach_managed_policy_from_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .managed_policy_arn(policy)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("DetachManagedPolicyFromPermissionSet", e))?;
+            }
+            PermissionSetStep::AttachCustomerManagedPolicy { reference: r } => {
+                sso.attach_customer_managed_policy_reference_to_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .customer_managed_policy_reference(reference(r)?)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        api_error("AttachCustomerManagedPolicyReferenceToPermissionSet", e)
+                    })?;
+            }
+            PermissionSetStep::DetachCustomerManagedPolicy { reference: r } => {
+                sso.detach_customer_managed_policy_reference_from_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .customer_managed_policy_reference(reference(r)?)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        api_error("DetachCustomerManagedPolicyReferenceFromPermissionSet", e)
+                    })?;
+            }
+            PermissionSetStep::PutInlinePolicy { policy } => {
+                sso.put_inline_policy_to_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .inline_policy(policy)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("PutInlinePolicyToPermissionSet", e))?;
+            }
+            PermissionSetStep::DeleteInlinePolicy => {
+                sso.delete_inline_policy_from_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("DeleteInlinePolicyFromPermissionSet", e))?;
+            }
+            PermissionSetStep::Provision { .. } => {
+                let status = sso
+                    .provision_permission_set()
+                    .instance_arn(at)
+                    .permission_set_arn(arn)
+                    .target_type(ProvisionTargetType::AllProvisionedAccounts)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ProvisionPermissionSet", e))?
+                    .permission_set_provisioning_status
+                    .ok_or_else(|| ApiError::Other("no provisioning status answered".into()))?;
+                return Ok(Some((
+                    status.request_id().unwrap_or_default().to_owned(),
+                    status_of(status.status(), status.failure_reason()),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn provisioning_status(&self, request_id: &str) -> Result<OpStatus, ApiError> {
+        tick(&self.counter.sso_admin);
+        let status = self
+            .client
+            .describe_permission_set_provisioning_status()
+            .instance_arn(&self.instance_arn)
+            .provision_permission_set_request_id(request_id)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribePermissionSetProvisioningStatus", e))?
+            .permission_set_provisioning_status
+            .ok_or_else(|| ApiError::Other("no provisioning status answered".into()))?;
+        Ok(status_of(status.status(), status.failure_reason()))
+    }
 }
 
 /// The managed-assignment ledger in the state table (see the module docs).
@@ -561,6 +826,47 @@ impl ManagedLedger for DynamoDbManagedLedger {
             .map_err(|e| LedgerError(read_error("DeleteItem", e)))?;
         Ok(())
     }
+
+    async fn permission_sets(&self) -> Result<BTreeSet<String>, LedgerError> {
+        let mut all = BTreeSet::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(MANAGED_PERMISSION_SETS_PK.to_owned()),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| LedgerError(read_error("Query", e)))?;
+            all.extend(page.items().iter().filter_map(|item| text(item, "sk")));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    async fn record_permission_set(&self, arn: &str) -> Result<(), LedgerError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(MANAGED_PERMISSION_SETS_PK))
+            .item("sk", s(arn))
+            .item("kind", s("managed-permission-set"))
+            .send()
+            .await
+            .map_err(|e| LedgerError(read_error("PutItem", e)))?;
+        Ok(())
+    }
 }
 
 /// Everything a plan reads, from one organization and Identity Center instance.
@@ -652,13 +958,27 @@ impl AwsEntitlements {
             Ok(groups) => observed.identity_center.groups = groups,
             Err(e) => observed.problems.push(e),
         }
-        match self.sso_admin.permission_sets().await {
-            Ok(sets) => observed.identity_center.permission_sets = sets,
+        let defined: BTreeSet<&str> = document
+            .permission_sets
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        match self.sso_admin.permission_sets_with_details(&defined).await {
+            Ok((sets, details)) => {
+                observed.identity_center.permission_sets = sets;
+                observed.identity_center.permission_set_details = details;
+            }
             Err(e) => observed.problems.push(e),
         }
         match ledger.list().await {
             Ok(managed) => observed.managed = managed,
             Err(e) => observed.problems.push(e.to_string()),
+        }
+        if !defined.is_empty() {
+            match ledger.permission_sets().await {
+                Ok(managed) => observed.managed_permission_sets = managed,
+                Err(e) => observed.problems.push(e.to_string()),
+            }
         }
         observed
     }

@@ -2,6 +2,10 @@
 //! one group one or more permission sets on a scope of accounts, and its validation.
 //!
 //! ```yaml
+//! permission_sets:                       # optional: permission sets the document defines
+//!   - name: DataReader
+//!     session_duration: PT4H
+//!     managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]
 //! grants:
 //!   - name: prod-admins
 //!     group: { okta_id: 00g1prodadmins000000 }
@@ -29,13 +33,105 @@ pub const MAX_GRANTS: usize = 500;
 /// The most entries in one list (permission sets, accounts, OUs, tags) of a grant.
 pub const MAX_LIST_ENTRIES: usize = 1000;
 
+/// The most permission sets one document defines.
+pub const MAX_DEFINED_PERMISSION_SETS: usize = 100;
+
+/// The most AWS managed policies attached to one permission set (IAM Identity Center
+/// quotas, "AWS managed policies attached per permission set": 10, adjustable to 20,
+/// <https://docs.aws.amazon.com/singlesignon/latest/userguide/limits.html>).
+pub const MAX_MANAGED_POLICIES: usize = 20;
+
+/// The largest inline policy, in characters (SSO Admin API reference,
+/// `PutInlinePolicyToPermissionSet`: `InlinePolicy`, length 1 to 32 768).
+pub const MAX_INLINE_POLICY_CHARS: usize = 32_768;
+
 /// A loaded, valid document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
+    /// Permission sets the document defines: created when missing, kept as defined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permission_sets: Vec<PermissionSetDefinition>,
     /// The grants, in document order.
     #[serde(default)]
     pub grants: Vec<Grant>,
+}
+
+/// A permission set as the document defines it. Grants name it by its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSetDefinition {
+    /// Its name in Identity Center (1 to 32 of letters, digits and `+=,.@-_`).
+    pub name: String,
+    /// Its description; when not given, the one it has is left as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How long a session lasts, ISO 8601 (`PT1H` to `PT12H`; `PT1H` when not given, as
+    /// Identity Center's own default).
+    #[serde(default = "default_session_duration")]
+    pub session_duration: String,
+    /// AWS managed policies, by ARN (`arn:aws:iam::aws:policy/…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_policies: Vec<String>,
+    /// Customer managed policies, by name and path: each must exist, under that name, in
+    /// every account the permission set is assigned on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_managed_policies: Vec<PolicyReference>,
+    /// The inline policy: a JSON policy document, written as JSON text or as YAML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_policy: Option<InlinePolicy>,
+    /// Lets the document take over a permission set of this name that exists and was not
+    /// made by the gateway (without it, such a definition is unresolved, so that a
+    /// definition never silently rewrites Control Tower's or another tool's permission set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
+}
+
+fn default_session_duration() -> String {
+    "PT1H".to_owned()
+}
+
+/// A customer managed policy reference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyReference {
+    /// The policy's name in each account.
+    pub name: String,
+    /// Its IAM path (`/` when not given).
+    #[serde(default = "default_policy_path")]
+    pub path: String,
+}
+
+fn default_policy_path() -> String {
+    "/".to_owned()
+}
+
+/// An inline policy: JSON text, or the same document written as YAML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InlinePolicy {
+    /// As JSON text.
+    Text(String),
+    /// As a YAML mapping.
+    Document(serde_json::Map<String, serde_json::Value>),
+}
+
+impl InlinePolicy {
+    /// The policy as a JSON value, or why it is not one.
+    pub fn value(&self) -> Result<serde_json::Value, String> {
+        match self {
+            Self::Text(text) => {
+                let value: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| format!("not a JSON policy document: {e}"))?;
+                if value.is_object() {
+                    Ok(value)
+                } else {
+                    Err("not a JSON policy document: not an object".into())
+                }
+            }
+            Self::Document(map) => Ok(serde_json::Value::Object(map.clone())),
+        }
+    }
 }
 
 /// One group, one or more permission sets, one scope.
@@ -188,7 +284,10 @@ impl Document {
             ));
         }
         if text.trim().is_empty() {
-            return Ok(Self { grants: Vec::new() });
+            return Ok(Self {
+                permission_sets: Vec::new(),
+                grants: Vec::new(),
+            });
         }
         let document: Self = serde_norway::from_str(text)
             .map_err(|e| invalid("document", format!("not an entitlement document: {e}")))?;
@@ -217,6 +316,7 @@ impl Document {
                 ),
             );
         }
+        self.definition_problems(&mut push);
         let mut names = BTreeSet::new();
         for (i, grant) in self.grants.iter().enumerate() {
             let at = format!("grants[{i}]");
@@ -277,6 +377,169 @@ impl Document {
         }
         problems
     }
+}
+
+impl Document {
+    /// The definition of the permission set `name`, if the document has one.
+    pub fn definition(&self, name: &str) -> Option<&PermissionSetDefinition> {
+        self.permission_sets.iter().find(|d| d.name == name)
+    }
+
+    fn definition_problems(&self, push: &mut impl FnMut(String, String)) {
+        if self.permission_sets.len() > MAX_DEFINED_PERMISSION_SETS {
+            push(
+                "permission_sets".into(),
+                format!(
+                    "{} definitions; at most {MAX_DEFINED_PERMISSION_SETS} are allowed",
+                    self.permission_sets.len()
+                ),
+            );
+        }
+        let mut names = BTreeSet::new();
+        for (i, def) in self.permission_sets.iter().enumerate() {
+            let at = format!("permission_sets[{i}]");
+            if is_permission_set_arn(&def.name) || !is_permission_set_ref(&def.name) {
+                push(
+                    format!("{at}.name"),
+                    format!(
+                        "\"{}\" is not a permission set name (1 to 32 of letters, digits and \
+                         +=,.@-_)",
+                        clip(&def.name)
+                    ),
+                );
+            } else if !names.insert(def.name.as_str()) {
+                push(
+                    format!("{at}.name"),
+                    format!("\"{}\" is defined twice", def.name),
+                );
+            }
+            if def
+                .description
+                .as_ref()
+                .is_some_and(|d| d.is_empty() || d.chars().count() > 700)
+            {
+                push(format!("{at}.description"), "1 to 700 characters".into());
+            }
+            if session_minutes(&def.session_duration).is_none_or(|m| !(60..=720).contains(&m)) {
+                push(
+                    format!("{at}.session_duration"),
+                    format!(
+                        "\"{}\" is not an ISO 8601 duration from PT1H to PT12H (PT4H, PT1H30M)",
+                        clip(&def.session_duration)
+                    ),
+                );
+            }
+            if def.managed_policies.len() > MAX_MANAGED_POLICIES {
+                push(
+                    format!("{at}.managed_policies"),
+                    format!(
+                        "{} policies; Identity Center attaches at most {MAX_MANAGED_POLICIES}",
+                        def.managed_policies.len()
+                    ),
+                );
+            }
+            let mut seen = BTreeSet::new();
+            for (j, arn) in def.managed_policies.iter().enumerate() {
+                if !is_managed_policy_arn(arn) {
+                    push(
+                        format!("{at}.managed_policies[{j}]"),
+                        format!(
+                            "\"{}\" is not an AWS managed policy ARN \
+                             (arn:aws:iam::aws:policy/…); name customer managed policies \
+                             under customer_managed_policies",
+                            clip(arn)
+                        ),
+                    );
+                } else if !seen.insert(arn.as_str()) {
+                    push(format!("{at}.managed_policies[{j}]"), "listed twice".into());
+                }
+            }
+            check_len(
+                push,
+                &format!("{at}.customer_managed_policies"),
+                def.customer_managed_policies.len(),
+            );
+            let mut seen = BTreeSet::new();
+            for (j, reference) in def.customer_managed_policies.iter().enumerate() {
+                let name_ok = (1..=128).contains(&reference.name.chars().count())
+                    && reference
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+                // IAM paths: `/`, or `/` … `/` of printable ASCII, at most 512 characters.
+                let path_ok = reference.path.starts_with('/')
+                    && reference.path.ends_with('/')
+                    && reference.path.len() <= 512
+                    && reference.path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+                if !name_ok {
+                    push(
+                        format!("{at}.customer_managed_policies[{j}].name"),
+                        "1 to 128 of letters, digits and +=,.@-_".into(),
+                    );
+                }
+                if !path_ok {
+                    push(
+                        format!("{at}.customer_managed_policies[{j}].path"),
+                        "an IAM path: starts and ends with /".into(),
+                    );
+                }
+                if name_ok && path_ok && !seen.insert(reference) {
+                    push(
+                        format!("{at}.customer_managed_policies[{j}]"),
+                        "listed twice".into(),
+                    );
+                }
+            }
+            if let Some(policy) = &def.inline_policy {
+                match policy.value() {
+                    Err(why) => push(format!("{at}.inline_policy"), why),
+                    Ok(value) if value.to_string().chars().count() > MAX_INLINE_POLICY_CHARS => {
+                        push(
+                            format!("{at}.inline_policy"),
+                            format!("longer than {MAX_INLINE_POLICY_CHARS} characters"),
+                        );
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The minutes of an ISO 8601 duration of hours and minutes (`PT4H`, `PT1H30M`,
+/// `PT90M`), as Identity Center writes session durations.
+pub fn session_minutes(text: &str) -> Option<u32> {
+    let mut rest = text.strip_prefix("PT")?;
+    if rest.is_empty() {
+        return None;
+    }
+    let mut minutes = 0u32;
+    for (unit, factor) in [('H', 60u32), ('M', 1), ('S', 0)] {
+        if let Some(end) = rest.find(unit) {
+            let digits = &rest[..end];
+            if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            let n: u32 = digits.parse().ok()?;
+            if factor == 0 && n != 0 {
+                // Seconds: Identity Center's durations are whole minutes.
+                return None;
+            }
+            minutes = minutes.checked_add(n.checked_mul(factor)?)?;
+            rest = &rest[end + 1..];
+        }
+    }
+    rest.is_empty().then_some(minutes)
+}
+
+/// Whether `text` is an AWS managed policy ARN (`arn:<partition>:iam::aws:policy/…`).
+pub fn is_managed_policy_arn(text: &str) -> bool {
+    text.strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":iam::aws:policy/"))
+        .is_some_and(|(partition, name)| {
+            partition.starts_with("aws") && !name.is_empty() && !name.contains(char::is_whitespace)
+        })
 }
 
 fn check_len(push: &mut impl FnMut(String, String), at: &str, len: usize) {
@@ -451,6 +714,100 @@ mod tests {
         assert!(!is_root_id("r-"));
         assert!(is_account_id("123456789012"));
         assert!(!is_account_id("12345678901a"));
+    }
+
+    #[test]
+    fn permission_set_definitions_load_and_each_problem_is_said_where_it_is() {
+        let doc = Document::load(
+            "permission_sets:\n\
+             - name: DataReader\n  description: Reads\n  session_duration: PT1H30M\n  managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]\n  customer_managed_policies: [{ name: Boundary }]\n  inline_policy: '{\"Version\": \"2012-10-17\", \"Statement\": []}'\n\
+             - name: Auditor\n  inline_policy: { Version: '2012-10-17', Statement: [] }\n\
+             grants: [{ group: { name: x }, permission_sets: [DataReader], scope: { root: true } }]\n",
+        )
+        .unwrap();
+        let reader = doc.definition("DataReader").unwrap();
+        assert_eq!(reader.customer_managed_policies[0].path, "/");
+        assert_eq!(doc.definition("Auditor").unwrap().session_duration, "PT1H");
+        assert_eq!(
+            reader.inline_policy.as_ref().unwrap().value().unwrap(),
+            doc.definition("Auditor")
+                .unwrap()
+                .inline_policy
+                .as_ref()
+                .unwrap()
+                .value()
+                .unwrap()
+        );
+        assert_eq!(Document::load(&doc.to_yaml()).unwrap(), doc);
+
+        let invalid = Document::load(
+            "permission_sets:\n\
+             - { name: 'has space', session_duration: PT13H }\n\
+             - { name: A, managed_policies: ['arn:aws:iam::123456789012:policy/Mine', 'arn:aws:iam::aws:policy/X', 'arn:aws:iam::aws:policy/X'] }\n\
+             - { name: A, customer_managed_policies: [{ name: B, path: data }], inline_policy: 'not json' }\n\
+             - { name: C, session_duration: PT30M, description: '' }\n",
+        )
+        .unwrap_err();
+        let at: Vec<&str> = invalid.problems.iter().map(|p| p.at.as_str()).collect();
+        assert_eq!(
+            at,
+            [
+                "permission_sets[0].name",
+                "permission_sets[0].session_duration",
+                "permission_sets[1].managed_policies[0]",
+                "permission_sets[1].managed_policies[2]",
+                "permission_sets[2].name",
+                "permission_sets[2].customer_managed_policies[0].path",
+                "permission_sets[2].inline_policy",
+                "permission_sets[3].description",
+                "permission_sets[3].session_duration",
+            ]
+        );
+        let unknown = Document::load("permission_sets: [{ name: A, relay_state: x }]").unwrap_err();
+        assert_eq!(unknown.problems[0].at, "document");
+    }
+
+    #[test]
+    fn the_documents_in_the_readme_and_the_docs_load() {
+        let mut found = 0;
+        for text in [
+            include_str!("../../../README.md"),
+            include_str!("../../../docs/entitlements.md"),
+        ] {
+            for block in text.split("```yaml\n").skip(1) {
+                let block = block.split("```").next().unwrap_or_default();
+                if block.contains("grants:") {
+                    found += 1;
+                    if let Err(invalid) = Document::load(block) {
+                        panic!("{block}\n{:?}", invalid.problems);
+                    }
+                }
+            }
+        }
+        assert!(found >= 3, "{found} documents found");
+    }
+
+    #[test]
+    fn session_durations_read_as_iso_8601_hours_and_minutes() {
+        assert_eq!(session_minutes("PT1H"), Some(60));
+        assert_eq!(session_minutes("PT1H30M"), Some(90));
+        assert_eq!(session_minutes("PT90M"), Some(90));
+        assert_eq!(session_minutes("PT12H0M0S"), Some(720));
+        for bad in [
+            "", "PT", "P1D", "PT1H30", "PT30M1H", "PT1.5H", "PT-1H", "PT10S", "1H",
+        ] {
+            assert_eq!(session_minutes(bad), None, "{bad}");
+        }
+        assert!(is_managed_policy_arn(
+            "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+        ));
+        assert!(is_managed_policy_arn(
+            "arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess"
+        ));
+        assert!(!is_managed_policy_arn(
+            "arn:aws:iam::123456789012:policy/Mine"
+        ));
+        assert!(!is_managed_policy_arn("arn:aws:iam::aws:policy/"));
     }
 
     proptest::proptest! {

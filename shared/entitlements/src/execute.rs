@@ -13,6 +13,10 @@
 //!   operation whose fate is unknown is never sent twice.
 //! - Every operation ends as [`OpResult::Done`] or [`OpResult::Failed`]: failures are
 //!   reported, never counted as success.
+//!
+//! Permission set changes ([`execute_permission_sets`]) run before the assignments, one
+//! permission set at a time and each one's calls in order, with the same retries; a
+//! provisioning is polled like an assignment.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,7 +26,7 @@ use async_trait::async_trait;
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use crate::plan::Change;
+use crate::plan::{Change, PermissionSetChange, PermissionSetStep};
 use crate::state::Assignment;
 
 /// Create or delete.
@@ -60,7 +64,8 @@ pub enum ApiError {
     Other(String),
 }
 
-/// Identity Center's account assignment operations.
+/// Identity Center's account assignment operations, and the permission set operations
+/// of documents that define permission sets (an API without them refuses them).
 #[async_trait]
 pub trait AssignmentApi: Send + Sync {
     /// Starts creating (or deleting) an assignment; answers the request id to poll, and
@@ -72,6 +77,40 @@ pub trait AssignmentApi: Send + Sync {
     ) -> Result<(String, OpStatus), ApiError>;
     /// The status of a started operation.
     async fn status(&self, kind: OpKind, request_id: &str) -> Result<OpStatus, ApiError>;
+
+    /// `CreatePermissionSet`; answers its ARN.
+    async fn create_permission_set(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        session_duration: &str,
+    ) -> Result<String, ApiError> {
+        let _ = (name, description, session_duration);
+        Err(ApiError::Other(
+            "this API cannot create permission sets".into(),
+        ))
+    }
+
+    /// One step of bringing the permission set `arn` in line (never
+    /// [`PermissionSetStep::Create`]); a provisioning answers its request id and status.
+    async fn permission_set_step(
+        &self,
+        arn: &str,
+        step: &PermissionSetStep,
+    ) -> Result<Option<(String, OpStatus)>, ApiError> {
+        let _ = (arn, step);
+        Err(ApiError::Other(
+            "this API cannot change permission sets".into(),
+        ))
+    }
+
+    /// The status of a provisioning (`DescribePermissionSetProvisioningStatus`).
+    async fn provisioning_status(&self, request_id: &str) -> Result<OpStatus, ApiError> {
+        let _ = request_id;
+        Err(ApiError::Other(
+            "this API cannot provision permission sets".into(),
+        ))
+    }
 }
 
 /// The executor's bounds.
@@ -166,6 +205,135 @@ pub async fn execute(
         .collect()
         .await;
     results.into_iter().flatten().collect()
+}
+
+/// How one permission set change ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PermissionSetOutcome {
+    /// The change from the plan.
+    pub change: PermissionSetChange,
+    /// Its ARN: the one created, or the one it had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// How it ended; a failure stops its remaining steps.
+    #[serde(flatten)]
+    pub result: OpResult,
+    /// Steps done.
+    pub steps_done: usize,
+    /// Calls made (starts, retries and polls).
+    pub calls: u32,
+}
+
+/// Runs the permission set changes, one at a time, each one's steps in order; a failed
+/// step stops that permission set's remaining steps (the next plan lists them again).
+pub async fn execute_permission_sets(
+    api: &dyn AssignmentApi,
+    changes: &[PermissionSetChange],
+    limits: Limits,
+) -> Vec<PermissionSetOutcome> {
+    let mut outcomes = Vec::with_capacity(changes.len());
+    for change in changes {
+        let mut calls = 0u32;
+        let mut arn = change.arn.clone();
+        let mut result = OpResult::Done;
+        let mut steps_done = 0;
+        for step in &change.steps {
+            let done = match (step, arn.as_deref()) {
+                (
+                    PermissionSetStep::Create {
+                        description,
+                        session_duration,
+                    },
+                    _,
+                ) => retried(&limits, &mut calls, || {
+                    api.create_permission_set(
+                        &change.name,
+                        description.as_deref(),
+                        session_duration,
+                    )
+                })
+                .await
+                .map(|created| arn = Some(created)),
+                (_, None) => Err("it was not created".to_owned()),
+                (step, Some(at)) => {
+                    match retried(&limits, &mut calls, || api.permission_set_step(at, step)).await {
+                        Ok(Some((request_id, status))) => {
+                            provisioned(api, &request_id, status, &limits, &mut calls).await
+                        }
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            if let Err(error) = done {
+                result = OpResult::Failed {
+                    error: format!("{step}: {error}"),
+                };
+                break;
+            }
+            steps_done += 1;
+        }
+        outcomes.push(PermissionSetOutcome {
+            change: change.clone(),
+            arn,
+            result,
+            steps_done,
+            calls,
+        });
+    }
+    outcomes
+}
+
+/// One call, retried on throttles and conflicts (nothing happened then) with backoff.
+async fn retried<T, F, Fut>(limits: &Limits, calls: &mut u32, mut call: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        *calls += 1;
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(ApiError::Throttled(_) | ApiError::Conflict(_))
+                if attempt + 1 < limits.max_attempts =>
+            {
+                tokio::time::sleep(backoff(limits, attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+}
+
+/// Polls a provisioning until it succeeds or fails.
+async fn provisioned(
+    api: &dyn AssignmentApi,
+    request_id: &str,
+    mut status: OpStatus,
+    limits: &Limits,
+    calls: &mut u32,
+) -> Result<(), String> {
+    let mut polls = 0u32;
+    loop {
+        match status {
+            OpStatus::Succeeded => return Ok(()),
+            OpStatus::Failed(reason) => {
+                return Err(format!(
+                    "Identity Center reports the provisioning failed: {reason}"
+                ));
+            }
+            OpStatus::InProgress => {}
+        }
+        if polls >= limits.max_polls {
+            return Err(format!(
+                "still in progress after {polls} polls (request {request_id})"
+            ));
+        }
+        tokio::time::sleep(limits.poll_interval).await;
+        polls += 1;
+        status = retried(limits, calls, || api.provisioning_status(request_id)).await?;
+    }
 }
 
 fn backoff(limits: &Limits, attempt: u32) -> Duration {
@@ -400,5 +568,137 @@ mod tests {
         assert_eq!(outcomes[0].kind, OpKind::Delete);
         assert_eq!(outcomes[0].calls, 4);
         assert!(matches!(outcomes[0].result, OpResult::Failed { .. }));
+    }
+
+    /// Throttles each permission set call once and meets one conflict, answers a
+    /// provisioning in progress once, and refuses to detach anything.
+    #[derive(Default)]
+    struct PermissionSets {
+        calls: Mutex<Vec<String>>,
+        polls: AtomicUsize,
+    }
+
+    impl PermissionSets {
+        fn refuse_once(&self, what: String) -> Result<(), ApiError> {
+            let mut calls = self.calls.lock().unwrap();
+            let seen = calls.iter().filter(|c| **c == what).count();
+            calls.push(what.clone());
+            match seen {
+                0 => Err(ApiError::Throttled(what)),
+                1 => Err(ApiError::Conflict(what)),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl AssignmentApi for PermissionSets {
+        async fn start(&self, _: OpKind, _: &Assignment) -> Result<(String, OpStatus), ApiError> {
+            Ok(("req".into(), OpStatus::Succeeded))
+        }
+        async fn status(&self, _: OpKind, _: &str) -> Result<OpStatus, ApiError> {
+            Ok(OpStatus::Succeeded)
+        }
+        async fn create_permission_set(
+            &self,
+            name: &str,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<String, ApiError> {
+            self.refuse_once(format!("create {name}"))?;
+            Ok(format!("arn:ps-{name}"))
+        }
+        async fn permission_set_step(
+            &self,
+            arn: &str,
+            step: &PermissionSetStep,
+        ) -> Result<Option<(String, OpStatus)>, ApiError> {
+            if matches!(step, PermissionSetStep::DetachManagedPolicy { .. }) {
+                return Err(ApiError::Other("AccessDeniedException".into()));
+            }
+            self.refuse_once(format!("{arn} {step}"))?;
+            Ok(matches!(step, PermissionSetStep::Provision { .. })
+                .then(|| ("prov-1".to_owned(), OpStatus::InProgress)))
+        }
+        async fn provisioning_status(&self, _: &str) -> Result<OpStatus, ApiError> {
+            Ok(if self.polls.fetch_add(1, Ordering::SeqCst) == 0 {
+                OpStatus::InProgress
+            } else {
+                OpStatus::Succeeded
+            })
+        }
+    }
+
+    fn ps_change(
+        name: &str,
+        arn: Option<&str>,
+        steps: Vec<PermissionSetStep>,
+    ) -> PermissionSetChange {
+        PermissionSetChange {
+            name: name.into(),
+            arn: arn.map(str::to_owned),
+            steps,
+            record_managed: arn.is_none(),
+            before: None,
+            after: serde_json::json!({}),
+            reason: "test".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn permission_set_calls_are_retried_in_order_polled_and_stop_at_a_failure() {
+        let api = PermissionSets::default();
+        let attach = PermissionSetStep::AttachManagedPolicy {
+            arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+        };
+        let changes = [
+            ps_change(
+                "New",
+                None,
+                vec![
+                    PermissionSetStep::Create {
+                        description: None,
+                        session_duration: "PT1H".into(),
+                    },
+                    attach.clone(),
+                ],
+            ),
+            ps_change(
+                "Old",
+                Some("arn:ps-Old"),
+                vec![attach.clone(), PermissionSetStep::Provision { accounts: 2 }],
+            ),
+            ps_change(
+                "Stuck",
+                Some("arn:ps-Stuck"),
+                vec![
+                    PermissionSetStep::DetachManagedPolicy {
+                        arn: "arn:aws:iam::aws:policy/X".into(),
+                    },
+                    attach,
+                ],
+            ),
+        ];
+        let outcomes = execute_permission_sets(&api, &changes, fast()).await;
+        assert_eq!(outcomes[0].arn.as_deref(), Some("arn:ps-New"));
+        assert_eq!((outcomes[0].steps_done, outcomes[0].calls), (2, 6));
+        assert_eq!(outcomes[0].result, OpResult::Done);
+        // Two polls of the provisioning: in progress, then done.
+        assert_eq!((outcomes[1].steps_done, outcomes[1].calls), (2, 8));
+        assert_eq!(outcomes[1].result, OpResult::Done);
+        assert_eq!(outcomes[2].steps_done, 0);
+        assert_eq!(
+            outcomes[2].result,
+            OpResult::Failed {
+                error: "detach arn:aws:iam::aws:policy/X: AccessDeniedException".into()
+            }
+        );
+        // Each call reached the API once past its refusals: none was made twice.
+        let calls = api.calls.lock().unwrap();
+        let mut made: Vec<&String> = calls.iter().collect();
+        made.sort();
+        made.dedup();
+        assert_eq!(made.len() * 3, calls.len(), "{calls:?}");
+        assert!(!calls.iter().any(|c| c.starts_with("arn:ps-Stuck")));
     }
 }

@@ -2,7 +2,8 @@
 //! permission set on which AWS accounts, as a YAML document versioned in the state table
 //! like the rule sets.
 //!
-//! - [`document`]: the document and its validation;
+//! - [`document`]: the document (grants, and the permission sets it defines) and its
+//!   validation;
 //! - [`state`]: what a plan is computed from (the organization, Identity Center's groups,
 //!   permission sets and assignments) and how a scope resolves over the OU tree;
 //! - [`mod@plan`]: the plan (assignments to create and delete, each with its reason), its
@@ -26,12 +27,20 @@ pub mod run;
 pub mod state;
 
 pub use apply::{Applier, Report, apply};
-pub use document::{Document, Grant, GroupRef, Invalid, Problem, Scope};
-pub use execute::{ApiError, AssignmentApi, Limits, OpKind, OpResult, OpStatus, Outcome, execute};
+pub use document::{
+    Document, Grant, GroupRef, InlinePolicy, Invalid, PermissionSetDefinition, PolicyReference,
+    Problem, Scope,
+};
+pub use execute::{
+    ApiError, AssignmentApi, Limits, OpKind, OpResult, OpStatus, Outcome, PermissionSetOutcome,
+    execute, execute_permission_sets,
+};
 pub use ledger::{InMemoryLedger, LedgerError, ManagedLedger};
-pub use plan::{Change, Plan, Refusal, Safety, import, plan};
+pub use plan::{
+    Change, PermissionSetChange, PermissionSetStep, Plan, Refusal, Safety, import, plan,
+};
 pub use run::{GroupCreated, Mode, Observe, RunReport, Runner, Trigger};
 pub use state::{
     Account, Assignment, DirectoryGroup, IdentityCenter, Observed, OrgUnit, Organization,
-    PermissionSet, Via,
+    PermissionSet, PermissionSetDetails, Via,
 };

@@ -3,10 +3,17 @@
 //! ([`Observed`]). Pure and deterministic: the same inputs give the same plan and the
 //! same [`Plan::id`].
 //!
+//! Permission sets the document defines come first: each one missing is created, each
+//! one managed that differs from its definition is brought in line (and provisioned
+//! again to the accounts it is on), and the grants naming a permission set to be created
+//! plan their assignments with a placeholder ARN ([`pending_arn`]) the apply fills in.
+//!
 //! The safety rules are part of the computation:
 //! - only assignments in the managed set (created by this gateway, or claimed by a
 //!   document while they existed: imported) are ever deleted; Control Tower's and other
 //!   tools' assignments are listed as left alone;
+//! - only permission sets in the managed set (created from a definition, or adopted by
+//!   a definition's `adopt: true`) are ever changed; no permission set is ever deleted;
 //! - any problem reading AWS withholds every deletion;
 //! - a plan deleting more than the threshold (the reconcile breaker's: 10% of the
 //!   managed assignments, once that is more than 5) is refused unless approved with its
@@ -18,8 +25,135 @@ use gateway::reconcile::plan::{DEFAULT_THRESHOLD_PERCENT, THRESHOLD_FLOOR};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::document::{Document, GroupRef, is_permission_set_arn};
-use crate::state::{Assignment, Observed, Via};
+use crate::document::{
+    Document, GroupRef, PermissionSetDefinition, PolicyReference, is_permission_set_arn,
+    session_minutes,
+};
+use crate::state::{Assignment, Observed, PermissionSetDetails, Via};
+
+/// The placeholder ARN of a permission set the plan creates: the apply puts the ARN
+/// Identity Center answers in its place.
+pub fn pending_arn(name: &str) -> String {
+    format!("pending:permissionSet/{name}")
+}
+
+/// The name in a [`pending_arn`], if `arn` is one.
+pub fn pending_name(arn: &str) -> Option<&str> {
+    arn.strip_prefix("pending:permissionSet/")
+}
+
+/// One call that brings a permission set in line with its definition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum PermissionSetStep {
+    /// `CreatePermissionSet`.
+    Create {
+        /// Its description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// Its session duration.
+        session_duration: String,
+    },
+    /// `UpdatePermissionSet`: the description and session duration.
+    Update {
+        /// Its description.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// Its session duration.
+        session_duration: String,
+    },
+    /// `AttachManagedPolicyToPermissionSet`.
+    AttachManagedPolicy {
+        /// The policy's ARN.
+        arn: String,
+    },
+    /// `DetachManagedPolicyFromPermissionSet`.
+    DetachManagedPolicy {
+        /// The policy's ARN.
+        arn: String,
+    },
+    /// `AttachCustomerManagedPolicyReferenceToPermissionSet`.
+    AttachCustomerManagedPolicy {
+        /// The reference.
+        #[serde(flatten)]
+        reference: PolicyReference,
+    },
+    /// `DetachCustomerManagedPolicyReferenceFromPermissionSet`.
+    DetachCustomerManagedPolicy {
+        /// The reference.
+        #[serde(flatten)]
+        reference: PolicyReference,
+    },
+    /// `PutInlinePolicyToPermissionSet`.
+    PutInlinePolicy {
+        /// The policy, as JSON text.
+        policy: String,
+    },
+    /// `DeleteInlinePolicyFromPermissionSet`.
+    DeleteInlinePolicy,
+    /// `ProvisionPermissionSet` to every account it is provisioned to, so that the
+    /// change reaches their roles.
+    Provision {
+        /// How many accounts it was on when planned.
+        accounts: usize,
+    },
+}
+
+impl std::fmt::Display for PermissionSetStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Create {
+                session_duration, ..
+            } => write!(f, "create (session {session_duration})"),
+            Self::Update {
+                session_duration, ..
+            } => write!(f, "set description and session ({session_duration})"),
+            Self::AttachManagedPolicy { arn } => write!(f, "attach {arn}"),
+            Self::DetachManagedPolicy { arn } => write!(f, "detach {arn}"),
+            Self::AttachCustomerManagedPolicy { reference } => {
+                write!(
+                    f,
+                    "attach customer managed {}{}",
+                    reference.path, reference.name
+                )
+            }
+            Self::DetachCustomerManagedPolicy { reference } => {
+                write!(
+                    f,
+                    "detach customer managed {}{}",
+                    reference.path, reference.name
+                )
+            }
+            Self::PutInlinePolicy { .. } => write!(f, "put the inline policy"),
+            Self::DeleteInlinePolicy => write!(f, "delete the inline policy"),
+            Self::Provision { accounts } => {
+                write!(f, "provision again to its {accounts} accounts")
+            }
+        }
+    }
+}
+
+/// A permission set the document defines, to create or to bring in line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionSetChange {
+    /// Its name.
+    pub name: String,
+    /// Its ARN; `None` when it is to be created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// The calls, in order.
+    pub steps: Vec<PermissionSetStep>,
+    /// Whether the apply records it as managed (created, or adopted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub record_managed: bool,
+    /// What it holds now (`None` when it does not exist), for the audit record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    /// What it will hold.
+    pub after: serde_json::Value,
+    /// Why.
+    pub reason: String,
+}
 
 /// One assignment to create, or to delete, and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -75,6 +209,10 @@ pub struct Plan {
     pub id: String,
     /// The document version it was computed from (`v3`).
     pub document_version: String,
+    /// Permission sets the document defines, to create or bring in line: applied before
+    /// the assignments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permission_sets: Vec<PermissionSetChange>,
     /// Assignments to create.
     pub create: Vec<Change>,
     /// Managed assignments to delete.
@@ -105,7 +243,7 @@ pub struct Plan {
 impl Plan {
     /// Whether there is nothing to create or delete.
     pub fn is_empty(&self) -> bool {
-        self.create.is_empty() && self.delete.is_empty()
+        self.create.is_empty() && self.delete.is_empty() && self.permission_sets.is_empty()
     }
 }
 
@@ -144,11 +282,17 @@ pub fn plan(
     let ic = &observed.identity_center;
     let org = &observed.organization;
     let mut unresolved: BTreeSet<String> = BTreeSet::new();
-    let ps_name: HashMap<&str, &str> = ic
+    let (permission_sets, defined) = plan_permission_sets(document, observed, &mut unresolved);
+    let mut ps_name: HashMap<String, String> = ic
         .permission_sets
         .iter()
-        .map(|p| (p.arn.as_str(), p.name.as_str()))
+        .map(|p| (p.arn.clone(), p.name.clone()))
         .collect();
+    for change in &permission_sets {
+        if change.arn.is_none() {
+            ps_name.insert(pending_arn(&change.name), change.name.clone());
+        }
+    }
     let group_by_id: HashMap<&str, &crate::state::DirectoryGroup> =
         ic.groups.iter().map(|g| (g.id.as_str(), g)).collect();
 
@@ -182,7 +326,13 @@ pub fn plan(
         }
         let accounts = org.resolve(&grant.scope, &grant.exclude);
         for reference in &grant.permission_sets {
-            let arn = if is_permission_set_arn(reference) {
+            let arn = if let Some(resolved) = defined.get(reference.as_str()) {
+                match resolved {
+                    Some(arn) => Some(arn.clone()),
+                    // Its definition is unresolved, and said so already.
+                    None => continue,
+                }
+            } else if is_permission_set_arn(reference) {
                 ps_name
                     .contains_key(reference.as_str())
                     .then(|| reference.clone())
@@ -220,10 +370,8 @@ pub fn plan(
             okta_group_id: group.and_then(|g| g.external_id.clone()),
             permission_set_name: ps_name
                 .get(assignment.permission_set_arn.as_str())
-                .map_or_else(
-                    || assignment.permission_set_arn.clone(),
-                    |n| (*n).to_owned(),
-                ),
+                .cloned()
+                .unwrap_or_else(|| assignment.permission_set_arn.clone()),
             reason,
         }
     };
@@ -266,6 +414,7 @@ pub fn plan(
     let mut plan = Plan {
         id: String::new(),
         document_version: document_version.to_owned(),
+        permission_sets,
         create,
         delete,
         adopt,
@@ -290,6 +439,193 @@ pub fn plan(
         });
     }
     plan
+}
+
+/// The changes that bring the permission sets `document` defines in line, and what ARN
+/// each defined name resolves to for the grants (`None`: its definition is unresolved).
+fn plan_permission_sets<'a>(
+    document: &'a Document,
+    observed: &Observed,
+    unresolved: &mut BTreeSet<String>,
+) -> (Vec<PermissionSetChange>, HashMap<&'a str, Option<String>>) {
+    let ic = &observed.identity_center;
+    let mut changes = Vec::new();
+    let mut defined = HashMap::new();
+    for def in &document.permission_sets {
+        let label = format!("permission set {}", def.name);
+        let existing: Vec<_> = ic
+            .permission_sets
+            .iter()
+            .filter(|p| p.name == def.name)
+            .collect();
+        let after = definition_value(def);
+        let arn = match existing.as_slice() {
+            [] => {
+                let mut steps = vec![PermissionSetStep::Create {
+                    description: def.description.clone(),
+                    session_duration: def.session_duration.clone(),
+                }];
+                steps.extend(policy_steps(def, &PermissionSetDetails::default()));
+                changes.push(PermissionSetChange {
+                    name: def.name.clone(),
+                    arn: None,
+                    steps,
+                    record_managed: true,
+                    before: None,
+                    after,
+                    reason: "defined in the document, not in Identity Center".into(),
+                });
+                Some(pending_arn(&def.name))
+            }
+            [one] => {
+                let managed = observed.managed_permission_sets.contains(&one.arn);
+                match ic.permission_set_details.get(&one.arn) {
+                    _ if !managed && !def.adopt => {
+                        unresolved.insert(format!(
+                            "{label}: exists and was not made by the gateway; add `adopt: true` \
+                             to its definition to let the document manage it, or name it in \
+                             grants without defining it"
+                        ));
+                        None
+                    }
+                    None => {
+                        unresolved.insert(format!("{label}: what it holds could not be read"));
+                        None
+                    }
+                    Some(details) => {
+                        let mut steps = Vec::new();
+                        let same_duration = details
+                            .session_duration
+                            .as_deref()
+                            .and_then(session_minutes)
+                            == session_minutes(&def.session_duration);
+                        // No description in the definition leaves the one it has:
+                        // `UpdatePermissionSet` changes only what it is given.
+                        let same_description =
+                            def.description.is_none() || details.description == def.description;
+                        if !same_duration || !same_description {
+                            steps.push(PermissionSetStep::Update {
+                                description: def.description.clone(),
+                                session_duration: def.session_duration.clone(),
+                            });
+                        }
+                        steps.extend(policy_steps(def, details));
+                        if !steps.is_empty() && details.provisioned_accounts > 0 {
+                            steps.push(PermissionSetStep::Provision {
+                                accounts: details.provisioned_accounts,
+                            });
+                        }
+                        if !steps.is_empty() || !managed {
+                            let what: Vec<String> = steps.iter().map(ToString::to_string).collect();
+                            changes.push(PermissionSetChange {
+                                name: def.name.clone(),
+                                arn: Some(one.arn.clone()),
+                                steps,
+                                record_managed: !managed,
+                                before: Some(details_value(details)),
+                                after,
+                                reason: match (managed, what.is_empty()) {
+                                    (false, true) => {
+                                        "adopted: it matches its definition already".into()
+                                    }
+                                    (false, false) => format!(
+                                        "adopted, and it differs from its definition: {}",
+                                        what.join("; ")
+                                    ),
+                                    _ => {
+                                        format!("differs from its definition: {}", what.join("; "))
+                                    }
+                                },
+                            });
+                        }
+                        Some(one.arn.clone())
+                    }
+                }
+            }
+            many => {
+                unresolved.insert(format!(
+                    "{label}: {} permission sets have this name; refusing to guess",
+                    many.len()
+                ));
+                None
+            }
+        };
+        defined.insert(def.name.as_str(), arn);
+    }
+    (changes, defined)
+}
+
+/// The policy calls from `details` to `def`: detachments first, so a permission set
+/// never holds more than either version grants.
+fn policy_steps(
+    def: &PermissionSetDefinition,
+    details: &PermissionSetDetails,
+) -> Vec<PermissionSetStep> {
+    let mut steps = Vec::new();
+    let wanted: BTreeSet<&String> = def.managed_policies.iter().collect();
+    for arn in &details.managed_policies {
+        if !wanted.contains(arn) {
+            steps.push(PermissionSetStep::DetachManagedPolicy { arn: arn.clone() });
+        }
+    }
+    let wanted_refs: BTreeSet<&PolicyReference> = def.customer_managed_policies.iter().collect();
+    for reference in &details.customer_managed_policies {
+        if !wanted_refs.contains(reference) {
+            steps.push(PermissionSetStep::DetachCustomerManagedPolicy {
+                reference: reference.clone(),
+            });
+        }
+    }
+    let inline = def.inline_policy.as_ref().and_then(|p| p.value().ok());
+    if inline.is_none() && details.inline_policy.is_some() {
+        steps.push(PermissionSetStep::DeleteInlinePolicy);
+    }
+    for arn in wanted {
+        if !details.managed_policies.contains(arn) {
+            steps.push(PermissionSetStep::AttachManagedPolicy { arn: arn.clone() });
+        }
+    }
+    for reference in wanted_refs {
+        if !details.customer_managed_policies.contains(reference) {
+            steps.push(PermissionSetStep::AttachCustomerManagedPolicy {
+                reference: reference.clone(),
+            });
+        }
+    }
+    if let Some(policy) = inline
+        && details.inline_policy.as_ref() != Some(&policy)
+    {
+        steps.push(PermissionSetStep::PutInlinePolicy {
+            policy: policy.to_string(),
+        });
+    }
+    steps
+}
+
+/// A definition as the audit record shows it.
+fn definition_value(def: &PermissionSetDefinition) -> serde_json::Value {
+    let mut managed = def.managed_policies.clone();
+    managed.sort();
+    let mut customer = def.customer_managed_policies.clone();
+    customer.sort();
+    serde_json::json!({
+        "description": def.description,
+        "session_duration": def.session_duration,
+        "managed_policies": managed,
+        "customer_managed_policies": customer,
+        "inline_policy": def.inline_policy.as_ref().and_then(|p| p.value().ok()),
+    })
+}
+
+/// What a permission set holds, in the shape of [`definition_value`].
+fn details_value(details: &PermissionSetDetails) -> serde_json::Value {
+    serde_json::json!({
+        "description": details.description,
+        "session_duration": details.session_duration,
+        "managed_policies": details.managed_policies,
+        "customer_managed_policies": details.customer_managed_policies,
+        "inline_policy": details.inline_policy,
+    })
 }
 
 /// A document claiming the assignments that exist now (`scimgw entitlements import`):
@@ -353,7 +689,10 @@ pub fn import(
             })
         })
         .collect();
-    Document { grants }
+    Document {
+        permission_sets: Vec::new(),
+        grants,
+    }
 }
 
 fn reason(label: &str, via: &Via) -> String {
@@ -365,6 +704,17 @@ fn reason(label: &str, via: &Via) -> String {
 pub fn plan_id(plan: &Plan) -> String {
     let mut hash = Sha256::new();
     hash.update(plan.document_version.as_bytes());
+    for change in &plan.permission_sets {
+        hash.update(format!(
+            "\npermission-set {} {} {}",
+            change.name,
+            change.arn.as_deref().unwrap_or("-"),
+            change.record_managed
+        ));
+        for step in &change.steps {
+            hash.update(serde_json::to_string(step).unwrap_or_default());
+        }
+    }
     for (tag, list) in [
         (
             "create",
@@ -405,6 +755,7 @@ mod tests {
     use super::*;
     use crate::state::{
         Account, DirectoryGroup, IdentityCenter, OrgUnit, Organization, PermissionSet,
+        PermissionSetDetails,
     };
 
     const ADMINS: &str = "00gadmins00000000000";
@@ -465,8 +816,10 @@ mod tests {
                     },
                 ],
                 assignments: Vec::new(),
+                permission_set_details: BTreeMap::new(),
             },
             managed: BTreeSet::new(),
+            managed_permission_sets: BTreeSet::new(),
             problems: Vec::new(),
         }
     }
@@ -614,6 +967,110 @@ mod tests {
         observed1.identity_center.groups[0].display_name = "Admins (renamed in Okta)".into();
         let again = plan(&admins_on_prod(), "v1", &observed1, &Safety::default());
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    fn defining(adopt: bool) -> Document {
+        doc(&format!(
+            "permission_sets:\n\
+             - name: ReadOnly\n  adopt: {adopt}\n  session_duration: PT2H\n  managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]\n\
+             - name: DataReader\n  customer_managed_policies: [{{ name: Boundary, path: /data/ }}]\n\
+             grants: [{{ group: {{ okta_id: {ADMINS} }}, permission_sets: [ReadOnly, DataReader], scope: {{ accounts: ['000000000001'] }} }}]"
+        ))
+    }
+
+    #[test]
+    fn a_definition_never_takes_over_a_permission_set_it_did_not_make_unless_it_adopts_it() {
+        let mut observed = observed(2);
+        observed.identity_center.permission_set_details.insert(
+            RO_PS.into(),
+            PermissionSetDetails {
+                session_duration: Some("PT1H".into()),
+                provisioned_accounts: 3,
+                ..PermissionSetDetails::default()
+            },
+        );
+        let refused = plan(&defining(false), "v1", &observed, &Safety::default());
+        assert_eq!(
+            refused.unresolved,
+            [
+                "permission set ReadOnly: exists and was not made by the gateway; add `adopt: \
+              true` to its definition to let the document manage it, or name it in grants \
+              without defining it"
+            ]
+        );
+        // DataReader is created; its assignment waits for the ARN; ReadOnly's grant waits.
+        let names: Vec<&str> = refused
+            .permission_sets
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["DataReader"]);
+        let arns: Vec<&str> = refused
+            .create
+            .iter()
+            .map(|c| c.assignment.permission_set_arn.as_str())
+            .collect();
+        assert_eq!(arns, ["pending:permissionSet/DataReader"]);
+        assert_eq!(refused.create[0].permission_set_name, "DataReader");
+
+        let adopted = plan(&defining(true), "v1", &observed, &Safety::default());
+        assert!(adopted.unresolved.is_empty());
+        let change = &adopted.permission_sets[0];
+        assert_eq!(
+            (change.name.as_str(), change.arn.as_deref()),
+            ("ReadOnly", Some(RO_PS))
+        );
+        assert!(change.record_managed);
+        assert_eq!(
+            change.steps,
+            [
+                PermissionSetStep::Update {
+                    description: None,
+                    session_duration: "PT2H".into()
+                },
+                PermissionSetStep::AttachManagedPolicy {
+                    arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into()
+                },
+                PermissionSetStep::Provision { accounts: 3 },
+            ]
+        );
+        assert_eq!(adopted.create.len(), 2);
+        assert_ne!(adopted.id, refused.id);
+    }
+
+    #[test]
+    fn a_managed_permission_set_in_line_with_its_definition_plans_nothing() {
+        let mut observed = observed(2);
+        observed.managed_permission_sets.insert(RO_PS.into());
+        let details = |duration: &str, inline: Option<serde_json::Value>| PermissionSetDetails {
+            description: Some("kept: the definition gives none".into()),
+            session_duration: Some(duration.into()),
+            managed_policies: ["arn:aws:iam::aws:policy/ReadOnlyAccess".to_owned()].into(),
+            inline_policy: inline,
+            ..PermissionSetDetails::default()
+        };
+        let document = doc(&format!(
+            "permission_sets: [{{ name: ReadOnly, session_duration: PT120M, managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess] }}]\n\
+             grants: [{{ group: {{ okta_id: {ADMINS} }}, permission_sets: [ReadOnly], scope: {{ accounts: ['000000000001'] }} }}]"
+        ));
+        // PT2H is PT120M; no inline policy in the definition removes the one it has.
+        observed.identity_center.permission_set_details.insert(
+            RO_PS.into(),
+            details("PT2H", Some(serde_json::json!({"Version": "2012-10-17"}))),
+        );
+        let first = plan(&document, "v1", &observed, &Safety::default());
+        assert_eq!(first.permission_sets.len(), 1);
+        assert_eq!(
+            first.permission_sets[0].steps,
+            [PermissionSetStep::DeleteInlinePolicy]
+        );
+        assert!(!first.permission_sets[0].record_managed);
+        observed
+            .identity_center
+            .permission_set_details
+            .insert(RO_PS.into(), details("PT2H", None));
+        let observed = applied(observed, &first);
+        assert!(plan(&document, "v1", &observed, &Safety::default()).is_empty());
     }
 
     proptest! {

@@ -32,7 +32,7 @@ use crate::apply::{Applier, apply};
 use crate::document::Document;
 use crate::execute::{AssignmentApi, Limits};
 use crate::ledger::ManagedLedger;
-use crate::plan::{Plan, Refusal, Safety, plan};
+use crate::plan::{Plan, Refusal, Safety, pending_name, plan};
 use crate::state::Observed;
 
 /// The credential the unattended runs' audit records name: the function, not a person.
@@ -259,6 +259,12 @@ pub struct RunReport {
     pub create: usize,
     /// Managed assignments the plan deletes.
     pub delete: usize,
+    /// Permission sets the plan creates or brings in line with their definitions.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub permission_sets: usize,
+    /// Of those, the changes left for an administrator (the run may not make them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub permission_sets_left: usize,
     /// Grants or parts of grants that could not be resolved.
     pub unresolved: usize,
     /// Why deletions were held back (a failed read).
@@ -278,6 +284,10 @@ pub struct RunReport {
     pub bookkeeping_errors: usize,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 impl RunReport {
     /// The summary record's `reason`: one line.
     pub fn summary(&self) -> String {
@@ -288,10 +298,19 @@ impl RunReport {
         )];
         match (&self.document_version, &self.plan_id) {
             (None, _) => parts.push("no entitlement document is active: nothing planned".into()),
-            (Some(version), Some(id)) => parts.push(format!(
-                "plan {id} of {version}: {} to create, {} to delete",
-                self.create, self.delete
-            )),
+            (Some(version), Some(id)) => {
+                let mut line = format!(
+                    "plan {id} of {version}: {} to create, {} to delete",
+                    self.create, self.delete
+                );
+                if self.permission_sets > 0 {
+                    line.push_str(&format!(
+                        ", {} permission sets to change",
+                        self.permission_sets
+                    ));
+                }
+                parts.push(line);
+            }
             (Some(version), None) => parts.push(format!("document {version}")),
         }
         if let Some(r) = &self.refused {
@@ -312,6 +331,14 @@ impl RunReport {
         }
         if !self.withheld.is_empty() {
             parts.push(format!("deletions withheld: {}", self.withheld.join("; ")));
+        }
+        if self.permission_sets_left > 0 {
+            parts.push(format!(
+                "LEFT for an administrator: {} permission set changes (this function may not \
+                 change permission sets: EntitlementsPermissionSets is read-only); apply them \
+                 with `scimgw entitlements apply --plan PLAN.json`",
+                self.permission_sets_left
+            ));
         }
         if self.unresolved > 0 {
             parts.push(format!("{} unresolved", self.unresolved));
@@ -357,6 +384,11 @@ pub struct Runner {
     pub threshold_percent: u32,
     /// The executor's limits.
     pub limits: Limits,
+    /// Whether the run may create and change the permission sets the document defines
+    /// (the stack's `EntitlementsPermissionSets=manage`). When not, those changes, and
+    /// the assignments to permission sets not created yet, are left for an
+    /// administrator's `scimgw entitlements apply`, and the run says so.
+    pub manage_permission_sets: bool,
 }
 
 impl Runner {
@@ -374,6 +406,8 @@ impl Runner {
             plan_id: None,
             create: 0,
             delete: 0,
+            permission_sets: 0,
+            permission_sets_left: 0,
             unresolved: 0,
             withheld: Vec::new(),
             refused: None,
@@ -452,10 +486,16 @@ impl Runner {
             threshold_percent: self.threshold_percent,
             approved_plan: None,
         };
-        let plan = plan(&document, &version, &observed, &safety);
+        let mut plan = plan(&document, &version, &observed, &safety);
         self.fill(report, &plan);
         if self.mode == Mode::Plan || plan.refused.is_some() {
             return Ok(());
+        }
+        if !self.manage_permission_sets && !plan.permission_sets.is_empty() {
+            report.permission_sets_left = plan.permission_sets.len();
+            plan.permission_sets.clear();
+            plan.create
+                .retain(|c| pending_name(&c.assignment.permission_set_arn).is_none());
         }
         let applied = apply(
             &plan,
@@ -470,7 +510,7 @@ impl Runner {
         )
         .await?;
         report.failed = applied.failed();
-        report.done = applied.operations.len() - report.failed;
+        report.done = applied.done();
         report.adopted = applied.adopted;
         report.forgotten = applied.forgotten;
         report.bookkeeping_errors = applied.bookkeeping_errors.len();
@@ -481,6 +521,7 @@ impl Runner {
         report.plan_id = Some(plan.id.clone());
         report.create = plan.create.len();
         report.delete = plan.delete.len();
+        report.permission_sets = plan.permission_sets.len();
         report.unresolved = plan.unresolved.len();
         report.withheld = plan.withheld.clone();
         report.refused = plan.refused.clone();
@@ -592,6 +633,8 @@ mod tests {
             plan_id: Some("p-abc".into()),
             create: 1,
             delete: 9,
+            permission_sets: 0,
+            permission_sets_left: 0,
             unresolved: 0,
             withheld: Vec::new(),
             refused: Some(Refusal {

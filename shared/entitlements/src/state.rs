@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::Scope;
+use crate::document::{PolicyReference, Scope};
 
 /// An organizational unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +174,30 @@ pub struct PermissionSet {
     pub name: String,
 }
 
+/// What a permission set holds, read for the permission sets a document defines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionSetDetails {
+    /// Its description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its session duration (ISO 8601).
+    #[serde(default)]
+    pub session_duration: Option<String>,
+    /// Its AWS managed policies' ARNs.
+    #[serde(default)]
+    pub managed_policies: BTreeSet<String>,
+    /// Its customer managed policy references.
+    #[serde(default)]
+    pub customer_managed_policies: BTreeSet<PolicyReference>,
+    /// Its inline policy, parsed (`None` when it has none).
+    #[serde(default)]
+    pub inline_policy: Option<serde_json::Value>,
+    /// How many accounts it is provisioned to: a change reaches them only once it is
+    /// provisioned again.
+    #[serde(default)]
+    pub provisioned_accounts: usize,
+}
+
 /// One account assignment: a group given a permission set on an account.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Assignment {
@@ -202,6 +226,9 @@ pub struct IdentityCenter {
     pub groups: Vec<DirectoryGroup>,
     /// Every permission set.
     pub permission_sets: Vec<PermissionSet>,
+    /// What the permission sets the document defines hold, by ARN (read only for those).
+    #[serde(default)]
+    pub permission_set_details: BTreeMap<String, PermissionSetDetails>,
     /// Group assignments of the groups read (those the document or the ledger name),
     /// as they exist now.
     pub assignments: Vec<Assignment>,
@@ -217,6 +244,10 @@ pub struct Observed {
     /// The assignments this gateway manages: those it created, and those a document
     /// claimed that existed already (imported). No other assignment is ever deleted.
     pub managed: BTreeSet<Assignment>,
+    /// The ARNs of the permission sets this gateway manages: those it created from a
+    /// definition, and those a definition adopted (`adopt: true`). No other permission
+    /// set is ever changed.
+    pub managed_permission_sets: BTreeSet<String>,
     /// What could not be read; any problem withholds every deletion.
     pub problems: Vec<String>,
 }

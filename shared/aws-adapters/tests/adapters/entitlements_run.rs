@@ -108,6 +108,7 @@ impl Harness {
             mode,
             threshold_percent: gateway::reconcile::plan::DEFAULT_THRESHOLD_PERCENT,
             limits: fast(),
+            manage_permission_sets: false,
         };
         Self {
             runner,
@@ -313,6 +314,60 @@ async fn a_destructive_plan_is_withheld_by_the_function_until_an_administrator_a
     assert_eq!(approved.refused, None);
     fx.apply(&approved).await;
     assert_eq!(fx.assignments(&admins).await, []);
+}
+
+#[tokio::test]
+async fn the_function_changes_permission_sets_only_when_the_stack_lets_it() {
+    let mut fx = Fixture::new().await;
+    let root = fx.root.clone();
+    let ou = fx.ou(&root, "data").await;
+    let account = fx.account("d1", &ou, &[]).await;
+    let admins = fx.group("Admins", Some(ADMINS)).await;
+    fx.permission_set("AdministratorAccess").await;
+    let mut h = Harness::new(&fx, Mode::Apply);
+    h.activate(&format!(
+        "permission_sets: [{{ name: DataReader, managed_policies: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] }}]\n\
+         grants: [{{ group: {{ okta_id: {ADMINS} }}, permission_sets: [DataReader, AdministratorAccess], scope: {{ ous: [{ou}] }} }}]"
+    ))
+    .await;
+    // EntitlementsPermissionSets=read-only: the assignment to an existing permission set
+    // is made; the permission set and its assignment wait for an administrator, and the
+    // run says so.
+    let report = h.invoke(&event("scheduled", None)).await;
+    assert_eq!(
+        (
+            report.permission_sets,
+            report.permission_sets_left,
+            report.done
+        ),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    assert_eq!(fx.assignments(&admins).await.len(), 1);
+    assert!(fx.ledger.permission_sets().await.unwrap().is_empty());
+    let reason = h.summary().reason.unwrap();
+    assert!(
+        reason.contains("LEFT for an administrator: 1 permission set changes"),
+        "{reason}"
+    );
+    let metrics = serde_json::to_value(&report).unwrap();
+    assert_eq!(metrics["permission_sets_left"], 1);
+
+    // EntitlementsPermissionSets=manage: the next run creates it and assigns it.
+    h.runner.manage_permission_sets = true;
+    let report = h.invoke(&event("scheduled", None)).await;
+    assert_eq!(
+        (report.permission_sets_left, report.failed),
+        (0, 0),
+        "{report:?}"
+    );
+    let managed = fx.ledger.permission_sets().await.unwrap();
+    assert_eq!(managed.len(), 1);
+    let have = fx.assignments(&admins).await;
+    assert_eq!(have.len(), 2);
+    assert!(have.contains(&(account, managed.into_iter().next().unwrap())));
+    let report = h.invoke(&event("scheduled", None)).await;
+    assert_eq!((report.create, report.permission_sets), (0, 0), "converged");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod dynamodb_event_ledger;
 mod dynamodb_mirror;
 mod dynamodb_rule_store;
 mod entitlements;
+mod entitlements_permission_sets;
 mod entitlements_run;
 mod secrets_manager;
 mod sqs_events;
