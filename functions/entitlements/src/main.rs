@@ -117,7 +117,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let runner = runner.clone();
         async move {
             let trigger = Trigger::from_event(&event.payload)?;
-            let report = runner.run(&event.context.request_id, trigger).await?;
+            // Lambda's deadline: operations stop starting well before it.
+            let deadline =
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+            let report = runner
+                .run_until(&event.context.request_id, trigger, Some(deadline))
+                .await?;
             // One EMF line per run: EntitlementsWithheldAlarm watches the withheld plans.
             StdoutSink
                 .write_line(&metrics::document(&report, &function_name("entitlements")).to_line());

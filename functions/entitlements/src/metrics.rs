@@ -77,6 +77,7 @@ mod tests {
             delete: 9,
             permission_sets: 0,
             permission_sets_left: 0,
+            deferred: 0,
             unresolved: 0,
             withheld: Vec::new(),
             refused: Some(Refusal {

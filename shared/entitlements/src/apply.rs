@@ -6,6 +6,8 @@
 //!   permission set could not be created. Each permission set change is one audit
 //!   record (operation `create` or `patch`, the permission set as the subject, its
 //!   before and after), and one created or adopted is recorded as managed.
+//! - What was deferred (not started before the executor's `start_by`) changes nothing
+//!   and leaves no record: the next plan lists it again.
 //! - Each creation that succeeds is recorded as managed; each deletion that succeeds is
 //!   forgotten; adoptions and forgettings need no API call.
 //! - Each creation and deletion, success or failure, is one audit record (source
@@ -62,7 +64,27 @@ impl Report {
 
     /// Operations (assignments and permission set changes) that succeeded.
     pub fn done(&self) -> usize {
-        self.operations.len() + self.permission_sets.len() - self.failed()
+        let done = |r: &OpResult| *r == OpResult::Done;
+        self.operations.iter().filter(|o| done(&o.result)).count()
+            + self
+                .permission_sets
+                .iter()
+                .filter(|o| done(&o.result))
+                .count()
+    }
+
+    /// Operations deferred: not started before the time ran out; the next plan has them.
+    pub fn deferred(&self) -> usize {
+        let deferred = |r: &OpResult| *r == OpResult::Deferred;
+        self.operations
+            .iter()
+            .filter(|o| deferred(&o.result))
+            .count()
+            + self
+                .permission_sets
+                .iter()
+                .filter(|o| deferred(&o.result))
+                .count()
     }
 
     /// Whether everything succeeded.
@@ -108,7 +130,7 @@ pub async fn apply(
         if ours && let Err(e) = ledger.record_permission_set(arn).await {
             bookkeeping_errors.push(format!("permission set {}: {e}", op.change.name));
         }
-        if !op.change.steps.is_empty() {
+        if !op.change.steps.is_empty() && op.result != OpResult::Deferred {
             let record = permission_set_record(plan, op, applier, clock.now(), started);
             if let Err(e) = audit.append(record).await {
                 bookkeeping_errors.push(format!("permission set {}: {e}", op.change.name));
@@ -122,6 +144,11 @@ pub async fn apply(
         .filter(|o| o.change.arn.is_none())
         .filter_map(|o| Some((o.change.name.as_str(), o.arn.as_deref()?)))
         .collect();
+    let deferred: std::collections::HashSet<&str> = permission_sets
+        .iter()
+        .filter(|o| o.result == OpResult::Deferred)
+        .map(|o| o.change.name.as_str())
+        .collect();
     let mut create = Vec::with_capacity(plan.create.len());
     let mut unstarted = Vec::new();
     for change in &plan.create {
@@ -129,6 +156,15 @@ pub async fn apply(
         if let Some(name) = pending_name(&change.assignment.permission_set_arn).map(str::to_owned) {
             match created.get(name.as_str()) {
                 Some(arn) => change.assignment.permission_set_arn = (*arn).to_owned(),
+                None if deferred.contains(name.as_str()) => {
+                    unstarted.push(Outcome {
+                        kind: OpKind::Create,
+                        change,
+                        result: OpResult::Deferred,
+                        calls: 0,
+                    });
+                    continue;
+                }
                 None => {
                     unstarted.push(Outcome {
                         kind: OpKind::Create,
@@ -148,7 +184,7 @@ pub async fn apply(
     }
     let mut operations = execute(api, &create, &plan.delete, limits).await;
     operations.extend(unstarted);
-    for op in &operations {
+    for op in operations.iter().filter(|o| o.result != OpResult::Deferred) {
         let done = op.result == OpResult::Done;
         let written = match (op.kind, done) {
             (OpKind::Create, true) => ledger.record(&op.change.assignment).await,
@@ -194,6 +230,8 @@ fn permission_set_record(
     let (outcome, status, error) = match &op.result {
         OpResult::Done => (AuditOutcome::Success, 200, None),
         OpResult::Failed { error } => (AuditOutcome::Failure, 502, Some(error.clone())),
+        // Never recorded (the caller skips them); said plainly should that change.
+        OpResult::Deferred => (AuditOutcome::Skipped, 200, None),
     };
     AuditRecord {
         time: now,
@@ -263,6 +301,8 @@ fn record(
     let (outcome, status, error) = match &op.result {
         OpResult::Done => (AuditOutcome::Success, 200, None),
         OpResult::Failed { error } => (AuditOutcome::Failure, 502, Some(error.clone())),
+        // Never recorded (the caller skips them).
+        OpResult::Deferred => (AuditOutcome::Skipped, 200, None),
     };
     AuditRecord {
         time: now,

@@ -12,7 +12,9 @@
 //!   with exponential backoff ([`Limits::max_attempts`]); nothing else is, so that an
 //!   operation whose fate is unknown is never sent twice.
 //! - Every operation ends as [`OpResult::Done`] or [`OpResult::Failed`]: failures are
-//!   reported, never counted as success.
+//!   reported, never counted as success. One not started by [`Limits::start_by`] (the
+//!   invocation's time is running out) is [`OpResult::Deferred`]: nothing was sent, and
+//!   the next plan lists it again.
 //!
 //! Permission set changes ([`execute_permission_sets`]) run before the assignments, one
 //! permission set at a time and each one's calls in order, with the same retries; a
@@ -128,6 +130,18 @@ pub struct Limits {
     pub poll_interval: Duration,
     /// Polls before an operation still running counts as failed (its fate unknown).
     pub max_polls: u32,
+    /// No operation starts after this instant (the stack's function stops starting them
+    /// well before Lambda ends the invocation, so that what it started finishes and is
+    /// recorded); `None`: no bound.
+    pub start_by: Option<tokio::time::Instant>,
+}
+
+impl Limits {
+    /// Whether an operation may still start.
+    fn may_start(&self) -> bool {
+        self.start_by
+            .is_none_or(|by| tokio::time::Instant::now() < by)
+    }
 }
 
 impl Default for Limits {
@@ -139,6 +153,7 @@ impl Default for Limits {
             max_backoff: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             max_polls: 120,
+            start_by: None,
         }
     }
 }
@@ -154,6 +169,8 @@ pub enum OpResult {
         /// Why.
         error: String,
     },
+    /// Not started: [`Limits::start_by`] had passed. Nothing was sent.
+    Deferred,
 }
 
 /// One operation and how it ended.
@@ -233,6 +250,16 @@ pub async fn execute_permission_sets(
 ) -> Vec<PermissionSetOutcome> {
     let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
+        if !limits.may_start() {
+            outcomes.push(PermissionSetOutcome {
+                change: change.clone(),
+                arn: change.arn.clone(),
+                result: OpResult::Deferred,
+                steps_done: 0,
+                calls: 0,
+            });
+            continue;
+        }
         let mut calls = 0u32;
         let mut arn = change.arn.clone();
         let mut result = OpResult::Done;
@@ -352,6 +379,14 @@ async fn run_one(api: &dyn AssignmentApi, kind: OpKind, change: Change, limits: 
         result: OpResult::Failed { error },
         calls,
     };
+    if !limits.may_start() {
+        return Outcome {
+            kind,
+            change,
+            result: OpResult::Deferred,
+            calls: 0,
+        };
+    }
     // Start, retrying only refusals (throttle, conflict): nothing happened then.
     let mut attempt = 0u32;
     let (request_id, mut status) = loop {
@@ -514,6 +549,7 @@ mod tests {
             max_backoff: Duration::from_millis(2),
             poll_interval: Duration::from_millis(1),
             max_polls: 10,
+            start_by: None,
         }
     }
 
@@ -700,5 +736,32 @@ mod tests {
         made.dedup();
         assert_eq!(made.len() * 3, calls.len(), "{calls:?}");
         assert!(!calls.iter().any(|c| c.starts_with("arn:ps-Stuck")));
+    }
+
+    #[tokio::test]
+    async fn nothing_starts_after_the_start_by_instant() {
+        let api = Arc::new(Flaky::default());
+        let past = Limits {
+            start_by: Some(tokio::time::Instant::now()),
+            ..fast()
+        };
+        let outcomes = execute(api.clone(), &[change(0, 0)], &[change(1, 0)], past).await;
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o.result == OpResult::Deferred && o.calls == 0)
+        );
+        let sets = execute_permission_sets(
+            api.as_ref(),
+            &[ps_change(
+                "New",
+                None,
+                vec![PermissionSetStep::DeleteInlinePolicy],
+            )],
+            past,
+        )
+        .await;
+        assert_eq!(sets[0].result, OpResult::Deferred);
+        assert_eq!(api.calls.load(Ordering::SeqCst), 0, "nothing was sent");
     }
 }

@@ -276,6 +276,10 @@ pub struct RunReport {
     pub done: usize,
     /// Operations failed.
     pub failed: usize,
+    /// Operations not started before the invocation's time ran out (nothing sent; the
+    /// next run plans them again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferred: usize,
     /// Assignments recorded as managed without a call, and managed ones forgotten.
     pub adopted: usize,
     /// Managed assignments forgotten (gone from Identity Center).
@@ -332,6 +336,13 @@ impl RunReport {
         if !self.withheld.is_empty() {
             parts.push(format!("deletions withheld: {}", self.withheld.join("; ")));
         }
+        if self.deferred > 0 {
+            parts.push(format!(
+                "DEFERRED: {} operations not started before the invocation's time ran out; \
+                 the next run continues",
+                self.deferred
+            ));
+        }
         if self.permission_sets_left > 0 {
             parts.push(format!(
                 "LEFT for an administrator: {} permission set changes (this function may not \
@@ -360,6 +371,11 @@ impl RunReport {
         self.failed == 0 && self.bookkeeping_errors == 0
     }
 }
+
+/// How long before the invocation's deadline the run stops starting operations: enough
+/// for those in flight to finish (the executor polls each for at most two minutes) and
+/// for their audit records, the ledger and the summary to be written.
+pub const RESERVED_FOR_THE_END: std::time::Duration = std::time::Duration::from_secs(4 * 60);
 
 /// The longest summary kept in the record's `reason`.
 pub const MAX_SUMMARY_CHARS: usize = 2_000;
@@ -396,6 +412,19 @@ impl Runner {
     /// could not be read, or the active document does not load): the summary record
     /// says so too, and the invocation fails, which alarms.
     pub async fn run(&self, run: &str, trigger: Trigger) -> Result<RunReport, String> {
+        self.run_until(run, trigger, None).await
+    }
+
+    /// [`Runner::run`] within an invocation that ends at `deadline` (Lambda's): no
+    /// operation starts later than [`RESERVED_FOR_THE_END`] before it, so that what
+    /// started finishes, is recorded and leaves the ledger right. What did not start is
+    /// deferred: the run says how many, and the next run plans them again.
+    pub async fn run_until(
+        &self,
+        run: &str,
+        trigger: Trigger,
+        deadline: Option<std::time::SystemTime>,
+    ) -> Result<RunReport, String> {
         let started = Instant::now();
         let started_at = self.clock.now();
         let mut report = RunReport {
@@ -408,6 +437,7 @@ impl Runner {
             delete: 0,
             permission_sets: 0,
             permission_sets_left: 0,
+            deferred: 0,
             unresolved: 0,
             withheld: Vec::new(),
             refused: None,
@@ -417,7 +447,7 @@ impl Runner {
             forgotten: 0,
             bookkeeping_errors: 0,
         };
-        match self.plan_and_apply(&mut report).await {
+        match self.plan_and_apply(&mut report, deadline).await {
             Ok(()) => {
                 let (outcome, status) = if report.refused.is_some() {
                     tracing::warn!(
@@ -457,7 +487,11 @@ impl Runner {
         }
     }
 
-    async fn plan_and_apply(&self, report: &mut RunReport) -> Result<(), String> {
+    async fn plan_and_apply(
+        &self,
+        report: &mut RunReport,
+        deadline: Option<std::time::SystemTime>,
+    ) -> Result<(), String> {
         let Some(active) = self
             .store
             .active()
@@ -506,11 +540,20 @@ impl Runner {
             &Applier {
                 credential: RUN_CREDENTIAL.to_owned(),
             },
-            self.limits,
+            Limits {
+                start_by: deadline.map(|deadline| {
+                    let left = deadline
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default();
+                    tokio::time::Instant::now() + left.saturating_sub(RESERVED_FOR_THE_END)
+                }),
+                ..self.limits
+            },
         )
         .await?;
         report.failed = applied.failed();
         report.done = applied.done();
+        report.deferred = applied.deferred();
         report.adopted = applied.adopted;
         report.forgotten = applied.forgotten;
         report.bookkeeping_errors = applied.bookkeeping_errors.len();
@@ -635,6 +678,7 @@ mod tests {
             delete: 9,
             permission_sets: 0,
             permission_sets_left: 0,
+            deferred: 0,
             unresolved: 0,
             withheld: Vec::new(),
             refused: Some(Refusal {

@@ -271,6 +271,7 @@ pub(crate) fn fast() -> Limits {
         max_backoff: Duration::from_millis(4),
         poll_interval: Duration::from_millis(1),
         max_polls: 5,
+        start_by: None,
     }
 }
 

@@ -371,6 +371,61 @@ async fn the_function_changes_permission_sets_only_when_the_stack_lets_it() {
 }
 
 #[tokio::test]
+async fn a_run_near_its_deadline_starts_nothing_it_cannot_finish_and_the_next_run_continues() {
+    let mut fx = Fixture::new().await;
+    let root = fx.root.clone();
+    let ou = fx.ou(&root, "late").await;
+    for i in 0..3 {
+        fx.account(&format!("l{i}"), &ou, &[]).await;
+    }
+    let admins = fx.group("Admins", Some(ADMINS)).await;
+    fx.permission_set("AdministratorAccess").await;
+    let h = Harness::new(&fx, Mode::Apply);
+    h.activate(&format!(
+        "grants: [{{ group: {{ okta_id: {ADMINS} }}, permission_sets: [AdministratorAccess], scope: {{ ous: [{ou}] }} }}]"
+    ))
+    .await;
+    // Lambda would end this invocation in three minutes: less than the end's reserve.
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(180);
+    let trigger = Trigger::from_event(&event("scheduled", None)).unwrap();
+    let report = h
+        .runner
+        .run_until("invocation-1", trigger, Some(deadline))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.create, report.done, report.failed, report.deferred),
+        (3, 0, 0, 3),
+        "{report:?}"
+    );
+    assert!(report.succeeded());
+    assert_eq!(fx.assignments(&admins).await, []);
+    assert!(fx.ledger.list().await.unwrap().is_empty());
+    assert_eq!(
+        h.assigns(),
+        0,
+        "nothing happened, nothing is recorded as done"
+    );
+    let reason = h.summary().reason.unwrap();
+    assert!(
+        reason.contains("DEFERRED: 3 operations not started"),
+        "{reason}"
+    );
+
+    // With its whole time ahead, the next run makes them.
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(900);
+    let trigger = Trigger::from_event(&event("scheduled", None)).unwrap();
+    let report = h
+        .runner
+        .run_until("invocation-2", trigger, Some(deadline))
+        .await
+        .unwrap();
+    assert_eq!((report.done, report.deferred), (3, 0), "{report:?}");
+    assert_eq!(fx.assignments(&admins).await.len(), 3);
+    assert_eq!(h.assigns(), 3);
+}
+
+#[tokio::test]
 async fn plan_mode_records_the_plan_and_changes_nothing() {
     let mut fx = Fixture::new().await;
     let root = fx.root.clone();
