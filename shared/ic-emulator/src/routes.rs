@@ -331,7 +331,7 @@ async fn create_user(State(shared): AppState, body: Body) -> Result<Response, Ap
         born: Instant::now(),
     };
     let json = user_json(&record);
-    store.users.insert(record.id.clone(), record);
+    store.insert_user(record);
     Ok(ok_json(StatusCode::CREATED, json))
 }
 
@@ -356,15 +356,15 @@ async fn put_user(
     let attrs = canonical_user(as_object(&value)?, UserWrite::Replace)?;
     let case_sensitive = shared.knobs().case_sensitive_usernames;
     let mut store = shared.store();
-    if !store.users.contains_key(&id) {
+    if store.user(&id).is_none() {
         return Err(user_not_found());
     }
     if let Some(clash) = store.user_clash(&attrs, Some(&id), case_sensitive) {
         return Err(conflict(clash, "User"));
     }
-    let user = store.users.get_mut(&id).ok_or_else(user_not_found)?;
-    user.attrs = attrs;
-    user.last_modified = OffsetDateTime::now_utc();
+    let user = store
+        .set_user_attrs(&id, attrs, OffsetDateTime::now_utc())
+        .ok_or_else(user_not_found)?;
     Ok(ok_json(StatusCode::OK, user_json(user)))
 }
 
@@ -379,14 +379,14 @@ async fn patch_user_handler(
     let ops = parse_patch(&read_json(body).await?)?;
     let case_sensitive = shared.knobs().case_sensitive_usernames;
     let mut store = shared.store();
-    let current = store.users.get(&id).ok_or_else(user_not_found)?;
+    let current = store.user(&id).ok_or_else(user_not_found)?;
     let attrs = patch_user(&current.attrs, &ops)?;
     if let Some(clash) = store.user_clash(&attrs, Some(&id), case_sensitive) {
         return Err(conflict(clash, "User"));
     }
-    let user = store.users.get_mut(&id).ok_or_else(user_not_found)?;
-    user.attrs = attrs;
-    user.last_modified = OffsetDateTime::now_utc();
+    let user = store
+        .set_user_attrs(&id, attrs, OffsetDateTime::now_utc())
+        .ok_or_else(user_not_found)?;
     Ok(ok_json(StatusCode::OK, user_json(user)))
 }
 
@@ -427,7 +427,7 @@ fn check_members_exist<'a>(
     ids: impl IntoIterator<Item = &'a String>,
 ) -> Result<(), ApiError> {
     for id in ids {
-        if !store.users.contains_key(id) {
+        if store.user(id).is_none() {
             // Our choice (no source says): a member must be an existing user.
             return Err(ApiError::validation(format!(
                 "Member {id} is not an existing user."
@@ -461,7 +461,7 @@ async fn create_group(State(shared): AppState, body: Body) -> Result<Response, A
         born: Instant::now(),
     };
     let json = group_json(&record);
-    store.groups.insert(record.id.clone(), record);
+    store.insert_group(record);
     Ok(ok_json(StatusCode::CREATED, json))
 }
 
@@ -490,7 +490,7 @@ async fn patch_group_handler(
     let id = group_id(id)?;
     let plan = plan_group_patch(&parse_patch(&read_json(body).await?)?)?;
     let mut store = shared.store();
-    if !store.groups.contains_key(&id) {
+    if !store.has_group(&id) {
         return Err(group_not_found());
     }
     let added = plan.members.iter().filter_map(|c| match c {
@@ -506,20 +506,24 @@ async fn patch_group_handler(
     {
         return Err(conflict(clash, "Group"));
     }
-    let group = store.groups.get_mut(&id).ok_or_else(group_not_found)?;
-    if let Some(name) = plan.display_name {
-        group.display_name = name;
+    let changed = store.update_group(&id, |group| {
+        if let Some(name) = plan.display_name {
+            group.display_name = name;
+        }
+        if let Some(external_id) = plan.external_id {
+            group.external_id = external_id;
+        }
+        for change in plan.members {
+            match change {
+                MemberChange::Add(uid) => group.members.insert(uid),
+                MemberChange::Remove(uid) => group.members.remove(&uid),
+            };
+        }
+        group.last_modified = OffsetDateTime::now_utc();
+    });
+    if !changed {
+        return Err(group_not_found());
     }
-    if let Some(external_id) = plan.external_id {
-        group.external_id = external_id;
-    }
-    for change in plan.members {
-        match change {
-            MemberChange::Add(uid) => group.members.insert(uid),
-            MemberChange::Remove(uid) => group.members.remove(&uid),
-        };
-    }
-    group.last_modified = OffsetDateTime::now_utc();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -528,7 +532,7 @@ async fn delete_group(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = group_id(id)?;
-    if shared.store().groups.remove(&id).is_some() {
+    if shared.store().remove_group(&id) {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(group_not_found())

@@ -2,6 +2,12 @@
 //! with the JSON each resource is returned as and the snapshots tests read; the uniqueness
 //! checks of writes, and the view reads take of it (case of `userName`, read-after-create
 //! lag).
+//!
+//! The unique attributes (a user's `userName`, email and `externalId`, a group's
+//! `displayName` and `externalId`) are indexed, as Identity Center's own look-ups are:
+//! a clash check or a filtered read costs the same with 10 000 users as with ten, so that
+//! the stand-in does not become the bottleneck of a bulk run (`docs/benchmarks.md`,
+//! "Bulk"). Every write goes through the store's methods, which keep the indexes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -122,12 +128,50 @@ pub struct GroupSnapshot {
     pub members: Vec<String>,
 }
 
+/// Resource ids by the key of one attribute (several ids may share a key: `userName`s
+/// that differ only in case, with case-sensitive user names).
+#[derive(Debug, Default)]
+struct Index(HashMap<String, BTreeSet<String>>);
+
+impl Index {
+    fn add(&mut self, key: Option<String>, id: &str) {
+        if let Some(key) = key {
+            self.0.entry(key).or_default().insert(id.to_owned());
+        }
+    }
+
+    fn remove(&mut self, key: Option<String>, id: &str) {
+        if let Some(key) = key
+            && let Some(ids) = self.0.get_mut(&key)
+        {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.0.remove(&key);
+            }
+        }
+    }
+
+    fn ids<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a String> + use<'a> {
+        self.0.get(key).into_iter().flatten()
+    }
+}
+
 /// The directory.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     next_seq: u64,
-    pub(crate) users: HashMap<String, UserRecord>,
-    pub(crate) groups: HashMap<String, GroupRecord>,
+    users: HashMap<String, UserRecord>,
+    groups: HashMap<String, GroupRecord>,
+    /// Users by lowercased `userName`.
+    user_names: Index,
+    /// Users by lowercased primary email.
+    user_emails: Index,
+    /// Users by `externalId`.
+    user_external_ids: Index,
+    /// Groups by lowercased `displayName`.
+    group_names: Index,
+    /// Groups by `externalId`.
+    group_external_ids: Index,
 }
 
 fn timestamp(t: OffsetDateTime) -> String {
@@ -166,7 +210,105 @@ fn primary_email(attrs: &Map<String, Value>) -> Option<&str> {
         .as_str()
 }
 
+/// The index keys of a user's unique attributes: name, email, externalId.
+fn user_keys(attrs: &Map<String, Value>) -> [Option<String>; 3] {
+    [
+        text(attrs, "userName").map(lower),
+        primary_email(attrs).map(lower),
+        text(attrs, "externalId").map(str::to_owned),
+    ]
+}
+
 impl Store {
+    /// The user `id`, whether or not reads can see it yet.
+    pub(crate) fn user(&self, id: &str) -> Option<&UserRecord> {
+        self.users.get(id)
+    }
+
+    /// Whether the group `id` exists.
+    pub(crate) fn has_group(&self, id: &str) -> bool {
+        self.groups.contains_key(id)
+    }
+
+    fn index_user(&mut self, attrs: &Map<String, Value>, id: &str, add: bool) {
+        let [name, email, external_id] = user_keys(attrs);
+        for (index, key) in [
+            (&mut self.user_names, name),
+            (&mut self.user_emails, email),
+            (&mut self.user_external_ids, external_id),
+        ] {
+            if add {
+                index.add(key, id);
+            } else {
+                index.remove(key, id);
+            }
+        }
+    }
+
+    fn index_group(&mut self, id: &str, add: bool) {
+        let Some(group) = self.groups.get(id) else {
+            return;
+        };
+        let name = Some(lower(&group.display_name));
+        let external_id = group.external_id.clone();
+        for (index, key) in [
+            (&mut self.group_names, name),
+            (&mut self.group_external_ids, external_id),
+        ] {
+            if add {
+                index.add(key, id);
+            } else {
+                index.remove(key, id);
+            }
+        }
+    }
+
+    /// Stores a new user.
+    pub(crate) fn insert_user(&mut self, user: UserRecord) {
+        self.index_user(&user.attrs, &user.id, true);
+        self.users.insert(user.id.clone(), user);
+    }
+
+    /// Replaces the attributes of the user `id`; the user as it is now.
+    pub(crate) fn set_user_attrs(
+        &mut self,
+        id: &str,
+        attrs: Map<String, Value>,
+        now: OffsetDateTime,
+    ) -> Option<&UserRecord> {
+        let old = std::mem::take(&mut self.users.get_mut(id)?.attrs);
+        self.index_user(&old, id, false);
+        self.index_user(&attrs, id, true);
+        let user = self.users.get_mut(id)?;
+        user.attrs = attrs;
+        user.last_modified = now;
+        Some(user)
+    }
+
+    /// Stores a new group.
+    pub(crate) fn insert_group(&mut self, group: GroupRecord) {
+        let id = group.id.clone();
+        self.groups.insert(id.clone(), group);
+        self.index_group(&id, true);
+    }
+
+    /// Changes the group `id` with `change`; whether it exists.
+    pub(crate) fn update_group(&mut self, id: &str, change: impl FnOnce(&mut GroupRecord)) -> bool {
+        self.index_group(id, false);
+        let Some(group) = self.groups.get_mut(id) else {
+            return false;
+        };
+        change(group);
+        self.index_group(id, true);
+        true
+    }
+
+    /// Removes the group `id`; whether it existed.
+    pub(crate) fn remove_group(&mut self, id: &str) -> bool {
+        self.index_group(id, false);
+        self.groups.remove(id).is_some()
+    }
+
     /// The next creation sequence number: listings are ordered by it, so they are stable.
     pub(crate) fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
@@ -183,25 +325,29 @@ impl Store {
         except: Option<&str>,
         case_sensitive_usernames: bool,
     ) -> Option<Clash> {
-        let others = || {
-            self.users
-                .values()
-                .filter(move |u| Some(u.id.as_str()) != except)
+        let others = |ids: Vec<&'_ String>| {
+            ids.into_iter()
+                .filter(move |id| Some(id.as_str()) != except)
+                .filter_map(|id| self.users.get(id))
+                .collect::<Vec<_>>()
         };
         let name = text(attrs, "userName").unwrap_or_default();
-        if others().any(|u| {
-            text(&u.attrs, "userName")
-                .is_some_and(|n| same_user_name(n, name, case_sensitive_usernames))
-        }) {
+        if others(self.user_names.ids(&lower(name)).collect())
+            .iter()
+            .any(|u| {
+                text(&u.attrs, "userName")
+                    .is_some_and(|n| same_user_name(n, name, case_sensitive_usernames))
+            })
+        {
             return Some(Clash::Name);
         }
         if let Some(email) = primary_email(attrs).map(lower)
-            && others().any(|u| primary_email(&u.attrs).is_some_and(|e| lower(e) == email))
+            && !others(self.user_emails.ids(&email).collect()).is_empty()
         {
             return Some(Clash::Email);
         }
         if let Some(external_id) = text(attrs, "externalId")
-            && others().any(|u| text(&u.attrs, "externalId") == Some(external_id))
+            && !others(self.user_external_ids.ids(external_id).collect()).is_empty()
         {
             return Some(Clash::ExternalId);
         }
@@ -217,18 +363,14 @@ impl Store {
         external_id: Option<&str>,
         except: Option<&str>,
     ) -> Option<Clash> {
-        let others = || {
-            self.groups
-                .values()
-                .filter(move |g| Some(g.id.as_str()) != except)
-        };
+        let others = |ids: Vec<&String>| ids.into_iter().any(|id| Some(id.as_str()) != except);
         if let Some(name) = display_name
-            && others().any(|g| same_display_name(&g.display_name, name))
+            && others(self.group_names.ids(&lower(name)).collect())
         {
             return Some(Clash::Name);
         }
         if let Some(external_id) = external_id
-            && others().any(|g| g.external_id.as_deref() == Some(external_id))
+            && others(self.group_external_ids.ids(external_id).collect())
         {
             return Some(Clash::ExternalId);
         }
@@ -247,7 +389,11 @@ impl Store {
 
     /// Removes a user and every membership of it.
     pub(crate) fn delete_user(&mut self, id: &str) -> bool {
-        let existed = self.users.remove(id).is_some();
+        let removed = self.users.remove(id);
+        if let Some(user) = &removed {
+            self.index_user(&user.attrs, id, false);
+        }
+        let existed = removed.is_some();
         if existed {
             for group in self.groups.values_mut() {
                 group.members.remove(id);
@@ -270,20 +416,37 @@ impl Store {
                     .collect(),
                 None => Vec::new(),
             },
-            _ => self
-                .users
-                .values()
-                .filter(|u| match filter {
-                    UserFilter::All | UserFilter::Group(_) => true,
-                    UserFilter::UserName(n) => attr(u, "userName")
-                        .is_some_and(|v| same_user_name(&v, n, view.case_sensitive_usernames)),
-                    UserFilter::ExternalId(e) => attr(u, "externalId").as_deref() == Some(e),
-                    UserFilter::Id(id) => &u.id == id,
-                    UserFilter::IdAndManager { id, manager } => {
-                        &u.id == id && manager_of(&u.attrs) == Some(manager.as_str())
+            _ => {
+                // The indexed filters look at their candidates only.
+                let candidates: Box<dyn Iterator<Item = &UserRecord>> = match filter {
+                    UserFilter::UserName(n) => Box::new(
+                        self.user_names
+                            .ids(&lower(n))
+                            .filter_map(|id| self.users.get(id)),
+                    ),
+                    UserFilter::ExternalId(e) => Box::new(
+                        self.user_external_ids
+                            .ids(e)
+                            .filter_map(|id| self.users.get(id)),
+                    ),
+                    UserFilter::Id(id) | UserFilter::IdAndManager { id, .. } => {
+                        Box::new(self.users.get(id).into_iter())
                     }
-                })
-                .collect(),
+                    UserFilter::All | UserFilter::Group(_) => Box::new(self.users.values()),
+                };
+                candidates
+                    .filter(|u| match filter {
+                        UserFilter::All | UserFilter::Group(_) => true,
+                        UserFilter::UserName(n) => attr(u, "userName")
+                            .is_some_and(|v| same_user_name(&v, n, view.case_sensitive_usernames)),
+                        UserFilter::ExternalId(e) => attr(u, "externalId").as_deref() == Some(e),
+                        UserFilter::Id(id) => &u.id == id,
+                        UserFilter::IdAndManager { id, manager } => {
+                            &u.id == id && manager_of(&u.attrs) == Some(manager.as_str())
+                        }
+                    })
+                    .collect()
+            }
         };
         users.retain(|u| view.sees(u.born));
         users.sort_by_key(|u| u.seq);
@@ -300,9 +463,23 @@ impl Store {
         let member = |g: &GroupRecord, uid: &str| {
             g.members.contains(uid) && self.readable_user(uid, view).is_some()
         };
-        let mut groups: Vec<&GroupRecord> = self
-            .groups
-            .values()
+        let candidates: Box<dyn Iterator<Item = &GroupRecord>> = match filter {
+            GroupFilter::DisplayName(n) => Box::new(
+                self.group_names
+                    .ids(&lower(n))
+                    .filter_map(|id| self.groups.get(id)),
+            ),
+            GroupFilter::ExternalId(e) => Box::new(
+                self.group_external_ids
+                    .ids(e)
+                    .filter_map(|id| self.groups.get(id)),
+            ),
+            GroupFilter::Id(id) | GroupFilter::IdAndMember { id, .. } => {
+                Box::new(self.groups.get(id).into_iter())
+            }
+            GroupFilter::All | GroupFilter::Member(_) => Box::new(self.groups.values()),
+        };
+        let mut groups: Vec<&GroupRecord> = candidates
             .filter(|g| view.sees(g.born))
             .filter(|g| match filter {
                 GroupFilter::All => true,
@@ -413,4 +590,104 @@ pub(crate) fn group_json(group: &GroupRecord) -> Value {
     );
     out.insert("members".into(), json!([]));
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, name: &str, email: &str, external_id: &str) -> UserRecord {
+        let attrs = json!({
+            "userName": name,
+            "externalId": external_id,
+            "emails": [{"value": email, "primary": true}],
+        });
+        UserRecord {
+            id: id.into(),
+            seq: 0,
+            attrs: attrs.as_object().cloned().unwrap_or_default(),
+            created: OffsetDateTime::UNIX_EPOCH,
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            born: Instant::now(),
+        }
+    }
+
+    fn group(id: &str, name: &str, external_id: &str) -> GroupRecord {
+        GroupRecord {
+            id: id.into(),
+            seq: 0,
+            display_name: name.into(),
+            external_id: Some(external_id.into()),
+            members: BTreeSet::new(),
+            created: OffsetDateTime::UNIX_EPOCH,
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+            born: Instant::now(),
+        }
+    }
+
+    fn ids(users: Vec<&UserRecord>) -> Vec<&str> {
+        users.iter().map(|u| u.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_indexes_follow_every_write() {
+        let mut store = Store::default();
+        let view = ReadView::everything();
+        store.insert_user(user("u1", "Ada", "ada@example.com", "00u1"));
+        let ada = user("x", "ADA", "other@example.com", "00ux").attrs;
+        assert_eq!(store.user_clash(&ada, None, false), Some(Clash::Name));
+        assert_eq!(
+            store.user_clash(&ada, None, true),
+            None,
+            "case-sensitive names"
+        );
+        assert_eq!(store.user_clash(&ada, Some("u1"), false), None, "itself");
+        let same_mail = user("x", "b", "ADA@example.com", "00ux").attrs;
+        assert_eq!(
+            store.user_clash(&same_mail, None, false),
+            Some(Clash::Email)
+        );
+
+        // A rename frees the old name and email and takes the new ones.
+        let renamed = user("u1", "Grace", "grace@example.com", "00u1").attrs;
+        assert!(
+            store
+                .set_user_attrs("u1", renamed, OffsetDateTime::UNIX_EPOCH)
+                .is_some()
+        );
+        assert_eq!(store.user_clash(&ada, None, false), None);
+        assert_eq!(store.user_clash(&same_mail, None, false), None);
+        let grace = UserFilter::UserName("grace".into());
+        assert_eq!(ids(store.users_matching(&grace, &view)), ["u1"]);
+        let old = UserFilter::UserName("ada".into());
+        assert!(store.users_matching(&old, &view).is_empty());
+        let by_external = UserFilter::ExternalId("00u1".into());
+        assert_eq!(ids(store.users_matching(&by_external, &view)), ["u1"]);
+
+        // A deleted user's attributes are free again.
+        assert!(store.delete_user("u1"));
+        assert!(store.users_matching(&grace, &view).is_empty());
+        assert_eq!(
+            store.user_clash(&user("x", "Grace", "g@e", "00u1").attrs, None, false),
+            None
+        );
+
+        store.insert_group(group("g1", "Admins", "00g1"));
+        assert_eq!(
+            store.group_clash(Some("admins"), None, None),
+            Some(Clash::Name)
+        );
+        assert_eq!(
+            store.group_clash(None, Some("00g1"), None),
+            Some(Clash::ExternalId)
+        );
+        assert!(store.update_group("g1", |g| g.display_name = "Owners".into()));
+        assert_eq!(store.group_clash(Some("Admins"), None, None), None);
+        let owners = GroupFilter::DisplayName("OWNERS".into());
+        assert_eq!(store.groups_matching(&owners, &view).len(), 1);
+        assert!(store.remove_group("g1"));
+        assert!(store.groups_matching(&owners, &view).is_empty());
+        assert_eq!(store.group_clash(None, Some("00g1"), None), None);
+        assert!(!store.update_group("g1", |_| {}));
+    }
 }
