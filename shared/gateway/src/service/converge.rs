@@ -9,6 +9,12 @@
 //! `externalId` is adopted (its `externalId` set); one with another `externalId`
 //! belongs to someone else and is never changed (the event is refused).
 //!
+//! A user or group the mirror has no `externalId` entry for is new, as far as the gateway
+//! knows: it is created first, without looking it up (one request, not three); only
+//! when Identity Center answers 409 (the name or `externalId` is taken: made outside the
+//! gateway, or by another event meanwhile) is it looked up, and adopted or updated as
+//! below. A mirror that cannot be read, or an inactive user, takes the look-up first.
+//!
 //! A membership event, the most frequent by far, finds its user and group through the
 //! mirror's `externalId` entries first, so that it costs Identity Center one request
 //! (the PATCH) rather than three. The mirror may be stale; Identity Center's answer
@@ -255,10 +261,27 @@ impl ScimService {
                     .apply_user((*okta_user).clone())
                     .and_then(outbound_user)
                     .map_err(GatewayError::Invalid)?;
-                match self
-                    .find_user(request, &intent.okta_id, Some(&user.user_name))
-                    .await?
+                // New to the gateway: created first, looked up only if Identity Center
+                // has it already (see the module docs).
+                let mut refused_create = None;
+                if user.active.unwrap_or(true)
+                    && self.is_new(ResourceKind::User, &intent.okta_id).await
                 {
+                    request.set_operation(AuditOperation::Create);
+                    match self.create_user(request, (*okta_user).clone()).await {
+                        Ok(_) => return Ok(EventVerdict::Applied),
+                        Err(GatewayError::Conflict(conflict)) => refused_create = Some(conflict),
+                        Err(error) => return Err(error),
+                    }
+                }
+                let found = self
+                    .find_user(request, &intent.okta_id, Some(&user.user_name))
+                    .await?;
+                if let (None, Some(conflict)) = (&found, refused_create) {
+                    // Taken, but by no user the gateway may adopt (an email in use, say).
+                    return Err(GatewayError::Conflict(conflict));
+                }
+                match found {
                     None if !user.active.unwrap_or(true) => Ok(EventVerdict::Skipped(
                         "inactive in Okta and not in Identity Center".into(),
                     )),
@@ -381,6 +404,12 @@ impl ScimService {
         match intent.desired {
             Desired::Present(okta_group) => {
                 let group = self.outbound(request, (*okta_group).clone())?;
+                if self.is_new(ResourceKind::Group, &intent.okta_id).await {
+                    // Created first; a 409 looks it up and updates it (see the module docs).
+                    return self
+                        .create_or_update_group(request, &intent.okta_id, *okta_group, &group, None)
+                        .await;
+                }
                 match self
                     .find_group(request, &intent.okta_id, Some(&group.display_name))
                     .await?
@@ -660,6 +689,17 @@ impl ScimService {
             }
         };
         stale_or(added, mirrored)
+    }
+
+    /// Whether the mirror knows no user (or group) for `okta_id`: the gateway has not
+    /// created, read or been told of one. A mirror that cannot be read knows nothing for
+    /// sure: `false`, so that the caller looks it up.
+    async fn is_new(&self, kind: ResourceKind, okta_id: &str) -> bool {
+        let entry = match kind {
+            ResourceKind::User => self.mirror.user_id_by_external_id(okta_id).await,
+            ResourceKind::Group => self.mirror.group_id_by_external_id(okta_id).await,
+        };
+        matches!(entry, Ok(None))
     }
 
     /// The user the mirror holds for `okta_id`, when `lookup` asks the mirror first and

@@ -1638,6 +1638,100 @@ async fn an_event_that_creates_a_user_and_its_group_writes_one_intent_for_both()
     assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
 }
 
+/// A user event for Okta user `00u1` with `user_name`.
+fn user_event(user_name: &str) -> converge::Convergence {
+    let mut user = okta_user(user_name);
+    user["externalId"] = json!("00u1");
+    converge::Convergence::User(converge::Intent {
+        okta_id: "00u1".into(),
+        desired: converge::Desired::Present(Box::new(scim_core::User::from_value(user).unwrap())),
+    })
+}
+
+fn methods(calls: Vec<crate::testing::TargetCall>) -> Vec<&'static str> {
+    calls.iter().map(|c| c.method).collect()
+}
+
+#[tokio::test]
+async fn a_user_or_group_new_to_the_gateway_costs_one_request() {
+    let h = harness();
+    let group = converge::Convergence::Group(converge::Intent {
+        okta_id: "00g1".into(),
+        desired: converge::Desired::Present(Box::new(
+            scim_core::Group::from_value(json!({
+                "schemas": [scim_core::GROUP_SCHEMA], "displayName": "Eng", "externalId": "00g1"
+            }))
+            .unwrap(),
+        )),
+    });
+
+    let user = h.service.converge(user_event("ada@x"), &h.ctx, true).await;
+    let user_calls = h.target.calls();
+    h.target.clear_calls();
+    let group = h.service.converge(group, &h.ctx, true).await;
+
+    assert_eq!(user.unwrap(), converge::EventVerdict::Applied);
+    assert_eq!(group.unwrap(), converge::EventVerdict::Applied);
+    assert_eq!(methods(user_calls), ["create_user"]);
+    assert_eq!(methods(h.target.calls()), ["create_group"]);
+    // Known now: the next event of the user looks it up, and changes nothing.
+    h.target.clear_calls();
+    let again = h.service.converge(user_event("ada@x"), &h.ctx, true).await;
+    assert_eq!(
+        again.unwrap(),
+        converge::EventVerdict::Skipped("already in step".into())
+    );
+    assert!(!methods(h.target.calls()).contains(&"create_user"));
+    assert_eq!(h.target.writes().len(), 0);
+}
+
+#[tokio::test]
+async fn a_user_made_outside_the_gateway_is_adopted_once_the_create_is_refused() {
+    // Arrange: Identity Center has `ada@x` without an externalId; the mirror knows nothing.
+    let h = harness();
+    let mut theirs = stored_user(1);
+    theirs.as_object_mut().unwrap().remove("externalId");
+    let id = h.target.seed_user(theirs);
+
+    // Act
+    let verdict = h
+        .service
+        .converge(user_event("user001@example.com"), &h.ctx, true)
+        .await;
+
+    // Assert: created first (refused: the name is taken), then found by name and adopted.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    let calls = methods(h.target.calls());
+    assert_eq!(calls.first(), Some(&"create_user"), "{calls:?}");
+    assert_eq!(calls.iter().filter(|m| **m == "create_user").count(), 1);
+    let (stored, users) = user_by_okta_id(&h.target).await;
+    assert_eq!(stored, id, "the existing user was adopted");
+    assert_eq!(users, 1, "not a second one made");
+    let records = h.audit.records();
+    assert_eq!(records.last().unwrap().outcome, Outcome::Success);
+}
+
+/// The id of the user the target holds for Okta's `00u1`, and how many it holds.
+async fn user_by_okta_id(target: &ScriptedTargetClient) -> (String, usize) {
+    let by = scim_core::parse_filter("externalId eq \"00u1\"").unwrap();
+    let users = target
+        .list_users(Some(&by), crate::Deadline::default())
+        .await
+        .unwrap();
+    let all = target
+        .list_users(None, crate::Deadline::default())
+        .await
+        .unwrap();
+    (
+        users
+            .first()
+            .and_then(|u| u.id())
+            .unwrap_or_default()
+            .to_owned(),
+        all.len(),
+    )
+}
+
 /// A membership event for Okta user `00u1` (`ada@x`) in Okta group `00g1` (`Eng`).
 fn membership_event(member: bool) -> converge::Convergence {
     let mut user = okta_user("ada@x");
