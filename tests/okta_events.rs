@@ -17,7 +17,7 @@ use axum::body::Body;
 use clients::{HttpTargetScimClient, OktaClient, OktaClientConfig, TargetClientConfig};
 use edge::metrics::{RecordingSink, RequestMetrics};
 use edge::{BearerAuthenticator, HookApp, StaticSecretSource, hook_router, inbound_tokens_secret};
-use gateway::audit::{AuditRecord, AuditSource, InMemoryAuditLog, Outcome};
+use gateway::audit::{AuditOperation, AuditRecord, AuditSource, InMemoryAuditLog, Outcome};
 use gateway::events::{EventIntake, EventWorker};
 use gateway::ports::events::{DeadLetterQueue, EventLedger, EventState};
 use gateway::rules::{ActiveRuleSet, FixedRules, IdentityRules, RuleSource};
@@ -786,6 +786,19 @@ async fn with_identity_center_down_intake_still_answers_and_events_wait_retry_or
         ..Setup::default()
     })
     .await;
+    let foreign = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "bob@example.com", "externalId": "someone-else",
+        "name": {"givenName": "B", "familyName": "B"}, "displayName": "B B",
+        "emails": [{"value": "other@example.com", "type": "work", "primary": true}]});
+    let created = path
+        .http
+        .post(format!("{}/Users", path.ic.base_url()))
+        .bearer_auth("ic-token-for-tests")
+        .json(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
     path.ic
         .emulator()
         .set_knobs(IcKnobs {
@@ -821,36 +834,35 @@ async fn with_identity_center_down_intake_still_answers_and_events_wait_retry_or
     let entry = path.ledger.entry("f-01").await.unwrap().expect("entry");
     assert_eq!(entry.state, EventState::Failed);
     assert!(entry.last_error.is_some());
-    assert!(
-        path.records().is_empty(),
-        "an attempt that will be retried is not recorded"
-    );
+    // Each user is new to the gateway, so its create was tried first: a write that may
+    // have reached Identity Center, so its intent and its failure are both recorded
+    // (an attempt that only read would leave none).
+    let (outcomes, intents) = (path.records_per_event(), path.intents_per_event());
+    for uuid in ["f-01", "f-02"] {
+        // One pair per attempt made (a poll may have tried an event more than once).
+        assert!(!intents[uuid].is_empty(), "{uuid}");
+        assert_eq!(outcomes[uuid].len(), intents[uuid].len(), "{uuid}");
+        for record in &outcomes[uuid] {
+            assert_eq!(record.outcome, Outcome::Failure, "{uuid}");
+            assert_eq!(record.operation, AuditOperation::Create, "{uuid}");
+        }
+    }
 
-    // Bob's keeps failing (his userName is taken by someone else's user) until it is a
-    // dead letter; Ada's succeeds once Identity Center is back.
+    // Bob's keeps failing (his userName is taken by someone else's user, made before the
+    // outage) until it is a dead letter; Ada's succeeds once Identity Center is back.
     path.ic.emulator().set_knobs(IcKnobs::default()).unwrap();
-    let foreign = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": "bob@example.com", "externalId": "someone-else",
-        "name": {"givenName": "B", "familyName": "B"}, "displayName": "B B",
-        "emails": [{"value": "other@example.com", "type": "work", "primary": true}]});
-    let created = path
-        .http
-        .post(format!("{}/Users", path.ic.base_url()))
-        .bearer_auth("ic-token-for-tests")
-        .json(&foreign)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
     path.drain().await;
     assert!(path.ic_user(ADA).is_some(), "applied after recovery");
     let dead = path.dlq.list(10).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0].event.as_ref().unwrap().uuid, "f-02");
     let per = path.records_per_event();
-    assert_eq!(per["f-02"].len(), 1, "the last failed attempt is recorded");
-    assert_ne!(per["f-02"][0].outcome, Outcome::Success);
-    let error = per["f-02"][0].error.as_deref().unwrap_or_default();
+    // Every attempt tried a create (intent, then outcome); none succeeded, and the last
+    // says why.
+    assert_eq!(per["f-02"].len(), path.intents_per_event()["f-02"].len());
+    assert!(per["f-02"].iter().all(|r| r.outcome != Outcome::Success));
+    let last = per["f-02"].last().unwrap();
+    let error = last.error.as_deref().unwrap_or_default();
     assert!(error.contains("another identity source"), "{error}");
 
     // The admin frees the name, then replays: the event is applied.
