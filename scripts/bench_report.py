@@ -299,8 +299,9 @@ def footprint_section(runs, machine, sizes):
   writing audit records), 6 discovery reads, 2 refused tokens; okta-hook 7 verification
   challenges, 1 delivery, 1 wrong secret, 1 without secret; audit-api 8 record queries (each
   noted on the reads queue), 2 refused tokens. Their AWS resources are the ones
-  `scimgw dev --aws-endpoint` created at a moto server on the same machine. The scheduled and
-  queue-driven functions are timed from start to `invocation/next` only.
+  `scimgw dev --aws-endpoint` created at a moto server on the same machine. The
+  scheduled and queue-driven functions (event-worker, reconciler, sealer, token-age,
+  entitlements) are timed from start to `invocation/next` only.
 - arm64 sizes are those of `cargo lambda build --release --arm64` (what `scripts/release`
   ships); the timings are of the x86_64 build of the same profile on this machine.
 
@@ -327,7 +328,8 @@ def main():
     footprint = sorted(results.glob("footprint-*.json"))
     footprint = [json.loads(p.read_text()) for p in footprint if p.name != "footprint-machine.json"]
     if footprint:
-        order = ["scim-api", "okta-hook", "audit-api", "event-worker", "reconciler", "sealer", "token-age"]
+        order = ["scim-api", "okta-hook", "audit-api", "event-worker", "reconciler", "sealer", "token-age",
+                 "entitlements"]
         footprint.sort(key=lambda r: order.index(r["function"]) if r["function"] in order else 99)
         sizes = load("sizes-arm64.json") if (results / "sizes-arm64.json").exists() else {}
         text = replace_section(text, "footprint",
