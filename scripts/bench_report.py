@@ -265,7 +265,7 @@ def draw_bulk(runs, plots):
     plt.close(fig)
 
 
-def footprint_section(runs, machine, sizes):
+def footprint_section(runs, machine, sizes, moto):
     rows = ["| function | arm64 release binary | x86_64 release binary | init, median of cold starts | connections during init | first response | invocations | memory after them (resident, peak) | answers |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     verdicts = []
@@ -280,6 +280,15 @@ def footprint_section(runs, machine, sizes):
                     f"({r['starts']} starts) | {r['init_connections_max']} | {first} | {r['requests']:,} | {mem_text} | {answers} |")
         ok_init = r["init_median_ms"] < 20 and r["init_connections_max"] == 0
         verdicts.append((r["function"], ok_init, mem and mem["peak_kb"] / 1024 < 32))
+    moto_text = ""
+    if moto:
+        moto_text = (
+            f"\n- moto: the invocations appended {moto['audit_records_appended']:,} audit records to the trail,\n"
+            "  one conditional `TransactWriteItems` each. moto's server ran as\n"
+            "  `infra/test-services/moto_untracked.py` (moto without the tracking that kept a copy\n"
+            "  of the audit table per transaction) and held "
+            f"{moto['moto_rss_kb'] / 1024:,.0f} MB at the end, {moto['moto_peak_kb'] / 1024:,.0f} MB\n"
+            "  at its peak.")
     init_ok = all(v[1] for v in verdicts)
     mem_runs = [v for v in verdicts if v[2] is not None]
     mem_ok = all(v[2] for v in mem_runs)
@@ -301,7 +310,7 @@ def footprint_section(runs, machine, sizes):
   noted on the reads queue), 2 refused tokens. Their AWS resources are the ones
   `scimgw dev --aws-endpoint` created at a moto server on the same machine. The
   scheduled and queue-driven functions (event-worker, reconciler, sealer, token-age,
-  entitlements) are timed from start to `invocation/next` only.
+  entitlements) are timed from start to `invocation/next` only.{moto_text}
 - arm64 sizes are those of `cargo lambda build --release --arm64` (what `scripts/release`
   ships); the timings are of the x86_64 build of the same profile on this machine.
 
@@ -326,14 +335,16 @@ def main():
     if bulk:
         text = replace_section(text, "bulk", bulk_section(bulk, load("bulk-machine.json"), plots))
     footprint = sorted(results.glob("footprint-*.json"))
-    footprint = [json.loads(p.read_text()) for p in footprint if p.name != "footprint-machine.json"]
+    footprint = [json.loads(p.read_text()) for p in footprint
+                 if p.name not in ("footprint-machine.json", "footprint-moto.json")]
     if footprint:
         order = ["scim-api", "okta-hook", "audit-api", "event-worker", "reconciler", "sealer", "token-age",
                  "entitlements"]
         footprint.sort(key=lambda r: order.index(r["function"]) if r["function"] in order else 99)
         sizes = load("sizes-arm64.json") if (results / "sizes-arm64.json").exists() else {}
+        moto = load("footprint-moto.json") if (results / "footprint-moto.json").exists() else None
         text = replace_section(text, "footprint",
-                               footprint_section(footprint, load("footprint-machine.json"), sizes))
+                               footprint_section(footprint, load("footprint-machine.json"), sizes, moto))
     doc.write_text(text)
 
 
