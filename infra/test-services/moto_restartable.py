@@ -21,6 +21,9 @@ import sys
 import threading
 import time
 
+# Imported for its effect: moto's DynamoDB objects untracked, so that the copy of a table
+# each transaction (each audit append) makes is freed with it (moto_untracked.py).
+import moto_untracked  # noqa: F401  (same directory: this script's sys.path[0])
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,

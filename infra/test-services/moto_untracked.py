@@ -1,5 +1,6 @@
 """moto's server (the same `moto_server -H HOST -p PORT`) without the instance tracking of
-its DynamoDB models, for runs that append many audit records (scripts/bench).
+its DynamoDB models, for runs that append many audit records (scripts/services, which
+starts the test suite's moto, scripts/bench, and the soak's moto_restartable.py).
 
 moto keeps every object made from one of its models in a class-level list
 (`BaseModel.__new__` appends it to `instances_tracked`), for its dashboard

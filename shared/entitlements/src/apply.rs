@@ -227,57 +227,30 @@ fn permission_set_record(
     started: time::OffsetDateTime,
 ) -> AuditRecord {
     let change = &op.change;
-    let (outcome, status, error) = match &op.result {
-        OpResult::Done => (AuditOutcome::Success, 200, None),
-        OpResult::Failed { error } => (AuditOutcome::Failure, 502, Some(error.clone())),
-        // Never recorded (the caller skips them); said plainly should that change.
-        OpResult::Deferred => (AuditOutcome::Skipped, 200, None),
+    let mut record = entitlements_record(plan, &op.result, op.calls, applier, now, started);
+    record.subject = AuditSubject {
+        resource_type: None,
+        external_id: None,
+        target_id: op.arn.clone(),
+        name: Some(change.name.clone()),
     };
-    AuditRecord {
-        time: now,
-        source: AuditSource::Entitlements {
-            run: plan.id.clone(),
-            document_version: plan.document_version.clone(),
-        },
-        actor: AuditActor {
-            credential: applier.credential.clone(),
-            user_agent: None,
-        },
-        subject: AuditSubject {
-            resource_type: None,
-            external_id: None,
-            target_id: op.arn.clone(),
-            name: Some(change.name.clone()),
-        },
-        operation: if change.arn.is_none() {
-            AuditOperation::Create
-        } else {
-            AuditOperation::Patch
-        },
-        membership: None,
-        changes: vec![AttributeChange {
-            attribute: "permissionSet".into(),
-            before: change.before.clone(),
-            after: Some(change.after.clone()),
-        }],
-        query: None,
-        rule_set_version: "-".into(),
-        outcome,
-        status,
-        target_status: None,
-        target_calls: op.calls,
-        latency_ms: u64::try_from((now - started).whole_milliseconds()).unwrap_or(0),
-        correlation_id: plan.id.clone(),
-        error,
-        reason: Some(format!(
-            "{} ({} of {} steps done)",
-            change.reason,
-            op.steps_done,
-            change.steps.len()
-        )),
-        source_ip: None,
-        request_id: None,
-    }
+    record.operation = if change.arn.is_none() {
+        AuditOperation::Create
+    } else {
+        AuditOperation::Patch
+    };
+    record.changes = vec![AttributeChange {
+        attribute: "permissionSet".into(),
+        before: change.before.clone(),
+        after: Some(change.after.clone()),
+    }];
+    record.reason = Some(format!(
+        "{} ({} of {} steps done)",
+        change.reason,
+        op.steps_done,
+        change.steps.len()
+    ));
+    record
 }
 
 fn record(
@@ -298,10 +271,37 @@ fn record(
         OpKind::Create => (AuditOperation::Assign, None, Some(value)),
         OpKind::Delete => (AuditOperation::Unassign, Some(value), None),
     };
-    let (outcome, status, error) = match &op.result {
+    let mut record = entitlements_record(plan, &op.result, op.calls, applier, now, started);
+    record.subject = AuditSubject {
+        resource_type: Some(ResourceKind::Group),
+        external_id: change.okta_group_id.clone(),
+        target_id: Some(change.assignment.group_id.clone()),
+        name: Some(change.group_name.clone()),
+    };
+    record.operation = operation;
+    record.changes = vec![AttributeChange {
+        attribute: "accountAssignment".into(),
+        before,
+        after,
+    }];
+    record
+}
+
+/// What every record of an apply shares: the plan as its source and correlation, the
+/// applier, and how the operation ended; the caller sets the subject, the operation
+/// and the change.
+fn entitlements_record(
+    plan: &Plan,
+    result: &OpResult,
+    calls: u32,
+    applier: &Applier,
+    now: time::OffsetDateTime,
+    started: time::OffsetDateTime,
+) -> AuditRecord {
+    let (outcome, status, error) = match result {
         OpResult::Done => (AuditOutcome::Success, 200, None),
         OpResult::Failed { error } => (AuditOutcome::Failure, 502, Some(error.clone())),
-        // Never recorded (the caller skips them).
+        // Never recorded (the callers skip deferred operations: nothing happened).
         OpResult::Deferred => (AuditOutcome::Skipped, 200, None),
     };
     AuditRecord {
@@ -315,24 +315,20 @@ fn record(
             user_agent: None,
         },
         subject: AuditSubject {
-            resource_type: Some(ResourceKind::Group),
-            external_id: change.okta_group_id.clone(),
-            target_id: Some(change.assignment.group_id.clone()),
-            name: Some(change.group_name.clone()),
+            resource_type: None,
+            external_id: None,
+            target_id: None,
+            name: None,
         },
-        operation,
+        operation: AuditOperation::Patch,
         membership: None,
-        changes: vec![AttributeChange {
-            attribute: "accountAssignment".into(),
-            before,
-            after,
-        }],
+        changes: Vec::new(),
         query: None,
         rule_set_version: "-".into(),
         outcome,
         status,
         target_status: None,
-        target_calls: op.calls,
+        target_calls: calls,
         latency_ms: u64::try_from((now - started).whole_milliseconds()).unwrap_or(0),
         correlation_id: plan.id.clone(),
         error,
