@@ -68,28 +68,16 @@ mod tests {
     #[test]
     fn a_withheld_plan_is_one_on_its_metric_and_every_metric_is_there() {
         let report = RunReport {
-            run: "r-1".into(),
-            trigger: Trigger::Schedule,
-            mode: Mode::Apply,
             document_version: Some("v2".into()),
             plan_id: Some("p-1".into()),
             create: 2,
             delete: 9,
-            permission_sets: 0,
-            permission_sets_left: 0,
-            deferred: 0,
-            unresolved: 0,
-            withheld: Vec::new(),
             refused: Some(Refusal {
                 destructive: 9,
                 managed: 10,
                 allowed: 1,
             }),
-            done: 0,
-            failed: 0,
-            adopted: 0,
-            forgotten: 0,
-            bookkeeping_errors: 0,
+            ..RunReport::new("r-1", Trigger::Schedule, Mode::Apply)
         };
         let line: serde_json::Value =
             serde_json::from_str(&document(&report, "fn").to_line()).unwrap();

@@ -388,19 +388,10 @@ async fn run_one(api: &dyn AssignmentApi, kind: OpKind, change: Change, limits: 
         };
     }
     // Start, retrying only refusals (throttle, conflict): nothing happened then.
-    let mut attempt = 0u32;
-    let (request_id, mut status) = loop {
-        calls += 1;
-        match api.start(kind, &change.assignment).await {
-            Ok(started) => break started,
-            Err(ApiError::Throttled(_) | ApiError::Conflict(_))
-                if attempt + 1 < limits.max_attempts =>
-            {
-                tokio::time::sleep(backoff(&limits, attempt)).await;
-                attempt += 1;
-            }
-            Err(error) => return failed(error.to_string(), calls, change),
-        }
+    let started = retried(&limits, &mut calls, || api.start(kind, &change.assignment)).await;
+    let (request_id, mut status) = match started {
+        Ok(started) => started,
+        Err(error) => return failed(error, calls, change),
     };
     let mut polls = 0u32;
     let mut poll_errors = 0u32;

@@ -293,6 +293,30 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl RunReport {
+    /// A run that has planned and done nothing yet.
+    pub fn new(run: &str, trigger: Trigger, mode: Mode) -> Self {
+        Self {
+            run: run.to_owned(),
+            trigger,
+            mode,
+            document_version: None,
+            plan_id: None,
+            create: 0,
+            delete: 0,
+            permission_sets: 0,
+            permission_sets_left: 0,
+            deferred: 0,
+            unresolved: 0,
+            withheld: Vec::new(),
+            refused: None,
+            done: 0,
+            failed: 0,
+            adopted: 0,
+            forgotten: 0,
+            bookkeeping_errors: 0,
+        }
+    }
+
     /// The summary record's `reason`: one line.
     pub fn summary(&self) -> String {
         let mut parts = vec![format!(
@@ -427,26 +451,7 @@ impl Runner {
     ) -> Result<RunReport, String> {
         let started = Instant::now();
         let started_at = self.clock.now();
-        let mut report = RunReport {
-            run: run.to_owned(),
-            trigger,
-            mode: self.mode,
-            document_version: None,
-            plan_id: None,
-            create: 0,
-            delete: 0,
-            permission_sets: 0,
-            permission_sets_left: 0,
-            deferred: 0,
-            unresolved: 0,
-            withheld: Vec::new(),
-            refused: None,
-            done: 0,
-            failed: 0,
-            adopted: 0,
-            forgotten: 0,
-            bookkeeping_errors: 0,
-        };
+        let mut report = RunReport::new(run, trigger, self.mode);
         match self.plan_and_apply(&mut report, deadline).await {
             Ok(()) => {
                 let (outcome, status) = if report.refused.is_some() {
@@ -669,28 +674,16 @@ mod tests {
     #[test]
     fn a_withheld_plan_says_how_to_approve_it() {
         let report = RunReport {
-            run: "r-1".into(),
-            trigger: Trigger::Schedule,
-            mode: Mode::Apply,
             document_version: Some("v2".into()),
             plan_id: Some("p-abc".into()),
             create: 1,
             delete: 9,
-            permission_sets: 0,
-            permission_sets_left: 0,
-            deferred: 0,
-            unresolved: 0,
-            withheld: Vec::new(),
             refused: Some(Refusal {
                 destructive: 9,
                 managed: 10,
                 allowed: 1,
             }),
-            done: 0,
-            failed: 0,
-            adopted: 0,
-            forgotten: 0,
-            bookkeeping_errors: 0,
+            ..RunReport::new("r-1", Trigger::Schedule, Mode::Apply)
         };
         let summary = report.summary();
         assert!(summary.contains("WITHHELD"), "{summary}");
