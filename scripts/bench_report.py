@@ -207,6 +207,7 @@ def bulk_section(runs, machine, plots):
                         f"{'nothing' if not c['problems'] else 'something'} lost or duplicated: "
                         f"**{'met' if met else 'not met'}**.")
     draw_bulk(runs, plots)
+    answers = bulk_answers(runs)
     r0 = runs[0]
     return f"""
 - Command: `{profile_env(machine)}scripts/bench bulk`.
@@ -233,8 +234,24 @@ def bulk_section(runs, machine, plots):
 {chr(10).join(rows)}
 
 {chr(10).join(verdicts)}
-
+{answers}
 ![Identity Center requests per second during the bulk runs](benchmarks/bulk.svg)
+"""
+
+
+def bulk_answers(runs):
+    """Which requests each run made: the emulator's counts by route and answer."""
+    if not all("target_by_answer" in r for r in runs):
+        return ""
+    keys = sorted({k for r in runs for k in r["target_by_answer"]})
+    rows = ["| request (route, answer) | " + " | ".join(r["via"] for r in runs) + " |",
+            "|---|" + "---:|" * len(runs)]
+    for k in keys:
+        rows.append(f"| `{k}` | " + " | ".join(f"{r['target_by_answer'].get(k, 0):,}" for r in runs) + " |")
+    return f"""
+Identity Center requests by route and answer (the emulator's counts for the run):
+
+{chr(10).join(rows)}
 """
 
 

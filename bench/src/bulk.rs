@@ -217,6 +217,10 @@ pub async fn run(args: Args) -> Result<()> {
             loop {
                 tick.tick().await;
                 if let Ok(mut stats) = sample(&client, &emulator).await {
+                    // The per-second plot needs the totals only.
+                    if let Some(stats) = stats.as_object_mut() {
+                        stats.remove("by_answer");
+                    }
                     stats["t"] = json!(started.elapsed().as_secs_f64());
                     timeline.lock().await.push(stats);
                 }
@@ -252,6 +256,7 @@ pub async fn run(args: Args) -> Result<()> {
     let counter =
         |name: &str| after[name].as_u64().unwrap_or(0) - before[name].as_u64().unwrap_or(0);
     let requests = counter("requests");
+    let by_answer = answers_between(&before, &after);
     let throttled = counter("throttled");
     // The rate limit's bound on the requests the gateway made, and on the fewest it
     // could have made.
@@ -273,6 +278,7 @@ pub async fn run(args: Args) -> Result<()> {
         "target_calls": requests,
         "target_throttled": throttled,
         "target_admitted": requests - throttled,
+        "target_by_answer": by_answer,
         "minimum_requests": minimum,
         "bound_seconds": bound,
         "ratio_to_bound": seconds / bound,
@@ -289,6 +295,18 @@ pub async fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The emulator's requests by route and answer between two samples of its stats.
+fn answers_between(before: &Value, after: &Value) -> BTreeMap<String, u64> {
+    let count = |stats: &Value, key: &str| stats["by_answer"][key].as_u64().unwrap_or(0);
+    after["by_answer"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, _)| (key.clone(), count(after, key) - count(before, key)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 /// Sends a request, re-sending after 429 and 5xx as Okta would, counting the retries.
@@ -651,6 +669,19 @@ fn compare(state: &Value, directory: &Directory) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answers_of_a_run_are_the_growth_of_each_count_between_samples() {
+        let before = json!({"by_answer": {"POST /Users 201": 3, "GET /Users 200": 1}});
+        let after = json!({"by_answer": {"POST /Users 201": 10, "GET /Users 200": 1,
+                                         "POST /Users 409": 2}});
+        let run = answers_between(&before, &after);
+        let expected = BTreeMap::from([
+            ("POST /Users 201".to_owned(), 7),
+            ("POST /Users 409".to_owned(), 2),
+        ]);
+        assert_eq!(run, expected);
+    }
 
     #[test]
     fn every_user_is_in_the_same_number_of_groups_and_no_pair_repeats() {

@@ -1,6 +1,7 @@
 //! The emulator handle: shared state behind the router, and the Rust API tests use to
 //! change knobs, rotate tokens, read counters and inspect the directory.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -102,7 +103,7 @@ pub(crate) fn is_resource_id(id: &str) -> bool {
 }
 
 /// Counters of SCIM requests (admin requests are not counted).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     /// SCIM requests received, including those throttled, failed, dropped or refused.
     pub requests: u64,
@@ -112,6 +113,24 @@ pub struct Stats {
     pub failed: u64,
     /// Requests whose connection was closed without an answer.
     pub dropped: u64,
+    /// Requests by route and answer, keyed by method, route pattern below the base path
+    /// (with the attribute a list is filtered on) and status, e.g.
+    /// `GET /Users?filter=externalId 200`, `PATCH /Groups/{id} 204`, `POST /Users 429`;
+    /// `dropped` for a connection closed without an answer, `other` for paths the API
+    /// does not have. Tells which requests a client made, not only how many.
+    pub by_answer: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Requests answered on `route` (method and pattern, as in [`Stats::by_answer`]),
+    /// whatever the answer.
+    pub fn route(&self, route: &str) -> u64 {
+        self.by_answer
+            .iter()
+            .filter(|(key, _)| key.rsplit_once(' ').is_some_and(|(r, _)| r == route))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// An Identity Center SCIM emulator: its state and its router. Cheap to clone; clones
@@ -201,6 +220,7 @@ impl Emulator {
             throttled: Counters::read(&c.throttled),
             failed: Counters::read(&c.failed),
             dropped: Counters::read(&c.dropped),
+            by_answer: c.answers(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Throttling and fault injection: a token-bucket rate limiter, the seeded random source
 //! that decides injected 500s and dropped connections, and the request counters.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -119,6 +121,8 @@ pub(crate) struct Counters {
     pub(crate) throttled: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Requests by route and answer: see [`crate::Stats::by_answer`].
+    pub(crate) answers: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Counters {
@@ -134,6 +138,23 @@ impl Counters {
         for c in [&self.requests, &self.throttled, &self.failed, &self.dropped] {
             c.store(0, Ordering::Relaxed);
         }
+        self.answers_mut().clear();
+    }
+
+    /// Counts one answer on a route, keyed as [`crate::Stats::by_answer`] says.
+    pub(crate) fn answered(&self, route: &str, answer: &str) {
+        *self
+            .answers_mut()
+            .entry(format!("{route} {answer}"))
+            .or_default() += 1;
+    }
+
+    pub(crate) fn answers(&self) -> BTreeMap<String, u64> {
+        self.answers_mut().clone()
+    }
+
+    fn answers_mut(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
+        self.answers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -153,6 +153,44 @@ async fn gate(State(shared): AppState, request: Request, next: Next) -> Response
 
 async fn scim_gate(shared: &Shared, path: &str, request: Request, next: Next) -> Response {
     Counters::bump(&shared.counters.requests);
+    let route = route_of(shared, &request);
+    let response = scim_answer(shared, path, request, next).await;
+    let answer = if response.extensions().get::<DropConnection>().is_some() {
+        "dropped".to_owned()
+    } else {
+        response.status().as_u16().to_string()
+    };
+    shared.counters.answered(&route, &answer);
+    response
+}
+
+/// The route a SCIM request took, as [`crate::Stats::by_answer`] keys it: method and
+/// pattern below the base path, and for a filtered list the attribute filtered on.
+fn route_of(shared: &Shared, request: &Request) -> String {
+    let Some(matched) = request.extensions().get::<MatchedPath>() else {
+        return "other".to_owned();
+    };
+    let pattern = matched.as_str();
+    let pattern = pattern
+        .strip_prefix(shared.base_path.as_str())
+        .unwrap_or(pattern);
+    let filtered = request.uri().query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let value = pair.strip_prefix("filter=")?;
+            let attribute: String = value
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':'))
+                .collect();
+            Some(attribute)
+        })
+    });
+    match filtered {
+        Some(attribute) => format!("{} {pattern}?filter={attribute}", request.method()),
+        None => format!("{} {pattern}", request.method()),
+    }
+}
+
+async fn scim_answer(shared: &Shared, path: &str, request: Request, next: Next) -> Response {
     let knobs = shared.knobs();
     if let Some(delay) = latency(&knobs) {
         tokio::time::sleep(delay).await;

@@ -588,8 +588,18 @@ impl ScimService {
             }
             Desired::Absent { .. } => (None, None),
         };
+        // A member whose user or group is new to the gateway is made as a new one is
+        // (created first, looked up on a 409), not looked up first: a membership often
+        // arrives before the group's own creation event, which is queued apart.
+        let adds = member && lookup == Lookup::MirrorFirst;
         let found_group = match self.mirrored_group(&group.okta_id, lookup).await {
             Some(found) => Some(found),
+            None if adds
+                && desired_group.is_some()
+                && self.is_new(ResourceKind::Group, &group.okta_id).await =>
+            {
+                None
+            }
             None => {
                 self.find_group(
                     request,
@@ -604,6 +614,11 @@ impl ScimService {
             &user.desired,
         ) {
             (Some(found), _) => Some(found),
+            (None, Desired::Present(_))
+                if adds && self.is_new(ResourceKind::User, &user.okta_id).await =>
+            {
+                None
+            }
             (None, Desired::Present(u)) => {
                 let rules = request.rules()?;
                 let name = rules

@@ -1808,6 +1808,87 @@ async fn a_membership_event_for_a_mirrored_user_and_group_costs_one_request() {
 }
 
 #[tokio::test]
+async fn a_membership_of_a_user_and_group_new_to_the_gateway_creates_both_without_a_look_up() {
+    // Arrange: an empty Identity Center, an empty mirror (the membership arrived before
+    // the user's and the group's own creation events were applied).
+    let h = harness();
+
+    // Act
+    let verdict = h
+        .service
+        .converge(membership_event(true), &h.ctx, true)
+        .await;
+
+    // Assert: two requests, where looking each up by externalId and by name first
+    // took six; the group is created with its member in it.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    assert_eq!(methods(h.target.calls()), ["create_user", "create_group"]);
+    let (user_id, group_id) = user_and_group(&h.target).await;
+    assert_eq!(h.target.members(&group_id), [user_id]);
+}
+
+#[tokio::test]
+async fn a_membership_of_a_group_made_meanwhile_adds_the_member_to_that_group_once() {
+    // Arrange: the user is known; the group was created by another event the mirror
+    // has not heard of (another worker, another instance).
+    let h = harness();
+    h.service
+        .converge(user_event("ada@x"), &h.ctx, true)
+        .await
+        .unwrap();
+    let theirs = json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Eng",
+                        "externalId": "00g1"});
+    let group_id = h.target.seed_group(theirs, &[]);
+    h.target.clear_calls();
+
+    // Act
+    let verdict = h
+        .service
+        .converge(membership_event(true), &h.ctx, true)
+        .await;
+
+    // Assert: the create is refused (the name is taken), the group found by its
+    // externalId and the member added to it; no second group.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    let calls = methods(h.target.calls());
+    assert_eq!(calls, ["create_group", "list_groups", "add_group_members"]);
+    let (user_id, found) = user_and_group(&h.target).await;
+    assert_eq!(found, group_id);
+    assert_eq!(h.target.members(&group_id), [user_id]);
+    let all = h
+        .target
+        .list_groups(None, crate::Deadline::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+#[tokio::test]
+async fn a_membership_removal_of_a_group_new_to_the_gateway_still_looks_it_up() {
+    // Arrange: Identity Center holds the membership; the mirror knows neither side.
+    let h = harness();
+    let mut user = stored_user(1);
+    user["externalId"] = json!("00u1");
+    user["userName"] = json!("ada@x");
+    let user_id = h.target.seed_user(user);
+    let group = json!({"schemas": [scim_core::GROUP_SCHEMA], "displayName": "Eng",
+                       "externalId": "00g1"});
+    let group_id = h.target.seed_group(group, std::slice::from_ref(&user_id));
+
+    // Act
+    let verdict = h
+        .service
+        .converge(membership_event(false), &h.ctx, true)
+        .await;
+
+    // Assert: nothing is created for a removal; both are looked up and the member goes.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    let writes: Vec<_> = h.target.writes().iter().map(|c| c.method).collect();
+    assert_eq!(writes, ["remove_group_members"]);
+    assert!(h.target.members(&group_id).is_empty());
+}
+
+#[tokio::test]
 async fn a_membership_event_whose_mirrored_user_is_gone_creates_it_again_in_the_same_event() {
     // Arrange: the user is deleted in Identity Center behind the gateway's back.
     let h = harness();

@@ -35,7 +35,9 @@ async fn rate_limit_answers_429_throttling_exception_past_n_per_second() {
         throttled.header("retry-after").is_none(),
         "no Retry-After unless configured"
     );
-    assert!(ctx.running.throttled() >= 5);
+    let stats = ctx.running.stats();
+    assert!(stats.throttled >= 5);
+    assert_eq!(stats.by_answer["GET /Users 429"], stats.throttled);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(ctx.get("/Users").await.status, 200, "the bucket refills");
 }
@@ -124,6 +126,7 @@ async fn dropped_connection_closes_tcp_without_any_response() {
     let answer = raw_exchange(&ctx, request).await;
     assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
     assert_eq!(ctx.running.dropped(), 1);
+    assert_eq!(ctx.running.stats().by_answer["GET /Users dropped"], 1);
     let via_client = ctx
         .http
         .get(ctx.url("/Users"))
@@ -265,6 +268,55 @@ async fn knobs_change_at_run_time_through_the_admin_endpoint() {
         )
         .await;
     assert_aws_error(&bad, 400);
+}
+
+#[tokio::test]
+async fn stats_count_each_route_by_its_answer() {
+    let ctx = Ctx::new().await;
+    let uid = ctx.create_user("u").await;
+    let gid = ctx.create_group("g").await;
+    ctx.add_members(&gid, &[&uid]).await;
+    let again = ctx.post("/Users", &user_body("u")).await;
+    assert_eq!(again.status, 409);
+    let filter = ctx.url("/Users?filter=externalId%20eq%20%22nobody%22");
+    let found = ctx.send_with(Method::GET, &filter, Some(TOKEN), None).await;
+    assert_eq!(found.status, 200);
+    let by_name = ctx.url("/Groups?filter=displayName+eq+%22g%22");
+    assert_eq!(
+        ctx.send_with(Method::GET, &by_name, Some(TOKEN), None)
+            .await
+            .status,
+        200
+    );
+    let unknown = ctx.url("/Users/9067729b3d-00000000-0000-0000-0000-000000000000");
+    assert_eq!(
+        ctx.send_with(Method::GET, &unknown, Some(TOKEN), None)
+            .await
+            .status,
+        404
+    );
+
+    let stats = ctx.running.stats();
+    let expected: std::collections::BTreeMap<String, u64> = [
+        ("POST /Users 201", 1),
+        ("POST /Users 409", 1),
+        ("POST /Groups 201", 1),
+        ("PATCH /Groups/{id} 204", 1),
+        ("GET /Users?filter=externalId 200", 1),
+        ("GET /Groups?filter=displayName 200", 1),
+        ("GET /Users/{id} 404", 1),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_owned(), n))
+    .collect();
+    assert_eq!(stats.by_answer, expected);
+    assert_eq!(stats.route("POST /Users"), 2);
+    assert_eq!(stats.by_answer.values().sum::<u64>(), stats.requests);
+    let admin = ctx.running.admin_url();
+    let served = ctx
+        .send_with(Method::GET, &format!("{admin}/stats"), Some(TOKEN), None)
+        .await;
+    assert_eq!(served.body["by_answer"]["POST /Users 409"], 1);
 }
 
 #[tokio::test]
