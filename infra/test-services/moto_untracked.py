@@ -11,12 +11,28 @@ append is one conditional transaction on the audit table, so the server keeps a 
 copy of that table per append: memory grows with the square of the appends (7.5 GB after
 2 000 appends to a table shaped like the audit table, moto 5.2.5), and so does the
 garbage collector's work. Without the tracking, a backup lives as long as its
-transaction. The DynamoDB models are left out of the dashboard; nothing else changes.
+transaction. The DynamoDB models are left out of the dashboard.
+
+The backup itself is the other cost: copying the whole table per transaction makes each
+append slower than the last (in the fault soak moto's one process spent its time in
+`deepcopy` and fell minutes behind), and the copy walks the table's dict while the
+server's other threads write to it, which fails the request now and then
+("dictionary changed size during iteration", answered 500). So a transaction here backs
+up only the items it names (a transaction names each item it writes: its `Key`, or the
+key attributes of a `Put`'s `Item`) and puts exactly those back when it is cancelled;
+moto's own code still decides every condition and applies every write.
 
     python moto_untracked.py -H 127.0.0.1 -p PORT
 """
 
+import copy
+import threading
+import types
+
+import moto.dynamodb.models as dynamodb_models
 from moto.core.common_models import BaseModel
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.server import main
 
 _tracked_new = BaseModel.__new__
@@ -29,6 +45,87 @@ def _new(cls, *args, **kwargs):
 
 
 BaseModel.__new__ = staticmethod(_new)
+
+_in_transaction = threading.local()
+
+
+def _deepcopy(value, memo=None):
+    # Within a transaction, the table "backup" is the table itself: the items it names
+    # are backed up and restored by _transact_write_items below.
+    if getattr(_in_transaction, "active", False) and isinstance(value, Table):
+        return value
+    return copy.deepcopy(value, memo)
+
+
+# moto's DynamoDB models call copy.deepcopy through their module's `copy`: only that
+# module sees the table-aware version.
+_copy_for_dynamodb = types.ModuleType("copy")
+_copy_for_dynamodb.__dict__.update(copy.__dict__)
+_copy_for_dynamodb.deepcopy = _deepcopy
+dynamodb_models.copy = _copy_for_dynamodb
+
+_moto_transact_write_items = dynamodb_models.DynamoDBBackend.transact_write_items
+_ABSENT = object()
+
+
+def _slot(table, attributes):
+    """Where an item with these key attributes lives in moto's table."""
+    hash_key = DynamoType(attributes[table.hash_key_attr])
+    range_key = None
+    if table.range_key_attr is not None:
+        range_key = DynamoType(attributes[table.range_key_attr])
+    return hash_key, range_key
+
+
+def _stored(table, hash_key, range_key):
+    if range_key is None:
+        return table.items.get(hash_key, _ABSENT)
+    return table.items.get(hash_key, {}).get(range_key, _ABSENT)
+
+
+def _restore(table, hash_key, range_key, item):
+    if range_key is None:
+        if item is _ABSENT:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+        return
+    if item is _ABSENT:
+        items = table.items.get(hash_key)
+        if items is not None:
+            items.pop(range_key, None)
+            if not items:
+                table.items.pop(hash_key, None)
+    else:
+        table.items[hash_key][range_key] = item
+
+
+def _transact_write_items(self, transact_items):
+    backup = []
+    try:
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables[op["TableName"]]
+            hash_key, range_key = _slot(table, op.get("Key") or op["Item"])
+            item = _stored(table, hash_key, range_key)
+            kept = item if item is _ABSENT else copy.deepcopy(item)
+            backup.append((table, hash_key, range_key, kept))
+    except Exception:  # noqa: BLE001 a malformed request: moto's own checks answer it
+        return _moto_transact_write_items(self, transact_items)
+    _in_transaction.active = True
+    try:
+        return _moto_transact_write_items(self, transact_items)
+    except Exception:
+        # Cancelled: every item the transaction named is as it was (in reverse, so that
+        # an item named twice, which moto refuses, ends as it was first).
+        for table, hash_key, range_key, item in reversed(backup):
+            _restore(table, hash_key, range_key, item)
+        raise
+    finally:
+        _in_transaction.active = False
+
+
+dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items
 
 if __name__ == "__main__":
     main()

@@ -11,5 +11,6 @@ mod dynamodb_rule_store;
 mod entitlements;
 mod entitlements_permission_sets;
 mod entitlements_run;
+mod moto_transactions;
 mod secrets_manager;
 mod sqs_events;
