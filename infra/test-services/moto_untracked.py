@@ -26,7 +26,7 @@ moto's SQS looks at every message in a queue for each send, receive and attribut
 and asks for the time as a datetime (then turned into epoch seconds) once per message
 each time; with a backlog of thousands of events that conversion was a third of the
 server's time in the fault soak. Here SQS reads the clock as `time.time()`, the same
-epoch seconds.
+epoch seconds, made strictly increasing (see `_now_millis`).
 
     python moto_untracked.py -H 127.0.0.1 -p PORT
 """
@@ -139,12 +139,26 @@ _moto_unix_time = sqs_models.unix_time
 _moto_unix_time_millis = sqs_models.unix_time_millis
 
 
+_clock_lock = threading.Lock()
+_last_millis = [0.0]
+
+
+def _now_millis():
+    # Strictly increasing, a microsecond at least per reading: moto's SQS takes a message
+    # whose visibility timeout was set to 0 for visible only once the clock has moved
+    # past that instant (`now > visible_at`), which its slow datetime clock always had.
+    with _clock_lock:
+        now = max(time.time() * 1000.0, _last_millis[0] + 0.001)
+        _last_millis[0] = now
+        return now
+
+
 def _unix_time(dt=None):
-    return time.time() if dt is None else _moto_unix_time(dt)
+    return _now_millis() / 1000.0 if dt is None else _moto_unix_time(dt)
 
 
 def _unix_time_millis(dt=None):
-    return time.time() * 1000.0 if dt is None else _moto_unix_time_millis(dt)
+    return _now_millis() if dt is None else _moto_unix_time_millis(dt)
 
 
 sqs_models.unix_time = _unix_time
