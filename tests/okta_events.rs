@@ -780,6 +780,48 @@ async fn duplicates_and_any_order_end_in_the_right_state_with_one_application_ea
 }
 
 #[tokio::test]
+async fn a_user_put_in_groups_while_inactive_joins_them_when_activated() {
+    // Arrange: Okta's onboarding order. Ada is inactive when her creation and her
+    // membership of Engineering are applied, so neither reaches Identity Center.
+    let path = Path::new(Setup::default()).await;
+    let lifecycle = |op: &str| format!("/api/v1/users/{ADA}/lifecycle/{op}");
+    path.okta_call(reqwest::Method::POST, &lifecycle("deactivate"), None)
+        .await;
+    path.okta_call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/groups/{ENG}/users/{ADA}"),
+        None,
+    )
+    .await;
+    let before = [
+        user_event("user.lifecycle.create", "o-01", ADA),
+        event("group.lifecycle.create", "o-02", &[("UserGroup", ENG)]),
+        member_event("group.user_membership.add", "o-03", ADA, ENG),
+    ];
+    assert_eq!(path.deliver(&before).await, StatusCode::OK);
+    path.drain().await;
+    assert!(
+        path.ic_user(ADA).is_none(),
+        "an inactive user is not created"
+    );
+    assert!(path.ic_group(ENG).expect("the group").members.is_empty());
+
+    // Act: Okta activates her, and sends only that.
+    path.okta_call(reqwest::Method::POST, &lifecycle("activate"), None)
+        .await;
+    let activated = [user_event("user.lifecycle.activate", "o-04", ADA)];
+    assert_eq!(path.deliver(&activated).await, StatusCode::OK);
+    path.drain().await;
+
+    // Assert: created and in her group, one record for the activation.
+    let ada = path.ic_user(ADA).expect("created on activation");
+    assert_eq!(path.ic_group(ENG).expect("the group").members, vec![ada.id]);
+    let per = path.records_per_event();
+    assert_eq!(per["o-04"].len(), 1, "{per:?}");
+    path.assert_one_intent_per_change();
+}
+
+#[tokio::test]
 async fn with_identity_center_down_intake_still_answers_and_events_wait_retry_or_are_replayed() {
     let path = Path::new(Setup {
         max_receives: 3,

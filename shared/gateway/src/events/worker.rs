@@ -38,6 +38,10 @@ pub fn retry_delay(receive_count: u32) -> Duration {
 
 /// The waits between tries of marking an event done in the ledger: about 8 s in all,
 /// which outlasts a brief outage of the state table without holding a batch long.
+/// The event of a user's creation in Okta: its memberships follow it (in its message
+/// group), so it brings none along.
+const USER_CREATED: &str = "user.lifecycle.create";
+
 const MARK_RETRIES: [Duration; 4] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
@@ -149,7 +153,7 @@ impl EventWorker {
             source_ip: None,
             request_id: None,
         };
-        let outcome = match self.convergence(&event).await {
+        let outcome = match self.convergence(&event, message.receive_count > 1).await {
             Ok(convergence) => self
                 .service
                 .converge(convergence, &ctx, final_attempt)
@@ -219,7 +223,7 @@ impl EventWorker {
     }
 
     /// What the event asks of Identity Center, from Okta's current state.
-    async fn convergence(&self, event: &QueuedEvent) -> Result<Convergence, Failure> {
+    async fn convergence(&self, event: &QueuedEvent, again: bool) -> Result<Convergence, Failure> {
         let rules = self.service.active_rules().await.ok_or_else(|| {
             Failure::Gateway(anyhow::anyhow!("the active rule set could not be read").into())
         })?;
@@ -246,9 +250,30 @@ impl EventWorker {
             EventKind::User | EventKind::AppAssignment => {
                 let user_id = subject.user_id.unwrap_or_else(|| event.group_key.clone());
                 let okta_user = self.okta.user(&user_id).await?;
-                Ok(Convergence::User(
-                    self.user_intent(&user_id, okta_user, None, &scope).await?,
-                ))
+                // A user this event may create, other than at its own creation, may have
+                // been put in groups while inactive, when those membership events could
+                // not create it: its groups come along (see `Convergence::UserJoining`).
+                let may_join = okta_user.is_some()
+                    && event.event_type != USER_CREATED
+                    && (again || !self.service.mirrors_user(&user_id).await);
+                let groups = match may_join {
+                    true => self.okta.user_groups(&user_id).await?,
+                    false => None,
+                };
+                let user = self
+                    .user_intent(&user_id, okta_user, groups.as_deref(), &scope)
+                    .await?;
+                match groups {
+                    Some(groups) => Ok(Convergence::UserJoining {
+                        user,
+                        groups: groups
+                            .into_iter()
+                            .map(|g| group_intent(&g.id.clone(), Some(g), &scope))
+                            .collect::<Result<_, _>>()?,
+                        rejoin: again,
+                    }),
+                    None => Ok(Convergence::User(user)),
+                }
             }
             EventKind::Group => {
                 let group_id = subject.group_id.unwrap_or_else(|| event.group_key.clone());

@@ -64,6 +64,20 @@ pub struct Intent<T> {
 pub enum Convergence {
     /// Create, adopt, update, deactivate or delete a user.
     User(Intent<User>),
+    /// As [`Convergence::User`], for a user Okta may have put in groups while it was
+    /// inactive: a membership event for a user that is not created (inactive in Okta)
+    /// changes nothing, and Okta sends none when the user is activated. When this event
+    /// creates the user in Identity Center, it joins `groups` (its groups in Okta, in
+    /// scope); with `rejoin` (an earlier attempt may have created it and failed before
+    /// the joins), it joins them whatever this attempt does.
+    UserJoining {
+        /// The user.
+        user: Intent<User>,
+        /// Its groups in Okta.
+        groups: Vec<Intent<Group>>,
+        /// Join them even if the user is not created by this attempt.
+        rejoin: bool,
+    },
     /// Create, adopt, rename or delete a group.
     Group(Intent<Group>),
     /// Make a user a member of a group or not, creating either first when it is
@@ -195,7 +209,9 @@ impl ScimService {
         final_attempt: bool,
     ) -> Result<EventVerdict, GatewayError> {
         let (kind, operation) = match &convergence {
-            Convergence::User(_) => (ResourceKind::User, AuditOperation::Patch),
+            Convergence::User(_) | Convergence::UserJoining { .. } => {
+                (ResourceKind::User, AuditOperation::Patch)
+            }
             Convergence::Group(_) | Convergence::Membership { .. } => {
                 (ResourceKind::Group, AuditOperation::Patch)
             }
@@ -209,6 +225,24 @@ impl ScimService {
         let result = crate::ports::target::counting_requests(counter, async {
             match convergence {
                 Convergence::User(intent) => self.converge_user(&mut request, intent).await,
+                Convergence::UserJoining {
+                    user,
+                    groups,
+                    rejoin,
+                } => {
+                    let verdict = self.converge_user(&mut request, user).await?;
+                    let created = verdict == EventVerdict::Applied
+                        && request.operation() == AuditOperation::Create;
+                    if !(created || rejoin) {
+                        return Ok(verdict);
+                    }
+                    let joined = self.join_groups(&mut request, groups).await?;
+                    Ok(if joined {
+                        EventVerdict::Applied
+                    } else {
+                        verdict
+                    })
+                }
                 Convergence::Group(intent) => self.converge_group(&mut request, intent).await,
                 Convergence::Membership {
                     user,
@@ -536,6 +570,107 @@ impl ScimService {
         Ok(EventVerdict::Applied)
     }
 
+    /// Adds the user this request created (or found) to `groups`, each found as a
+    /// membership event finds it (a group new to the gateway is created with the user
+    /// in it); the user's record names them in its `groups` change (RFC 7643 §4.1.2).
+    /// Answers whether anything was written.
+    async fn join_groups(
+        &self,
+        request: &mut Request<'_>,
+        groups: Vec<Intent<Group>>,
+    ) -> Result<bool, GatewayError> {
+        let Some(user_id) = request.subject.target_id.clone() else {
+            return Ok(false);
+        };
+        let mut joined = Vec::new();
+        for group in groups {
+            let Desired::Present(okta_group) = group.desired else {
+                continue;
+            };
+            let desired = self.outbound(request, (*okta_group).clone())?;
+            let found = match self
+                .mirrored_group(&group.okta_id, Lookup::MirrorFirst)
+                .await
+            {
+                Some(found) => Some(found.resource),
+                None if self.is_new(ResourceKind::Group, &group.okta_id).await => None,
+                None => self
+                    .find_group(request, &group.okta_id, Some(&desired.display_name))
+                    .await?
+                    .map(|found| found.resource),
+            };
+            let group_id = match found {
+                Some(group) => group.id().unwrap_or_default().to_owned(),
+                None => match self.create_joined(request, &desired, &user_id).await? {
+                    Some(id) => {
+                        joined.push(json!({"value": id, "display": desired.display_name}));
+                        continue;
+                    }
+                    // Made meanwhile by another event: join that one.
+                    None => match self
+                        .find_group(request, &group.okta_id, Some(&desired.display_name))
+                        .await?
+                    {
+                        Some(found) => found.resource.id().unwrap_or_default().to_owned(),
+                        None => continue,
+                    },
+                },
+            };
+            let change = GroupChange {
+                attributes: Vec::new(),
+                remove: Vec::new(),
+                add: vec![user_id.clone()],
+            };
+            if let Err(error) = self
+                .write(request, 204, |deadline| {
+                    self.target.modify_group(&group_id, &change, deadline)
+                })
+                .await?
+            {
+                return Err(self
+                    .write_failed(error, ResourceKind::Group, Some(&group_id))
+                    .await);
+            }
+            joined.push(json!({"value": group_id, "display": desired.display_name}));
+        }
+        if joined.is_empty() {
+            return Ok(false);
+        }
+        request.changes.push(crate::audit::AttributeChange {
+            attribute: "groups".into(),
+            before: None,
+            after: Some(Value::Array(joined)),
+        });
+        Ok(true)
+    }
+
+    /// Creates `desired` with `user_id` as its member; `None` when Identity Center
+    /// already has a group of that name (409).
+    async fn create_joined(
+        &self,
+        request: &mut Request<'_>,
+        desired: &Group,
+        user_id: &str,
+    ) -> Result<Option<String>, GatewayError> {
+        let mut group = desired.clone();
+        group.members = Some(vec![scim_core::Member::new(user_id)]);
+        match self
+            .write(request, 201, |deadline| {
+                self.target.create_group(&group, deadline)
+            })
+            .await?
+        {
+            Ok(created) => {
+                self.remember_created_group(&created).await;
+                let id = created.id().unwrap_or_default().to_owned();
+                self.note_created(ResourceKind::Group, &id, &created.display_name);
+                Ok(Some(id))
+            }
+            Err(TargetError::Conflict { .. }) => Ok(None),
+            Err(error) => Err(self.write_failed(error, ResourceKind::Group, None).await),
+        }
+    }
+
     /// A membership, looked up through the mirror first; converged again from Identity
     /// Center when its answer shows a mirrored id stale.
     async fn converge_membership(
@@ -704,6 +839,14 @@ impl ScimService {
             }
         };
         stale_or(added, mirrored)
+    }
+
+    /// Whether the mirror holds a user for `okta_id` (an unreadable mirror holds none).
+    pub async fn mirrors_user(&self, okta_id: &str) -> bool {
+        matches!(
+            self.mirror.user_id_by_external_id(okta_id).await,
+            Ok(Some(_))
+        )
     }
 
     /// Whether the mirror knows no user (or group) for `okta_id`: the gateway has not

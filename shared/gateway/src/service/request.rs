@@ -64,6 +64,11 @@ fn capped(text: &str) -> String {
 }
 
 impl Request<'_> {
+    /// The operation the record describes, as it stands.
+    pub(super) fn operation(&self) -> AuditOperation {
+        self.operation
+    }
+
     /// Names the operation the record describes, once the use case knows it.
     pub(super) fn set_operation(&mut self, operation: AuditOperation) {
         self.operation = operation;

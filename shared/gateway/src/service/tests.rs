@@ -1888,6 +1888,147 @@ async fn a_membership_removal_of_a_group_new_to_the_gateway_still_looks_it_up() 
     assert!(h.target.members(&group_id).is_empty());
 }
 
+fn group_intent(okta_id: &str, name: &str) -> converge::Intent<scim_core::Group> {
+    converge::Intent {
+        okta_id: okta_id.into(),
+        desired: converge::Desired::Present(Box::new(
+            scim_core::Group::from_value(json!({
+                "schemas": [scim_core::GROUP_SCHEMA], "displayName": name, "externalId": okta_id
+            }))
+            .unwrap(),
+        )),
+    }
+}
+
+/// The id of the group the target holds for an Okta group id (a call of its own).
+async fn group_id_by_okta_id(target: &ScriptedTargetClient, okta_id: &str) -> String {
+    let by = scim_core::parse_filter(&format!("externalId eq \"{okta_id}\"")).unwrap();
+    let groups = target
+        .list_groups(Some(&by), crate::Deadline::default())
+        .await
+        .unwrap();
+    groups[0].id().unwrap().to_owned()
+}
+
+fn joining(groups: Vec<converge::Intent<scim_core::Group>>, rejoin: bool) -> converge::Convergence {
+    let converge::Convergence::User(user) = user_event("ada@x") else {
+        unreachable!("user_event is a user's convergence")
+    };
+    converge::Convergence::UserJoining {
+        user,
+        groups,
+        rejoin,
+    }
+}
+
+#[tokio::test]
+async fn a_user_created_by_a_later_event_joins_its_okta_groups_in_the_same_change() {
+    // Arrange: Identity Center has one of the user's groups; the other is new to it (the
+    // user's memberships were skipped while Okta held it inactive).
+    let h = harness();
+    h.service
+        .converge(
+            converge::Convergence::Group(group_intent("00g1", "Eng")),
+            &h.ctx,
+            true,
+        )
+        .await
+        .unwrap();
+    let eng_id = group_id_by_okta_id(&h.target, "00g1").await;
+    h.target.clear_calls();
+    let records_before = h.audit.records().len();
+
+    // Act
+    let verdict = h
+        .service
+        .converge(
+            joining(
+                vec![group_intent("00g1", "Eng"), group_intent("00g2", "Ops")],
+                false,
+            ),
+            &h.ctx,
+            true,
+        )
+        .await;
+
+    // Assert: created, added to the group Identity Center has, and the other group
+    // created with the user in it: three requests, one change, one intent and one outcome.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    assert_eq!(
+        methods(h.target.calls()),
+        ["create_user", "add_group_members", "create_group"]
+    );
+    let (user_id, _) = user_by_okta_id(&h.target).await;
+    assert_eq!(h.target.members(&eng_id), std::slice::from_ref(&user_id));
+    let ops_id = group_id_by_okta_id(&h.target, "00g2").await;
+    assert_eq!(h.target.members(&ops_id), [user_id]);
+    let records = h.audit.records();
+    let new = &records[records_before..];
+    assert_eq!(outcome_kinds(new), [Outcome::Intent, Outcome::Success]);
+    let groups = new[1]
+        .changes
+        .iter()
+        .find(|c| c.attribute == "groups")
+        .and_then(|c| c.after.clone())
+        .expect("the record names the groups joined");
+    let names: Vec<&str> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["display"].as_str())
+        .collect();
+    assert_eq!(names, ["Eng", "Ops"]);
+}
+
+#[tokio::test]
+async fn a_user_already_in_identity_center_joins_nothing_unless_the_event_is_tried_again() {
+    // Arrange: the user exists; the group too.
+    let h = harness();
+    h.service
+        .converge(user_event("ada@x"), &h.ctx, true)
+        .await
+        .unwrap();
+    h.service
+        .converge(
+            converge::Convergence::Group(group_intent("00g1", "Eng")),
+            &h.ctx,
+            true,
+        )
+        .await
+        .unwrap();
+    h.target.clear_calls();
+
+    // Act: a first attempt, then one after an attempt that failed midway.
+    let first = h
+        .service
+        .converge(
+            joining(vec![group_intent("00g1", "Eng")], false),
+            &h.ctx,
+            true,
+        )
+        .await;
+    let first_writes = h.target.writes().len();
+    let again = h
+        .service
+        .converge(
+            joining(vec![group_intent("00g1", "Eng")], true),
+            &h.ctx,
+            true,
+        )
+        .await;
+
+    // Assert: the first changes nothing (the user is not created by it); the retry
+    // makes sure of the membership.
+    assert_eq!(
+        first.unwrap(),
+        converge::EventVerdict::Skipped("already in step".into())
+    );
+    assert_eq!(first_writes, 0);
+    assert_eq!(again.unwrap(), converge::EventVerdict::Applied);
+    let writes: Vec<_> = h.target.writes().iter().map(|c| c.method).collect();
+    assert_eq!(writes, ["add_group_members"]);
+}
+
 #[tokio::test]
 async fn a_membership_event_whose_mirrored_user_is_gone_creates_it_again_in_the_same_event() {
     // Arrange: the user is deleted in Identity Center behind the gateway's back.
