@@ -322,10 +322,17 @@ impl EventWorker {
                 let member = in_okta
                     && matches!(user.desired, Desired::Present(_))
                     && matches!(group.desired, Desired::Present(_));
+                let also = groups
+                    .into_iter()
+                    .flatten()
+                    .filter(|g| g.id != group_id)
+                    .map(|g| group_intent(&g.id.clone(), Some(g), &scope))
+                    .collect::<Result<_, _>>()?;
                 Ok(Convergence::Membership {
                     user,
                     group,
                     member,
+                    also,
                 })
             }
         }

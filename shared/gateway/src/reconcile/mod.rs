@@ -226,6 +226,8 @@ fn convergence_of(change: &Change) -> Result<Convergence, GatewayError> {
                     desired: Desired::Present(Box::new(group)),
                 },
                 member: change.action == Action::AddMember,
+                // The plan makes each of the user's memberships a change of its own.
+                also: Vec::new(),
             }
         }
         (crate::service::ResourceKind::Group, _) => Convergence::Group(Intent {

@@ -89,6 +89,9 @@ pub enum Convergence {
         group: Intent<Group>,
         /// Whether the user is a member in Okta now (and both are in scope).
         member: bool,
+        /// The user's other groups in Okta: joined too when this event creates the
+        /// user (see [`Convergence::UserJoining`]).
+        also: Vec<Intent<Group>>,
     },
     /// The event failed before anything could be decided (Okta could not be read):
     /// only its record is written.
@@ -248,8 +251,9 @@ impl ScimService {
                     user,
                     group,
                     member,
+                    also,
                 } => {
-                    self.converge_membership(&mut request, user, group, member)
+                    self.converge_membership(&mut request, user, group, member, also)
                         .await
                 }
                 Convergence::Skip { okta_id, why, .. } => {
@@ -545,16 +549,7 @@ impl ScimService {
         };
         request.set_operation(AuditOperation::Patch);
         request.plan_membership(add, remove);
-        if let Err(error) = self
-            .write(request, 204, |deadline| {
-                self.target.modify_group(&id, &change, deadline)
-            })
-            .await?
-        {
-            return Err(self
-                .write_failed(error, ResourceKind::Group, Some(&id))
-                .await);
-        }
+        self.change_group(request, &id, &change).await?;
         let after = super::known::with_attributes(&before, &change.attributes);
         self.remember_group(&after, found.source).await;
         request.note_group(&after);
@@ -621,16 +616,7 @@ impl ScimService {
                 remove: Vec::new(),
                 add: vec![user_id.clone()],
             };
-            if let Err(error) = self
-                .write(request, 204, |deadline| {
-                    self.target.modify_group(&group_id, &change, deadline)
-                })
-                .await?
-            {
-                return Err(self
-                    .write_failed(error, ResourceKind::Group, Some(&group_id))
-                    .await);
-            }
+            self.change_group(request, &group_id, &change).await?;
             joined.push(json!({"value": group_id, "display": desired.display_name}));
         }
         if joined.is_empty() {
@@ -642,6 +628,26 @@ impl ScimService {
             after: Some(Value::Array(joined)),
         });
         Ok(true)
+    }
+
+    /// Sends one PATCH of group `id`; a 404 forgets the mirror's entry for it.
+    async fn change_group(
+        &self,
+        request: &mut Request<'_>,
+        id: &str,
+        change: &GroupChange,
+    ) -> Result<(), GatewayError> {
+        if let Err(error) = self
+            .write(request, 204, |deadline| {
+                self.target.modify_group(id, change, deadline)
+            })
+            .await?
+        {
+            return Err(self
+                .write_failed(error, ResourceKind::Group, Some(id))
+                .await);
+        }
+        Ok(())
     }
 
     /// Creates `desired` with `user_id` as its member; `None` when Identity Center
@@ -679,10 +685,11 @@ impl ScimService {
         user: Intent<User>,
         group: Intent<Group>,
         member: bool,
+        also: Vec<Intent<Group>>,
     ) -> Result<EventVerdict, GatewayError> {
-        let again = (user.clone(), group.clone());
+        let again = (user.clone(), group.clone(), also.clone());
         let stale = match self
-            .membership_by(request, user, group, member, Lookup::MirrorFirst)
+            .membership_by(request, user, group, member, also, Lookup::MirrorFirst)
             .await
         {
             Ok(verdict) => return Ok(verdict),
@@ -692,10 +699,10 @@ impl ScimService {
         for (kind, id) in stale {
             self.forget(kind, &id).await;
         }
-        let (user, group) = again;
+        let (user, group, also) = again;
         request.reset_subject(ResourceKind::Group);
         match self
-            .membership_by(request, user, group, member, Lookup::Target)
+            .membership_by(request, user, group, member, also, Lookup::Target)
             .await
         {
             Ok(verdict) => Ok(verdict),
@@ -713,6 +720,7 @@ impl ScimService {
         user: Intent<User>,
         group: Intent<Group>,
         member: bool,
+        also: Vec<Intent<Group>>,
         lookup: Lookup,
     ) -> Result<EventVerdict, MembershipError> {
         request.subject.external_id = Some(group.okta_id.clone());
@@ -809,6 +817,24 @@ impl ScimService {
                         },
                     )
                     .await?;
+                let created = verdict == EventVerdict::Applied
+                    && request.operation() == AuditOperation::Create;
+                if created
+                    && also
+                        .iter()
+                        .any(|g| matches!(g.desired, Desired::Present(_)))
+                {
+                    // Created by this membership, with other groups it was put in while
+                    // inactive: it joins this one and those, and the record is the
+                    // user's, naming them all.
+                    let mut groups = vec![Intent {
+                        okta_id: group.okta_id.clone(),
+                        desired: Desired::Present(Box::new(okta_group)),
+                    }];
+                    groups.extend(also);
+                    self.join_groups(request, groups).await?;
+                    return Ok(EventVerdict::Applied);
+                }
                 let id = request.subject.target_id.clone();
                 request.reset_subject(ResourceKind::Group);
                 request.subject.external_id = Some(group.okta_id.clone());

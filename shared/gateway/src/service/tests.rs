@@ -1619,6 +1619,7 @@ async fn an_event_that_creates_a_user_and_its_group_writes_one_intent_for_both()
             desired: converge::Desired::Present(Box::new(group)),
         },
         member: true,
+        also: Vec::new(),
     };
 
     // Act
@@ -1751,6 +1752,7 @@ fn membership_event(member: bool) -> converge::Convergence {
             desired: converge::Desired::Present(Box::new(group)),
         },
         member,
+        also: Vec::new(),
     }
 }
 
@@ -1978,6 +1980,47 @@ async fn a_user_created_by_a_later_event_joins_its_okta_groups_in_the_same_chang
         .filter_map(|g| g["display"].as_str())
         .collect();
     assert_eq!(names, ["Eng", "Ops"]);
+}
+
+#[tokio::test]
+async fn a_membership_that_creates_the_user_joins_its_other_okta_groups_too() {
+    // Arrange: the user was inactive when its memberships of Eng and Ops were applied;
+    // a later membership event of Eng finds it active.
+    let h = harness();
+    let converge::Convergence::Membership {
+        user,
+        group,
+        member,
+        ..
+    } = membership_event(true)
+    else {
+        unreachable!("membership_event is a membership")
+    };
+    let membership = converge::Convergence::Membership {
+        user,
+        group,
+        member,
+        also: vec![group_intent("00g2", "Ops")],
+    };
+
+    // Act
+    let verdict = h.service.converge(membership, &h.ctx, true).await;
+
+    // Assert: created, in both groups; one record naming both.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    let (user_id, eng_id) = user_and_group(&h.target).await;
+    assert_eq!(h.target.members(&eng_id), std::slice::from_ref(&user_id));
+    let ops_id = group_id_by_okta_id(&h.target, "00g2").await;
+    assert_eq!(h.target.members(&ops_id), [user_id]);
+    let records = h.audit.records();
+    assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
+    let joined = records[1]
+        .changes
+        .iter()
+        .find(|c| c.attribute == "groups")
+        .and_then(|c| c.after.clone())
+        .expect("the record names the groups joined");
+    assert_eq!(joined.as_array().map(Vec::len), Some(2));
 }
 
 #[tokio::test]
