@@ -36,12 +36,12 @@ pub fn retry_delay(receive_count: u32) -> Duration {
     Duration::from_secs((10u64 << doublings).min(900))
 }
 
-/// The waits between tries of marking an event done in the ledger: about 8 s in all,
-/// which outlasts a brief outage of the state table without holding a batch long.
 /// The event of a user's creation in Okta: its memberships follow it (in its message
 /// group), so it brings none along.
 const USER_CREATED: &str = "user.lifecycle.create";
 
+/// The waits between tries of marking an event done in the ledger: about 8 s in all,
+/// which outlasts a brief outage of the state table without holding a batch long.
 const MARK_RETRIES: [Duration; 4] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
@@ -266,10 +266,7 @@ impl EventWorker {
                 match groups {
                     Some(groups) => Ok(Convergence::UserJoining {
                         user,
-                        groups: groups
-                            .into_iter()
-                            .map(|g| group_intent(&g.id.clone(), Some(g), &scope))
-                            .collect::<Result<_, _>>()?,
+                        groups: group_intents(groups, None, &scope)?,
                         rejoin: again,
                     }),
                     None => Ok(Convergence::User(user)),
@@ -322,12 +319,7 @@ impl EventWorker {
                 let member = in_okta
                     && matches!(user.desired, Desired::Present(_))
                     && matches!(group.desired, Desired::Present(_));
-                let also = groups
-                    .into_iter()
-                    .flatten()
-                    .filter(|g| g.id != group_id)
-                    .map(|g| group_intent(&g.id.clone(), Some(g), &scope))
-                    .collect::<Result<_, _>>()?;
+                let also = group_intents(groups.unwrap_or_default(), Some(&group_id), &scope)?;
                 Ok(Convergence::Membership {
                     user,
                     group,
@@ -422,6 +414,19 @@ fn group_intent(
         okta_id: group_id.to_owned(),
         desired,
     })
+}
+
+/// What Identity Center should hold for each of a user's Okta groups but `except`.
+fn group_intents(
+    groups: Vec<OktaGroup>,
+    except: Option<&str>,
+    scope: &Scope,
+) -> Result<Vec<Intent<scim_core::Group>>, Failure> {
+    groups
+        .into_iter()
+        .filter(|g| Some(g.id.as_str()) != except)
+        .map(|g| group_intent(&g.id.clone(), Some(g), scope))
+        .collect()
 }
 
 #[async_trait]

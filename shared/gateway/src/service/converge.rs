@@ -185,6 +185,11 @@ fn still_theirs<T: Resource>(
     }
 }
 
+/// Whether the user use case that answered `verdict` for `request` created its user.
+fn created(verdict: &EventVerdict, request: &Request<'_>) -> bool {
+    *verdict == EventVerdict::Applied && request.operation() == AuditOperation::Create
+}
+
 /// The result of a write built from `mirrored` ids, or [`MembershipError::Stale`] when
 /// Identity Center's refusal shows one of them stale: 404, the group is gone; 400, the
 /// member is no user (Identity Center refuses a member that is not an existing user).
@@ -234,9 +239,7 @@ impl ScimService {
                     rejoin,
                 } => {
                     let verdict = self.converge_user(&mut request, user).await?;
-                    let created = verdict == EventVerdict::Applied
-                        && request.operation() == AuditOperation::Create;
-                    if !(created || rejoin) {
+                    if !(created(&verdict, &request) || rejoin) {
                         return Ok(verdict);
                     }
                     let joined = self.join_groups(&mut request, groups).await?;
@@ -583,19 +586,17 @@ impl ScimService {
                 continue;
             };
             let desired = self.outbound(request, (*okta_group).clone())?;
-            let found = match self
-                .mirrored_group(&group.okta_id, Lookup::MirrorFirst)
-                .await
-            {
-                Some(found) => Some(found.resource),
-                None if self.is_new(ResourceKind::Group, &group.okta_id).await => None,
-                None => self
-                    .find_group(request, &group.okta_id, Some(&desired.display_name))
-                    .await?
-                    .map(|found| found.resource),
-            };
+            let found = self
+                .group_for(
+                    request,
+                    &group.okta_id,
+                    Some(&desired.display_name),
+                    Lookup::MirrorFirst,
+                    true,
+                )
+                .await?;
             let group_id = match found {
-                Some(group) => group.id().unwrap_or_default().to_owned(),
+                Some(found) => found.resource.id().unwrap_or_default().to_owned(),
                 None => match self.create_joined(request, &desired, &user_id).await? {
                     Some(id) => {
                         joined.push(json!({"value": id, "display": desired.display_name}));
@@ -628,6 +629,27 @@ impl ScimService {
             after: Some(Value::Array(joined)),
         });
         Ok(true)
+    }
+
+    /// The group for `okta_id`: the mirror's entry (with `lookup` asking the mirror
+    /// first), else none when the gateway has never known one and `new_first` (the
+    /// caller creates it next, see the module docs), else Identity Center's, by
+    /// `externalId` and then by `display_name`.
+    async fn group_for(
+        &self,
+        request: &mut Request<'_>,
+        okta_id: &str,
+        display_name: Option<&str>,
+        lookup: Lookup,
+        new_first: bool,
+    ) -> Result<Option<Found<Group>>, GatewayError> {
+        if let Some(found) = self.mirrored_group(okta_id, lookup).await {
+            return Ok(Some(found));
+        }
+        if new_first && self.is_new(ResourceKind::Group, okta_id).await {
+            return Ok(None);
+        }
+        self.find_group(request, okta_id, display_name).await
     }
 
     /// Sends one PATCH of group `id`; a 404 forgets the mirror's entry for it.
@@ -735,23 +757,15 @@ impl ScimService {
         // (created first, looked up on a 409), not looked up first: a membership often
         // arrives before the group's own creation event, which is queued apart.
         let adds = member && lookup == Lookup::MirrorFirst;
-        let found_group = match self.mirrored_group(&group.okta_id, lookup).await {
-            Some(found) => Some(found),
-            None if adds
-                && desired_group.is_some()
-                && self.is_new(ResourceKind::Group, &group.okta_id).await =>
-            {
-                None
-            }
-            None => {
-                self.find_group(
-                    request,
-                    &group.okta_id,
-                    desired_group.as_ref().map(|g| g.display_name.as_str()),
-                )
-                .await?
-            }
-        };
+        let found_group = self
+            .group_for(
+                request,
+                &group.okta_id,
+                desired_group.as_ref().map(|g| g.display_name.as_str()),
+                lookup,
+                adds && desired_group.is_some(),
+            )
+            .await?;
         let found_user = match (
             self.mirrored_user(&user.okta_id, lookup).await,
             &user.desired,
@@ -817,9 +831,7 @@ impl ScimService {
                         },
                     )
                     .await?;
-                let created = verdict == EventVerdict::Applied
-                    && request.operation() == AuditOperation::Create;
-                if created
+                if created(&verdict, request)
                     && also
                         .iter()
                         .any(|g| matches!(g.desired, Desired::Present(_)))
