@@ -26,7 +26,7 @@ use edge::audit::{CONSOLE_PATH, ConsoleConfig};
 use edge::metrics::{LogSink, RequestMetrics};
 use edge::{AuditApp, audit_router};
 use gateway::SystemClock;
-use gateway::audit::{AuditError, AuditLog, AuditRecord, InMemoryAuditLog};
+use gateway::audit::{Appended, AuditError, AuditLog, AuditRecord, InMemoryAuditLog};
 use gateway::audit_reads::{AppendingReadNotes, ReadNoteWriter, ReadNotes, SenderTrust};
 use gateway::audit_store::{AuditStore, AuditStoreError, InMemoryAuditStore};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
@@ -63,12 +63,20 @@ pub const RETENTION: time::Duration = time::Duration::days(400);
 pub trait Trail: AuditLog + AuditStore {
     /// Seals every finished hour not sealed yet.
     async fn seal(&self) -> Result<(), AuditStoreError>;
+
+    /// Tries the records kept through an outage of the store once; answers how many
+    /// are still kept.
+    async fn settle(&self) -> usize;
 }
 
 #[async_trait]
 impl Trail for InMemoryAuditStore {
     async fn seal(&self) -> Result<(), AuditStoreError> {
         self.seal_due().await.map(|_| ())
+    }
+
+    async fn settle(&self) -> usize {
+        self.ledger().settle_owed().await
     }
 }
 
@@ -77,13 +85,23 @@ impl Trail for aws_adapters::DynamoDbAuditLog {
     async fn seal(&self) -> Result<(), AuditStoreError> {
         self.seal_due().await.map(|_| ())
     }
+
+    async fn settle(&self) -> usize {
+        self.ledger().settle_owed().await
+    }
 }
 
 /// How often dev's sealer runs: as the stack's schedule.
 pub const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Runs `trail`'s sealer every [`SEAL_EVERY`] until `stopped` fires, logging a failure
-/// (the next run tries again).
+/// How often dev tries records its trail kept through an outage of the store, when no
+/// append has tried them meanwhile (appends try them first once a try is due).
+pub const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `trail`'s sealer every [`SEAL_EVERY`], logging a failure (the next run tries
+/// again), and tries the records it kept through an outage every [`SETTLE_EVERY`], until
+/// `stopped` fires: dev may sit idle after an outage, where a Lambda function's next
+/// invocation appends (and so tries them) anyway.
 pub async fn seal_on_a_clock(
     trail: Arc<dyn Trail>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
@@ -91,6 +109,7 @@ pub async fn seal_on_a_clock(
     // The first run a period after start, as a schedule would: at start dev has written
     // nothing of its own, and it seals as it writes besides.
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + SEAL_EVERY, SEAL_EVERY);
+    let mut settles = tokio::time::interval(SETTLE_EVERY);
     loop {
         tokio::select! {
             _ = ticks.tick() => {
@@ -98,7 +117,16 @@ pub async fn seal_on_a_clock(
                     tracing::warn!(target: "scimgw::audit", error = %error, "dev: sealing failed");
                 }
             }
-            _ = stopped.changed() => return,
+            _ = settles.tick() => {
+                trail.settle().await;
+            }
+            _ = stopped.changed() => {
+                let left = trail.settle().await;
+                if left > 0 {
+                    tracing::error!(target: "scimgw::audit", kept = left, "dev: stopping with audit records the store has not taken; they are lost");
+                }
+                return;
+            }
         }
     }
 }
@@ -149,6 +177,11 @@ impl AuditLog for Both {
     async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
         self.own.append(record.clone()).await?;
         self.store.append(record).await
+    }
+
+    async fn append_or_keep(&self, record: AuditRecord) -> Result<Appended, AuditError> {
+        self.own.append(record.clone()).await?;
+        self.store.append_or_keep(record).await
     }
 }
 

@@ -266,10 +266,6 @@ pub struct AuditCheck {
     /// Intents followed by one outcome: the changes.
     pub changes: usize,
     pub problems: Vec<String>,
-    /// Changes whose intent is in the trail but whose outcome was due while moto's
-    /// listener was down, and was lost (`docs/audit-table.md`: the change stands, the
-    /// trail keeps the intent).
-    pub outage_gaps: Vec<String>,
     pub verify_exit: i32,
     pub verify_intact: bool,
     pub verify_checked: u64,
@@ -283,7 +279,6 @@ pub(super) async fn audit(
     aws: &aws_config::SdkConfig,
     accepted_events: &[String],
     scim_writes: &[String],
-    outage: Option<(f64, f64)>,
 ) -> anyhow::Result<AuditCheck> {
     let ddb = aws_sdk_dynamodb::Client::new(aws);
     let mut records: Vec<(String, Value)> = Vec::new();
@@ -341,39 +336,24 @@ pub(super) async fn audit(
             .or_default()
             .push(record);
     }
-    // An intent written at most a request's budget before moto went down, and not
-    // after it came back, had its outcome due during the outage.
-    let due_in_outage = |record: &Value| {
-        let at = time::OffsetDateTime::parse(
-            record["time"].as_str().unwrap_or_default(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map_or(0.0, |t| t.unix_timestamp_nanos() as f64 / 1e9);
-        outage.is_some_and(|(down, up)| at >= down - 25.0 && at <= up)
-    };
     // Every intent is followed by exactly one outcome before the next intent (records
     // in the order they were written: an intent and its outcome share their time).
     for (correlation, records) in &by_correlation {
-        let mut open: Option<&Value> = None;
-        let mut unpaired = Vec::new();
+        let mut open = false;
+        let mut unpaired = 0;
         for record in records {
             if record["outcome"] == "intent" {
-                if let Some(intent) = open {
-                    unpaired.push(intent);
-                }
-                open = Some(record);
-            } else if open.take().is_some() {
+                unpaired += usize::from(open);
+                open = true;
+            } else if std::mem::take(&mut open) {
                 check.changes += 1;
             }
         }
-        unpaired.extend(open);
-        for intent in unpaired {
-            let what = format!("{correlation}: an intent without its outcome");
-            if due_in_outage(intent) {
-                check.outage_gaps.push(what);
-            } else {
-                check.problems.push(what);
-            }
+        unpaired += usize::from(open);
+        for _ in 0..unpaired {
+            check
+                .problems
+                .push(format!("{correlation}: an intent without its outcome"));
         }
     }
     // Every accepted event ends in exactly one success or skip: none lost, none
@@ -389,22 +369,12 @@ pub(super) async fn audit(
                 .count()
         })
     };
-    let intent_in_outage = |correlation: &str| {
-        by_correlation.get(correlation).is_some_and(|records| {
-            records
-                .iter()
-                .any(|r| r["outcome"] == "intent" && due_in_outage(r))
-        })
-    };
     for uuid in accepted_events {
         let n = finals(uuid);
         if n != 1 {
-            let what = format!("event {uuid}: {n} final records, expected 1");
-            if n == 0 && intent_in_outage(uuid) {
-                check.outage_gaps.push(what);
-            } else {
-                check.problems.push(what);
-            }
+            check
+                .problems
+                .push(format!("event {uuid}: {n} final records, expected 1"));
         }
     }
     for correlation in scim_writes {
@@ -412,12 +382,9 @@ pub(super) async fn audit(
             records.iter().filter(|r| r["outcome"] == "success").count()
         });
         if successes != 1 {
-            let what = format!("SCIM write {correlation}: {successes} success records, expected 1");
-            if successes == 0 && intent_in_outage(correlation) {
-                check.outage_gaps.push(what);
-            } else {
-                check.problems.push(what);
-            }
+            check.problems.push(format!(
+                "SCIM write {correlation}: {successes} success records, expected 1"
+            ));
         }
     }
     let mut args: Vec<String> = ["audit", "verify", "--format", "json"]

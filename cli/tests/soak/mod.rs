@@ -334,8 +334,7 @@ pub async fn run(config: Config) -> anyhow::Result<report::Report> {
     let unfinished = checks::unaccounted(&accepted, &ledger_after, &[]);
     let state_after = checks::state(&run, &expected).await?;
     let scim_correlations = run.scim_correlations.lock().unwrap().clone();
-    let outage = moto.outages().first().copied();
-    let audit = checks::audit(&run, &aws, &accepted, &scim_correlations, outage).await?;
+    let audit = checks::audit(&run, &aws, &accepted, &scim_correlations).await?;
     let ic_stats = run
         .ic_admin_call(reqwest::Method::GET, "stats", None)
         .await?;

@@ -47,6 +47,7 @@ use crate::{
     VerifyReport, verify,
 };
 
+use crate::owed::{Failed, OwedRecords};
 pub use crate::port::{LedgerBackend, LedgerError, SealAnchors};
 
 /// How long after an hour ends before it is sealed: covers clock skew between writers
@@ -69,7 +70,7 @@ const APPEND_ATTEMPTS: usize = 3;
 
 /// The waits before sending an append again whose answer was lost: about 3 s in all,
 /// short enough for a request's budget, long enough for a store's brief outage.
-const WRITE_RETRY_WAITS: [std::time::Duration; 4] = [
+pub(super) const WRITE_RETRY_WAITS: [std::time::Duration; 4] = [
     std::time::Duration::from_millis(50),
     std::time::Duration::from_millis(200),
     std::time::Duration::from_millis(800),
@@ -535,7 +536,7 @@ pub struct SealRun {
 
 /// The ledger over a [`LedgerBackend`]: the writer, the sealer and the verifier (see the
 /// module docs), each needing its own [`AuditPowers`].
-pub struct ChainedAuditLog<B> {
+pub struct ChainedAuditLog<B: LedgerBackend> {
     pub(super) backend: B,
     pub(super) powers: AuditPowers,
     pub(super) anchors: Option<Arc<dyn SealAnchors>>,
@@ -543,9 +544,11 @@ pub struct ChainedAuditLog<B> {
     pub(super) retention: Duration,
     state: Mutex<WriterState>,
     pub(super) sealing: AtomicBool,
+    /// Records kept by [`Self::append_or_keep`] until the store takes them.
+    pub(super) owed: Mutex<OwedRecords<B::Record>>,
 }
 
-impl<B> std::fmt::Debug for ChainedAuditLog<B> {
+impl<B: LedgerBackend> std::fmt::Debug for ChainedAuditLog<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChainedAuditLog")
             .field("powers", &self.powers)
@@ -572,6 +575,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             retention,
             state: Mutex::new(WriterState::default()),
             sealing: AtomicBool::new(false),
+            owed: Mutex::new(OwedRecords::default()),
         }
     }
 
@@ -612,11 +616,32 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
     /// changed or the chain was closed by a seal. A ledger that also holds the seal
     /// power (one local process) seals finished hours afterwards; in AWS the sealer
     /// does that on its schedule.
+    ///
+    /// Records kept by [`Self::append_or_keep`] are tried first when a try is due.
     pub async fn append_stored(&self, record: B::Record) -> Result<StoredRecord<B::Record>, Error> {
-        let signer = self.powers.mac_signer()?.clone();
-        let record_json =
-            chain::canonical_record(&record).map_err(|e| Error::Unavailable(Box::new(e)))?;
-        let mut last_err = None;
+        self.settle_owed_if_due().await;
+        self.append_with(record, &WRITE_RETRY_WAITS)
+            .await
+            .map_err(|failed| failed.error)
+    }
+
+    /// One append: takes a chain, chains and MACs the record, writes it, sending a write
+    /// whose answer was lost again after each of `waits`. A failure says what may be
+    /// kept to try again: the record when nothing was sent, the very append when it was
+    /// sent and whether it landed is unknown.
+    pub(super) async fn append_with(
+        &self,
+        record: B::Record,
+        waits: &[std::time::Duration],
+    ) -> Result<StoredRecord<B::Record>, Failed<B::Record>> {
+        let signer = match self.powers.mac_signer() {
+            Ok(signer) => signer.clone(),
+            Err(e) => return Err(Failed::unkept(e.into())),
+        };
+        let record_json = match chain::canonical_record(&record) {
+            Ok(json) => json,
+            Err(e) => return Err(Failed::unkept(Error::Unavailable(Box::new(e)))),
+        };
         for _ in 0..APPEND_ATTEMPTS {
             let now = self.clock.now();
             let open = self.take_chain(now);
@@ -646,7 +671,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             // call in AWS).
             let record_message = chain::record_mac_message(&hash);
             let head_message = claim.message();
-            let (record_tag, head_tag, genesis_tag) = futures::try_join!(
+            let tags = futures::try_join!(
                 signer.mac(&record_message),
                 signer.mac(&head_message),
                 async {
@@ -655,7 +680,13 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                         None => Ok(None),
                     }
                 }
-            )?;
+            );
+            let (record_tag, head_tag, genesis_tag) = match tags {
+                Ok(tags) => tags,
+                // Nothing was sent: the record may be appended anew later.
+                Err(e @ KeyError::Unavailable(_)) => return Err(Failed::unsent(record, e.into())),
+                Err(e) => return Err(Failed::unkept(e.into())),
+            };
             let integrity = RecordIntegrity {
                 chain: open.id.clone(),
                 seq,
@@ -697,7 +728,7 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                 head,
                 genesis,
             };
-            match self.write(&append).await {
+            match self.write(&append, waits).await {
                 Ok(()) => {
                     self.state().idle.push(OpenChain {
                         seq,
@@ -713,14 +744,13 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
                 }
                 Err(LedgerError::Conflict) => {
                     self.leave_chain(open, now).await;
-                    last_err = Some(LedgerError::Conflict);
                 }
                 // Still unknown after the retries: the chain's state is unknown, so it
                 // is dropped rather than returned to the pool.
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(Failed::sent(append, e.into())),
             }
         }
-        Err(last_err.unwrap_or(LedgerError::Conflict).into())
+        Err(Failed::unsent(record, LedgerError::Conflict.into()))
     }
 
     /// Writes one append, and when its answer is lost, finds out whether it was written.
@@ -731,15 +761,20 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
     /// sent again after a wait, never another on a new chain while the first may still
     /// land, so at most one of them is ever written. A refusal with the slot known not to
     /// hold this record is a true conflict and goes back to the caller.
-    async fn write(&self, append: &LedgerAppend<B::Record>) -> Result<(), LedgerError> {
+    pub(super) async fn write(
+        &self,
+        append: &LedgerAppend<B::Record>,
+        waits: &[std::time::Duration],
+    ) -> Result<(), LedgerError> {
         let written = &append.record.integrity;
-        let mut waits = WRITE_RETRY_WAITS.iter();
+        let mut waits = waits.iter();
         loop {
             let error = match self.backend.append(append).await {
                 Ok(()) => return Ok(()),
                 Err(error) => error,
             };
-            match self.backend.record(&written.chain, written.seq).await {
+            let slot = self.backend.record(&written.chain, written.seq).await;
+            match slot {
                 Ok(Some(found)) if found.hash.as_deref() == Some(written.hash.as_str()) => {
                     return Ok(());
                 }
@@ -749,6 +784,13 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             }
             match waits.next() {
                 Some(wait) => tokio::time::sleep(*wait).await,
+                // A refusal whose slot could not be read is not known to be a conflict:
+                // the append may have landed (a transport retry of a committed write).
+                None if matches!(error, LedgerError::Conflict) => {
+                    return Err(LedgerError::Unavailable(
+                        "a condition failed and the record's slot could not be read".into(),
+                    ));
+                }
                 None => return Err(error),
             }
         }

@@ -19,7 +19,8 @@
 //!
 //! Modules: [`chain`], the messages that are hashed, MACed and signed, and the formats
 //! of ids and times; [`keys`], the powers; [`ledger`], [`ChainedAuditLog`]: appending,
-//! sealing and verifying (the design is in its docs); [`port`], the storage ports;
+//! sealing and verifying (the design is in its docs), and keeping records the store
+//! could not take ([`ChainedAuditLog::append_or_keep`]); [`port`], the storage ports;
 //! [`memory`], the in-memory backend and anchors; [`record`], what is kept; [`report`],
 //! what verification finds; [`clock`], the time.
 
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod keys;
 pub mod ledger;
 pub mod memory;
+mod owed;
 pub mod port;
 pub mod record;
 pub mod report;
@@ -41,6 +43,7 @@ pub use clock::{Clock, SystemClock};
 pub use keys::KeyError;
 pub use ledger::ChainedAuditLog;
 pub use memory::{AppendFault, MemoryAnchors, MemoryLedger};
+pub use owed::{Appended, MAX_OWED, OWED_FOR};
 pub use port::{LedgerBackend, LedgerError, SealAnchors};
 pub use record::{LedgerRecord, RecordIntegrity, StoredRecord};
 pub use report::{NoteKind, ProblemKind, ProblemSubject, VerifyNote, VerifyProblem, VerifyReport};

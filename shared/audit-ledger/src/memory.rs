@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -43,6 +44,9 @@ pub enum AppendFault {
     /// The append is written, and its answer lost: the caller sees unavailable, as after
     /// a connection dropped once the commit was made.
     AnswerLost,
+    /// The append is written, its answer lost, and the store goes down (see
+    /// [`MemoryLedger::set_down`]) before anyone can read it back.
+    AnswerLostThenDown,
 }
 
 /// A [`LedgerBackend`] of records `R` over [`MemoryItems`] behind a mutex: every
@@ -50,6 +54,7 @@ pub enum AppendFault {
 pub struct MemoryLedger<R> {
     items: Mutex<MemoryItems>,
     faults: Mutex<VecDeque<AppendFault>>,
+    down: AtomicBool,
     records: PhantomData<fn() -> R>,
 }
 
@@ -58,6 +63,7 @@ impl<R> Default for MemoryLedger<R> {
         Self {
             items: Mutex::default(),
             faults: Mutex::default(),
+            down: AtomicBool::new(false),
             records: PhantomData,
         }
     }
@@ -103,6 +109,24 @@ impl<R> MemoryLedger<R> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend(faults);
+    }
+
+    /// Takes the store down (`true`: appends and reads of chains answer unavailable, as
+    /// during an outage) or brings it back.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn set_down_now(&self) {
+        self.down.store(true, Ordering::SeqCst);
+    }
+
+    fn reachable(&self) -> Result<(), LedgerError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(unavailable());
+        }
+        Ok(())
     }
 
     fn next_fault(&self) -> Option<AppendFault> {
@@ -177,10 +201,16 @@ impl<R: LedgerRecord> LedgerBackend for MemoryLedger<R> {
     type Record = R;
 
     async fn append(&self, append: &LedgerAppend<R>) -> Result<(), LedgerError> {
+        self.reachable()?;
         match self.next_fault() {
             None => self.write(append),
             Some(AppendFault::Unreachable) => Err(unavailable()),
             Some(AppendFault::AnswerLost) => self.write(append).and_then(|()| Err(unavailable())),
+            Some(AppendFault::AnswerLostThenDown) => {
+                self.write(append)?;
+                self.set_down_now();
+                Err(unavailable())
+            }
         }
     }
 
@@ -297,6 +327,7 @@ impl<R: LedgerRecord> LedgerBackend for MemoryLedger<R> {
     }
 
     async fn chain(&self, chain: &str) -> Result<ChainItems, LedgerError> {
+        self.reachable()?;
         let items = self.items();
         Ok(ChainItems {
             records: items

@@ -206,6 +206,125 @@ async fn an_append_the_store_never_takes_fails_with_nothing_written_and_the_next
     assert_eq!(stored_names(&fx), ["event-1"]);
 }
 
+/// The names of the stored records, sorted (chains are named at random).
+fn stored_names_sorted(fx: &Fixture) -> Vec<String> {
+    let mut names = stored_names(fx);
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_record_kept_through_an_outage_is_written_once_the_store_answers_and_verifies() {
+    // Arrange: the store is down for longer than an append's own retries.
+    let fx = Fixture::new(RETENTION);
+    fx.ledger.backend().set_down(true);
+
+    // Act: kept while down; then the store is back.
+    let kept = fx.ledger.append_or_keep(record(0, START)).await.unwrap();
+    let still_down = fx.ledger.settle_owed().await;
+    fx.ledger.backend().set_down(false);
+    fx.ledger.append_stored(record(1, START)).await.unwrap();
+    let before_the_wait = fx.ledger.owed();
+    fx.clock.advance(Duration::seconds(30));
+    fx.ledger
+        .append_stored(record(2, fx.clock.now()))
+        .await
+        .unwrap();
+
+    // Assert: kept, tried no sooner than the wait, then written once, and it verifies.
+    assert_eq!(kept, crate::Appended::Kept);
+    assert_eq!((still_down, before_the_wait, fx.ledger.owed()), (1, 1, 0));
+    assert_eq!(stored_names_sorted(&fx), ["event-0", "event-1", "event-2"]);
+    let report = fx.verify().await;
+    assert!(report.intact, "{report:#?}");
+    assert_eq!(report.checked, 3);
+}
+
+#[tokio::test]
+async fn a_kept_record_that_had_landed_before_the_outage_is_found_written_not_written_twice() {
+    // Arrange: the append lands, its answer is lost, and the store goes down before
+    // the writer can read it back.
+    let fx = Fixture::new(RETENTION);
+    fx.ledger
+        .backend()
+        .fail_appends([AppendFault::AnswerLostThenDown]);
+
+    // Act
+    let kept = fx.ledger.append_or_keep(record(0, START)).await.unwrap();
+    fx.ledger.backend().set_down(false);
+    let left = fx.ledger.settle_owed().await;
+
+    // Assert
+    assert_eq!(kept, crate::Appended::Kept);
+    assert_eq!(left, 0);
+    assert_eq!(stored_names(&fx), ["event-0"]);
+    let report = fx.verify().await;
+    assert!(report.intact, "{report:#?}");
+}
+
+#[tokio::test]
+async fn a_kept_record_whose_chain_a_seal_closed_meanwhile_is_appended_anew_once() {
+    // Arrange: a chain of the 06:00 hour; its next record cannot be written at 06:58.
+    let fx = Fixture::new(RETENTION);
+    fx.clock.set(datetime!(2024-04-05 06:57 UTC));
+    fx.append(1).await;
+    fx.ledger.backend().set_down(true);
+    let kept = fx
+        .ledger
+        .append_or_keep(record(1, fx.clock.now()))
+        .await
+        .unwrap();
+
+    // Act: the store is back after the hour was sealed (its chains closed).
+    fx.ledger.backend().set_down(false);
+    fx.clock.set(datetime!(2024-04-05 07:06 UTC));
+    fx.ledger.seal_due().await.unwrap();
+    let left = fx.ledger.settle_owed().await;
+
+    // Assert: written once, on a chain of the new hour, and the trail verifies.
+    assert_eq!(kept, crate::Appended::Kept);
+    assert_eq!(left, 0);
+    assert_eq!(stored_names_sorted(&fx), ["event-0", "event-1"]);
+    let records = fx.ledger.backend().records();
+    let anew = records
+        .iter()
+        .find(|r| {
+            r.record_json
+                .as_deref()
+                .is_some_and(|j| j.contains("event-1"))
+        })
+        .and_then(|r| r.chain.as_deref());
+    assert_eq!(
+        anew.and_then(chain::chain_hour),
+        Some("20240405T07"),
+        "{records:#?}"
+    );
+    let report = fx
+        .ledger
+        .verify_period(START, datetime!(2024-04-05 08:00 UTC))
+        .await
+        .unwrap();
+    assert!(report.intact, "{report:#?}");
+    assert_eq!(report.checked, 2);
+}
+
+#[tokio::test]
+async fn a_record_kept_past_the_time_it_could_still_verify_is_dropped() {
+    // Arrange
+    let fx = Fixture::new(RETENTION);
+    fx.ledger.backend().set_down(true);
+    fx.ledger.append_or_keep(record(0, START)).await.unwrap();
+
+    // Act: the store answers again only after the record could still verify.
+    fx.ledger.backend().set_down(false);
+    fx.clock.advance(crate::OWED_FOR + Duration::SECOND);
+    let left = fx.ledger.settle_owed().await;
+
+    // Assert
+    assert_eq!(left, 0);
+    assert!(stored_names(&fx).is_empty());
+}
+
 #[tokio::test]
 async fn an_untouched_sealed_period_verifies_clean() {
     // Arrange

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use crate::translate::ResourceKind;
 
-pub use crate::ports::audit_log::{AuditError, AuditLog};
+pub use crate::ports::audit_log::{Appended, AuditError, AuditLog};
 
 /// Attributes whose values never enter an audit record, matched case-insensitively at
 /// any depth. `password` is the only secret SCIM defines (RFC 7643 §4.1.1).

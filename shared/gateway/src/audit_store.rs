@@ -25,7 +25,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::audit::{AuditError, AuditLog, AuditOperation, AuditRecord, Outcome};
+use crate::audit::{Appended, AuditError, AuditLog, AuditOperation, AuditRecord, Outcome};
 
 pub use audit_ledger::{
     NoteKind, ProblemKind, ProblemSubject, RecordIntegrity, VerifyNote, VerifyProblem,
@@ -214,6 +214,14 @@ where
             .await
             .map(|_| ())
             .map_err(|e| AuditError::Unavailable(Box::new(AuditStoreError::from(e))))
+    }
+
+    async fn append_or_keep(&self, record: AuditRecord) -> Result<Appended, AuditError> {
+        match ChainedAuditLog::append_or_keep(self, record).await {
+            Ok(audit_ledger::Appended::Written(_)) => Ok(Appended::Now),
+            Ok(audit_ledger::Appended::Kept) => Ok(Appended::Kept),
+            Err(e) => Err(AuditError::Unavailable(Box::new(AuditStoreError::from(e)))),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use gateway::Clock;
-use gateway::audit::{AuditError, AuditLog, AuditRecord};
+use gateway::audit::{Appended, AuditError, AuditLog, AuditRecord};
 use gateway::audit_store::keys::AuditPowers;
 use gateway::audit_store::ledger::{ChainedAuditLog, SealAnchors, SealRun, SealSummary};
 use gateway::audit_store::{
@@ -79,6 +79,10 @@ impl DynamoDbAuditLog {
 impl AuditLog for DynamoDbAuditLog {
     async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
         self.ledger.append(record).await
+    }
+
+    async fn append_or_keep(&self, record: AuditRecord) -> Result<Appended, AuditError> {
+        AuditLog::append_or_keep(&self.ledger, record).await
     }
 }
 

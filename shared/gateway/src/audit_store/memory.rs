@@ -19,7 +19,7 @@ use super::{
     VerifyReport, chain,
 };
 use crate::Clock;
-use crate::audit::{AuditError, AuditLog, AuditRecord};
+use crate::audit::{Appended, AuditError, AuditLog, AuditRecord};
 
 /// The query plan the in-memory cursors name.
 const MEMORY_PLAN: &str = "memory";
@@ -118,6 +118,10 @@ impl InMemoryAuditStore {
 impl AuditLog for InMemoryAuditStore {
     async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
         self.ledger.append(record).await
+    }
+
+    async fn append_or_keep(&self, record: AuditRecord) -> Result<Appended, AuditError> {
+        AuditLog::append_or_keep(&self.ledger, record).await
     }
 }
 

@@ -275,9 +275,12 @@ impl ScimService {
         }
         let verdict = result.as_ref().ok().cloned();
         let reply = result.map(|_| ScimReply::NoContent);
-        let changed = request.intent_recorded;
-        let recorded = self.finish(request, &reply).await;
-        if let (Ok(_), Err(error), false) = (&reply, recorded, changed) {
+        if request.intent_recorded {
+            // Identity Center may have changed: the outcome is the change's record, and
+            // the trail keeps it until its store takes it (trying the event again would
+            // record a later attempt instead).
+            self.end(request, &reply).await;
+        } else if let (Ok(_), Err(error)) = (&reply, self.finish(request, &reply).await) {
             // Nothing reached Identity Center, and the event's one record could not be
             // written: the attempt fails, so that the event is tried again and recorded
             // rather than acknowledged without a trace.

@@ -8,8 +8,10 @@
 //! Center fails closed: before its first write it appends one *intent* record (what it
 //! is about to change, `outcome: intent`), and when that append fails nothing reaches
 //! Identity Center and the request fails with [`GatewayError::AuditUnavailable`] (503,
-//! `Retry-After`). A failed outcome append after the change is logged at error level
-//! with the record's ids only (never its names or values), counted
+//! `Retry-After`). An outcome the store cannot take after the change is kept by the
+//! audit log and written when the store answers again
+//! ([`crate::audit::AuditLog::append_or_keep`]); kept or lost, it is logged with the
+//! record's ids only (never its names or values), counted
 //! ([`ScimService::take_audit_append_failures`], the `AuditAppendFailed` metric), and
 //! does not change the answer, because the target has already changed; a read's is
 //! treated the same way.
@@ -287,8 +289,7 @@ impl ScimService {
             self.list_inner(&mut request, query).await
         })
         .await;
-        // A failed append is logged and counted; the answer stands.
-        let _ = self.finish(request, &result).await;
+        self.end(request, &result).await;
         result
     }
 
@@ -315,8 +316,7 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        // A failed append is logged and counted; the answer stands.
-        let _ = self.finish(request, &result).await;
+        self.end(request, &result).await;
         result
     }
 
@@ -344,8 +344,7 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        // A failed append is logged and counted; the answer stands.
-        let _ = self.finish(request, &result).await;
+        self.end(request, &result).await;
         result
     }
 
@@ -375,8 +374,7 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        // A failed append is logged and counted; the answer stands.
-        let _ = self.finish(request, &result).await;
+        self.end(request, &result).await;
         result
     }
 
@@ -407,8 +405,7 @@ impl ScimService {
         })
         .await;
         let result = result.map(|reply| request.okta_reply(reply));
-        // A failed append is logged and counted; the answer stands.
-        let _ = self.finish(request, &result).await;
+        self.end(request, &result).await;
         result
     }
 
@@ -428,8 +425,7 @@ impl ScimService {
             request.note_id(id);
         }
         let result = Err(GatewayError::Invalid(error));
-        // A failed append is logged and counted; the answer stands.
-        let _ = self.finish(request, &result).await;
+        self.end(request, &result).await;
         result
     }
 
@@ -447,8 +443,7 @@ impl ScimService {
             self.delete_inner(&mut request, kind, id).await
         })
         .await;
-        // A failed append is logged and counted; the answer stands.
-        let _ = self.finish(request, &result).await;
+        self.end(request, &result).await;
         result
     }
 }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::{GatewayError, RequestContext, ResourceKind, ScimReply, ScimService};
 use crate::audit::{
-    AttributeChange, AuditActor, AuditError, AuditOperation, AuditRecord, AuditSubject,
+    Appended, AttributeChange, AuditActor, AuditError, AuditOperation, AuditRecord, AuditSubject,
     INTENT_STATUS, ListSummary, MembershipChange, Outcome, secrets_in,
 };
 use crate::rules::ActiveRuleSet;
@@ -407,50 +407,43 @@ impl ScimService {
         Ok(self.call(request, nominal, call(deadline)).await)
     }
 
-    /// Ends a request: builds its outcome record and appends it. A failed append is
-    /// logged and counted (see [`ScimService::append`]) and does not change a SCIM
-    /// answer: a write has already reached the target, and a read has nothing to undo.
-    /// Answers the failed append, for the event path, which can try an event again.
+    /// Ends an event's request that changed nothing: builds its outcome record and
+    /// appends it. A failed append is logged and counted (see [`ScimService::append`])
+    /// and answered, so that the event path can try the event again.
     pub(super) async fn finish(
         &self,
         request: Request<'_>,
         result: &Result<ScimReply, GatewayError>,
     ) -> Result<(), AuditError> {
-        // An attempt that will be retried leaves no record, unless its intent is in the
-        // trail: then something may have reached the target, and its end is recorded.
-        if let (Err(error), false) = (result, request.record_failure || request.intent_recorded) {
-            tracing::warn!(error = %super::error::cause_chain(error), "an attempt failed; it will be retried");
-            return Ok(());
+        match outcome_record(request, result) {
+            Some(record) => self.append(record).await,
+            None => Ok(()),
         }
-        let (outcome, status, error) = match result {
-            Ok(_) if request.skipped.is_some() => (Outcome::Skipped, 204, None),
-            Ok(reply) => (Outcome::Success, reply.status(), None),
-            Err(error) => {
-                let reached = request.target_calls() > 0;
-                let outcome = match error {
-                    GatewayError::Invalid(_) => Outcome::Refused,
-                    GatewayError::NotFound(_)
-                    | GatewayError::Conflict(_)
-                    | GatewayError::PreconditionFailed
-                        if !reached =>
-                    {
-                        Outcome::Refused
-                    }
-                    _ => Outcome::Failure,
-                };
-                let detail = match error {
-                    // Internal causes go into the record (it is not shown to the client).
-                    GatewayError::Upstream(_)
-                    | GatewayError::AuditUnavailable(_)
-                    | GatewayError::Unexpected(_) => super::error::cause_chain(error),
-                    _ => error.to_scim_error().detail,
-                };
-                (outcome, error.status(), Some(detail))
-            }
+    }
+
+    /// Ends a SCIM request, or an event's request that may have changed the target:
+    /// builds its outcome record and appends it, or has the audit log keep it until the
+    /// store answers again ([`crate::audit::AuditLog::append_or_keep`]): the answer does
+    /// not wait for the trail, and nothing would send the record again (Okta does not
+    /// send an answered request again; an event tried again would record a later
+    /// attempt). Kept or not, it is logged and counted, and does not change the answer:
+    /// a write has already reached the target, and a read has nothing to undo.
+    pub(super) async fn end(&self, request: Request<'_>, result: &Result<ScimReply, GatewayError>) {
+        let Some(record) = outcome_record(request, result) else {
+            return;
         };
-        let record = request.record(outcome, status, error);
-        // Already logged and counted.
-        self.append(record).await
+        let ids = LoggedIds::of(&record);
+        match self.audit.append_or_keep(record).await {
+            Ok(Appended::Now) => {}
+            Ok(Appended::Kept) => {
+                self.audit_failures.fetch_add(1, Ordering::Relaxed);
+                ids.log_kept();
+            }
+            Err(error) => {
+                self.audit_failures.fetch_add(1, Ordering::Relaxed);
+                ids.log_failed(&error);
+            }
+        }
     }
 
     /// Appends one record. A failure is counted for the `AuditAppendFailed` metric and
@@ -458,27 +451,99 @@ impl ScimService {
     /// operation, outcome) and nothing more: the record holds personal data (names,
     /// attribute values), which stays out of the logs.
     async fn append(&self, record: AuditRecord) -> Result<(), AuditError> {
-        let ids = (
-            record.correlation_id.clone(),
-            record.subject.target_id.clone(),
-            record.subject.external_id.clone(),
-            record.operation,
-            record.outcome,
-        );
+        let ids = LoggedIds::of(&record);
         let result = self.audit.append(record).await;
         if let Err(error) = &result {
             self.audit_failures.fetch_add(1, Ordering::Relaxed);
-            let (correlation_id, target_id, external_id, operation, outcome) = ids;
-            tracing::error!(
-                error = %error,
-                correlation_id,
-                target_id = target_id.as_deref().unwrap_or("-"),
-                external_id = external_id.as_deref().unwrap_or("-"),
-                operation = ?operation,
-                outcome = ?outcome,
-                "the audit record could not be written"
-            );
+            ids.log_failed(error);
         }
         result
+    }
+}
+
+/// A request's outcome record, or none for an attempt that will be retried and left
+/// nothing behind.
+fn outcome_record(
+    request: Request<'_>,
+    result: &Result<ScimReply, GatewayError>,
+) -> Option<AuditRecord> {
+    // An attempt that will be retried leaves no record, unless its intent is in the
+    // trail: then something may have reached the target, and its end is recorded.
+    if let (Err(error), false) = (result, request.record_failure || request.intent_recorded) {
+        tracing::warn!(error = %super::error::cause_chain(error), "an attempt failed; it will be retried");
+        return None;
+    }
+    let (outcome, status, error) = match result {
+        Ok(_) if request.skipped.is_some() => (Outcome::Skipped, 204, None),
+        Ok(reply) => (Outcome::Success, reply.status(), None),
+        Err(error) => {
+            let reached = request.target_calls() > 0;
+            let outcome = match error {
+                GatewayError::Invalid(_) => Outcome::Refused,
+                GatewayError::NotFound(_)
+                | GatewayError::Conflict(_)
+                | GatewayError::PreconditionFailed
+                    if !reached =>
+                {
+                    Outcome::Refused
+                }
+                _ => Outcome::Failure,
+            };
+            let detail = match error {
+                // Internal causes go into the record (it is not shown to the client).
+                GatewayError::Upstream(_)
+                | GatewayError::AuditUnavailable(_)
+                | GatewayError::Unexpected(_) => super::error::cause_chain(error),
+                _ => error.to_scim_error().detail,
+            };
+            (outcome, error.status(), Some(detail))
+        }
+    };
+    Some(request.record(outcome, status, error))
+}
+
+/// What finds a record's operation again in the logs (ids, correlation id, operation,
+/// outcome) and nothing more: the record holds personal data (names, attribute
+/// values), which stays out of the logs.
+struct LoggedIds {
+    correlation_id: String,
+    target_id: Option<String>,
+    external_id: Option<String>,
+    operation: AuditOperation,
+    outcome: Outcome,
+}
+
+impl LoggedIds {
+    fn of(record: &AuditRecord) -> Self {
+        Self {
+            correlation_id: record.correlation_id.clone(),
+            target_id: record.subject.target_id.clone(),
+            external_id: record.subject.external_id.clone(),
+            operation: record.operation,
+            outcome: record.outcome,
+        }
+    }
+
+    fn log_failed(&self, error: &AuditError) {
+        tracing::error!(
+            error = %error,
+            correlation_id = self.correlation_id,
+            target_id = self.target_id.as_deref().unwrap_or("-"),
+            external_id = self.external_id.as_deref().unwrap_or("-"),
+            operation = ?self.operation,
+            outcome = ?self.outcome,
+            "the audit record could not be written"
+        );
+    }
+
+    fn log_kept(&self) {
+        tracing::warn!(
+            correlation_id = self.correlation_id,
+            target_id = self.target_id.as_deref().unwrap_or("-"),
+            external_id = self.external_id.as_deref().unwrap_or("-"),
+            operation = ?self.operation,
+            outcome = ?self.outcome,
+            "the audit record could not be written yet; it is kept and written when the audit store answers again"
+        );
     }
 }

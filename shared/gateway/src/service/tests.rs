@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 use super::*;
-use crate::audit::{AuditOperation, AuditSource, InMemoryAuditLog, Outcome};
+use crate::audit::{AuditError, AuditOperation, AuditSource, InMemoryAuditLog, Outcome};
+use crate::audit_store::AuditStore as _;
 use crate::ports::target::TargetScimClient as _;
 use crate::rules::IdentityRules;
 use crate::testing::{FailingAuditLog, ScriptedTargetClient, UnavailableRules};
@@ -1346,6 +1347,131 @@ async fn no_audit_record_ever_holds_a_password() {
         !text.to_ascii_lowercase().contains("\"password\""),
         "{text}"
     );
+}
+
+/// The trail over the in-memory ledger, which goes down once it has taken an intent
+/// record: the store fails between a change's intent and its outcome.
+struct DownAfterTheIntent(Arc<crate::audit_store::InMemoryAuditStore>);
+
+#[async_trait::async_trait]
+impl AuditLog for DownAfterTheIntent {
+    async fn append(&self, record: crate::audit::AuditRecord) -> Result<(), AuditError> {
+        let intent = record.outcome == Outcome::Intent;
+        let appended = self.0.append(record).await;
+        if intent {
+            self.0.ledger().backend().set_down(true);
+        }
+        appended
+    }
+
+    async fn append_or_keep(
+        &self,
+        record: crate::audit::AuditRecord,
+    ) -> Result<crate::audit::Appended, AuditError> {
+        self.0.append_or_keep(record).await
+    }
+}
+
+/// A service whose trail goes down once it has taken an intent, and the trail.
+fn service_whose_trail_fails_after_the_intent() -> (
+    ScimService,
+    Arc<ScriptedTargetClient>,
+    Arc<crate::audit_store::InMemoryAuditStore>,
+) {
+    let target = Arc::new(ScriptedTargetClient::new());
+    let store = Arc::new(
+        crate::audit_store::InMemoryAuditStore::ephemeral(
+            Arc::new(crate::SystemClock),
+            time::Duration::days(400),
+        )
+        .unwrap(),
+    );
+    let service = ScimService::new(
+        target.clone(),
+        Arc::new(IdentityRules::new()),
+        Arc::new(DownAfterTheIntent(store.clone())),
+        Arc::new(crate::SystemClock),
+        Duration::from_secs(5),
+    );
+    (service, target, store)
+}
+
+/// The trail's records, oldest first, once it verifies intact.
+async fn verified_trail(
+    store: &crate::audit_store::InMemoryAuditStore,
+) -> Vec<crate::audit::AuditRecord> {
+    let now = time::OffsetDateTime::now_utc();
+    let report = store
+        .verify(
+            now - time::Duration::hours(1),
+            now + time::Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    assert!(report.intact, "{report:#?}");
+    let page = store
+        .query(&crate::audit_store::AuditQuery::default())
+        .await
+        .unwrap();
+    page.records.into_iter().map(|r| r.record).collect()
+}
+
+#[tokio::test]
+async fn an_outcome_the_trail_cannot_take_after_the_change_is_kept_and_written_when_it_answers_again()
+ {
+    // Arrange: the trail takes the intent, then goes down for longer than an append's
+    // own retries.
+    let (service, target, store) = service_whose_trail_fails_after_the_intent();
+    let ctx = harness().ctx;
+
+    // Act: the request is answered while the trail is down; then the trail is back.
+    let reply = Edge(&service)
+        .create(ResourceKind::User, okta_user("a@x"), &ctx)
+        .await
+        .unwrap();
+    let kept_while_down = store.ledger().owed();
+    store.ledger().backend().set_down(false);
+    let left = store.ledger().settle_owed().await;
+
+    // Assert: answered, counted, kept, then written: one intent and one outcome.
+    assert_eq!(reply.status, 201);
+    assert_eq!(target.writes().len(), 1);
+    assert_eq!(service.take_audit_append_failures(), 1);
+    assert_eq!((kept_while_down, left), (1, 0));
+    let records = verified_trail(&store).await;
+    assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.correlation_id == ctx.correlation_id)
+    );
+}
+
+#[tokio::test]
+async fn an_events_outcome_the_trail_cannot_take_after_the_change_is_kept_and_the_event_applied() {
+    // Arrange
+    let (service, target, store) = service_whose_trail_fails_after_the_intent();
+    let ctx = harness().ctx;
+
+    // Act: the event is applied while the trail is down; then the trail is back.
+    let verdict = service
+        .converge(
+            converge::Convergence::Group(group_intent("00g1", "Eng")),
+            &ctx,
+            true,
+        )
+        .await;
+    let kept_while_down = store.ledger().owed();
+    store.ledger().backend().set_down(false);
+    let left = store.ledger().settle_owed().await;
+
+    // Assert: applied (not tried again, which would record a later attempt instead of
+    // the change), its outcome kept, then written.
+    assert_eq!(verdict.unwrap(), converge::EventVerdict::Applied);
+    assert_eq!(methods(target.calls()), ["create_group"]);
+    assert_eq!((kept_while_down, left), (1, 0));
+    let records = verified_trail(&store).await;
+    assert_eq!(outcome_kinds(&records), [Outcome::Intent, Outcome::Success]);
 }
 
 #[tokio::test]
