@@ -113,6 +113,19 @@ def latency_section(results, machine, plots):
             "Against DynamoDB those writes cost single-digit milliseconds each and run concurrently; "
             "this figure measures moto, not the gateway.")
 
+    remedies = {
+        "scimgw-1-thread": "on one runtime thread (`TOKIO_WORKER_THREADS=1`)",
+        "scimgw-jemalloc": "on jemalloc instead of glibc's allocator (`LD_PRELOAD` of Debian's libjemalloc2)",
+    }
+    for name, how in remedies.items():
+        if name in added and "scimgw" in added:
+            (v_med, v_p99), (g_med, g_p99) = added[name], added["scimgw"]
+            t_v, t_g = statistics.median(thr[name]), statistics.median(thr["scimgw"])
+            verdicts.append(
+                f"- The same gateway {how}: adds {ms(v_med)} at the median and {ms(v_p99)} at the "
+                f"p99 where the default adds {ms(g_med)} and {ms(g_p99)} ({v_med / g_med:.2f}× the "
+                f"added median); {t_v:,.0f} requests/s where the default serves {t_g:,.0f} "
+                f"({t_v / t_g:.2f}×).")
     if "scimgw-moto" not in added:
         verdicts.append(
             "- The moto-backed path is not in this run (`BENCH_MOTO=1` adds it). In this "
@@ -122,17 +135,20 @@ def latency_section(results, machine, plots):
             "showed the moto path adding about 330 ms at the median against 5 ms for the same "
             "gateway in memory, 99% of it moto. Plan: measure the moto path on a fresh moto per "
             "slice, or against DynamoDB Local, so that moto's growth stays out of the figure.")
+    variants_env = "BENCH_VARIANTS=1 " if any(n in added for n in remedies) else ""
     draw_latency(paths, names, ops, pooled, thr, plots)
     n_iter, conc = results["iterations"], results["concurrency"]
     return f"""
-- Command: `{profile_env(machine)}scripts/bench latency` (`BENCH_ITERATIONS={n_iter}`).
+- Command: `{profile_env(machine)}{variants_env}scripts/bench latency` (`BENCH_ITERATIONS={n_iter}`).
 - Machine: {machine_line(machine)}.
 - Paths, all in front of one `scimgw emulator` (no rate limit, no faults): **direct** to
   it; **nginx** ({machine['nginx'].replace('nginx version: ', '')}, a plain reverse proxy:
   keep-alive to the emulator, its default access log); **scimgw** (`scimgw dev --target`
   the emulator, state in memory: translation, mapping rules, audit trail with local keys,
   mirror, JSON request logs); **scimgw-moto** (the same with `--aws-endpoint` at a moto
-  server: audit table, KMS MAC keys, state table).
+  server: audit table, KMS MAC keys, state table); with `BENCH_VARIANTS=1`,
+  **scimgw-1-thread** and **scimgw-jemalloc** (the scimgw path's gateway on one tokio
+  worker thread, and on jemalloc; the same binary).
 - Workload: for each of {n_iter} iterations (after {results['warmup']} untimed), a user
   created, looked up by `userName`, replaced (PUT), patched, added to a group and removed
   from it: six requests in Identity Center's dialect, sent one at a time over keep-alive
