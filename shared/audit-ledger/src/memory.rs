@@ -44,8 +44,9 @@ pub enum AppendFault {
     /// The append is written, and its answer lost: the caller sees unavailable, as after
     /// a connection dropped once the commit was made.
     AnswerLost,
-    /// The append is written, its answer lost, and the store goes down (see
-    /// [`MemoryLedger::set_down`]) before anyone can read it back.
+    /// The append is written, its answer lost, and the store goes down before anyone
+    /// can read it back: appends and reads of chains answer unavailable until a test
+    /// brings it back (`set_down(false)`, behind `test-util`).
     AnswerLostThenDown,
 }
 
