@@ -1,0 +1,207 @@
+//! What one SCIM request costs the gateway in process, without sockets: the latency
+//! benchmark's workload (`scripts/bench latency`: a user created, looked up by
+//! `userName`, replaced, patched, added to a group and removed from it) sent with
+//! `oneshot` through `edge::scim_router`, the router `scimgw dev` and the Lambda serve,
+//! over an in-memory Identity Center fake. Set against that benchmark's added latency,
+//! it splits the gateway's time between its own work and the HTTP path
+//! (`docs/benchmarks.md`, "Added latency and throughput").
+//!
+//! Three setups, each timed per iteration of six requests: `as-dev` (the chained,
+//! MACed in-memory audit store `scimgw dev` runs without AWS, the mirror, request logs
+//! and metrics lines written as dev writes them, to a sink); `no-logs` (the same, no log
+//! subscriber); `plain-audit` (no logs, and an audit log that only keeps the records,
+//! without the hash chain and MACs).
+//!
+//! Run with `cargo bench -p edge --bench scim_request`.
+
+// `criterion_group!` expands to a public function it gives no doc comment.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use edge::metrics::{LogSink, RequestMetrics};
+use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
+use gateway::audit::{AuditLog, InMemoryAuditLog};
+use gateway::audit_store::InMemoryAuditStore;
+use gateway::mirror::InMemoryMirror;
+use gateway::rules::IdentityRules;
+use gateway::testing::ScriptedTargetClient;
+use gateway::{ScimService, SecretId, SecretString, SystemClock};
+use http::{Method, Request};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const TOKEN: &str = "bench-token-0123456789abcdef";
+
+/// The router over fresh in-memory parts, with `audit` as its trail.
+fn router(audit: Arc<dyn AuditLog>) -> Router {
+    let secrets = StaticSecretSource::new().with(
+        SecretId::new("inbound"),
+        SecretString::new(inbound_tokens_secret(&[TOKEN])),
+    );
+    let service = ScimService::new(
+        Arc::new(ScriptedTargetClient::new()),
+        Arc::new(IdentityRules::new()),
+        audit,
+        Arc::new(SystemClock),
+        Duration::from_secs(5),
+    )
+    .with_mirror(Arc::new(InMemoryMirror::new()));
+    let authenticator = BearerAuthenticator::new(Arc::new(secrets), SecretId::new("inbound"));
+    let metrics = RequestMetrics::new("scim-api").with_sink(Arc::new(LogSink));
+    scim_router(Arc::new(
+        ScimApp::new(service, authenticator).with_metrics(metrics),
+    ))
+}
+
+/// Sends one request; answers its status and body.
+async fn send(router: &Router, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("/scim/v2{path}"))
+        .header(http::header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(http::header::CONTENT_TYPE, "application/scim+json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap_or_default();
+    let Ok(response) = router.clone().oneshot(request).await;
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn user_body(user: &str, suffix: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user,
+        "name": {"givenName": "Bench", "familyName": format!("User{suffix}")},
+        "displayName": format!("Bench User{suffix}"),
+        "emails": [{"value": user, "type": "work", "primary": true}],
+        "active": true,
+    })
+}
+
+fn patch(operations: Value) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": operations,
+    })
+}
+
+/// One iteration of the workload for user number `n`: six requests. Answers the
+/// statuses, so that a broken setup shows instead of timing error paths.
+async fn iteration(router: &Router, group: &str, n: u64) -> [u16; 6] {
+    let user = format!("bench.user{n}@example.com");
+    let (created, answer) = send(router, Method::POST, "/Users", Some(user_body(&user, ""))).await;
+    let id = answer["id"].as_str().unwrap_or_default().to_owned();
+    let filter = format!("/Users?filter=userName%20eq%20%22{user}%22");
+    let (found, _) = send(router, Method::GET, &filter, None).await;
+    let mut replaced = user_body(&user, " (replaced)");
+    replaced["id"] = json!(id);
+    let (put, _) = send(router, Method::PUT, &format!("/Users/{id}"), Some(replaced)).await;
+    let patched = patch(
+        json!([{"op": "replace", "path": "displayName", "value": format!("{user} (patched)")}]),
+    );
+    let (patch_status, _) = send(
+        router,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(patched),
+    )
+    .await;
+    let group_path = format!("/Groups/{group}");
+    let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+    let (added, _) = send(router, Method::PATCH, &group_path, Some(add)).await;
+    let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]));
+    let (removed, _) = send(router, Method::PATCH, &group_path, Some(remove)).await;
+    [created, found, put, patch_status, added, removed]
+}
+
+/// A router over fresh parts with its group, after one untimed iteration: each timed
+/// iteration meets the same state (the Identity Center fake and the trail hold a user
+/// or two, never thousands), so that what grows in the fakes stays out of the figure.
+fn warm_router(runtime: &tokio::runtime::Runtime, audit: Arc<dyn AuditLog>) -> (Router, String) {
+    let router = router(audit);
+    let group_body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "bench-group",
+    });
+    let (_, answer) = runtime.block_on(send(&router, Method::POST, "/Groups", Some(group_body)));
+    let group_id = answer["id"].as_str().unwrap_or_default().to_owned();
+    let statuses = runtime.block_on(iteration(&router, &group_id, 0));
+    if statuses != [201, 200, 200, 200, 200, 200] {
+        eprintln!("the workload answered {statuses:?}: the figures time error paths");
+    }
+    (router, group_id)
+}
+
+/// Makes a setup's audit log.
+type AuditFactory = fn() -> Arc<dyn AuditLog>;
+
+/// The chained store `scimgw dev` runs without AWS (random local keys).
+fn chained() -> Arc<dyn AuditLog> {
+    match InMemoryAuditStore::ephemeral(Arc::new(SystemClock), time::Duration::days(400)) {
+        Ok(store) => Arc::new(store),
+        // Checked before the timing starts (`workload`), so never taken while it runs.
+        Err(_) => Arc::new(InMemoryAuditLog::new()),
+    }
+}
+
+fn plain() -> Arc<dyn AuditLog> {
+    Arc::new(InMemoryAuditLog::new())
+}
+
+fn workload(c: &mut Criterion) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return eprintln!("no runtime: {e}"),
+    };
+    if let Err(e) = InMemoryAuditStore::ephemeral(Arc::new(SystemClock), time::Duration::days(400))
+    {
+        return eprintln!("no local audit keys: {e}");
+    }
+    let setups: [(&str, AuditFactory, bool); 3] = [
+        ("as-dev", chained, true),
+        ("no-logs", chained, false),
+        ("plain-audit", plain, false),
+    ];
+    let mut group = c.benchmark_group("scim-request/six-requests");
+    for (name, audit, logs) in setups {
+        // As `scimgw dev` logs: `info` and up, formatted, here to a sink.
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(if logs {
+                "info"
+            } else {
+                "off"
+            }))
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || warm_router(&runtime, audit()),
+                |(router, group_id)| runtime.block_on(iteration(&router, &group_id, 1)),
+                BatchSize::PerIteration,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, workload);
+criterion_main!(benches);
