@@ -135,7 +135,15 @@ def latency_section(results, machine, plots):
             "showed the moto path adding about 330 ms at the median against 5 ms for the same "
             "gateway in memory, 99% of it moto. Plan: measure the moto path on a fresh moto per "
             "slice, or against DynamoDB Local, so that moto's growth stays out of the figure.")
-    variants_env = "BENCH_VARIANTS=1 " if any(n in added for n in remedies) else ""
+    if "relay" in added and "scimgw" in added and "nginx" in added:
+        (r_med, r_p99), (g_med, _), (n_med, _) = added["relay"], added["scimgw"], added["nginx"]
+        t_r = statistics.median(thr["relay"])
+        verdicts.append(
+            f"- A bare Rust relay (`scimgw-bench relay`: axum in, a pooled reqwest client out, "
+            f"nothing else) adds {ms(r_med)} at the median and {ms(r_p99)} at the p99 "
+            f"({r_med / n_med:.2f}× nginx's added median) and serves {t_r:,.0f} requests/s: "
+            f"of the gateway's {ms(g_med)}, that much is its HTTP stack alone.")
+    variants_env = "BENCH_VARIANTS=1 " if any(n in added for n in [*remedies, "relay"]) else ""
     draw_latency(paths, names, ops, pooled, thr, plots)
     n_iter, conc = results["iterations"], results["concurrency"]
     return f"""
@@ -148,7 +156,8 @@ def latency_section(results, machine, plots):
   mirror, JSON request logs); **scimgw-moto** (the same with `--aws-endpoint` at a moto
   server: audit table, KMS MAC keys, state table); with `BENCH_VARIANTS=1`,
   **scimgw-1-thread** and **scimgw-jemalloc** (the scimgw path's gateway on one tokio
-  worker thread, and on jemalloc; the same binary).
+  worker thread, and on jemalloc; the same binary), and **relay** (`scimgw-bench relay`,
+  a bare reverse proxy in Rust: axum in, a pooled reqwest client out).
 - Workload: for each of {n_iter} iterations (after {results['warmup']} untimed), a user
   created, looked up by `userName`, replaced (PUT), patched, added to a group and removed
   from it: six requests in Identity Center's dialect, sent one at a time over keep-alive

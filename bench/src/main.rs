@@ -5,6 +5,7 @@
 mod bulk;
 mod footprint;
 mod latency;
+mod relay;
 mod scim;
 
 use anyhow::Result;
@@ -27,6 +28,9 @@ enum Command {
     BulkSeed(bulk::SeedArgs),
     /// A Lambda function's cold start and memory under a local Lambda runtime API.
     Footprint(footprint::Args),
+    /// A bare reverse proxy in Rust (axum and reqwest), the latency benchmark's floor for
+    /// the gateway's HTTP stack.
+    Relay(relay::Args),
 }
 
 #[tokio::main]
@@ -36,5 +40,6 @@ async fn main() -> Result<()> {
         Command::Footprint(args) => footprint::run(args).await,
         Command::Bulk(args) => bulk::run(args).await,
         Command::BulkSeed(args) => bulk::seed(args),
+        Command::Relay(args) => relay::run(args).await,
     }
 }
