@@ -6,11 +6,15 @@
 //! it splits the gateway's time between its own work and the HTTP path
 //! (`docs/benchmarks.md`, "Added latency and throughput").
 //!
-//! Three setups, each timed per iteration of six requests: `as-dev` (the chained,
-//! MACed in-memory audit store `scimgw dev` runs without AWS, the mirror, request logs
-//! and metrics lines written as dev writes them, to a sink); `no-logs` (the same, no log
+//! Setups, each timed per iteration of six requests: `as-dev` (the chained, MACed
+//! in-memory audit store `scimgw dev` runs without AWS, the mirror, request logs and
+//! metrics lines written as dev writes them, to a sink); `no-logs` (the same, no log
 //! subscriber); `plain-audit` (no logs, and an audit log that only keeps the records,
-//! without the hash chain and MACs).
+//! without the hash chain and MACs). Two more go over loopback to the Identity Center
+//! emulator, served on the same runtime: `real-client` (`no-logs` with the real
+//! Identity Center client in place of the fake) and `emulator-direct` (the six requests
+//! sent straight to the emulator by a plain reqwest client, the floor `real-client`
+//! stands on).
 //!
 //! Run with `cargo bench -p edge --bench scim_request`.
 
@@ -18,10 +22,12 @@
 #![allow(missing_docs)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use clients::identity_center::{HttpTargetScimClient, TargetClientConfig};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use edge::metrics::{LogSink, RequestMetrics};
 use edge::{BearerAuthenticator, ScimApp, StaticSecretSource, inbound_tokens_secret, scim_router};
@@ -30,22 +36,24 @@ use gateway::audit_store::InMemoryAuditStore;
 use gateway::mirror::InMemoryMirror;
 use gateway::rules::IdentityRules;
 use gateway::testing::ScriptedTargetClient;
-use gateway::{ScimService, SecretId, SecretString, SystemClock};
+use gateway::{ScimService, SecretId, SecretString, SystemClock, TargetDialect, TargetScimClient};
 use http::{Method, Request};
 use http_body_util::BodyExt as _;
+use ic_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
-/// The router over fresh in-memory parts, with `audit` as its trail.
-fn router(audit: Arc<dyn AuditLog>) -> Router {
+/// The router over fresh in-memory parts, with `audit` as its trail, in front of
+/// `target`.
+fn router_to(audit: Arc<dyn AuditLog>, target: Arc<dyn TargetScimClient>) -> Router {
     let secrets = StaticSecretSource::new().with(
         SecretId::new("inbound"),
         SecretString::new(inbound_tokens_secret(&[TOKEN])),
     );
     let service = ScimService::new(
-        Arc::new(ScriptedTargetClient::new()),
+        target,
         Arc::new(IdentityRules::new()),
         audit,
         Arc::new(SystemClock),
@@ -133,7 +141,16 @@ async fn iteration(router: &Router, group: &str, n: u64) -> [u16; 6] {
 /// iteration meets the same state (the Identity Center fake and the trail hold a user
 /// or two, never thousands), so that what grows in the fakes stays out of the figure.
 fn warm_router(runtime: &tokio::runtime::Runtime, audit: Arc<dyn AuditLog>) -> (Router, String) {
-    let router = router(audit);
+    warm_router_to(runtime, audit, Arc::new(ScriptedTargetClient::new()))
+}
+
+/// As [`warm_router`], in front of `target`.
+fn warm_router_to(
+    runtime: &tokio::runtime::Runtime,
+    audit: Arc<dyn AuditLog>,
+    target: Arc<dyn TargetScimClient>,
+) -> (Router, String) {
+    let router = router_to(audit, target);
     let group_body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
         "displayName": "bench-group",
@@ -200,7 +217,109 @@ fn workload(c: &mut Criterion) {
             );
         });
     }
+    // Over loopback to one emulator, served on this runtime for the whole group.
+    let Ok(emulator) = runtime.block_on(Emulator::start(EmulatorConfig::new(TOKEN), "127.0.0.1:0"))
+    else {
+        return eprintln!("the emulator did not start");
+    };
+    let secrets = StaticSecretSource::new()
+        .with(SecretId::new("target"), SecretString::new(TOKEN.to_owned()));
+    let client = HttpTargetScimClient::new(
+        TargetClientConfig::new(
+            emulator.base_url(),
+            SecretId::new("target"),
+            TargetDialect::IdentityCenter,
+        ),
+        Arc::new(secrets),
+    );
+    let Ok(client) = client else {
+        return eprintln!("the Identity Center client could not be built");
+    };
+    let client: Arc<dyn TargetScimClient> = Arc::new(client);
+    let n = AtomicU64::new(0);
+    let (router, group_id) = warm_router_to(&runtime, chained(), client);
+    group.bench_function("real-client", |b| {
+        b.iter(|| {
+            runtime.block_on(iteration(
+                &router,
+                &group_id,
+                n.fetch_add(1, Ordering::Relaxed) + 10,
+            ))
+        });
+    });
+    let http = reqwest::Client::new();
+    let direct = Direct {
+        http: &http,
+        base: emulator.base_url(),
+    };
+    let group_id = runtime.block_on(direct.group());
+    group.bench_function("emulator-direct", |b| {
+        b.iter(|| {
+            runtime.block_on(direct.iteration(&group_id, n.fetch_add(1, Ordering::Relaxed) + 10))
+        });
+    });
     group.finish();
+}
+
+/// Sends the workload straight to the emulator, as the latency benchmark's direct path.
+struct Direct<'a> {
+    http: &'a reqwest::Client,
+    base: String,
+}
+
+impl Direct<'_> {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .header("user-agent", "Okta SCIM Client 1.0.0")
+            .header("content-type", "application/scim+json");
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        match request.send().await {
+            Ok(answer) => answer.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+
+    async fn group(&self) -> String {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "bench-direct-group",
+        });
+        let answer = self
+            .send(reqwest::Method::POST, "/Groups", Some(body))
+            .await;
+        answer["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn iteration(&self, group: &str, n: u64) {
+        use reqwest::Method as M;
+        let user = format!("bench.direct{n}@example.com");
+        let answer = self
+            .send(M::POST, "/Users", Some(user_body(&user, "")))
+            .await;
+        let id = answer["id"].as_str().unwrap_or_default().to_owned();
+        let filter = format!("/Users?filter=userName%20eq%20%22{user}%22");
+        self.send(M::GET, &filter, None).await;
+        let mut replaced = user_body(&user, " (replaced)");
+        replaced["id"] = json!(id);
+        self.send(M::PUT, &format!("/Users/{id}"), Some(replaced))
+            .await;
+        let patched = patch(
+            json!([{"op": "replace", "path": "displayName", "value": format!("{user} (patched)")}]),
+        );
+        self.send(M::PATCH, &format!("/Users/{id}"), Some(patched))
+            .await;
+        let group_path = format!("/Groups/{group}");
+        let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+        self.send(M::PATCH, &group_path, Some(add)).await;
+        let remove =
+            patch(json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]));
+        self.send(M::PATCH, &group_path, Some(remove)).await;
+    }
 }
 
 criterion_group!(benches, workload);
