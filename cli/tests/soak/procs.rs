@@ -236,19 +236,25 @@ impl Dev {
     }
 }
 
-/// Runs `scimgw ARGS…` to its end: the exit code and its stdout (stderr is kept out:
-/// it shows progress bars).
+/// Runs `scimgw ARGS…` to its end: the exit code and its stdout; its stderr is printed
+/// when it fails (and otherwise dropped: it shows progress bars).
 pub fn scimgw(binary: &Path, args: &[String]) -> anyhow::Result<(i32, String)> {
     let output = Command::new(binary)
         .args(args)
         .envs(AWS_ENV)
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .output()
         .with_context(|| format!("running scimgw {}", args.first().map_or("", |a| a)))?;
-    Ok((
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    ))
+    let code = output.status.code().unwrap_or(-1);
+    if code != 0 {
+        // Why it failed, beside the test's own report of the exit code.
+        eprintln!(
+            "scimgw {}: exited {code}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok((code, String::from_utf8_lossy(&output.stdout).into_owned()))
 }
