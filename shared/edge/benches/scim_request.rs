@@ -67,27 +67,100 @@ fn router_to(audit: Arc<dyn AuditLog>, target: Arc<dyn TargetScimClient>) -> Rou
     ))
 }
 
-/// Sends one request; answers its status and body.
-async fn send(router: &Router, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(format!("/scim/v2{path}"))
-        .header(http::header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-        .header(http::header::CONTENT_TYPE, "application/scim+json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap_or_default();
-    let Ok(response) = router.clone().oneshot(request).await;
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+/// Where the workload goes: through the router in process, or over loopback straight to
+/// the emulator with a plain reqwest client (the latency benchmark's direct path).
+enum Path<'a> {
+    Router(&'a Router),
+    Direct {
+        http: &'a reqwest::Client,
+        base: String,
+    },
+}
+
+impl Path<'_> {
+    /// Sends one request; answers its status and body.
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        match self {
+            Path::Router(router) => {
+                let request = Request::builder()
+                    .method(method)
+                    .uri(format!("/scim/v2{path}"))
+                    .header(http::header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                    .header(http::header::CONTENT_TYPE, "application/scim+json")
+                    .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+                    .unwrap_or_default();
+                let Ok(response) = (*router).clone().oneshot(request).await;
+                let status = response.status().as_u16();
+                let bytes = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                (
+                    status,
+                    serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                )
+            }
+            Path::Direct { http, base } => {
+                let mut request = http
+                    .request(method, format!("{base}{path}"))
+                    .bearer_auth(TOKEN)
+                    .header("user-agent", "Okta SCIM Client 1.0.0")
+                    .header("content-type", "application/scim+json");
+                if let Some(body) = body {
+                    request = request.body(body.to_string());
+                }
+                match request.send().await {
+                    Ok(answer) => (
+                        answer.status().as_u16(),
+                        answer.json().await.unwrap_or(Value::Null),
+                    ),
+                    Err(_) => (0, Value::Null),
+                }
+            }
+        }
+    }
+
+    /// Creates the workload's group, named `name`; answers its id.
+    async fn group(&self, name: &str) -> String {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name,
+        });
+        let (_, answer) = self.send(Method::POST, "/Groups", Some(body)).await;
+        answer["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// One iteration of the workload for user number `n`: six requests. Answers the
+    /// statuses, so that a broken setup shows instead of timing error paths.
+    async fn iteration(&self, group: &str, n: u64) -> [u16; 6] {
+        let user = format!("bench.user{n}@example.com");
+        let (created, answer) = self
+            .send(Method::POST, "/Users", Some(user_body(&user, "")))
+            .await;
+        let id = answer["id"].as_str().unwrap_or_default().to_owned();
+        let filter = format!("/Users?filter=userName%20eq%20%22{user}%22");
+        let (found, _) = self.send(Method::GET, &filter, None).await;
+        let mut replaced = user_body(&user, " (replaced)");
+        replaced["id"] = json!(id);
+        let (put, _) = self
+            .send(Method::PUT, &format!("/Users/{id}"), Some(replaced))
+            .await;
+        let patched = patch(
+            json!([{"op": "replace", "path": "displayName", "value": format!("{user} (patched)")}]),
+        );
+        let (patch_status, _) = self
+            .send(Method::PATCH, &format!("/Users/{id}"), Some(patched))
+            .await;
+        let group_path = format!("/Groups/{group}");
+        let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+        let (added, _) = self.send(Method::PATCH, &group_path, Some(add)).await;
+        let remove =
+            patch(json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]));
+        let (removed, _) = self.send(Method::PATCH, &group_path, Some(remove)).await;
+        [created, found, put, patch_status, added, removed]
+    }
 }
 
 fn user_body(user: &str, suffix: &str) -> Value {
@@ -108,35 +181,6 @@ fn patch(operations: Value) -> Value {
     })
 }
 
-/// One iteration of the workload for user number `n`: six requests. Answers the
-/// statuses, so that a broken setup shows instead of timing error paths.
-async fn iteration(router: &Router, group: &str, n: u64) -> [u16; 6] {
-    let user = format!("bench.user{n}@example.com");
-    let (created, answer) = send(router, Method::POST, "/Users", Some(user_body(&user, ""))).await;
-    let id = answer["id"].as_str().unwrap_or_default().to_owned();
-    let filter = format!("/Users?filter=userName%20eq%20%22{user}%22");
-    let (found, _) = send(router, Method::GET, &filter, None).await;
-    let mut replaced = user_body(&user, " (replaced)");
-    replaced["id"] = json!(id);
-    let (put, _) = send(router, Method::PUT, &format!("/Users/{id}"), Some(replaced)).await;
-    let patched = patch(
-        json!([{"op": "replace", "path": "displayName", "value": format!("{user} (patched)")}]),
-    );
-    let (patch_status, _) = send(
-        router,
-        Method::PATCH,
-        &format!("/Users/{id}"),
-        Some(patched),
-    )
-    .await;
-    let group_path = format!("/Groups/{group}");
-    let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
-    let (added, _) = send(router, Method::PATCH, &group_path, Some(add)).await;
-    let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]));
-    let (removed, _) = send(router, Method::PATCH, &group_path, Some(remove)).await;
-    [created, found, put, patch_status, added, removed]
-}
-
 /// A router over fresh parts with its group, after one untimed iteration: each timed
 /// iteration meets the same state (the Identity Center fake and the trail hold a user
 /// or two, never thousands), so that what grows in the fakes stays out of the figure.
@@ -151,13 +195,8 @@ fn warm_router_to(
     target: Arc<dyn TargetScimClient>,
 ) -> (Router, String) {
     let router = router_to(audit, target);
-    let group_body = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": "bench-group",
-    });
-    let (_, answer) = runtime.block_on(send(&router, Method::POST, "/Groups", Some(group_body)));
-    let group_id = answer["id"].as_str().unwrap_or_default().to_owned();
-    let statuses = runtime.block_on(iteration(&router, &group_id, 0));
+    let group_id = runtime.block_on(Path::Router(&router).group("bench-group"));
+    let statuses = runtime.block_on(Path::Router(&router).iteration(&group_id, 0));
     if statuses != [201, 200, 200, 200, 200, 200] {
         eprintln!("the workload answered {statuses:?}: the figures time error paths");
     }
@@ -212,7 +251,9 @@ fn workload(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || warm_router(&runtime, audit()),
-                |(router, group_id)| runtime.block_on(iteration(&router, &group_id, 1)),
+                |(router, group_id)| {
+                    runtime.block_on(Path::Router(&router).iteration(&group_id, 1))
+                },
                 BatchSize::PerIteration,
             );
         });
@@ -240,86 +281,23 @@ fn workload(c: &mut Criterion) {
     let (router, group_id) = warm_router_to(&runtime, chained(), client);
     group.bench_function("real-client", |b| {
         b.iter(|| {
-            runtime.block_on(iteration(
-                &router,
-                &group_id,
-                n.fetch_add(1, Ordering::Relaxed) + 10,
-            ))
+            runtime.block_on(
+                Path::Router(&router).iteration(&group_id, n.fetch_add(1, Ordering::Relaxed) + 10),
+            )
         });
     });
     let http = reqwest::Client::new();
-    let direct = Direct {
+    let direct = Path::Direct {
         http: &http,
         base: emulator.base_url(),
     };
-    let group_id = runtime.block_on(direct.group());
+    let group_id = runtime.block_on(direct.group("bench-direct-group"));
     group.bench_function("emulator-direct", |b| {
         b.iter(|| {
             runtime.block_on(direct.iteration(&group_id, n.fetch_add(1, Ordering::Relaxed) + 10))
         });
     });
     group.finish();
-}
-
-/// Sends the workload straight to the emulator, as the latency benchmark's direct path.
-struct Direct<'a> {
-    http: &'a reqwest::Client,
-    base: String,
-}
-
-impl Direct<'_> {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .header("user-agent", "Okta SCIM Client 1.0.0")
-            .header("content-type", "application/scim+json");
-        if let Some(body) = body {
-            request = request.body(body.to_string());
-        }
-        match request.send().await {
-            Ok(answer) => answer.json().await.unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        }
-    }
-
-    async fn group(&self) -> String {
-        let body = json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": "bench-direct-group",
-        });
-        let answer = self
-            .send(reqwest::Method::POST, "/Groups", Some(body))
-            .await;
-        answer["id"].as_str().unwrap_or_default().to_owned()
-    }
-
-    async fn iteration(&self, group: &str, n: u64) {
-        use reqwest::Method as M;
-        let user = format!("bench.direct{n}@example.com");
-        let answer = self
-            .send(M::POST, "/Users", Some(user_body(&user, "")))
-            .await;
-        let id = answer["id"].as_str().unwrap_or_default().to_owned();
-        let filter = format!("/Users?filter=userName%20eq%20%22{user}%22");
-        self.send(M::GET, &filter, None).await;
-        let mut replaced = user_body(&user, " (replaced)");
-        replaced["id"] = json!(id);
-        self.send(M::PUT, &format!("/Users/{id}"), Some(replaced))
-            .await;
-        let patched = patch(
-            json!([{"op": "replace", "path": "displayName", "value": format!("{user} (patched)")}]),
-        );
-        self.send(M::PATCH, &format!("/Users/{id}"), Some(patched))
-            .await;
-        let group_path = format!("/Groups/{group}");
-        let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
-        self.send(M::PATCH, &group_path, Some(add)).await;
-        let remove =
-            patch(json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]));
-        self.send(M::PATCH, &group_path, Some(remove)).await;
-    }
 }
 
 criterion_group!(benches, workload);
