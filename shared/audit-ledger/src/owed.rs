@@ -181,10 +181,12 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
         }
     }
 
-    /// Tries every kept record once now, without waiting between tries; drops (and logs
-    /// at error level) any kept past [`OWED_FOR`]. Answers how many are still kept. A
-    /// process that may sit idle with records kept calls it on a clock; appends call it
-    /// themselves when a try is due.
+    /// Tries the kept records now, oldest first, without waiting between tries, and
+    /// stops at the first the store still refuses (the rest wait for the next round, so
+    /// that a round during an outage costs one refused call, not one per record); drops
+    /// (and logs at error level) any kept past [`OWED_FOR`]. Answers how many are still
+    /// kept. A process that may sit idle with records kept calls it on a clock; appends
+    /// call it themselves when a try is due.
     pub async fn settle_owed(&self) -> usize {
         let now = self.clock.now();
         // Taken out of the list, so that an append meanwhile does not send them too.
@@ -197,9 +199,12 @@ impl<B: LedgerBackend> ChainedAuditLog<B> {
             return 0;
         }
         let mut left = Vec::new();
-        for owed in taken {
+        let mut taken = taken.into_iter();
+        while let Some(owed) = taken.next() {
             if let Some(owed) = self.settle(owed, now).await {
                 left.push(owed);
+                left.extend(taken);
+                break;
             }
         }
         let mut list = self.owed_records();
