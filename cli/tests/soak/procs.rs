@@ -239,6 +239,7 @@ impl Dev {
 /// Runs `scimgw ARGS…` to its end: the exit code and its stdout; its stderr is printed
 /// when it fails (and otherwise dropped: it shows progress bars).
 pub fn scimgw(binary: &Path, args: &[String]) -> anyhow::Result<(i32, String)> {
+    let started = std::time::Instant::now();
     let output = Command::new(binary)
         .args(args)
         .envs(AWS_ENV)
@@ -248,10 +249,11 @@ pub fn scimgw(binary: &Path, args: &[String]) -> anyhow::Result<(i32, String)> {
         .output()
         .with_context(|| format!("running scimgw {}", args.first().map_or("", |a| a)))?;
     let code = output.status.code().unwrap_or(-1);
+    let elapsed = started.elapsed();
     if code != 0 {
         // Why it failed, beside the test's own report of the exit code.
         eprintln!(
-            "scimgw {}: exited {code}: {}",
+            "scimgw {}: exited {code} after {elapsed:.1?}: {}",
             args.join(" "),
             String::from_utf8_lossy(&output.stderr).trim()
         );
