@@ -23,7 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, anyhow, bail};
 use aws_adapters::DynamoDbRuleStore;
@@ -288,7 +288,7 @@ async fn execute(
                 table(&place)?,
                 Arc::new(SystemClock),
             )
-            .with_timeout(Duration::from_secs(30)))
+            .with_timeout(crate::STORE_TIMEOUT))
         };
     match &args.command {
         EntitlementsCommand::Validate(_) => Ok(0),

@@ -150,10 +150,10 @@ async fn open(place: &PlaceArgs, needs_audit: bool) -> anyhow::Result<Tools> {
     }
     let aws = loader.load().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let ledger = place
-        .table
-        .as_ref()
-        .map(|t| DynamoDbEventLedger::new(dynamodb.clone(), t.clone(), Arc::new(SystemClock)));
+    let ledger = place.table.as_ref().map(|t| {
+        DynamoDbEventLedger::new(dynamodb.clone(), t.clone(), Arc::new(SystemClock))
+            .with_timeout(crate::STORE_TIMEOUT)
+    });
     let audit = match (&place.audit_table, &place.audit_mac_key) {
         (Some(table), Some(mac_key)) => Some(audit_writer(&aws, table, mac_key)),
         (None, None) if !needs_audit => None,
@@ -164,7 +164,8 @@ async fn open(place: &PlaceArgs, needs_audit: bool) -> anyhow::Result<Tools> {
         ),
     };
     Ok(Tools {
-        dlq: SqsDeadLetterQueue::new(aws_sdk_sqs::Client::new(&aws), dlq_url, queue_url),
+        dlq: SqsDeadLetterQueue::new(aws_sdk_sqs::Client::new(&aws), dlq_url, queue_url)
+            .with_timeout(crate::STORE_TIMEOUT),
         ledger,
         audit,
     })

@@ -18,6 +18,12 @@ mod sync;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+/// How long one call to a store or queue may take in an admin's command: the first one
+/// resolves the credential chain (an SSO or assume-role profile), and a command has no
+/// caller waiting on it the way Okta waits on a Lambda, so a slow answer is worth waiting
+/// for rather than failing the command.
+pub(crate) const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The scimgw command line.
 #[derive(Debug, Parser)]
 #[command(

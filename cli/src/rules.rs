@@ -28,7 +28,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ::rules::{RuleSet, SkipReason, read_back_attribute};
 use anyhow::{Context as _, anyhow, bail};
@@ -59,10 +58,6 @@ const COULD_NOT_RUN: u8 = 2;
 /// The largest file read (a document or a resource); far above the rules' own limit, so
 /// that an oversized document is reported by validation rather than here.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
-/// How long one store call may take: the first one resolves the credential chain (an SSO
-/// or assume-role profile), which takes longer than a Lambda's warm call.
-const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Options of `scimgw rules`.
 #[derive(Debug, Clone, Args)]
@@ -245,7 +240,7 @@ pub(crate) async fn open_store(store: &StoreArgs) -> anyhow::Result<DynamoDbRule
         table,
         Arc::new(SystemClock),
     )
-    .with_timeout(STORE_TIMEOUT))
+    .with_timeout(crate::STORE_TIMEOUT))
 }
 
 /// Runs one command against `store` (present for every command that

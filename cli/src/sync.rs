@@ -66,9 +66,6 @@ const STALE_AFTER: time::Duration = time::Duration::hours(24);
 /// unreachable target would fail every remaining change the same way.
 const MAX_FAILURES_IN_A_ROW: usize = 10;
 
-/// How long one state-table call may take: the first one resolves the credential chain.
-const STORE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The environment variables the tokens may come from (never flags: a flag's value shows
 /// in the process list).
 const OKTA_TOKEN_ENV: &str = "SCIMGW_OKTA_TOKEN";
@@ -472,7 +469,7 @@ async fn open_stack(
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let rules = StoredRules::new(Arc::new(
         DynamoDbRuleStore::new(dynamodb.clone(), table.clone(), Arc::new(SystemClock))
-            .with_timeout(STORE_TIMEOUT),
+            .with_timeout(crate::STORE_TIMEOUT),
     ));
     let mirror = DynamoDbMirror::new(dynamodb.clone(), table, Arc::new(SystemClock))
         .with_retention(days(edge::config::DEFAULT_MIRROR_RETENTION_DAYS));
